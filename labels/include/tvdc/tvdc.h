@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libtvdc: the Trusted Virtual Datacenter policy engine.
+ *
+ * A policy has types, labels (name -> set of types), conflict sets, hosts
+ * (name -> label) and per-type network ids.  See DESIGN.md section 2.
+ *
+ * Conventions (systemd/libsodium style):
+ *   - every function returns 0 (or a documented non-negative value) on
+ *     success and a negative errno on failure;
+ *   - output parameters are written only on success;
+ *   - free functions accept NULL;
+ *   - the library never logs and keeps no global state;
+ *   - objects are immutable after load (a tvdc_policy may be shared between
+ *     threads) except tvdc_host, whose reserve/release are thread-safe.
+ */
+#ifndef TVDC_TVDC_H
+#define TVDC_TVDC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TVDC_NONE UINT32_MAX          /* "no index" in verdicts and lookups */
+#define TVDC_NAME_MAX 64              /* type and label names, without NUL */
+#define TVDC_HOST_NAME_MAX 253        /* RFC 1123 */
+
+/* Size limits (also documented in tvdc(1)). */
+#define TVDC_MAX_TYPES        (1u << 20)  /* 1,048,576 */
+#define TVDC_MAX_LABELS       (1u << 24)  /* 16,777,216 */
+#define TVDC_MAX_CONFLICTS    (1u << 16)
+#define TVDC_MAX_HOSTS        (1u << 20)
+#define TVDC_MAX_POLICY_BYTES ((size_t) 1 << 31) /* 2 GiB source or binary */
+
+/* ------------------------------------------------------------------------ */
+/* Errors with a position                                                   */
+
+typedef struct tvdc_error {
+    unsigned line;        /* 1-based; 0 when there is no position */
+    unsigned column;      /* 1-based, in bytes */
+    char message[512];    /* e.g. "labels[3].types[1]: unknown type 'XY'" */
+} tvdc_error;
+
+/* ------------------------------------------------------------------------ */
+/* Policies                                                                 */
+
+typedef struct tvdc_policy tvdc_policy;
+
+/* Parse and validate a JSON policy (DESIGN.md section 2).  On failure
+ * returns -EINVAL (bad policy, *err filled), -E2BIG (over a size limit,
+ * *err filled) or -ENOMEM.  err may be NULL. */
+int tvdc_policy_parse_json(const char *buf, size_t len,
+                           tvdc_policy **ret, tvdc_error *err);
+
+/* Load a compiled (binary) policy as written by tvdc_policy_write_binary.
+ * The buffer is copied.  Every offset is bounds-checked and the body hash
+ * verified: a corrupt or truncated file is -EBADMSG with *err filled. */
+int tvdc_policy_load_binary(const void *buf, size_t len,
+                            tvdc_policy **ret, tvdc_error *err);
+
+/* Load from a buffer in either format (binary if it starts with the
+ * binary magic, JSON otherwise). */
+int tvdc_policy_load(const void *buf, size_t len,
+                     tvdc_policy **ret, tvdc_error *err);
+
+/* Read a whole file (at most TVDC_MAX_POLICY_BYTES) and tvdc_policy_load
+ * it.  -errno of open/read (with *err filled) when unreadable. */
+int tvdc_policy_load_file(const char *path, tvdc_policy **ret, tvdc_error *err);
+
+/* The compiled form: a self-contained little-endian image that
+ * tvdc_policy_load_binary loads without a JSON parser.  *ret is malloc'ed. */
+int tvdc_policy_to_binary(const tvdc_policy *p, void **ret, size_t *ret_len);
+
+void tvdc_policy_free(tvdc_policy *p);
+
+/* Identity. */
+const char *tvdc_policy_name(const tvdc_policy *p);
+uint32_t tvdc_policy_version(const tvdc_policy *p);
+/* SHA-256 of the JSON source the policy was compiled from (the policy's
+ * identity, the same whether loaded from JSON or from its binary). */
+const uint8_t *tvdc_policy_source_hash(const tvdc_policy *p); /* 32 bytes */
+/* Is the binary magic at the start of buf? */
+int tvdc_is_binary_policy(const void *buf, size_t len);
+
+/* Counts and names.  Index arguments out of range return NULL. */
+uint32_t tvdc_policy_n_types(const tvdc_policy *p);
+uint32_t tvdc_policy_n_labels(const tvdc_policy *p);
+uint32_t tvdc_policy_n_conflicts(const tvdc_policy *p);
+uint32_t tvdc_policy_n_hosts(const tvdc_policy *p);
+uint32_t tvdc_policy_n_networks(const tvdc_policy *p);
+const char *tvdc_type_name(const tvdc_policy *p, uint32_t type);
+const char *tvdc_label_name(const tvdc_policy *p, uint32_t label);
+const char *tvdc_conflict_name(const tvdc_policy *p, uint32_t conflict);
+const char *tvdc_host_name(const tvdc_policy *p, uint32_t host);
+
+/* Lookups by name: the index, or -ENOENT. */
+int64_t tvdc_find_type(const tvdc_policy *p, const char *name);
+int64_t tvdc_find_label(const tvdc_policy *p, const char *name);
+int64_t tvdc_find_conflict(const tvdc_policy *p, const char *name);
+int64_t tvdc_find_host(const tvdc_policy *p, const char *name);
+
+/* Members, in ascending type index order.  Returns the number of types
+ * (which may exceed n: call again with a larger buffer), or -EINVAL. */
+int64_t tvdc_label_types(const tvdc_policy *p, uint32_t label,
+                         uint32_t *types, size_t n);
+int64_t tvdc_conflict_types(const tvdc_policy *p, uint32_t conflict,
+                            uint32_t *types, size_t n);
+uint32_t tvdc_host_label(const tvdc_policy *p, uint32_t host);
+
+/* Label attributes. */
+#define TVDC_LABEL_VTPM_REQUIRED (1u << 0)
+uint32_t tvdc_label_flags(const tvdc_policy *p, uint32_t label);
+
+/* Networks: the i-th entry of "networks" (type index and VLAN id), and the
+ * VLAN id of a type (0 when the type has none). */
+int tvdc_network(const tvdc_policy *p, uint32_t i, uint32_t *type, uint32_t *vlan);
+uint32_t tvdc_type_vlan(const tvdc_policy *p, uint32_t type);
+
+/* Do two labels share a type?  1 yes, 0 no, -EINVAL bad index.  The
+ * first shared type is written to *type when non-NULL. */
+int tvdc_labels_share(const tvdc_policy *p, uint32_t a, uint32_t b, uint32_t *type);
+
+/* ------------------------------------------------------------------------ */
+/* Decisions                                                                */
+
+typedef enum tvdc_check {
+    TVDC_CHECK_LABEL,        /* the VM's label is known and runnable */
+    TVDC_CHECK_HOST,         /* host authorization */
+    TVDC_CHECK_COLLOCATION,  /* anti-collocation */
+    TVDC_CHECK_RESOURCE,     /* sharing */
+    _TVDC_CHECK_MAX,
+} tvdc_check;
+
+typedef enum tvdc_rule {
+    TVDC_RULE_OK,                 /* permitted */
+    TVDC_RULE_UNKNOWN_LABEL,      /* label: the VM's label is not in the policy */
+    TVDC_RULE_UNKNOWN_HOST,       /* host: the host is not in the policy */
+    TVDC_RULE_HOST_LACKS_TYPE,    /* host: a VM type is not in the host's label */
+    TVDC_RULE_SELF_CONFLICT,      /* collocation: two of the VM's own types conflict */
+    TVDC_RULE_CONFLICT,           /* collocation: a VM type conflicts with a running type */
+    TVDC_RULE_UNKNOWN_RESOURCE,   /* resource: the resource's label is not in the policy */
+    TVDC_RULE_NO_SHARED_TYPE,     /* resource: VM and resource share no type */
+    _TVDC_RULE_MAX,
+} tvdc_rule;
+
+/* The outcome of one check and the objects involved, so a caller can
+ * explain it.  Fields that do not apply are TVDC_NONE. */
+typedef struct tvdc_verdict {
+    tvdc_check check;
+    tvdc_rule rule;
+    uint32_t vm_label;       /* the VM's label */
+    uint32_t type;           /* the VM type at fault */
+    uint32_t other_label;    /* the resource, host or running VM's label */
+    uint32_t other_type;     /* the conflicting type */
+    uint32_t conflict;       /* the conflict set */
+    uint32_t host;           /* the host */
+} tvdc_verdict;
+
+#define TVDC_DENY   0
+#define TVDC_PERMIT 1
+
+const char *tvdc_check_to_string(tvdc_check c);   /* "label", "host", ... */
+const char *tvdc_rule_to_string(tvdc_rule r);     /* "unknown-label", ... */
+
+/* One-line explanation without the "permit: "/"deny: " prefix, e.g.
+ * "collocation: type MA of label market-analysis conflicts with running
+ * type SU (label underwriting) in conflict set chinese-wall".  Names that
+ * are not in the policy (an unknown label) are passed in `subject`.
+ * Returns the length snprintf would have written, or -EINVAL. */
+int tvdc_verdict_format(const tvdc_policy *p, const tvdc_verdict *v,
+                        const char *subject, char *buf, size_t len);
+
+/* Sharing (rule 1): may a VM with vm_label use a resource with res_label?
+ * Returns TVDC_PERMIT, TVDC_DENY or -EINVAL; *v filled in both cases. */
+int tvdc_decide_share(const tvdc_policy *p, uint32_t vm_label,
+                      uint32_t res_label, tvdc_verdict *v);
+
+/* Host authorization (rule 2): T(vm) within T(host). */
+int tvdc_decide_host(const tvdc_policy *p, uint32_t host, uint32_t vm_label,
+                     tvdc_verdict *v);
+
+/* ------------------------------------------------------------------------ */
+/* A host's reservation table (rule 3)                                      */
+
+typedef struct tvdc_host tvdc_host;
+
+/* A table of the VMs running or starting on one host, for policy p (which
+ * must outlive it). */
+int tvdc_host_new(const tvdc_policy *p, tvdc_host **ret);
+void tvdc_host_free(tvdc_host *h);
+
+/* Check anti-collocation for vm_label and, if it passes, reserve it under
+ * id (the VM's UUID), as one atomic step: of two conflicting VMs reserved
+ * at the same instant exactly one succeeds.  Returns TVDC_PERMIT (reserved),
+ * TVDC_DENY (*v says why; nothing reserved), -EEXIST (id already holds a
+ * reservation), -EINVAL, -ENOMEM.  With TVDC_RESERVE_FORCE the reservation
+ * is made even when it conflicts (rebuilding from VMs already running) and
+ * the return value still says whether it conflicted. */
+#define TVDC_RESERVE_FORCE (1u << 0)
+int tvdc_host_reserve(tvdc_host *h, const char *id, uint32_t vm_label,
+                      unsigned flags, tvdc_verdict *v);
+
+/* Anti-collocation check only; nothing reserved. */
+int tvdc_host_check(tvdc_host *h, uint32_t vm_label, tvdc_verdict *v);
+
+/* Release id's reservation: 0, or -ENOENT if it holds none (so a double
+ * release is visible). */
+int tvdc_host_release(tvdc_host *h, const char *id);
+
+/* How many reserved VMs have this type; -EINVAL for a bad index. */
+int64_t tvdc_host_type_count(tvdc_host *h, uint32_t type);
+/* Number of reservations. */
+size_t tvdc_host_n_reservations(tvdc_host *h);
+/* The i-th reservation (stable only while nothing is reserved/released). */
+int tvdc_host_reservation(tvdc_host *h, size_t i, const char **id, uint32_t *label);
+
+/* The full start decision of DESIGN.md section 2 for a VM on a host, as a
+ * list of checks in order: label, host, collocation, then one per resource.
+ * Names are looked up in p; an unknown name is a denial of that check.
+ * If reserve_id is non-NULL and everything permits, the VM is reserved in
+ * h under that id (atomically with the collocation check).
+ * checks must have room for 3 + n_resources entries; *n_checks is set.
+ * Returns TVDC_PERMIT, TVDC_DENY or a negative errno. */
+int tvdc_decide_start(const tvdc_policy *p, tvdc_host *h,
+                      const char *host_name, const char *vm_label,
+                      const char *const *resource_labels, size_t n_resources,
+                      const char *reserve_id,
+                      tvdc_verdict *checks, size_t *n_checks);
+
+/* ------------------------------------------------------------------------ */
+/* Resource-label store (DESIGN.md section 6)                               */
+
+typedef struct tvdc_store tvdc_store;
+
+/* Canonicalize a resource name: realpath for absolute paths (files, block
+ * devices; must exist), "pci:DDDD:BB:SS.F" (lower-case, zero-padded),
+ * "usb:VVVV:PPPP", "mdev:UUID", "shmem:NAME", "socket:/path" (realpath of
+ * the directory, which must exist, plus the file name).  *ret is malloc'ed.
+ * -EINVAL for a malformed name, -errno of realpath. */
+int tvdc_resource_canonicalize(const char *resource, char **ret);
+
+/* Open/read the store at path (a missing file is an empty store). */
+int tvdc_store_load(const char *path, tvdc_store **ret, tvdc_error *err);
+void tvdc_store_free(tvdc_store *s);
+size_t tvdc_store_size(const tvdc_store *s);
+/* Entries in key order. */
+int tvdc_store_entry(const tvdc_store *s, size_t i, const char **key, const char **label);
+/* The label of a canonical key, or -ENOENT. */
+int tvdc_store_get(const tvdc_store *s, const char *key, const char **label);
+
+/* Atomic read-modify-write of the file at path under an exclusive lock
+ * (temp file, fsync, rename, fsync of the directory).  label NULL removes
+ * the key (-ENOENT if absent).  If p is non-NULL the label must be defined
+ * in p (-ENOENT otherwise, nothing written).  Key must be canonical. */
+int tvdc_store_update(const char *path, const char *key, const char *label,
+                      const tvdc_policy *p, tvdc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Signed policies                                                          */
+
+/* Detached signature over the exact bytes (ECDSA P-256 with SHA-256, or
+ * Ed25519), written as PEM-armoured text ("-----BEGIN TVDC SIGNATURE-----").
+ * key_pem is a private key file.  *sig is malloc'ed. */
+int tvdc_sign(const void *data, size_t len, const char *key_pem_path,
+              char **sig, size_t *sig_len, tvdc_error *err);
+
+/* Verify a detached signature against every public key (*.pem, public keys
+ * or certificates) in trust_dir.  0 if one of them verifies; -EKEYREJECTED
+ * if none does; -ENOKEY if the directory has no usable key; other -errno. */
+int tvdc_verify(const void *data, size_t len, const char *sig, size_t sig_len,
+                const char *trust_dir, tvdc_error *err);
+
+/* Load path (JSON or binary) only if path + ".sig" verifies against
+ * trust_dir (when trust_dir is non-NULL) and the policy's version is not
+ * lower than the one recorded in state_path (when non-NULL) for the same
+ * policy name; the same version must have the same source hash.  On success
+ * the state file records the version (atomically).  -EKEYREJECTED,
+ * -ENOKEY, -ESTALE (rollback), -EINVAL (bad policy). */
+int tvdc_policy_load_trusted(const char *path, const char *trust_dir,
+                             const char *state_path, tvdc_policy **ret,
+                             tvdc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
