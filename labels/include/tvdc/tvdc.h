@@ -114,6 +114,12 @@ uint32_t tvdc_host_label(const tvdc_policy *p, uint32_t host);
 #define TVDC_LABEL_VTPM_REQUIRED (1u << 0)
 uint32_t tvdc_label_flags(const tvdc_policy *p, uint32_t label);
 
+/* Policy-wide attributes.  "unlabeled": "allow" in the policy lets VMs
+ * without a tvdc label run on tvdc hosts (using only unlabeled resources);
+ * the default is deny. */
+#define TVDC_POLICY_ALLOW_UNLABELED (1u << 0)
+uint32_t tvdc_policy_flags(const tvdc_policy *p);
+
 /* Networks: the i-th entry of "networks" (type index and VLAN id), and the
  * VLAN id of a type (0 when the type has none). */
 int tvdc_network(const tvdc_policy *p, uint32_t i, uint32_t *type, uint32_t *vlan);
@@ -282,6 +288,57 @@ int tvdc_verify(const void *data, size_t len, const char *sig, size_t sig_len,
 int tvdc_policy_load_trusted(const char *path, const char *trust_dir,
                              const char *state_path, tvdc_policy **ret,
                              tvdc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Host configuration (/etc/libvirt/tvdc.conf)                              */
+
+/* The file uses libvirt's conf syntax subset: `key = "string"`,
+ * `key = 1`, `# comments`.  Keys: policy, trust_dir, require_signature,
+ * rollback_state, host_name, resource_store, mode ("enforcing" or
+ * "permissive"), audit_log.  Unknown keys are an error. */
+typedef enum tvdc_mode {
+    TVDC_MODE_ENFORCING,
+    TVDC_MODE_PERMISSIVE,
+} tvdc_mode;
+
+typedef struct tvdc_config {
+    char *policy;            /* compiled or JSON policy */
+    char *trust_dir;         /* trusted policy-signing keys */
+    int require_signature;   /* 1: unsigned policy means no policy */
+    char *rollback_state;    /* anti-rollback state file */
+    char *host_name;         /* this host in the policy; default: hostname */
+    char *resource_store;    /* resource-label store */
+    tvdc_mode mode;
+    char *audit_log;         /* JSON lines */
+} tvdc_config;
+
+#define TVDC_CONFIG_PATH "/etc/libvirt/tvdc.conf"
+
+/* Defaults for every key missing from the file; a missing file gives all
+ * defaults (path NULL: TVDC_CONFIG_PATH). */
+int tvdc_config_load(const char *path, tvdc_config **ret, tvdc_error *err);
+void tvdc_config_free(tvdc_config *c);
+
+/* ------------------------------------------------------------------------ */
+/* Audit log                                                                */
+
+typedef struct tvdc_audit_record {
+    int64_t time_usec;       /* CLOCK_REALTIME; 0: now */
+    const char *host;
+    const char *operation;   /* define, start, restore, migrate-in, hotplug, ... */
+    const char *vm_name;
+    const char *vm_uuid;
+    const char *label;       /* NULL: unlabeled */
+    const char *decision;    /* "permit", "deny", or "would-deny" (permissive) */
+    const char *rule;        /* tvdc_rule_to_string() */
+    const char *detail;      /* tvdc_verdict_format() */
+    const char *policy_name;
+    uint32_t policy_version;
+} tvdc_audit_record;
+
+/* Append one JSON line (O_APPEND, one write) and fdatasync it before
+ * returning: the record is durable before the caller acts on the decision. */
+int tvdc_audit_append(const char *path, const tvdc_audit_record *r);
 
 #ifdef __cplusplus
 }
