@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Host configuration: /etc/libvirt/tvdc.conf.
+ *
+ * The syntax is the subset of libvirt's conf format (src/util/virconf.c)
+ * that a flat list of settings needs:
+ *
+ *     # comment
+ *     policy = "/etc/tvdc/policy.bin"
+ *     require_signature = 1
+ *     mode = 'permissive'    # trailing comment
+ *
+ * One setting per line (a ';' may separate settings, as in libvirt), strings
+ * in double or single quotes without escapes and without line breaks, as
+ * virconf reads them, integers in decimal.  Lists, unknown keys, repeated
+ * keys and values of the wrong kind are errors with a line and column.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+#define CONFIG_VALUE_MAX 4095
+
+typedef enum conf_kind {
+    CONF_PATH,      /* absolute path */
+    CONF_BOOL,      /* 0 or 1 */
+    CONF_HOST,      /* RFC 1123 host name */
+    CONF_MODE,      /* "enforcing" or "permissive" */
+} conf_kind;
+
+typedef struct conf_key {
+    const char *name;
+    conf_kind kind;
+    size_t offset;  /* of the field in tvdc_config */
+} conf_key;
+
+static const conf_key conf_keys[] = {
+    { "policy",            CONF_PATH, offsetof(tvdc_config, policy) },
+    { "trust_dir",         CONF_PATH, offsetof(tvdc_config, trust_dir) },
+    { "require_signature", CONF_BOOL, offsetof(tvdc_config, require_signature) },
+    { "rollback_state",    CONF_PATH, offsetof(tvdc_config, rollback_state) },
+    { "host_name",         CONF_HOST, offsetof(tvdc_config, host_name) },
+    { "resource_store",    CONF_PATH, offsetof(tvdc_config, resource_store) },
+    { "mode",              CONF_MODE, offsetof(tvdc_config, mode) },
+    { "audit_log",         CONF_PATH, offsetof(tvdc_config, audit_log) },
+};
+
+void
+tvdc_config_free(tvdc_config *c)
+{
+    if (!c)
+        return;
+    free(c->policy);
+    free(c->trust_dir);
+    free(c->rollback_state);
+    free(c->host_name);
+    free(c->resource_store);
+    free(c->audit_log);
+    free(c);
+}
+
+static void
+tvdc_config_freep(tvdc_config **c)
+{
+    tvdc_config_free(*c);
+}
+
+static int
+config_set_defaults(tvdc_config *c)
+{
+    static const struct {
+        size_t offset;
+        const char *value;
+    } defaults[] = {
+        { offsetof(tvdc_config, policy),         "/etc/tvdc/policy.bin" },
+        { offsetof(tvdc_config, trust_dir),      "/etc/tvdc/trusted-keys" },
+        { offsetof(tvdc_config, rollback_state), "/var/lib/tvdc/policy-state" },
+        { offsetof(tvdc_config, resource_store), "/etc/tvdc/resources.json" },
+        { offsetof(tvdc_config, audit_log),      "/var/log/tvdc/audit.log" },
+    };
+
+    for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
+        char **field = (char **) ((char *) c + defaults[i].offset);
+
+        if (*field)
+            continue;
+        *field = strdup(defaults[i].value);
+        if (!*field)
+            return -ENOMEM;
+    }
+
+    if (!c->host_name) {
+        char buf[HOST_NAME_MAX + 2] = { 0 };
+
+        if (gethostname(buf, sizeof(buf) - 1) < 0)
+            return -errno;
+        c->host_name = strdup(buf);
+        if (!c->host_name)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The parser: one pass over buf, tracking line and column. */
+typedef struct conf_parser {
+    const char *buf;
+    size_t len;
+    size_t pos;
+    unsigned line;
+    size_t line_start;   /* offset of the first byte of the current line */
+    tvdc_error *err;
+} conf_parser;
+
+static unsigned
+parser_col(const conf_parser *p, size_t pos)
+{
+    return (unsigned) (pos - p->line_start) + 1;
+}
+
+#define PARSE_ERROR(p, pos, ...) \
+    tv_error((p)->err, -EINVAL, (p)->line, parser_col((p), (pos)), __VA_ARGS__)
+
+static bool
+at_end(const conf_parser *p)
+{
+    return p->pos >= p->len;
+}
+
+static char
+cur(const conf_parser *p)
+{
+    return at_end(p) ? '\0' : p->buf[p->pos];
+}
+
+static void
+skip_blanks(conf_parser *p)
+{
+    while (!at_end(p) && (cur(p) == ' ' || cur(p) == '\t' || cur(p) == '\r'))
+        p->pos++;
+}
+
+static void
+skip_comment(conf_parser *p)
+{
+    if (cur(p) != '#')
+        return;
+    while (!at_end(p) && cur(p) != '\n')
+        p->pos++;
+}
+
+static void
+next_line(conf_parser *p)
+{
+    /* at a '\n' */
+    p->pos++;
+    p->line++;
+    p->line_start = p->pos;
+}
+
+/* Describe the byte at pos for an error message. */
+static const char *
+describe(const conf_parser *p, size_t pos, char buf[16])
+{
+    unsigned char c;
+
+    if (pos >= p->len)
+        return "end of file";
+    c = (unsigned char) p->buf[pos];
+    if (c == '\n')
+        return "end of line";
+    if (isprint(c))
+        snprintf(buf, 16, "'%c'", c);
+    else
+        snprintf(buf, 16, "byte 0x%02x", c);
+    return buf;
+}
+
+typedef struct conf_value {
+    bool is_string;
+    size_t pos;          /* where the value starts */
+    const char *str;     /* into buf, not terminated */
+    size_t str_len;
+    long long num;
+} conf_value;
+
+static int
+parse_value(conf_parser *p, const char *key, conf_value *v)
+{
+    char d[16];
+    char c = cur(p);
+
+    v->pos = p->pos;
+    if (c == '"' || c == '\'') {
+        char quote = c;
+        size_t start = ++p->pos;
+
+        while (!at_end(p) && cur(p) != quote && cur(p) != '\n') {
+            if (cur(p) == '\0')
+                return PARSE_ERROR(p, p->pos, "%s: NUL byte in string", key);
+            p->pos++;
+        }
+        if (cur(p) != quote)
+            return PARSE_ERROR(p, v->pos, "%s: unterminated string", key);
+        v->is_string = true;
+        v->str = p->buf + start;
+        v->str_len = p->pos - start;
+        p->pos++;
+        return 0;
+    }
+
+    if (c == '-' || c == '+' || isdigit((unsigned char) c)) {
+        size_t start = p->pos;
+        long long n = 0;
+        bool neg = false;
+
+        if (c == '-' || c == '+') {
+            neg = c == '-';
+            p->pos++;
+        }
+        if (!isdigit((unsigned char) cur(p)))
+            return PARSE_ERROR(p, start, "%s: invalid number", key);
+        while (isdigit((unsigned char) cur(p))) {
+            int digit = cur(p) - '0';
+
+            if (n > (LLONG_MAX - digit) / 10)
+                return PARSE_ERROR(p, start, "%s: number out of range", key);
+            n = n * 10 + digit;
+            p->pos++;
+        }
+        if (isalpha((unsigned char) cur(p)) || cur(p) == '_' || cur(p) == '.')
+            return PARSE_ERROR(p, start, "%s: invalid number", key);
+        v->is_string = false;
+        v->num = neg ? -n : n;
+        return 0;
+    }
+
+    if (c == '[')
+        return PARSE_ERROR(p, p->pos, "%s: lists are not supported here", key);
+
+    return PARSE_ERROR(p, p->pos, "%s: expected a value, got %s",
+                       key, describe(p, p->pos, d));
+}
+
+static int
+assign(conf_parser *p, tvdc_config *c, const conf_key *k, const conf_value *v)
+{
+    void *field = (char *) c + k->offset;
+    char *s;
+
+    switch (k->kind) {
+    case CONF_BOOL:
+        if (v->is_string)
+            return PARSE_ERROR(p, v->pos, "%s: expected 0 or 1, got a string", k->name);
+        if (v->num != 0 && v->num != 1)
+            return PARSE_ERROR(p, v->pos, "%s: expected 0 or 1, got %lld",
+                               k->name, v->num);
+        *(int *) field = (int) v->num;
+        return 0;
+
+    case CONF_MODE:
+        if (!v->is_string)
+            return PARSE_ERROR(p, v->pos,
+                               "mode: expected \"enforcing\" or \"permissive\", got a number");
+        if (v->str_len == strlen("enforcing") && memcmp(v->str, "enforcing", v->str_len) == 0)
+            c->mode = TVDC_MODE_ENFORCING;
+        else if (v->str_len == strlen("permissive") &&
+                 memcmp(v->str, "permissive", v->str_len) == 0)
+            c->mode = TVDC_MODE_PERMISSIVE;
+        else
+            return PARSE_ERROR(p, v->pos,
+                               "mode: expected \"enforcing\" or \"permissive\", got \"%.*s\"",
+                               (int) (v->str_len > 64 ? 64 : v->str_len), v->str);
+        return 0;
+
+    case CONF_PATH:
+    case CONF_HOST:
+        if (!v->is_string)
+            return PARSE_ERROR(p, v->pos, "%s: expected a string, got a number", k->name);
+        if (v->str_len == 0)
+            return PARSE_ERROR(p, v->pos, "%s: must not be empty", k->name);
+        if (v->str_len > CONFIG_VALUE_MAX)
+            return PARSE_ERROR(p, v->pos, "%s: longer than %d bytes",
+                               k->name, CONFIG_VALUE_MAX);
+        if (k->kind == CONF_PATH && v->str[0] != '/')
+            return PARSE_ERROR(p, v->pos, "%s: not an absolute path: \"%.*s\"", k->name,
+                               (int) (v->str_len > 256 ? 256 : v->str_len), v->str);
+        if (k->kind == CONF_HOST && !tv_hostname_valid(v->str, v->str_len))
+            return PARSE_ERROR(p, v->pos, "%s: not a valid host name: \"%.*s\"", k->name,
+                               (int) (v->str_len > 256 ? 256 : v->str_len), v->str);
+        s = strndup(v->str, v->str_len);
+        if (!s)
+            return -ENOMEM;
+        free(*(char **) field);
+        *(char **) field = s;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static int
+parse_statement(conf_parser *p, tvdc_config *c, bool *seen)
+{
+    char d[16];
+    const conf_key *k = NULL;
+    conf_value v = { 0 };
+    size_t key_pos = p->pos;
+    size_t key_len;
+    int r;
+
+    if (!(isalpha((unsigned char) cur(p)) || cur(p) == '_'))
+        return PARSE_ERROR(p, p->pos, "expected a setting name, got %s",
+                           describe(p, p->pos, d));
+    while (isalnum((unsigned char) cur(p)) || cur(p) == '_' || cur(p) == '.')
+        p->pos++;
+    key_len = p->pos - key_pos;
+
+    for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
+        if (strlen(conf_keys[i].name) == key_len &&
+            memcmp(conf_keys[i].name, p->buf + key_pos, key_len) == 0) {
+            k = &conf_keys[i];
+            if (seen[i])
+                return PARSE_ERROR(p, key_pos, "%s: set more than once", k->name);
+            seen[i] = true;
+            break;
+        }
+    }
+    if (!k)
+        return PARSE_ERROR(p, key_pos, "unknown setting '%.*s'",
+                           (int) (key_len > 64 ? 64 : key_len), p->buf + key_pos);
+
+    skip_blanks(p);
+    if (cur(p) != '=')
+        return PARSE_ERROR(p, p->pos, "%s: expected '=', got %s",
+                           k->name, describe(p, p->pos, d));
+    p->pos++;
+    skip_blanks(p);
+
+    if ((r = parse_value(p, k->name, &v)) < 0)
+        return r;
+    if ((r = assign(p, c, k, &v)) < 0)
+        return r;
+
+    /* A separator: ';', a comment, the end of the line or of the file. */
+    skip_blanks(p);
+    if (cur(p) == ';') {
+        p->pos++;
+        skip_blanks(p);
+        return 0;   /* another statement may follow on the same line */
+    }
+    if (cur(p) == '#' || cur(p) == '\n' || at_end(p))
+        return 0;
+    return PARSE_ERROR(p, p->pos, "%s: unexpected %s after the value",
+                       k->name, describe(p, p->pos, d));
+}
+
+static int
+config_parse(const char *buf, size_t len, tvdc_config *c, tvdc_error *err)
+{
+    bool seen[ELEMENTSOF(conf_keys)] = { false };
+    conf_parser p = {
+        .buf = buf,
+        .len = len,
+        .line = 1,
+        .err = err,
+    };
+    int r;
+
+    while (!at_end(&p)) {
+        skip_blanks(&p);
+        skip_comment(&p);
+        if (at_end(&p))
+            break;
+        if (cur(&p) == '\n') {
+            next_line(&p);
+            continue;
+        }
+        if (cur(&p) == ';') {
+            p.pos++;
+            continue;
+        }
+        if ((r = parse_statement(&p, c, seen)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Parse a configuration from memory (for the tests and the fuzzer; not
+ * exported: the version script exports tvdc_* only).  buf NULL: defaults. */
+int tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err);
+
+int
+tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err)
+{
+    _cleanup_(tvdc_config_freep) tvdc_config *c = NULL;
+    int r;
+
+    if (!ret || (!buf && len > 0))
+        return -EINVAL;
+
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->mode = TVDC_MODE_ENFORCING;
+
+    if (buf && (r = config_parse(buf, len, c, err)) < 0)
+        return r;
+    if ((r = config_set_defaults(c)) < 0)
+        return tv_error(err, r, 0, 0, "cannot determine defaults: %s", strerror(-r));
+
+    *ret = TAKE_PTR(c);
+    return 0;
+}
+
+int
+tvdc_config_load(const char *path, tvdc_config **ret, tvdc_error *err)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    if (!ret)
+        return -EINVAL;
+    if (!path)
+        path = TVDC_CONFIG_PATH;
+
+    r = tv_read_file(path, CONFIG_MAX_BYTES, &buf, &len);
+    if (r == -ENOENT)
+        return tv_config_parse(NULL, 0, ret, err);
+    if (r == -EFBIG)
+        return tv_error(err, r, 0, 0, "%s: larger than %d bytes", path, CONFIG_MAX_BYTES);
+    if (r < 0)
+        return tv_error(err, r, 0, 0, "%s: cannot read: %s", path, strerror(-r));
+
+    return tv_config_parse(buf, len, ret, err);
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tvdc.conf: good files give the expected settings (defaults for what is
+ * missing), every kind of error is reported with its line, column and
+ * message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+/* config.c, not exported */
+int tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err);
+
+static char hostname_buf[256];
+
+static const char *
+this_host(void)
+{
+    if (!hostname_buf[0])
+        assert_int_equal(gethostname(hostname_buf, sizeof(hostname_buf) - 1), 0);
+    return hostname_buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Good files                                                               */
+
+typedef struct good_case {
+    const char *name;
+    const char *text;
+    const char *policy, *trust_dir, *rollback_state, *host_name;
+    const char *resource_store, *audit_log;
+    int require_signature;
+    tvdc_mode mode;
+} good_case;
+
+#define D_POLICY "/etc/tvdc/policy.bin"
+#define D_TRUST "/etc/tvdc/trusted-keys"
+#define D_STATE "/var/lib/tvdc/policy-state"
+#define D_STORE "/etc/tvdc/resources.json"
+#define D_AUDIT "/var/log/tvdc/audit.log"
+
+static const good_case good_cases[] = {
+    { "empty", "",
+      D_POLICY, D_TRUST, D_STATE, NULL, D_STORE, D_AUDIT, 0, TVDC_MODE_ENFORCING },
+    { "comments and blank lines only", "# tvdc.conf\n\n   # indented\n\t\n",
+      D_POLICY, D_TRUST, D_STATE, NULL, D_STORE, D_AUDIT, 0, TVDC_MODE_ENFORCING },
+    { "every key",
+      "# every setting\n"
+      "policy = \"/srv/tvdc/bank.bin\"\n"
+      "trust_dir = \"/srv/tvdc/keys\"\n"
+      "require_signature = 1\n"
+      "rollback_state = \"/srv/tvdc/state\"\n"
+      "host_name = \"host-a\"\n"
+      "resource_store = \"/srv/tvdc/res.json\"\n"
+      "mode = \"permissive\"\n"
+      "audit_log = \"/srv/tvdc/audit.log\"\n",
+      "/srv/tvdc/bank.bin", "/srv/tvdc/keys", "/srv/tvdc/state", "host-a",
+      "/srv/tvdc/res.json", "/srv/tvdc/audit.log", 1, TVDC_MODE_PERMISSIVE },
+    { "single quotes, no spaces, trailing comments, no final newline",
+      "policy='/p'   # the policy\nmode='enforcing'#x\nrequire_signature=0",
+      "/p", D_TRUST, D_STATE, NULL, D_STORE, D_AUDIT, 0, TVDC_MODE_ENFORCING },
+    { "semicolons and CRLF",
+      "policy = \"/p\"; audit_log = \"/a\";\r\nhost_name = \"h1.example.org\" ;\r\n",
+      "/p", D_TRUST, D_STATE, "h1.example.org", D_STORE, "/a", 0, TVDC_MODE_ENFORCING },
+    { "explicit plus sign and a quote of the other kind inside",
+      "require_signature = +1\npolicy = \"/it's/here\"\n",
+      "/it's/here", D_TRUST, D_STATE, NULL, D_STORE, D_AUDIT, 1, TVDC_MODE_ENFORCING },
+};
+
+static void
+check_config(const good_case *g, const tvdc_config *c)
+{
+    assert_non_null(c);
+    assert_string_equal(c->policy, g->policy);
+    assert_string_equal(c->trust_dir, g->trust_dir);
+    assert_string_equal(c->rollback_state, g->rollback_state);
+    assert_string_equal(c->host_name, g->host_name ? g->host_name : this_host());
+    assert_string_equal(c->resource_store, g->resource_store);
+    assert_string_equal(c->audit_log, g->audit_log);
+    assert_int_equal(c->require_signature, g->require_signature);
+    assert_int_equal(c->mode, g->mode);
+}
+
+static void
+test_good(void **state)
+{
+    for (size_t i = 0; i < ELEMENTSOF(good_cases); i++) {
+        const good_case *g = &good_cases[i];
+        tvdc_config *c = NULL;
+        tvdc_error err = { 0 };
+        int r;
+
+        print_message("good: %s\n", g->name);
+        r = tv_config_parse(g->text, strlen(g->text), &c, &err);
+        if (r < 0)
+            fail_msg("%s: %d: %u:%u: %s", g->name, r, err.line, err.column, err.message);
+        check_config(g, c);
+        tvdc_config_free(c);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+
+typedef struct bad_case {
+    const char *text;
+    size_t len;        /* 0: strlen(text) */
+    unsigned line, column;
+    const char *message;
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    /* unknown and repeated keys */
+    { "foo = \"x\"\n", 0, 1, 1, "unknown setting 'foo'" },
+    { "# c\n\n  security_driver = \"tvdc\"\n", 0, 3, 3, "unknown setting 'security_driver'" },
+    { "mode = \"enforcing\"\nmode = \"permissive\"\n", 0, 2, 1, "mode: set more than once" },
+    { "Policy = \"/p\"\n", 0, 1, 1, "unknown setting 'Policy'" },
+
+    /* syntax */
+    { "= \"x\"\n", 0, 1, 1, "expected a setting name, got '='" },
+    { "\"policy\" = \"/x\"\n", 0, 1, 1, "expected a setting name, got '\"'" },
+    { "policy \"/x\"\n", 0, 1, 8, "policy: expected '=', got '\"'" },
+    { "policy\n", 0, 1, 7, "policy: expected '=', got end of line" },
+    { "policy", 0, 1, 7, "policy: expected '=', got end of file" },
+    { "policy =\n", 0, 1, 9, "policy: expected a value, got end of line" },
+    { "policy = ", 0, 1, 10, "policy: expected a value, got end of file" },
+    { "policy = /etc/p\n", 0, 1, 10, "policy: expected a value, got '/'" },
+    { "policy = \"/x\n\"\n", 0, 1, 10, "policy: unterminated string" },
+    { "policy = '/x\"\n", 0, 1, 10, "policy: unterminated string" },
+    { "policy = \"/x", 0, 1, 10, "policy: unterminated string" },
+    { "policy = \"/x\" junk\n", 0, 1, 15, "policy: unexpected 'j' after the value" },
+    { "policy = \"/x\" \"/y\"\n", 0, 1, 15, "policy: unexpected '\"' after the value" },
+    { "policy = [\"/x\"]\n", 0, 1, 10, "policy: lists are not supported here" },
+    { "require_signature = 1x\n", 0, 1, 21, "require_signature: invalid number" },
+    { "require_signature = 1.0\n", 0, 1, 21, "require_signature: invalid number" },
+    { "require_signature = -\n", 0, 1, 21, "require_signature: invalid number" },
+    { "require_signature = 99999999999999999999\n", 0, 1, 21,
+      "require_signature: number out of range" },
+    { "policy = \"/a\0b\"\n", 16, 1, 13, "policy: NUL byte in string" },
+    { "\0", 1, 1, 1, "expected a setting name, got byte 0x00" },
+    { "mode = \"enforcing\"\n\xc3\xa9t\xc3\xa9 = 1\n", 0, 2, 1,
+      "expected a setting name, got byte 0xc3" },
+
+    /* values of the wrong kind or out of range */
+    { "policy = 1\n", 0, 1, 10, "policy: expected a string, got a number" },
+    { "policy = \"\"\n", 0, 1, 10, "policy: must not be empty" },
+    { "policy = \"policy.bin\"\n", 0, 1, 10,
+      "policy: not an absolute path: \"policy.bin\"" },
+    { "trust_dir = \"keys\"\n", 0, 1, 13, "trust_dir: not an absolute path: \"keys\"" },
+    { "rollback_state = 0\n", 0, 1, 18, "rollback_state: expected a string, got a number" },
+    { "resource_store = \"./r.json\"\n", 0, 1, 18,
+      "resource_store: not an absolute path: \"./r.json\"" },
+    { "audit_log = ''\n", 0, 1, 13, "audit_log: must not be empty" },
+    { "require_signature = 2\n", 0, 1, 21, "require_signature: expected 0 or 1, got 2" },
+    { "require_signature = -1\n", 0, 1, 21, "require_signature: expected 0 or 1, got -1" },
+    { "require_signature = \"yes\"\n", 0, 1, 21,
+      "require_signature: expected 0 or 1, got a string" },
+    { "mode = \"lax\"\n", 0, 1, 8,
+      "mode: expected \"enforcing\" or \"permissive\", got \"lax\"" },
+    { "mode = \"Enforcing\"\n", 0, 1, 8,
+      "mode: expected \"enforcing\" or \"permissive\", got \"Enforcing\"" },
+    { "mode = 1\n", 0, 1, 8, "mode: expected \"enforcing\" or \"permissive\", got a number" },
+    { "host_name = \"host_a\"\n", 0, 1, 13, "host_name: not a valid host name: \"host_a\"" },
+    { "host_name = \"-a\"\n", 0, 1, 13, "host_name: not a valid host name: \"-a\"" },
+    { "host_name = 7\n", 0, 1, 13, "host_name: expected a string, got a number" },
+};
+
+static void
+test_bad(void **state)
+{
+    for (size_t i = 0; i < ELEMENTSOF(bad_cases); i++) {
+        const bad_case *b = &bad_cases[i];
+        size_t len = b->len ? b->len : strlen(b->text);
+        tvdc_config *c = (tvdc_config *) 0x1;   /* must stay untouched */
+        tvdc_error err = { 0 };
+        int r;
+
+        print_message("bad[%zu]: %u:%u: %s\n", i, b->line, b->column, b->message);
+        r = tv_config_parse(b->text, len, &c, &err);
+        assert_int_equal(r, -EINVAL);
+        assert_ptr_equal(c, (tvdc_config *) 0x1);
+        assert_string_equal(err.message, b->message);
+        assert_int_equal(err.line, b->line);
+        assert_int_equal(err.column, b->column);
+
+        /* err is optional */
+        r = tv_config_parse(b->text, len, &c, NULL);
+        assert_int_equal(r, -EINVAL);
+    }
+}
+
+static void
+test_long_value(void **state)
+{
+    size_t n = 5000;
+    char *text = malloc(n + 32);
+    tvdc_config *c = NULL;
+    tvdc_error err = { 0 };
+
+    assert_non_null(text);
+    strcpy(text, "policy = \"/");
+    memset(text + strlen(text), 'a', n);
+    strcpy(text + strlen("policy = \"/") + n, "\"\n");
+    assert_int_equal(tv_config_parse(text, strlen(text), &c, &err), -EINVAL);
+    assert_string_equal(err.message, "policy: longer than 4095 bytes");
+    assert_int_equal(err.line, 1);
+    assert_int_equal(err.column, 10);
+    assert_null(c);
+    free(text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                    */
+
+static char *
+make_tmpdir(void)
+{
+    char tmpl[] = "/tmp/test-config.XXXXXX";
+    char *d = mkdtemp(tmpl);
+
+    assert_non_null(d);
+    return strdup(d);
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_files(void **state)
+{
+    char *dir = make_tmpdir();
+    char path[512];
+    tvdc_config *c = NULL;
+    tvdc_error err = { 0 };
+
+    /* a missing file gives the defaults */
+    snprintf(path, sizeof(path), "%s/missing.conf", dir);
+    assert_int_equal(tvdc_config_load(path, &c, &err), 0);
+    check_config(&good_cases[0], c);
+    tvdc_config_free(c);
+    c = NULL;
+
+    /* a good file */
+    snprintf(path, sizeof(path), "%s/tvdc.conf", dir);
+    write_text(path, good_cases[2].text);
+    assert_int_equal(tvdc_config_load(path, &c, &err), 0);
+    check_config(&good_cases[2], c);
+    tvdc_config_free(c);
+    c = NULL;
+
+    /* a bad file: the error has the position */
+    write_text(path, "policy = \"/p\"\n\nmode = \"strict\"\n");
+    assert_int_equal(tvdc_config_load(path, &c, &err), -EINVAL);
+    assert_null(c);
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.column, 8);
+    assert_string_equal(err.message,
+                        "mode: expected \"enforcing\" or \"permissive\", got \"strict\"");
+    unlink(path);
+
+    /* a directory is not a configuration */
+    assert_int_equal(tvdc_config_load(dir, &c, &err), -EISDIR);
+    assert_null(c);
+    assert_int_equal(err.line, 0);
+    assert_non_null(strstr(err.message, "cannot read"));
+    assert_non_null(strstr(err.message, dir));
+
+    /* an unreadable file is an error, not the defaults (root reads anything) */
+    if (geteuid() != 0) {
+        write_text(path, "mode = \"permissive\"\n");
+        assert_int_equal(chmod(path, 0), 0);
+        assert_int_equal(tvdc_config_load(path, &c, &err), -EACCES);
+        assert_null(c);
+        unlink(path);
+    }
+
+    /* too large */
+    {
+        FILE *f = fopen(path, "w");
+
+        assert_non_null(f);
+        for (int i = 0; i < 120000; i++)
+            fputs("# padding\n", f);
+        fclose(f);
+        assert_int_equal(tvdc_config_load(path, &c, &err), -EFBIG);
+        assert_null(c);
+        assert_non_null(strstr(err.message, "larger than"));
+        unlink(path);
+    }
+
+    assert_int_equal(rmdir(dir), 0);
+    free(dir);
+}
+
+static void
+test_free_null(void **state)
+{
+    tvdc_config_free(NULL);
+    assert_int_equal(tvdc_config_load("/nonexistent", NULL, NULL), -EINVAL);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_long_value),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_free_null),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
