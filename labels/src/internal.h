@@ -160,3 +160,65 @@ int tv_image_map(tvdc_policy *p, tvdc_error *err);
 
 /* Build an image (image.c). */
 typedef struct tv_builder tv_builder;
+
+/* Growable arrays for the builder. */
+typedef struct tv_vec {
+    void *data;
+    size_t n, cap, elem;
+} tv_vec;
+int tv_vec_reserve(tv_vec *v, size_t n);
+int tv_vec_push(tv_vec *v, const void *elem);
+static inline int tv_vec_push_u32(tv_vec *v, uint32_t x) { return tv_vec_push(v, &x); }
+static inline uint32_t *tv_vec_u32(const tv_vec *v) { return v->data; }
+
+struct tv_builder {
+    tv_vec strings;                            /* char */
+    tv_vec sec[_TV_SEC_MAX];                   /* per section, see above */
+    uint32_t version, name, flags;
+    uint32_t n_masks;
+    uint8_t source_sha256[32];
+    uint32_t hash_bits[4];
+};
+
+int tv_builder_new(tv_builder **ret);
+void tv_builder_free(tv_builder *b);
+static inline void tv_builder_freep(tv_builder **b) { tv_builder_free(*b); }
+/* Append a NUL-terminated copy; the offset in *off. */
+int tv_builder_string(tv_builder *b, const char *s, size_t len, uint32_t *off);
+/* Append a type set from ascending, distinct type indexes (set_start grows
+ * by one). */
+int tv_builder_set(tv_builder *b, const uint32_t *types, size_t n);
+/* Size the name table `which` (0 type, 1 label, 2 conflict, 3 host) for n
+ * names; then tv_builder_hash_insert each index in order.  Returns 1 if
+ * the name was new, 0 if it was already there (*dup = the earlier index). */
+enum { TV_HASH_TYPE, TV_HASH_LABEL, TV_HASH_CONFLICT, TV_HASH_HOST };
+int tv_builder_hash_init(tv_builder *b, int which, size_t n);
+int tv_builder_hash_insert(tv_builder *b, int which, const tv_vec *names,
+                           uint32_t index, uint32_t *dup);
+int64_t tv_builder_hash_find(const tv_builder *b, int which, const tv_vec *names,
+                             const char *name);
+/* Lay out the image, hash it and map it into a policy. */
+int tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err);
+
+/* Name-table lookup shared by the builder and loaded policies. */
+int64_t tv_hash_lookup(const uint32_t *table, uint32_t bits, const char *strings,
+                       const uint32_t *names, uint32_t n, const char *name);
+
+/* The policy header flag bits live in tv_header.reserved. */
+#define tv_policy_flags_of(p) ((p)->h->reserved)
+
+static inline uint32_t tv_type_words(uint32_t n_types) { return (n_types + 63) / 64; }
+
+/* decide.c */
+void tv_verdict_init(tvdc_verdict *v, tvdc_check check, uint32_t vm_label);
+bool tv_set_has(const tvdc_policy *p, uint32_t set, uint32_t type);
+uint32_t tv_sets_intersect_except(const tvdc_policy *p, uint32_t a, uint32_t b,
+                                  uint32_t except);
+/* A conflict set holding both types, or TVDC_NONE. */
+uint32_t tv_conflict_holding(const tvdc_policy *p, uint32_t t, uint32_t u);
+
+/* host.c */
+const tvdc_policy *tv_host_policy(const tvdc_host *h);
+/* Collocation check of label against h's reservations (h may be NULL: no
+ * VM runs); takes h's lock. */
+int tv_collocation(const tvdc_policy *p, tvdc_host *h, uint32_t label, tvdc_verdict *v);

@@ -74,6 +74,10 @@ int tvdc_policy_load_file(const char *path, tvdc_policy **ret, tvdc_error *err);
  * tvdc_policy_load_binary loads without a JSON parser.  *ret is malloc'ed. */
 int tvdc_policy_to_binary(const tvdc_policy *p, void **ret, size_t *ret_len);
 
+/* Write the compiled form to path atomically (temp file, fsync, rename),
+ * mode 0644. */
+int tvdc_policy_write_binary(const tvdc_policy *p, const char *path);
+
 void tvdc_policy_free(tvdc_policy *p);
 
 /* Identity. */

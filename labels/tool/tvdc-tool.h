@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared by the `tvdc` command's subcommands. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "tvdc/tvdc.h"
+
+/* Exit codes: the contract with scripts. */
+enum {
+    EXIT_OK = 0,       /* ok, permit */
+    EXIT_DENIED = 1,   /* a decision said no */
+    EXIT_ERR = 2,      /* usage, unreadable or invalid input */
+};
+
+/* Subcommands: argv[0] is the subcommand's name ("policy", ...). */
+int cmd_policy(int argc, char **argv);
+int cmd_label(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+/* policy sign / verify (policy-sign.c), argv[0] is "sign" / "verify". */
+int cmd_policy_sign(int argc, char **argv);
+int cmd_policy_verify(int argc, char **argv);
+
+/* "tvdc: " + message on stderr. */
+void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* FILE:LINE:COL: message (FILE: message without a position). */
+void tool_err_at(const char *file, const tvdc_error *e);
+/* Load a policy (JSON or compiled); on failure print FILE:LINE:COL and
+ * return EXIT_ERR, else EXIT_OK. */
+int tool_load_policy(const char *path, tvdc_policy **ret);
+/* Print a JSON object to stdout, pretty, with a newline; frees it. */
+void tool_print_json(json_object *o);
+
+/* Defaults, overridable by the environment (TVDC_POLICY, TVDC_STORE) and
+ * by options. */
+const char *tool_default_policy(void);
+const char *tool_default_store(void);
