@@ -37,6 +37,11 @@ int tv_error(tvdc_error *err, int r, unsigned line, unsigned col,
 void tv_offset_to_position(const char *buf, size_t len, size_t off,
                            unsigned *line, unsigned *col);
 
+/* A printable, bounded copy of untrusted text for messages (out, which
+ * must hold at least 8 bytes). */
+const char *tv_escape(const char *s, size_t len, char *out, size_t outlen);
+#define TV_ESC_MAX 96
+
 /* Names. */
 bool tv_name_valid(const char *s, size_t len);      /* type/label/policy */
 bool tv_hostname_valid(const char *s, size_t len);  /* RFC 1123 */

@@ -69,6 +69,10 @@ static void push_key(ctx *c, const char *k) { c->path[c->depth++] = (tv_json_ste
 static void push_idx(ctx *c, size_t i) { c->path[c->depth++] = (tv_json_step) { .index = i }; }
 static void pop(ctx *c) { c->depth--; }
 
+/* A string value, printable and bounded, for a message. */
+#define ESC(o) tv_escape(json_object_get_string(o), json_object_get_string_len(o), \
+                         (char[TV_ESC_MAX]) { 0 }, TV_ESC_MAX)
+
 static const char *
 type_desc(json_object *o)
 {
@@ -131,9 +135,9 @@ get_name(ctx *c, json_object *o, bool host, const char *what, const char **s, si
     *s = json_object_get_string(o);
     *len = json_object_get_string_len(o);
     if (host ? !tv_hostname_valid(*s, *len) : !tv_name_valid(*s, *len))
-        return fail(c, -EINVAL, host ? "bad %s name '%.*s' (an RFC 1123 host name)"
-                                     : "bad %s name '%.*s' (must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})",
-                    what, (int) (*len > 80 ? 80 : *len), *s);
+        return fail(c, -EINVAL, host ? "bad %s name '%s' (an RFC 1123 host name)"
+                                     : "bad %s name '%s' (must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63})",
+                    what, tv_escape(*s, *len, (char[TV_ESC_MAX]) { 0 }, TV_ESC_MAX));
     return 0;
 }
 
@@ -202,7 +206,7 @@ get_types(ctx *c, json_object *arr, size_t min, const char *what, uint32_t **out
             t = tv_builder_hash_find(c->b, TV_HASH_TYPE, &c->b->sec[TV_SEC_TYPE_NAME],
                                      json_object_get_string(e));
             if (t < 0 || strlen(json_object_get_string(e)) != (size_t) json_object_get_string_len(e))
-                r = fail(c, -EINVAL, "unknown type '%.80s'", json_object_get_string(e));
+                r = fail(c, -EINVAL, "unknown type '%s'", ESC(e));
             else
                 refs[i] = (typeref) { (uint32_t) t, (uint32_t) i };
         }
@@ -322,8 +326,7 @@ parse_labels(ctx *c, json_object *root)
                 if (strcmp(json_object_get_string(v), "required") == 0)
                     flags |= TVDC_LABEL_VTPM_REQUIRED;
                 else if (strcmp(json_object_get_string(v), "optional") != 0)
-                    r = fail(c, -EINVAL, "expected \"required\" or \"optional\", got '%.80s'",
-                             json_object_get_string(v));
+                    r = fail(c, -EINVAL, "expected \"required\" or \"optional\", got '%s'", ESC(v));
             }
             pop(c);
             if (r < 0)
@@ -528,7 +531,7 @@ parse_hosts(ctx *c, json_object *root)
             l = tv_builder_hash_find(b, TV_HASH_LABEL, &b->sec[TV_SEC_LABEL_NAME],
                                      json_object_get_string(v));
             if (l < 0 || strlen(json_object_get_string(v)) != (size_t) json_object_get_string_len(v))
-                r = fail(c, -EINVAL, "unknown label '%.80s'", json_object_get_string(v));
+                r = fail(c, -EINVAL, "unknown label '%s'", ESC(v));
             else
                 r = tv_vec_push_u32(&b->sec[TV_SEC_HOST_LABEL], (uint32_t) l);
         }
@@ -579,7 +582,7 @@ parse_networks(ctx *c, json_object *root)
             t = tv_builder_hash_find(b, TV_HASH_TYPE, &b->sec[TV_SEC_TYPE_NAME],
                                      json_object_get_string(tv));
             if (t < 0 || strlen(json_object_get_string(tv)) != (size_t) json_object_get_string_len(tv))
-                r = fail(c, -EINVAL, "unknown type '%.80s'", json_object_get_string(tv));
+                r = fail(c, -EINVAL, "unknown type '%s'", ESC(tv));
             else if (type_vlan[t])
                 r = fail(c, -EINVAL, "type '%s' already has a network (VLAN %u)",
                          json_object_get_string(tv), type_vlan[t]);
@@ -657,8 +660,7 @@ parse_root(ctx *c, json_object *root)
             if (strcmp(json_object_get_string(v), "allow") == 0)
                 c->b->flags |= TVDC_POLICY_ALLOW_UNLABELED;
             else if (strcmp(json_object_get_string(v), "deny") != 0)
-                r = fail(c, -EINVAL, "expected \"deny\" or \"allow\", got '%.80s'",
-                         json_object_get_string(v));
+                r = fail(c, -EINVAL, "expected \"deny\" or \"allow\", got '%s'", ESC(v));
         }
         pop(c);
         if (r < 0)
@@ -737,8 +739,9 @@ tvdc_policy_parse_json(const char *buf, size_t len, tvdc_policy **ret, tvdc_erro
             if (r < 0)
                 return tv_error(err, r, 0, 0, "cannot scan policy: %s", strerror(-r));
             tv_offset_to_position(buf, len, off, &line, &col);
-            return tv_error(err, -EINVAL, line, col, "%s: duplicate field '%.80s'",
-                            where[0] ? where : "policy", key);
+            return tv_error(err, -EINVAL, line, col, "%s: duplicate field '%s'",
+                            where[0] ? where : "policy",
+                            tv_escape(key, strlen(key), (char[TV_ESC_MAX]) { 0 }, TV_ESC_MAX));
         }
     }
 

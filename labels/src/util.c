@@ -51,6 +51,36 @@ is_alnum(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+const char *
+tv_escape(const char *s, size_t len, char *out, size_t outlen)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t k = 0;
+
+    /* Printable ASCII as is, anything else as \xNN; cut with "..." so a
+     * hostile name can neither flood nor forge a message line. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+        if (k + need + 4 > outlen) {
+            if (outlen >= 4)
+                memcpy(out + (k < outlen - 4 ? k : outlen - 4), "...", 4);
+            return out;
+        }
+        if (need == 1) {
+            out[k++] = c;
+        } else {
+            out[k++] = '\\';
+            out[k++] = 'x';
+            out[k++] = hexd[c >> 4];
+            out[k++] = hexd[c & 15];
+        }
+    }
+    if (outlen)
+        out[k < outlen ? k : outlen - 1] = '\0';
+    return out;
+}
+
 bool
 tv_name_valid(const char *s, size_t len)
 {
