@@ -8,9 +8,33 @@
  */
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
 #include "internal.h"
 
 #define ALIGN8(x) (((x) + 7) & ~(uint64_t) 7)
+
+/* SHA-256 of the whole image with its own hash field read as zeros, so the
+ * header (counts, offsets, source hash) is covered as well as the body. */
+static int
+image_digest(const uint8_t *img, size_t len, uint8_t out[32])
+{
+    static const uint8_t zero[32];
+    const size_t at = offsetof(tv_header, image_sha256);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned n = 0;
+    int ok;
+
+    if (!md)
+        return -ENOMEM;
+    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(md, img, at) == 1 &&
+         EVP_DigestUpdate(md, zero, 32) == 1 &&
+         EVP_DigestUpdate(md, img + at + 32, len - at - 32) == 1 &&
+         EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -EIO;
+}
 
 static const size_t sec_elem[_TV_SEC_MAX] = {
     [TV_SEC_STRINGS] = 1,
@@ -18,6 +42,14 @@ static const size_t sec_elem[_TV_SEC_MAX] = {
     [TV_SEC_TYPE_NAME ... TV_SEC_WORD_IDX] = 4,
     [TV_SEC_CONFLICT_NAME ... TV_SEC_HOST_HASH] = 4,
 };
+
+int
+tv_image_rehash(uint8_t *img, size_t len)
+{
+    if (len < sizeof(tv_header))
+        return -EINVAL;
+    return image_digest(img, len, ((tv_header *) img)->image_sha256);
+}
 
 int
 tv_vec_reserve(tv_vec *v, size_t n)
@@ -244,7 +276,7 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
     }
     b->sec[TV_SEC_STRINGS] = (tv_vec) { 0 };   /* owned by b->strings */
 
-    r = tv_sha256(image + sizeof(tv_header), h->size - sizeof(tv_header), h->body_sha256);
+    r = image_digest(image, h->size, h->image_sha256);
     if (r < 0)
         return r;
 
@@ -326,10 +358,10 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
     if (h->size != p->image_len)
         return BAD("size %llu in header, %zu bytes read", (unsigned long long) h->size,
                    p->image_len);
-    if (tv_sha256(img + sizeof(tv_header), h->size - sizeof(tv_header), digest) < 0)
+    if (image_digest(img, h->size, digest) < 0)
         return -EIO;
-    if (memcmp(digest, h->body_sha256, 32) != 0)
-        return BAD("body hash mismatch");
+    if (memcmp(digest, h->image_sha256, 32) != 0)
+        return BAD("image hash mismatch");
 
     if (h->n_types == 0 || h->n_types > TVDC_MAX_TYPES || h->n_labels == 0 ||
         h->n_labels > TVDC_MAX_LABELS || h->n_conflicts > TVDC_MAX_CONFLICTS ||

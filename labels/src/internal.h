@@ -14,6 +14,10 @@
 
 #include "tvdc/tvdc.h"
 
+/* The image hash covers the header and body; exposed for tests that forge
+ * structurally bad images with a valid hash. */
+int tv_image_rehash(uint8_t *img, size_t len);
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _unused_ __attribute__((unused))
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -125,7 +129,7 @@ typedef struct tv_header {
     uint32_t endian;
     uint64_t size;                 /* whole image */
     uint8_t source_sha256[32];     /* the JSON it was compiled from */
-    uint8_t body_sha256[32];       /* bytes [sizeof(tv_header), size) */
+    uint8_t image_sha256[32];      /* the whole image, this field as zeros */
     uint32_t version;
     uint32_t name;                 /* string offset */
     uint32_t n_types, n_labels, n_conflicts, n_hosts, n_networks, n_masks;
