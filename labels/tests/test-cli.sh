@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The `tvdc policy` command: exit codes, messages and both output forms.
+# Needs $TVDC (the built command) and $TVDC_EXAMPLES; uses jq.
+set -u
+ex=$TVDC_EXAMPLES
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect WANT_EXIT DESCRIPTION -- CMD...: runs CMD, keeps stdout/stderr.
+expect() {
+    local want=$1 what=$2; shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ "$rc" -eq "$want" ]; then ok; else bad "$what: exit $rc, want $want: $(cat "$tmp/err")"; fi
+}
+has() {  # has FILE TEXT DESCRIPTION: FILE contains the line TEXT
+    if grep -qxF -- "$2" "$1"; then ok; else bad "$3: no line '$2' in: $(cat "$1")"; fi
+}
+jqeq() {  # jqeq FILTER WANT DESCRIPTION (on $tmp/out)
+    local got
+    got=$(jq -r "$1" "$tmp/out" 2>&1)
+    if [ "$got" = "$2" ]; then ok; else bad "$3: $1 = '$got', want '$2'"; fi
+}
+
+# --- validate ---
+expect 0 "validate bank" -- "$TVDC" policy validate "$ex/bank.json"
+has "$tmp/out" "valid: bank-dc v1: 3 types, 4 labels, 1 conflict set, 2 hosts" "validate summary"
+expect 0 "validate --json" -- "$TVDC" policy validate --json "$ex/bank.json"
+jqeq '.valid, .name, .labels' $'true\nbank-dc\n4' "validate json"
+for f in "$ex"/*.json; do
+    expect 0 "validate $f" -- "$TVDC" policy validate "$f"
+done
+printf '{"name":"x","version":1,\n"types":["MA"],\n"labels":[{"name":"a","types":["MB"]}]}' > "$tmp/bad.json"
+expect 2 "invalid policy" -- "$TVDC" policy validate "$tmp/bad.json"
+has "$tmp/err" "$tmp/bad.json:3:32: labels[0].types[0]: unknown type 'MB'" "position and element"
+expect 2 "missing file" -- "$TVDC" policy validate "$tmp/none.json"
+has "$tmp/err" "$tmp/none.json: cannot read: No such file or directory" "missing file message"
+
+# --- decide: Figure 3 (sharing) in both forms ---
+fig=$ex/figure3.json
+while read -r want vm res detail; do
+    code=$([ "$want" = permit ] && echo 0 || echo 1)
+    expect "$code" "fig3 $vm/$res" -- "$TVDC" policy decide "$fig" --host pm1 --label "$vm" --resource "$res"
+    if [ "$want" = deny ]; then
+        has "$tmp/out" "deny: resource: label $vm (types $vm) shares no type with resource label $res ($detail)" "fig3 $vm/$res message"
+    else
+        has "$tmp/out" "permit: label $vm on host pm1" "fig3 $vm/$res permit line"
+    fi
+    expect "$code" "fig3 json $vm/$res" -- "$TVDC" policy decide "$fig" --host pm1 --label "$vm" --resource "$res" --json
+    jqeq '.decision' "$want" "fig3 json decision $vm/$res"
+    jqeq '.checks[3].check + " " + .checks[3].result' "resource $([ "$want" = permit ] && echo pass || echo fail)" "fig3 json resource check $vm/$res"
+done <<'ROWS'
+permit MA management -
+permit SU management -
+deny MA SU types SU
+permit SU blockdev-SU -
+deny MA blockdev-SU types SU
+ROWS
+
+# --- decide: anti-collocation on the bank ---
+b=$ex/bank.json
+expect 1 "MA next to SU" -- "$TVDC" policy decide "$b" --host host-a --label market-analysis --running underwriting
+has "$tmp/out" "deny: collocation: type MA of label market-analysis conflicts with running type SU (label underwriting) in conflict set chinese-wall" "collocation message"
+expect 1 "MA next to SU, json" -- "$TVDC" policy decide "$b" --host host-a --label market-analysis --running underwriting --json
+jqeq '.decision' deny "collocation json"
+jqeq '[.checks[] | .check] | join(",")' "label,host,collocation" "json check order"
+jqeq '.checks[2].result + " " + .checks[2].detail' "fail collocation: type MA of label market-analysis conflicts with running type SU (label underwriting) in conflict set chinese-wall" "collocation json detail"
+expect 0 "MA next to MA and WEB" -- "$TVDC" policy decide "$b" --host host-a --label market-analysis --running market-analysis --running public-web
+expect 0 "SU with nothing running (released)" -- "$TVDC" policy decide "$b" --host host-b --label underwriting
+expect 1 "self-conflicting label" -- "$TVDC" policy decide "$b" --host host-a --label dual-host
+has "$tmp/out" "deny: collocation: label dual-host has conflicting types MA and SU (conflict set chinese-wall), so a VM with it never runs" "self-conflict message"
+expect 1 "unknown VM label" -- "$TVDC" policy decide "$b" --host host-a --label nope
+has "$tmp/out" "deny: label: unknown label 'nope'" "unknown label message"
+expect 1 "unknown host" -- "$TVDC" policy decide "$b" --host host-z --label public-web
+has "$tmp/out" "deny: host: host 'host-z' is not in the policy and runs no labeled VM" "unknown host message"
+expect 1 "unknown resource" -- "$TVDC" policy decide "$b" --host host-a --label public-web --resource ghost
+has "$tmp/out" "deny: resource: unknown resource label 'ghost'" "unknown resource message"
+expect 2 "unknown running label" -- "$TVDC" policy decide "$b" --host host-a --label public-web --running ghost
+has "$tmp/err" "tvdc: policy decide: unknown running label 'ghost' in policy bank-dc" "unknown running message"
+expect 0 "multi-typed resource" -- "$TVDC" policy decide "$b" --host host-a --label public-web --resource dual-host --json
+jqeq '.checks[3].detail' "resource: label public-web shares type WEB with resource label dual-host" "shared type named"
+
+# --- compile: the binary answers the same ---
+expect 0 "compile" -- "$TVDC" policy compile "$b" --output "$tmp/bank.bin"
+expect 0 "validate binary" -- "$TVDC" policy validate "$tmp/bank.bin"
+has "$tmp/out" "valid: bank-dc v1: 3 types, 4 labels, 1 conflict set, 2 hosts" "binary summary"
+expect 1 "decide on binary" -- "$TVDC" policy decide "$tmp/bank.bin" --host host-a --label underwriting --running market-analysis
+"$TVDC" policy show --json "$b" > "$tmp/a.json"; "$TVDC" policy show --json "$tmp/bank.bin" > "$tmp/b.json"
+if cmp -s "$tmp/a.json" "$tmp/b.json"; then ok; else bad "show differs between JSON and binary"; fi
+head -c 100 "$tmp/bank.bin" > "$tmp/trunc.bin"
+expect 2 "truncated binary" -- "$TVDC" policy validate "$tmp/trunc.bin"
+has "$tmp/err" "$tmp/trunc.bin: corrupt compiled policy: bad magic or truncated header" "truncated message"
+
+# --- diff ---
+jq '.version = 2 | .types += ["HR"] | .labels[0].types += ["WEB"] | .hosts = [.hosts[0]]' "$b" > "$tmp/new.json"
+expect 0 "diff" -- "$TVDC" policy diff "$b" "$tmp/new.json"
+has "$tmp/out" "~ version: 1 -> 2" "diff version"
+has "$tmp/out" "+ type HR" "diff added type"
+has "$tmp/out" "- host { \"name\": \"host-b\", \"label\": \"dual-host\" }" "diff removed host"
+grep -q '^~ label market-analysis: ' "$tmp/out" && ok || bad "diff changed label"
+expect 0 "diff json" -- "$TVDC" policy diff --json "$b" "$tmp/new.json"
+jqeq '.types.added[0], .hosts.removed[0], .labels.changed[0].name' $'HR\nhost-b\nmarket-analysis' "diff json"
+
+# --- default, usage ---
+"$TVDC" policy default > "$tmp/default.json"
+if cmp -s "$tmp/default.json" "$b"; then ok; else bad "embedded default differs from bank.json"; fi
+expect 2 "no command" -- "$TVDC"
+expect 2 "unknown command" -- "$TVDC" frobnicate
+expect 2 "decide without host" -- "$TVDC" policy decide "$b" --label x
+expect 2 "bad option" -- "$TVDC" policy validate --frob "$b"
+expect 0 "help" -- "$TVDC" policy --help
+grep -q '^SYNOPSIS' "$tmp/out" && ok || bad "help has no SYNOPSIS"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
