@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tvdc policy sign / verify / keygen: detached signatures of policies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "tvdc-tool.h"
+
+/* libtvdc, not yet in tvdc.h (proposed): the key that verified. */
+int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
+                                const char *trust_dir, const char *state_path,
+                                tvdc_policy **ret, char **signer,
+                                const char **algorithm, tvdc_error *err);
+/* tvdc policy keygen: for tvdc-tool.h and the dispatcher (proposed). */
+int cmd_policy_keygen(int argc, char **argv);
+
+#define SIG_FILE_MODE 0644
+
+static const char sign_usage[] =
+"NAME\n"
+"    tvdc policy sign - write a detached signature of a policy\n"
+"\n"
+"SYNOPSIS\n"
+"    tvdc policy sign --key KEY.pem [--output SIG] POLICY\n"
+"\n"
+"DESCRIPTION\n"
+"    Signs the exact bytes of POLICY (JSON source or compiled binary; both\n"
+"    are signable) with the private key in KEY.pem and writes the signature\n"
+"    to POLICY.sig, atomically.  POLICY must be a valid policy: a typo is\n"
+"    refused before it can be signed.\n"
+"\n"
+"    KEY.pem is an unencrypted PEM private key, ECDSA on P-256 (signatures\n"
+"    ecdsa-p256-sha256) or Ed25519 (ed25519); other key types are refused.\n"
+"    Make one with 'tvdc policy keygen' or 'openssl genpkey -algorithm\n"
+"    ed25519 -out KEY.pem'.\n"
+"\n"
+"    The signature is text:\n"
+"        -----BEGIN TVDC SIGNATURE-----\n"
+"        Algorithm: ed25519\n"
+"        Key-Id: <SHA-256 of the DER public key, hex>\n"
+"\n"
+"        <base64 of the signature>\n"
+"        -----END TVDC SIGNATURE-----\n"
+"    An ECDSA signature is DER (as 'openssl dgst -sha256 -sign' writes it),\n"
+"    an Ed25519 one the 64 bytes of RFC 8032.\n"
+"\n"
+"OPTIONS\n"
+"    -k, --key KEY.pem    the private key (required)\n"
+"    -o, --output SIG     where to write the signature (default POLICY.sig;\n"
+"                         '-' for standard output)\n"
+"    -h, --help           this text\n"
+"\n"
+"EXIT STATUS\n"
+"    0 signed; 2 error (usage, unreadable or invalid policy, unusable key,\n"
+"    cannot write the signature).\n"
+"\n"
+"EXAMPLES\n"
+"    tvdc policy keygen --type ed25519 --out signer.pem\n"
+"    tvdc policy sign --key signer.pem bank.json\n"
+"    tvdc policy sign --key signer.pem --output - policy.bin\n";
+
+static const char verify_usage[] =
+"NAME\n"
+"    tvdc policy verify - check that a trusted key signed a policy\n"
+"\n"
+"SYNOPSIS\n"
+"    tvdc policy verify --trust DIR [--signature SIG] [--state FILE] POLICY\n"
+"\n"
+"DESCRIPTION\n"
+"    Accepts POLICY as a host's libvirt would: its signature (POLICY.sig\n"
+"    unless --signature says otherwise) must verify against one of the\n"
+"    public keys in DIR, over the exact bytes of POLICY, and POLICY must be\n"
+"    a valid policy.\n"
+"\n"
+"    DIR holds *.pem files with PEM public keys or X.509 certificates\n"
+"    (only the certificate's key counts: no chain, no dates).  ECDSA P-256\n"
+"    and Ed25519 keys are used, other keys ignored.  Every file is read:\n"
+"    a file that cannot be read or parsed, or that holds a private key, is\n"
+"    an error whatever else the directory holds.  DIR and its files must\n"
+"    not be writable by everyone.  The Key-Id of the signature only says\n"
+"    which key to try first.\n"
+"\n"
+"    With --state, also the anti-rollback check: a version lower than the\n"
+"    last one accepted for the policy's name, or that version again with\n"
+"    different content, is refused; otherwise the version and the source\n"
+"    hash are recorded in FILE (JSON, mode 0600, written atomically under a\n"
+"    lock on FILE.lock).  A malformed state file is an error, never reset.\n"
+"\n"
+"OPTIONS\n"
+"    -t, --trust DIR       directory of trusted keys (required)\n"
+"    -s, --signature SIG   the signature (default POLICY.sig)\n"
+"        --state FILE      anti-rollback state to check and update\n"
+"    -h, --help            this text\n"
+"\n"
+"EXIT STATUS\n"
+"    0 verified (and, with --state, accepted and recorded); 1 rejected:\n"
+"    no trusted key verifies the signature, or a rollback; 2 error (usage,\n"
+"    unreadable or malformed policy, signature, key or state file, or no\n"
+"    usable key in DIR).\n"
+"\n"
+"EXAMPLES\n"
+"    tvdc policy verify --trust /etc/tvdc/trusted-keys bank.json\n"
+"    tvdc policy verify --trust /etc/tvdc/trusted-keys \\\n"
+"        --state /var/lib/tvdc/policy-state /etc/tvdc/policy.bin\n";
+
+static const char keygen_usage[] =
+"NAME\n"
+"    tvdc policy keygen - make a policy-signing key pair\n"
+"\n"
+"SYNOPSIS\n"
+"    tvdc policy keygen --type ecdsa|ed25519 --out KEY.pem\n"
+"\n"
+"DESCRIPTION\n"
+"    Writes a new private key to KEY.pem (PKCS#8 PEM, unencrypted, mode\n"
+"    0600) and its public key to KEY.pub.pem, the file to install in the\n"
+"    trust directories of the hosts.  Existing files are never overwritten.\n"
+"    Keep KEY.pem off the hosts.\n"
+"\n"
+"OPTIONS\n"
+"    -t, --type TYPE   ecdsa (P-256) or ed25519 (required)\n"
+"    -o, --out KEY.pem where to write the private key (required)\n"
+"    -h, --help        this text\n"
+"\n"
+"EXIT STATUS\n"
+"    0 written; 2 error (usage, a file exists, cannot write).\n"
+"\n"
+"EXAMPLES\n"
+"    tvdc policy keygen --type ed25519 --out signer.pem\n"
+"    install -m 0644 signer.pub.pem /etc/tvdc/trusted-keys/\n";
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                    */
+
+/* Read a whole file of at most max bytes; -errno (-EFBIG beyond max). */
+static int
+read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int fd, r = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        r = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+        goto out;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (len == cap) {
+            size_t ncap = cap ? 2 * cap : (S_ISREG(st.st_mode) ? (size_t) st.st_size + 1 : 4096);
+            char *nbuf;
+
+            if (cap > max) {
+                r = -EFBIG;
+                goto out;
+            }
+            nbuf = realloc(buf, ncap);
+            if (!nbuf) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t) n;
+        if (len > max) {
+            r = -EFBIG;
+            goto out;
+        }
+    }
+    *ret = buf;
+    *ret_len = len;
+    buf = NULL;
+ out:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+/* Temp file in the same directory, fsync, rename, fsync of the directory:
+ * a reader sees the old signature or the new one, never half of one. */
+static int
+write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+    char *tmp = NULL, *dir = NULL;
+    int fd, dfd, r = 0;
+
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        return -ENOMEM;
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        free(tmp);
+        return r;
+    }
+    if (fchmod(fd, mode) < 0)
+        r = -errno;
+    if (r == 0)
+        r = write_all(fd, buf, len);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        unlink(tmp);
+        free(tmp);
+        return r;
+    }
+    free(tmp);
+    dir = strdup(path);
+    if (!dir)
+        return -ENOMEM;
+    dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) < 0)
+        r = -errno;
+    if (dfd >= 0)
+        close(dfd);
+    free(dir);
+    return r;
+}
+
+/* The value of a "Name: value" header line of our own signature text. */
+static void
+sig_header(const char *sig, const char *name, char *out, size_t n)
+{
+    const char *p = strstr(sig, name), *e;
+
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += strlen(name);
+    e = strchr(p, '\n');
+    if (!e)
+        return;
+    snprintf(out, n, "%.*s", (int) (e - p), p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* sign                                                                     */
+
+int
+cmd_policy_sign(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "key",    required_argument, NULL, 'k' },
+        { "output", required_argument, NULL, 'o' },
+        { "help",   no_argument,       NULL, 'h' },
+        {}
+    };
+    const char *key = NULL, *output = NULL, *policy;
+    char *buf = NULL, *sig = NULL, *default_out = NULL, alg[32], id[72];
+    size_t len = 0, sig_len = 0;
+    tvdc_policy *p = NULL;
+    tvdc_error e = { 0 };
+    int c, r, ret = EXIT_ERR;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'k': key = optarg; break;
+        case 'o': output = optarg; break;
+        case 'h': fputs(sign_usage, stdout); return EXIT_OK;
+        default:  return EXIT_ERR;
+        }
+    }
+    if (!key || optind != argc - 1) {
+        tool_err("policy sign: expected --key KEY.pem and one policy file "
+                 "(see 'tvdc policy sign --help')");
+        return EXIT_ERR;
+    }
+    policy = argv[optind];
+    if (!output) {
+        if (asprintf(&default_out, "%s.sig", policy) < 0) {
+            tool_err("policy sign: out of memory");
+            return EXIT_ERR;
+        }
+        output = default_out;
+    }
+    if (strcmp(output, policy) == 0) {
+        tool_err("policy sign: refusing to overwrite the policy %s", policy);
+        goto out;
+    }
+
+    /* One read: the bytes validated are the bytes signed. */
+    r = read_file(policy, TVDC_MAX_POLICY_BYTES, &buf, &len);
+    if (r < 0) {
+        tool_err("%s: %s", policy, r == -EFBIG ? "larger than 2 GiB" : strerror(-r));
+        goto out;
+    }
+    r = tvdc_policy_load(buf, len, &p, &e);
+    if (r < 0) {
+        if (!e.message[0])
+            snprintf(e.message, sizeof(e.message), "%s", strerror(-r));
+        tool_err_at(policy, &e);
+        tool_err("policy sign: not signing an invalid policy");
+        goto out;
+    }
+    r = tvdc_sign(buf, len, key, &sig, &sig_len, &e);
+    if (r < 0) {
+        tool_err("policy sign: %s", e.message[0] ? e.message : strerror(-r));
+        goto out;
+    }
+
+    if (strcmp(output, "-") == 0) {
+        if (fwrite(sig, 1, sig_len, stdout) != sig_len || fflush(stdout) != 0) {
+            tool_err("policy sign: cannot write to standard output");
+            goto out;
+        }
+        ret = EXIT_OK;
+        goto out;
+    }
+    r = write_file_atomic(output, sig, sig_len, SIG_FILE_MODE);
+    if (r < 0) {
+        tool_err("policy sign: cannot write %s: %s", output, strerror(-r));
+        goto out;
+    }
+    sig_header(sig, "\nAlgorithm: ", alg, sizeof(alg));
+    sig_header(sig, "\nKey-Id: ", id, sizeof(id));
+    printf("signed: %s (%s v%u) -> %s (%s, key id %s)\n", policy, tvdc_policy_name(p),
+           tvdc_policy_version(p), output, alg, id);
+    ret = EXIT_OK;
+ out:
+    tvdc_policy_free(p);
+    free(buf);
+    free(sig);
+    free(default_out);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* verify                                                                   */
+
+int
+cmd_policy_verify(int argc, char **argv)
+{
+    enum { OPT_STATE = 0x100 };
+    static const struct option opts[] = {
+        { "trust",     required_argument, NULL, 't' },
+        { "signature", required_argument, NULL, 's' },
+        { "state",     required_argument, NULL, OPT_STATE },
+        { "help",      no_argument,       NULL, 'h' },
+        {}
+    };
+    const char *trust = NULL, *sig = NULL, *state = NULL, *policy, *algorithm = NULL;
+    char *signer = NULL;
+    tvdc_policy *p = NULL;
+    tvdc_error e = { 0 };
+    int c, r;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 't': trust = optarg; break;
+        case 's': sig = optarg; break;
+        case OPT_STATE: state = optarg; break;
+        case 'h': fputs(verify_usage, stdout); return EXIT_OK;
+        default:  return EXIT_ERR;
+        }
+    }
+    if (!trust || optind != argc - 1) {
+        tool_err("policy verify: expected --trust DIR and one policy file "
+                 "(see 'tvdc policy verify --help')");
+        return EXIT_ERR;
+    }
+    policy = argv[optind];
+
+    r = tvdc_policy_load_trusted_ex(policy, sig, trust, state, &p, &signer, &algorithm, &e);
+    if (r < 0) {
+        /* A position is in the policy; other messages name their file. */
+        if (!e.message[0])
+            snprintf(e.message, sizeof(e.message), "%s: %s", policy, strerror(-r));
+        if (e.line > 0)
+            tool_err_at(policy, &e);
+        else if (r == -EKEYREJECTED || r == -ESTALE)
+            tool_err("rejected: %s", e.message);
+        else
+            tool_err("%s", e.message);
+        return r == -EKEYREJECTED || r == -ESTALE ? EXIT_DENIED : EXIT_ERR;
+    }
+    printf("verified: %s signed by %s (%s)\n", policy, signer, algorithm);
+    if (state)
+        printf("accepted: %s v%u (anti-rollback state %s)\n", tvdc_policy_name(p),
+               tvdc_policy_version(p), state);
+    free(signer);
+    tvdc_policy_free(p);
+    return EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* keygen                                                                   */
+
+static int
+pem_to_fd(int fd, EVP_PKEY *k, bool private)
+{
+    /* Secure memory: the private key's PEM is wiped when freed. */
+    BIO *bio = BIO_new(private ? BIO_s_secmem() : BIO_s_mem());
+    char *data = NULL;
+    long n;
+    int r;
+
+    if (!bio)
+        return -ENOMEM;
+    if ((private ? PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL)
+                 : PEM_write_bio_PUBKEY(bio, k)) != 1) {
+        BIO_free(bio);
+        return -EIO;
+    }
+    n = BIO_get_mem_data(bio, &data);
+    r = write_all(fd, data, (size_t) n);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    BIO_free(bio);
+    return r;
+}
+
+int
+cmd_policy_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "type", required_argument, NULL, 't' },
+        { "out",  required_argument, NULL, 'o' },
+        { "help", no_argument,       NULL, 'h' },
+        {}
+    };
+    const char *type = NULL, *out = NULL;
+    char *pub = NULL, id[65];
+    unsigned char *der = NULL, md[32];
+    unsigned md_len = 0;
+    EVP_PKEY *k = NULL;
+    int c, r, der_len, fd = -1, pfd = -1, ret = EXIT_ERR;
+    size_t len;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 't': type = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(keygen_usage, stdout); return EXIT_OK;
+        default:  return EXIT_ERR;
+        }
+    }
+    if (!type || !out || optind != argc) {
+        tool_err("policy keygen: expected --type ecdsa|ed25519 and --out KEY.pem "
+                 "(see 'tvdc policy keygen --help')");
+        return EXIT_ERR;
+    }
+    if (strcmp(type, "ecdsa") != 0 && strcmp(type, "ed25519") != 0) {
+        tool_err("policy keygen: unknown key type '%s' (ecdsa or ed25519)", type);
+        return EXIT_ERR;
+    }
+    len = strlen(out);
+    if (asprintf(&pub, "%.*s.pub.pem", (int) (len > 4 && strcmp(out + len - 4, ".pem") == 0
+                                              ? len - 4 : len), out) < 0) {
+        tool_err("policy keygen: out of memory");
+        return EXIT_ERR;
+    }
+
+    k = strcmp(type, "ecdsa") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+                                   : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    der_len = k ? i2d_PUBKEY(k, &der) : -1;
+    if (der_len <= 0 || EVP_Digest(der, (size_t) der_len, md, &md_len, EVP_sha256(), NULL) != 1) {
+        tool_err("policy keygen: key generation failed");
+        goto out;
+    }
+    for (unsigned i = 0; i < md_len; i++)
+        sprintf(id + 2 * i, "%02x", md[i]);
+
+    /* O_EXCL: a key is never silently replaced. */
+    fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        tool_err("policy keygen: %s: %s", out, strerror(errno));
+        goto out;
+    }
+    pfd = open(pub, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (pfd < 0) {
+        tool_err("policy keygen: %s: %s", pub, strerror(errno));
+        unlink(out);
+        goto out;
+    }
+    r = pem_to_fd(fd, k, true);
+    if (r == 0)
+        r = pem_to_fd(pfd, k, false);
+    if (r < 0) {
+        tool_err("policy keygen: cannot write %s: %s", out, strerror(-r));
+        unlink(out);
+        unlink(pub);
+        goto out;
+    }
+    printf("wrote: %s (%s private key, keep it secret) and %s (public key for the "
+           "trust directories), key id %s\n", out,
+           strcmp(type, "ecdsa") == 0 ? "ecdsa-p256-sha256" : "ed25519", pub, id);
+    ret = EXIT_OK;
+ out:
+    if (fd >= 0)
+        close(fd);
+    if (pfd >= 0)
+        close(pfd);
+    OPENSSL_free(der);
+    EVP_PKEY_free(k);
+    free(pub);
+    return ret;
+}
