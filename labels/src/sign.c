@@ -58,29 +58,6 @@
 
 #include "internal.h"
 
-/* Proposed for tvdc.h; until then declared here and exported through the
- * tvdc_* version script, so that the tvdc command can say which key verified.
- *
- * tvdc_verify_signer: tvdc_verify, and on success *signer = the path of the
- * trusted key file that verified (malloc'ed), *algorithm = "ed25519" or
- * "ecdsa-p256-sha256" (static); either may be NULL.
- * tvdc_policy_load_trusted_ex: tvdc_policy_load_trusted with the signature
- * at sig_path (NULL: path + ".sig") and the signer as above (left untouched
- * when trust_dir is NULL).
- *
- * Messages.  tvdc_verify: err->line > 0 is a position in the signature text;
- * otherwise the message names the trust directory or key file at fault.
- * tvdc_policy_load_trusted(_ex): err->line > 0 is a position in the policy
- * (a parse error, as from tvdc_policy_load); otherwise the message names the
- * file at fault (policy, "POLICY.sig:LINE:COL: ...", trust key, state). */
-int tvdc_verify_signer(const void *data, size_t len, const char *sig, size_t sig_len,
-                       const char *trust_dir, char **signer, const char **algorithm,
-                       tvdc_error *err);
-int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
-                                const char *trust_dir, const char *state_path,
-                                tvdc_policy **ret, char **signer,
-                                const char **algorithm, tvdc_error *err);
-
 #define SIG_BEGIN "-----BEGIN TVDC SIGNATURE-----"
 #define SIG_END "-----END TVDC SIGNATURE-----"
 #define SIG_TEXT_MAX 4096                /* a signature file is ~250 bytes */

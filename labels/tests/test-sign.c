@@ -27,15 +27,6 @@
 
 #include "internal.h"
 
-/* sign.c, proposed for tvdc.h */
-int tvdc_verify_signer(const void *data, size_t len, const char *sig, size_t sig_len,
-                       const char *trust_dir, char **signer, const char **algorithm,
-                       tvdc_error *err);
-int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
-                                const char *trust_dir, const char *state_path,
-                                tvdc_policy **ret, char **signer,
-                                const char **algorithm, tvdc_error *err);
-
 static char tmp[64];
 static char *bank;       /* labels/examples/bank.json */
 static size_t bank_len;

@@ -15,14 +15,6 @@
 
 #include "tvdc-tool.h"
 
-/* libtvdc, not yet in tvdc.h (proposed): the key that verified. */
-int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
-                                const char *trust_dir, const char *state_path,
-                                tvdc_policy **ret, char **signer,
-                                const char **algorithm, tvdc_error *err);
-/* tvdc policy keygen: for tvdc-tool.h and the dispatcher (proposed). */
-int cmd_policy_keygen(int argc, char **argv);
-
 #define SIG_FILE_MODE 0644
 
 static const char sign_usage[] =

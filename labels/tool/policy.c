@@ -23,6 +23,7 @@ static const char policy_usage[] =
 "    tvdc policy default\n"
 "    tvdc policy sign --key KEY.pem [--output SIG] FILE\n"
 "    tvdc policy verify --trust DIR [--signature SIG] [--state FILE] FILE\n"
+"    tvdc policy keygen --type ecdsa|ed25519 --out KEY.pem\n"
 "\n"
 "DESCRIPTION\n"
 "    A policy names types, labels (a name for a set of types), conflict sets\n"
@@ -43,8 +44,10 @@ static const char policy_usage[] =
 "              removed or changed from OLD to NEW.\n"
 "    default   Print the embedded default policy (bank-dc, the TVDc paper's\n"
 "              bank example).\n"
-"    sign, verify\n"
-"              Detached signatures; see 'tvdc policy sign --help'.\n"
+"    sign, verify, keygen\n"
+"              Detached signatures (ECDSA P-256 or Ed25519) over the exact\n"
+"              bytes of a policy, checked against a directory of trusted\n"
+"              keys, with anti-rollback state; see 'tvdc policy sign --help'.\n"
 "\n"
 "LIMITS\n"
 "    1,048,576 types; 16,777,216 labels; 65,536 conflict sets; 1,048,576\n"
@@ -629,6 +632,7 @@ static const struct {
     { "default",  do_default },
     { "sign",     cmd_policy_sign },
     { "verify",   cmd_policy_verify },
+    { "keygen",   cmd_policy_keygen },
 };
 
 int

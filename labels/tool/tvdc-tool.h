@@ -23,6 +23,7 @@ int cmd_bench(int argc, char **argv);
 /* policy sign / verify (policy-sign.c), argv[0] is "sign" / "verify". */
 int cmd_policy_sign(int argc, char **argv);
 int cmd_policy_verify(int argc, char **argv);
+int cmd_policy_keygen(int argc, char **argv);
 
 /* "tvdc: " + message on stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

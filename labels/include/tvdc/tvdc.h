@@ -293,6 +293,27 @@ int tvdc_policy_load_trusted(const char *path, const char *trust_dir,
                              const char *state_path, tvdc_policy **ret,
                              tvdc_error *err);
 
+/* tvdc_verify, and on success *signer = path of the trusted key file that
+ * verified (malloc'ed), *algorithm = "ed25519" or "ecdsa-p256-sha256"
+ * (static); either may be NULL. */
+int tvdc_verify_signer(const void *data, size_t len, const char *sig, size_t sig_len,
+                       const char *trust_dir, char **signer, const char **algorithm,
+                       tvdc_error *err);
+
+/* tvdc_policy_load_trusted with the signature at sig_path (NULL: path +
+ * ".sig") and the signer as above.
+ *
+ * Errors of the signature calls: -EOPNOTSUPP (tvdc_sign: key type other than
+ * ECDSA P-256 or Ed25519), -EBADMSG (malformed signature, key or state
+ * file), -EPERM (a trust directory or key file anyone can write), -ENOENT
+ * (no .sig).  Positions: line > 0 is a position in the signature text (or,
+ * for a policy that fails to parse, in the policy); otherwise the message
+ * names the file at fault. */
+int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
+                                const char *trust_dir, const char *state_path,
+                                tvdc_policy **ret, char **signer,
+                                const char **algorithm, tvdc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Host configuration (/etc/libvirt/tvdc.conf)                              */
 
