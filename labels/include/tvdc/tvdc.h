@@ -246,17 +246,20 @@ int tvdc_decide_start(const tvdc_policy *p, tvdc_host *h,
 typedef struct tvdc_store tvdc_store;
 
 /* Canonicalize a resource name: realpath for absolute paths (files, block
- * devices; must exist), "pci:DDDD:BB:SS.F" (lower-case, zero-padded),
- * "usb:VVVV:PPPP", "mdev:UUID", "shmem:NAME", "socket:/path" (realpath of
- * the directory, which must exist, plus the file name).  *ret is malloc'ed.
- * -EINVAL for a malformed name, -errno of realpath. */
+ * devices, directories for <filesystem> shares; must exist; character
+ * devices, sockets and FIFOs are -EINVAL), "pci:DDDD:BB:SS.F" (lower-case,
+ * zero-padded; "pci:BB:SS.F" means domain 0000), "usb:VVVV:PPPP",
+ * "mdev:UUID", "shmem:NAME", "socket:/path" (realpath of the directory,
+ * which must exist, plus the file name).  Control characters and invalid
+ * UTF-8 are refused.  *ret is malloc'ed.  -EINVAL for a malformed name,
+ * -ENAMETOOLONG, -errno of realpath. */
 int tvdc_resource_canonicalize(const char *resource, char **ret);
 
 /* Open/read the store at path (a missing file is an empty store). */
 int tvdc_store_load(const char *path, tvdc_store **ret, tvdc_error *err);
 void tvdc_store_free(tvdc_store *s);
 size_t tvdc_store_size(const tvdc_store *s);
-/* Entries in key order. */
+/* Entries in key order; -ERANGE past the end. */
 int tvdc_store_entry(const tvdc_store *s, size_t i, const char **key, const char **label);
 /* The label of a canonical key, or -ENOENT. */
 int tvdc_store_get(const tvdc_store *s, const char *key, const char **label);
@@ -264,7 +267,9 @@ int tvdc_store_get(const tvdc_store *s, const char *key, const char **label);
 /* Atomic read-modify-write of the file at path under an exclusive lock
  * (temp file, fsync, rename, fsync of the directory).  label NULL removes
  * the key (-ENOENT if absent).  If p is non-NULL the label must be defined
- * in p (-ENOENT otherwise, nothing written).  Key must be canonical. */
+ * in p (-ENOENT otherwise, nothing written).  The key must be in canonical
+ * form (checked by syntax only, so entries of deleted files can still be
+ * removed); setting the label a key already has writes nothing. */
 int tvdc_store_update(const char *path, const char *key, const char *label,
                       const tvdc_policy *p, tvdc_error *err);
 
