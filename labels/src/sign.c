@@ -338,7 +338,7 @@ sign_impl(const void *data, size_t len, const char *key_path,
     uint8_t raw[SIG_RAW_MAX], id[32];
     char idhex[65], b64[4 * ((sizeof(raw) + 2) / 3) + 1];
     size_t raw_len = sizeof(raw), b64_len, o;
-    sig_alg alg;
+    sig_alg alg = 0;
     int r;
 
     r = load_private_key(key_path, &k, &alg, err);
@@ -541,9 +541,11 @@ trust_add(trust_set *ts, const char *file, EVP_PKEY **k, const char *name)
     if (key_alg(*k, &alg, what, sizeof(what)) < 0) {
         size_t used = strlen(ts->ignored);
         /* Not an error: a trust directory may be shared with other tools. */
-        if (used + strlen(name) + strlen(what) + 8 < sizeof(ts->ignored))
-            snprintf(ts->ignored + used, sizeof(ts->ignored) - used, "%s%s (%s)",
-                     used ? ", " : "", name, what);
+        _cleanup_free_ char *item = NULL;
+
+        if (asprintf(&item, "%s%s (%s)", used ? ", " : "", name, what) >= 0 &&
+            used + strlen(item) < sizeof(ts->ignored))
+            memcpy(ts->ignored + used, item, strlen(item) + 1);
         return 0;
     }
     if (key_id(*k, id) < 0)
