@@ -46,6 +46,9 @@ void tv_offset_to_position(const char *buf, size_t len, size_t off,
 const char *tv_escape(const char *s, size_t len, char *out, size_t outlen);
 #define TV_ESC_MAX 96
 
+/* Value of a hex digit, or -1. */
+int tv_unhexchar(char c);
+
 /* Names. */
 bool tv_name_valid(const char *s, size_t len);      /* type/label/policy */
 bool tv_hostname_valid(const char *s, size_t len);  /* RFC 1123 */

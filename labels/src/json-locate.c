@@ -173,16 +173,6 @@ static size_t eat_digits(scan *s)
     return s->pos - start;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Four hex digits at p, or -1. */
 static int32_t hex4(const scan *s, size_t p)
@@ -192,7 +182,7 @@ static int32_t hex4(const scan *s, size_t p)
     if (p > s->len || s->len - p < 4)
         return -1;
     for (size_t i = 0; i < 4; i++) {
-        int d = hex_digit(s->buf[p + i]);
+        int d = tv_unhexchar(s->buf[p + i]);
 
         if (d < 0)
             return -1;

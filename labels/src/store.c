@@ -133,17 +133,6 @@ path_normal(const char *s, size_t len)
     return true;
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* 1..maxdigits hex digits at *s, value at most max. */
 static bool
@@ -152,7 +141,7 @@ parse_hex(const char **s, unsigned maxdigits, unsigned max, unsigned *ret)
     unsigned v = 0, n = 0;
     int d;
 
-    while ((d = hexval(**s)) >= 0) {
+    while ((d = tv_unhexchar(**s)) >= 0) {
         if (++n > maxdigits)
             return false;
         v = v * 16 + d;

@@ -45,6 +45,18 @@ tv_offset_to_position(const char *buf, size_t len, size_t off,
     *col = c;
 }
 
+int
+tv_unhexchar(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static bool
 is_alnum(char c)
 {
