@@ -1,0 +1,2191 @@
+/*
+ * security_tvdc.c: Trusted Virtual Datacenter (tvdc) security driver
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * This library is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with this library.  If not, see
+ * <http://www.gnu.org/licenses/>.
+ *
+ * The driver enforces a tvdc policy (libtvdc): every domain carries a
+ * static label
+ *
+ *   <seclabel type='static' model='tvdc' relabel='no'>
+ *     <label>market-analysis</label>
+ *   </seclabel>
+ *
+ * naming a set of types.  It decides, and labels nothing:
+ *
+ *   define        domainSecurityVerify: the label is known, every resource
+ *                 of the definition is labeled and shares a type with it
+ *                 (audited as operation "verify": libvirt runs it on every
+ *                 parse of a definition, also while starting, restoring
+ *                 and receiving a migration)
+ *   start         domainGenSecurityLabel: host authorization, resources,
+ *                 and the anti-collocation check that reserves the domain's
+ *                 types in this host's table in the same atomic step;
+ *                 domainSetSecurityAllLabel: every resource of the final
+ *                 live definition (backing chains, generated paths) and
+ *                 the permit record
+ *   stop          domainReleaseSecurityLabel: the reservation goes, once
+ *   reconnect     domainReserveSecurityLabel: reservations of running
+ *                 domains are rebuilt (never refused: a running domain is
+ *                 never killed, a violation is reported instead)
+ *   hotplug       domainSetSecurity{Image,Hostdev,Chardev,Memory,Netdev}
+ *                 Label: the sharing rule for the new resource
+ *
+ * A policy that cannot be loaded or verified denies every domain, with the
+ * reason; so does a configuration that cannot be read.  In permissive mode
+ * every denial is logged and audited as "would-deny" and the operation
+ * proceeds.  Every denial and every permitted start is appended to the
+ * tvdc audit log (durable before the answer) and sent to libvirt's audit.
+ */
+
+#include <config.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <tvdc/tvdc.h>
+
+#include "internal.h"
+
+#include "security_tvdc.h"
+#include "configmake.h"
+#include "domain_conf.h"
+#include "viralloc.h"
+#include "viraudit.h"
+#include "virbuffer.h"
+#include "virerror.h"
+#include "virfile.h"
+#include "virjson.h"
+#include "virlog.h"
+#include "virstring.h"
+#include "virthread.h"
+#include "viruuid.h"
+#include "virxml.h"
+
+#define VIR_FROM_THIS VIR_FROM_SECURITY
+
+VIR_LOG_INIT("security.security_tvdc");
+
+#define SECURITY_TVDC_DOI "0"
+
+/* Read by `tvdc status`. */
+#define TVDC_STATUS_DIR RUNSTATEDIR "/libvirt/tvdc"
+#define TVDC_STATUS_FILE TVDC_STATUS_DIR "/status.json"
+
+/* Where the privileged QEMU driver keeps the status XML of running domains
+ * and the private directories of each domain. */
+#define TVDC_QEMU_STATE_DIR RUNSTATEDIR "/libvirt/qemu"
+#define TVDC_QEMU_LIB_DIR LOCALSTATEDIR "/lib/libvirt/qemu"
+
+/* Used when tvdc.conf cannot be read, so that denials are still recorded. */
+#define TVDC_DEFAULT_AUDIT_LOG "/var/log/tvdc/audit.log"
+
+/* Rules of denials that are not policy decisions, for the audit records
+ * (the policy's own rules come from tvdc_rule_to_string()). */
+#define TVDC_RULE_STR_NO_POLICY "no-policy"
+#define TVDC_RULE_STR_BAD_SECLABEL "bad-seclabel"
+#define TVDC_RULE_STR_UNLABELED_VM "unlabeled-vm"
+#define TVDC_RULE_STR_UNLABELED_RESOURCE "unlabeled-resource"
+#define TVDC_RULE_STR_LABELED_RESOURCE "labeled-resource"
+#define TVDC_RULE_STR_UNSUPPORTED_RESOURCE "unsupported-resource"
+#define TVDC_RULE_STR_RESOURCE_STORE "resource-store"
+#define TVDC_RULE_STR_NOT_AUTHORIZED "not-authorized"
+#define TVDC_RULE_STR_INTERNAL "internal"
+#define TVDC_RULE_STR_OK "ok"
+
+
+/* A domain running or starting on this host. */
+typedef struct _virTVDCDomain virTVDCDomain;
+struct _virTVDCDomain {
+    char *uuid;
+    char *name;
+    char *label;          /* NULL: unlabeled */
+    bool reserved;        /* holds a reservation in the host table */
+    bool running;         /* permitted by SetAllLabel, or reconnected */
+    bool wouldDeny;       /* permissive mode recorded a would-deny for this start */
+    char *permitDetail;   /* what the start decision found, for the permit record */
+    char *violation;      /* why the current policy would not run it */
+};
+
+
+typedef struct _virTVDCSecurityData virTVDCSecurityData;
+struct _virTVDCSecurityData {
+    virMutex lock;
+    bool lockInitialized;
+
+    bool privileged;
+    tvdc_config *cfg;          /* NULL when tvdc.conf could not be read */
+    const char *auditLog;      /* cfg->audit_log or TVDC_DEFAULT_AUDIT_LOG */
+    char *hostName;            /* cfg->host_name, or the host name */
+    bool permissive;
+
+    tvdc_policy *policy;       /* NULL: every domain is denied ... */
+    tvdc_host *host;
+    char *unavailable;         /* ... and this says why */
+
+    GHashTable *domains;       /* UUID string -> virTVDCDomain */
+};
+
+
+/* One decision being made. */
+typedef struct _virTVDCRequest virTVDCRequest;
+struct _virTVDCRequest {
+    const char *op;            /* verify, start, restore, migrate-in, hotplug */
+    const virDomainDef *def;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    const char *label;         /* the domain's tvdc label, NULL: unlabeled */
+};
+
+
+/* A resource of a domain, as the resource-label store names it. */
+typedef struct _virTVDCResource virTVDCResource;
+struct _virTVDCResource {
+    char *what;                /* "disk 'vda'", for messages */
+    char *key;                 /* canonical store key, NULL if unresolved */
+    char *problem;             /* why it cannot be checked, NULL if it can */
+};
+
+
+static void
+virTVDCDomainFree(virTVDCDomain *dom)
+{
+    if (!dom)
+        return;
+    g_free(dom->uuid);
+    g_free(dom->name);
+    g_free(dom->label);
+    g_free(dom->permitDetail);
+    g_free(dom->violation);
+    g_free(dom);
+}
+
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virTVDCDomain, virTVDCDomainFree);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_store, tvdc_store_free);
+
+
+static void
+virTVDCResourceFree(void *opaque)
+{
+    virTVDCResource *res = opaque;
+
+    if (!res)
+        return;
+    g_free(res->what);
+    g_free(res->key);
+    g_free(res->problem);
+    g_free(res);
+}
+
+
+/* The static tvdc label of a domain: 1 and *label when it has one, 0 when
+ * it is unlabeled (no tvdc seclabel, type 'none', or the dynamic label the
+ * security manager adds implicitly), -1 with an error for any other tvdc
+ * seclabel: tvdc labels are static, and a dynamic one without a label
+ * could not even be parsed back from the domain's status XML. */
+static int
+virTVDCGetLabel(const virDomainDef *def,
+                const char **label)
+{
+    virSecurityLabelDef *seclabel;
+
+    *label = NULL;
+    seclabel = virDomainDefGetSecurityLabelDef(def, SECURITY_TVDC_NAME);
+    if (!seclabel || seclabel->implicit ||
+        seclabel->type == VIR_DOMAIN_SECLABEL_NONE)
+        return 0;
+
+    if (seclabel->type != VIR_DOMAIN_SECLABEL_STATIC || !seclabel->label) {
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("tvdc labels are static: domain '%s' needs <seclabel type='static' "
+                         "model='tvdc' relabel='no'><label>NAME</label></seclabel>"),
+                       def->name);
+        return -1;
+    }
+
+    *label = seclabel->label;
+    return 1;
+}
+
+
+/* With security_default_confined (the default) the security manager gives
+ * a domain without a tvdc seclabel an implicit dynamic one before it calls
+ * domainGenSecurityLabel.  tvdc has no dynamic labels: drop it, so that an
+ * unlabeled domain stays without a tvdc seclabel (formatted into the live
+ * XML it would read "<seclabel type='dynamic' model='tvdc'/>", which the
+ * status XML parser rejects for want of a label). */
+static void
+virTVDCDropImplicitLabel(virDomainDef *def)
+{
+    size_t i;
+
+    for (i = 0; i < def->nseclabels; i++) {
+        virSecurityLabelDef *seclabel = def->seclabels[i];
+
+        if (!seclabel->implicit || STRNEQ_NULLABLE(seclabel->model, SECURITY_TVDC_NAME))
+            continue;
+        VIR_DELETE_ELEMENT(def->seclabels, i, def->nseclabels);
+        virSecurityLabelDefFree(seclabel);
+        return;
+    }
+}
+
+
+static void
+virTVDCRequestInit(virTVDCRequest *req,
+                   const char *op,
+                   const virDomainDef *def,
+                   const char *label)
+{
+    req->op = op;
+    req->def = def;
+    req->label = label;
+    virUUIDFormat(def->uuid, req->uuid);
+}
+
+
+/* "MA,SU" */
+static char *
+virTVDCLabelTypes(const tvdc_policy *policy,
+                  const char *label)
+{
+    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
+    g_autofree uint32_t *types = NULL;
+    uint32_t first[8];
+    int64_t idx;
+    int64_t n;
+    int64_t i;
+
+    if (!policy || !label || (idx = tvdc_find_label(policy, label)) < 0)
+        return NULL;
+
+    if ((n = tvdc_label_types(policy, idx, first, G_N_ELEMENTS(first))) <= 0)
+        return NULL;
+    if (n > (int64_t) G_N_ELEMENTS(first)) {
+        types = g_new0(uint32_t, n);
+        if (tvdc_label_types(policy, idx, types, n) != n)
+            return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        const char *name = tvdc_type_name(policy, types ? types[i] : first[i]);
+
+        virBufferAsprintf(&buf, "%s%s", i ? "," : "", NULLSTR(name));
+    }
+    return virBufferContentAndReset(&buf);
+}
+
+
+/* "label market-analysis, types MA", "label foo", "unlabeled" */
+static char *
+virTVDCDescribeSubject(virTVDCSecurityData *priv,
+                       const virTVDCRequest *req)
+{
+    g_autofree char *types = NULL;
+
+    if (!req->label)
+        return g_strdup("unlabeled");
+    if ((types = virTVDCLabelTypes(priv->policy, req->label)))
+        return g_strdup_printf("label %s, types %s", req->label, types);
+    return g_strdup_printf("label %s", req->label);
+}
+
+
+static void
+virTVDCAuditLibvirt(const virTVDCRequest *req,
+                    const char *decision,
+                    const char *rule,
+                    const char *detail,
+                    bool success)
+{
+    g_autofree char *vmname = virAuditEncode("vm", req->def->name);
+    g_autofree char *ctx = virAuditEncode("vm-ctx", req->label ? req->label : "?");
+    g_autofree char *reason = virAuditEncode("reason", detail ? detail : "");
+
+    VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
+              "virt=%s op=tvdc-%s %s uuid=%s model=%s %s decision=%s rule=%s %s",
+              NULLSTR(virDomainVirtTypeToString(req->def->virtType)),
+              req->op, NULLSTR(vmname), req->uuid, SECURITY_TVDC_NAME,
+              NULLSTR(ctx), decision, rule, NULLSTR(reason));
+}
+
+
+/* Append the tvdc audit record; 0 or -errno. */
+static int
+virTVDCAuditAppend(virTVDCSecurityData *priv,
+                   const virTVDCRequest *req,
+                   const char *decision,
+                   const char *rule,
+                   const char *detail)
+{
+    tvdc_audit_record rec = {
+        .time_usec = 0,
+        .host = priv->hostName,
+        .operation = req->op,
+        .vm_name = req->def->name,
+        .vm_uuid = req->uuid,
+        .label = req->label,
+        .decision = decision,
+        .rule = rule,
+        .detail = detail,
+        .policy_name = priv->policy ? tvdc_policy_name(priv->policy) : NULL,
+        .policy_version = priv->policy ? tvdc_policy_version(priv->policy) : 0,
+    };
+    int rc;
+
+    if ((rc = tvdc_audit_append(priv->auditLog, &rec)) < 0)
+        VIR_ERROR(_("tvdc: cannot append to audit log '%s': %s"),
+                  priv->auditLog, g_strerror(-rc));
+    return rc;
+}
+
+
+/*
+ * A denial: audited, logged, and reported.  Returns -1 in enforcing mode
+ * (the caller fails the operation) and 0 in permissive mode (the caller
+ * proceeds; the record says "would-deny").
+ */
+static int
+virTVDCDeny(virTVDCSecurityData *priv,
+            const virTVDCRequest *req,
+            int code,
+            const char *rule,
+            const char *detail)
+{
+    g_autofree char *subject = virTVDCDescribeSubject(priv, req);
+    const char *decision = priv->permissive ? "would-deny" : "deny";
+
+    ignore_value(virTVDCAuditAppend(priv, req, decision, rule, detail));
+    virTVDCAuditLibvirt(req, decision, rule, detail, priv->permissive);
+
+    if (priv->permissive) {
+        VIR_WARN("tvdc (permissive mode): would-deny %s of VM '%s' (%s): %s",
+                 req->op, req->def->name, subject, detail);
+        return 0;
+    }
+
+    VIR_WARN("tvdc: deny %s of VM '%s' (%s): %s",
+             req->op, req->def->name, subject, detail);
+    virReportError(code, _("tvdc: deny: VM '%s' (%s): %s"),
+                   req->def->name, subject, detail);
+    return -1;
+}
+
+
+/* A permitted start or migration: the record is durable before the
+ * operation proceeds, so failing to write it fails the operation (in
+ * enforcing mode). */
+static int
+virTVDCPermit(virTVDCSecurityData *priv,
+              const virTVDCRequest *req,
+              const char *detail)
+{
+    int rc;
+
+    rc = virTVDCAuditAppend(priv, req, "permit", TVDC_RULE_STR_OK, detail);
+    virTVDCAuditLibvirt(req, "permit", TVDC_RULE_STR_OK, detail, rc >= 0);
+
+    if (rc < 0 && !priv->permissive) {
+        virReportError(VIR_ERR_OPERATION_FAILED,
+                       _("tvdc: %s of VM '%s' not permitted: cannot record the decision in audit log '%s': %s"),
+                       req->op, req->def->name, priv->auditLog, g_strerror(-rc));
+        return -1;
+    }
+
+    VIR_INFO("tvdc: permit %s of VM '%s' (label %s): %s",
+             req->op, req->def->name, NULLSTR(req->label), detail);
+    return 0;
+}
+
+
+/* "collocation: type MA of label ...", for a verdict of a policy check.
+ * Resource verdicts are prefixed with the resource they are about. */
+static char *
+virTVDCFormatVerdict(virTVDCSecurityData *priv,
+                     const tvdc_verdict *verdict,
+                     const char *subject,
+                     const virTVDCResource *res)
+{
+    char buf[1024];
+    int n;
+
+    n = tvdc_verdict_format(priv->policy, verdict, subject, buf, sizeof(buf));
+    if (n < 0)
+        return g_strdup_printf("%s: %s",
+                               NULLSTR(tvdc_check_to_string(verdict->check)),
+                               NULLSTR(tvdc_rule_to_string(verdict->rule)));
+
+    if (res) {
+        const char *prefix = "resource: ";
+        const char *rest = buf;
+
+        if (STRPREFIX(buf, prefix))
+            rest = buf + strlen(prefix);
+        return g_strdup_printf("resource: %s (%s): %s", res->what, res->key, rest);
+    }
+    return g_strdup(buf);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Resources of a domain                                                    */
+
+static void
+virTVDCResourceAdd(GPtrArray *list,
+                   char *what,
+                   const char *name)
+{
+    virTVDCResource *res = g_new0(virTVDCResource, 1);
+    char *key = NULL;
+    int rc;
+
+    res->what = what;
+    if ((rc = tvdc_resource_canonicalize(name, &key)) < 0) {
+        res->problem = g_strdup_printf(_("cannot resolve '%s': %s"),
+                                       name, g_strerror(-rc));
+    } else {
+        res->key = g_strdup(key);
+        free(key);
+    }
+    g_ptr_array_add(list, res);
+}
+
+
+static void
+virTVDCResourceAddUnsupported(GPtrArray *list,
+                              char *what,
+                              char *problem)
+{
+    virTVDCResource *res = g_new0(virTVDCResource, 1);
+
+    res->what = what;
+    res->problem = problem;
+    g_ptr_array_add(list, res);
+}
+
+
+static char *
+virTVDCPCIKey(const virPCIDeviceAddress *addr)
+{
+    return g_strdup_printf("pci:%04x:%02x:%02x.%x",
+                           addr->domain, addr->bus, addr->slot, addr->function);
+}
+
+
+/* Is key (a canonical "socket:/..." key) inside one of the private
+ * directories libvirt makes for this running domain?  Those sockets are
+ * created by libvirt for this domain alone (guest agent channels, virtiofsd)
+ * and are not shared resources. */
+static bool
+virTVDCIsPrivateSocket(const virDomainDef *def,
+                       const char *key)
+{
+    g_autofree char *shortName = NULL;
+    g_autofree char *libDir = NULL;
+    g_autofree char *channelDir = NULL;
+    const char *path;
+
+    if (def->id < 0 || !(path = STRSKIP(key, "socket:")))
+        return false;
+    if (!(shortName = virDomainDefGetShortName(def)))
+        return false;
+
+    libDir = g_strdup_printf("%s/domain-%s/", TVDC_QEMU_LIB_DIR, shortName);
+    channelDir = g_strdup_printf("%s/channel/target/domain-%s/",
+                                 TVDC_QEMU_LIB_DIR, shortName);
+    return STRPREFIX(path, libDir) || STRPREFIX(path, channelDir);
+}
+
+
+static void
+virTVDCCollectChardev(GPtrArray *list,
+                      const virDomainDef *def,
+                      const char *what,
+                      const virDomainChrSourceDef *src)
+{
+    g_autofree char *name = NULL;
+
+    if (!src)
+        return;
+
+    switch ((virDomainChrType) src->type) {
+    case VIR_DOMAIN_CHR_TYPE_UNIX:
+        /* No path: libvirt generates one in the domain's private
+         * directory when it starts. */
+        if (!src->data.nix.path)
+            return;
+        name = g_strdup_printf("socket:%s", src->data.nix.path);
+        virTVDCResourceAdd(list, g_strdup_printf("%s socket", what), name);
+        if (list->len > 0) {
+            virTVDCResource *res = g_ptr_array_index(list, list->len - 1);
+
+            if (res->key && virTVDCIsPrivateSocket(def, res->key))
+                g_ptr_array_remove_index(list, list->len - 1);
+        }
+        return;
+
+    case VIR_DOMAIN_CHR_TYPE_DEV:
+        if (src->data.file.path)
+            virTVDCResourceAdd(list, g_strdup_printf("%s device", what),
+                               src->data.file.path);
+        return;
+
+    case VIR_DOMAIN_CHR_TYPE_TCP:
+    case VIR_DOMAIN_CHR_TYPE_UDP:
+        virTVDCResourceAddUnsupported(list, g_strdup(what),
+                                      g_strdup_printf(_("a %s character device is a channel that tvdc cannot label; use a labeled UNIX socket"),
+                                                      virDomainChrTypeToString(src->type)));
+        return;
+
+    case VIR_DOMAIN_CHR_TYPE_PIPE:
+        virTVDCResourceAddUnsupported(list, g_strdup(what),
+                                      g_strdup(_("pipe character devices cannot be labeled; use a labeled UNIX socket")));
+        return;
+
+    case VIR_DOMAIN_CHR_TYPE_NULL:
+    case VIR_DOMAIN_CHR_TYPE_VC:
+    case VIR_DOMAIN_CHR_TYPE_PTY:
+    case VIR_DOMAIN_CHR_TYPE_FILE:
+    case VIR_DOMAIN_CHR_TYPE_STDIO:
+    case VIR_DOMAIN_CHR_TYPE_SPICEVMC:
+    case VIR_DOMAIN_CHR_TYPE_SPICEPORT:
+    case VIR_DOMAIN_CHR_TYPE_NMDM:
+    case VIR_DOMAIN_CHR_TYPE_QEMU_VDAGENT:
+    case VIR_DOMAIN_CHR_TYPE_DBUS:
+    case VIR_DOMAIN_CHR_TYPE_LAST:
+        /* Host-side endpoints of this domain alone (a pty, a log file, the
+         * display), not resources two domains can share. */
+        return;
+    }
+}
+
+
+static void
+virTVDCCollectStorage(GPtrArray *list,
+                      const char *what,
+                      virStorageSource *src,
+                      bool chain)
+{
+    virStorageSource *n;
+
+    if (!src || virStorageSourceIsEmpty(src))
+        return;
+
+    for (n = src; virStorageSourceIsBacking(n); n = n->backingStore) {
+        g_autofree char *key = NULL;
+
+        switch (virStorageSourceGetActualType(n)) {
+        case VIR_STORAGE_TYPE_FILE:
+        case VIR_STORAGE_TYPE_BLOCK:
+        case VIR_STORAGE_TYPE_DIR:
+            if (n->path && *n->path)
+                virTVDCResourceAdd(list, g_strdup(what), n->path);
+            break;
+
+        case VIR_STORAGE_TYPE_NVME:
+            if (n->nvme) {
+                key = virTVDCPCIKey(&n->nvme->pciAddr);
+                virTVDCResourceAdd(list, g_strdup(what), key);
+            }
+            break;
+
+        case VIR_STORAGE_TYPE_VHOST_USER:
+            if (n->vhostuser && n->vhostuser->data.nix.path) {
+                key = g_strdup_printf("socket:%s", n->vhostuser->data.nix.path);
+                virTVDCResourceAdd(list, g_strdup(what), key);
+            }
+            break;
+
+        case VIR_STORAGE_TYPE_NETWORK:
+            virTVDCResourceAddUnsupported(list, g_strdup(what),
+                                          g_strdup_printf(_("network storage (%s) cannot be labeled; use a file or block device"),
+                                                          NULLSTR(virStorageNetProtocolTypeToString(n->protocol))));
+            break;
+
+        case VIR_STORAGE_TYPE_VOLUME:
+            virTVDCResourceAddUnsupported(list, g_strdup(what),
+                                          g_strdup_printf(_("storage volume '%s/%s' cannot be labeled before it is resolved; give its path"),
+                                                          n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
+                                                          n->srcpool ? NULLSTR(n->srcpool->volume) : "?"));
+            break;
+
+        case VIR_STORAGE_TYPE_NONE:
+        case VIR_STORAGE_TYPE_LAST:
+        default:
+            virTVDCResourceAddUnsupported(list, g_strdup(what),
+                                          g_strdup_printf(_("storage type '%s' cannot be labeled"),
+                                                          NULLSTR(virStorageTypeToString(n->type))));
+            break;
+        }
+
+        if (!chain)
+            break;
+    }
+}
+
+
+static void
+virTVDCCollectHostdev(GPtrArray *list,
+                      const virDomainHostdevDef *dev)
+{
+    const virDomainHostdevSubsys *subsys = &dev->source.subsys;
+    g_autofree char *key = NULL;
+
+    if (dev->mode != VIR_DOMAIN_HOSTDEV_MODE_SUBSYS) {
+        virTVDCResourceAddUnsupported(list, g_strdup("hostdev"),
+                                      g_strdup(_("host devices in capabilities mode cannot be labeled")));
+        return;
+    }
+
+    switch ((virDomainHostdevSubsysType) subsys->type) {
+    case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_PCI:
+        key = virTVDCPCIKey(&subsys->u.pci.addr);
+        virTVDCResourceAdd(list, g_strdup_printf("hostdev %s", key), key);
+        return;
+
+    case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_USB:
+        if (!subsys->u.usb.vendor || !subsys->u.usb.product) {
+            virTVDCResourceAddUnsupported(list, g_strdup("USB hostdev"),
+                                          g_strdup_printf(_("USB device at bus %u device %u: tvdc labels USB devices by vendor and product, give both"),
+                                                          subsys->u.usb.bus, subsys->u.usb.device));
+            return;
+        }
+        key = g_strdup_printf("usb:%04x:%04x", subsys->u.usb.vendor, subsys->u.usb.product);
+        virTVDCResourceAdd(list, g_strdup_printf("hostdev %s", key), key);
+        return;
+
+    case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_MDEV:
+        key = g_strdup_printf("mdev:%s", subsys->u.mdev.uuidstr);
+        virTVDCResourceAdd(list, g_strdup_printf("hostdev %s", key), key);
+        return;
+
+    case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_SCSI:
+    case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_SCSI_HOST:
+    case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_LAST:
+    default:
+        virTVDCResourceAddUnsupported(list, g_strdup("hostdev"),
+                                      g_strdup_printf(_("%s host devices cannot be labeled"),
+                                                      NULLSTR(virDomainHostdevSubsysTypeToString(subsys->type))));
+        return;
+    }
+}
+
+
+static void
+virTVDCCollectFS(GPtrArray *list,
+                 const virDomainFSDef *fs)
+{
+    g_autofree char *what = g_strdup_printf("filesystem '%s'", NULLSTR(fs->dst));
+    g_autofree char *key = NULL;
+
+    if (fs->sock) {
+        key = g_strdup_printf("socket:%s", fs->sock);
+        virTVDCResourceAdd(list, g_strdup(what), key);
+        return;
+    }
+
+    switch ((virDomainFSType) fs->type) {
+    case VIR_DOMAIN_FS_TYPE_MOUNT:
+    case VIR_DOMAIN_FS_TYPE_FILE:
+    case VIR_DOMAIN_FS_TYPE_BLOCK:
+        if (fs->src && fs->src->path)
+            virTVDCResourceAdd(list, g_strdup(what), fs->src->path);
+        return;
+
+    case VIR_DOMAIN_FS_TYPE_RAM:
+        return;
+
+    case VIR_DOMAIN_FS_TYPE_TEMPLATE:
+    case VIR_DOMAIN_FS_TYPE_BIND:
+    case VIR_DOMAIN_FS_TYPE_VOLUME:
+    case VIR_DOMAIN_FS_TYPE_LAST:
+    default:
+        virTVDCResourceAddUnsupported(list, g_strdup(what),
+                                      g_strdup_printf(_("filesystems of type '%s' cannot be labeled"),
+                                                      NULLSTR(virDomainFSTypeToString(fs->type))));
+        return;
+    }
+}
+
+
+static void
+virTVDCCollectMemory(GPtrArray *list,
+                     const virDomainMemoryDef *mem)
+{
+    if ((mem->model == VIR_DOMAIN_MEMORY_MODEL_NVDIMM ||
+         mem->model == VIR_DOMAIN_MEMORY_MODEL_VIRTIO_PMEM) &&
+        mem->nvdimmPath)
+        virTVDCResourceAdd(list,
+                           g_strdup_printf("memory device %s",
+                                           NULLSTR(virDomainMemoryModelTypeToString(mem->model))),
+                           mem->nvdimmPath);
+}
+
+
+static void
+virTVDCCollectNet(GPtrArray *list,
+                  const virDomainDef *def,
+                  const virDomainNetDef *net)
+{
+    g_autofree char *what = NULL;
+
+    if (net->type != VIR_DOMAIN_NET_TYPE_VHOSTUSER)
+        return;
+    what = g_strdup_printf("interface %s", net->ifname ? net->ifname : "vhost-user");
+    virTVDCCollectChardev(list, def, what, net->data.vhostuser);
+}
+
+
+/* Every resource of def that the sharing rule covers (DESIGN.md section 2,
+ * rule 1): disks including cdroms and their backing chains, filesystems,
+ * host devices, shared memory, socket character devices, vhost-user
+ * sockets and file-backed memory devices. */
+static GPtrArray *
+virTVDCCollectResources(const virDomainDef *def)
+{
+    GPtrArray *list = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    size_t i;
+
+    for (i = 0; i < def->ndisks; i++) {
+        g_autofree char *what = g_strdup_printf("disk '%s'", def->disks[i]->dst);
+
+        virTVDCCollectStorage(list, what, def->disks[i]->src, true);
+    }
+
+    for (i = 0; i < def->nfss; i++)
+        virTVDCCollectFS(list, def->fss[i]);
+
+    for (i = 0; i < def->nhostdevs; i++)
+        virTVDCCollectHostdev(list, def->hostdevs[i]);
+
+    for (i = 0; i < def->nshmems; i++) {
+        g_autofree char *key = g_strdup_printf("shmem:%s", def->shmems[i]->name);
+        g_autofree char *what = g_strdup_printf("shmem '%s'", def->shmems[i]->name);
+
+        virTVDCResourceAdd(list, g_strdup(what), key);
+        if (def->shmems[i]->server.enabled)
+            virTVDCCollectChardev(list, def, what, def->shmems[i]->server.chr);
+    }
+
+    for (i = 0; i < def->nmems; i++)
+        virTVDCCollectMemory(list, def->mems[i]);
+
+    for (i = 0; i < def->nnets; i++)
+        virTVDCCollectNet(list, def, def->nets[i]);
+
+    for (i = 0; i < def->nserials; i++) {
+        g_autofree char *what = g_strdup_printf("serial %zu", i);
+
+        virTVDCCollectChardev(list, def, what, def->serials[i]->source);
+    }
+
+    for (i = 0; i < def->nparallels; i++) {
+        g_autofree char *what = g_strdup_printf("parallel %zu", i);
+
+        virTVDCCollectChardev(list, def, what, def->parallels[i]->source);
+    }
+
+    for (i = 0; i < def->nchannels; i++) {
+        g_autofree char *what = NULL;
+
+        if (def->channels[i]->targetType == VIR_DOMAIN_CHR_CHANNEL_TARGET_TYPE_VIRTIO &&
+            def->channels[i]->target.name)
+            what = g_strdup_printf("channel '%s'", def->channels[i]->target.name);
+        else
+            what = g_strdup_printf("channel %zu", i);
+        virTVDCCollectChardev(list, def, what, def->channels[i]->source);
+    }
+
+    for (i = 0; i < def->nconsoles; i++) {
+        g_autofree char *what = g_strdup_printf("console %zu", i);
+
+        /* console 0 is usually serial 0 again: the same source twice is
+         * harmless */
+        virTVDCCollectChardev(list, def, what, def->consoles[i]->source);
+    }
+
+    for (i = 0; i < def->nredirdevs; i++) {
+        g_autofree char *what = g_strdup_printf("redirdev %zu", i);
+
+        virTVDCCollectChardev(list, def, what, def->redirdevs[i]->source);
+    }
+
+    for (i = 0; i < def->nsmartcards; i++) {
+        g_autofree char *what = g_strdup_printf("smartcard %zu", i);
+
+        if (def->smartcards[i]->type == VIR_DOMAIN_SMARTCARD_TYPE_PASSTHROUGH)
+            virTVDCCollectChardev(list, def, what, def->smartcards[i]->data.passthru);
+    }
+
+    for (i = 0; i < def->nrngs; i++) {
+        g_autofree char *what = g_strdup_printf("rng %zu", i);
+
+        if (def->rngs[i]->backend == VIR_DOMAIN_RNG_BACKEND_EGD)
+            virTVDCCollectChardev(list, def, what, def->rngs[i]->source.chardev);
+    }
+
+    return list;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Decisions                                                                */
+
+static int
+virTVDCDenyNoPolicy(virTVDCSecurityData *priv,
+                    const virTVDCRequest *req)
+{
+    g_autofree char *detail = g_strdup_printf("no policy: %s", priv->unavailable);
+
+    return virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                       TVDC_RULE_STR_NO_POLICY, detail);
+}
+
+
+static int
+virTVDCLoadStore(virTVDCSecurityData *priv,
+                 const virTVDCRequest *req,
+                 tvdc_store **store)
+{
+    tvdc_error err = { 0 };
+    g_autofree char *detail = NULL;
+    int rc;
+
+    if ((rc = tvdc_store_load(priv->cfg->resource_store, store, &err)) == 0)
+        return 0;
+
+    *store = NULL;
+    if (err.line)
+        detail = g_strdup_printf("resource store %s:%u:%u: %s", priv->cfg->resource_store,
+                                 err.line, err.column, err.message);
+    else
+        detail = g_strdup_printf("resource store %s: %s", priv->cfg->resource_store,
+                                 err.message[0] ? err.message : g_strerror(-rc));
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                    TVDC_RULE_STR_RESOURCE_STORE, detail) < 0)
+        return -1;
+    return 1;   /* permissive: carry on without checking resources */
+}
+
+
+/*
+ * Look up the labels of every resource: on success *labels[i] is the label
+ * of resources[i] (pointing into store).  Resources that cannot be resolved,
+ * and unlabeled ones, are denials for a labeled domain.  Returns 0, 1 when
+ * a would-deny was recorded (permissive), -1 when denied.
+ */
+static int
+virTVDCResourceLabels(virTVDCSecurityData *priv,
+                      const virTVDCRequest *req,
+                      GPtrArray *resources,
+                      tvdc_store *store,
+                      const char **labels)
+{
+    bool wouldDeny = false;
+    size_t i;
+
+    for (i = 0; i < resources->len; i++) {
+        virTVDCResource *res = g_ptr_array_index(resources, i);
+        g_autofree char *detail = NULL;
+        const char *rule;
+
+        labels[i] = NULL;
+        if (res->problem) {
+            detail = g_strdup_printf("resource: %s: %s", res->what, res->problem);
+            rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
+        } else if (tvdc_store_get(store, res->key, &labels[i]) < 0) {
+            labels[i] = NULL;
+            detail = g_strdup_printf("resource: %s (%s) is not labeled", res->what, res->key);
+            rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
+        } else {
+            continue;
+        }
+
+        if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
+            return -1;
+        wouldDeny = true;
+    }
+    return wouldDeny ? 1 : 0;
+}
+
+
+/* Is the domain's label in the policy?  0 yes, 1 would-deny recorded
+ * (permissive), -1 denied.  Unlabeled domains pass (their rule is applied
+ * where they start). */
+static int
+virTVDCCheckLabel(virTVDCSecurityData *priv,
+                  const virTVDCRequest *req)
+{
+    tvdc_verdict verdict = {
+        .check = TVDC_CHECK_LABEL,
+        .rule = TVDC_RULE_UNKNOWN_LABEL,
+        .vm_label = TVDC_NONE,
+        .type = TVDC_NONE,
+        .other_label = TVDC_NONE,
+        .other_type = TVDC_NONE,
+        .conflict = TVDC_NONE,
+        .host = TVDC_NONE,
+    };
+    g_autofree char *detail = NULL;
+
+    if (!req->label || tvdc_find_label(priv->policy, req->label) >= 0)
+        return 0;
+
+    detail = virTVDCFormatVerdict(priv, &verdict, req->label, NULL);
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                    tvdc_rule_to_string(verdict.rule), detail) < 0)
+        return -1;
+    return 1;
+}
+
+
+/*
+ * The sharing rule for a list of resources of a domain with a label
+ * (define, the final check at start, hotplug); for an unlabeled domain,
+ * every resource must be unlabeled.  0: permitted; 1: would-deny recorded
+ * (permissive); -1: denied.
+ */
+static int
+virTVDCCheckResources(virTVDCSecurityData *priv,
+                      const virTVDCRequest *req,
+                      GPtrArray *resources)
+{
+    g_autoptr(tvdc_store) store = NULL;
+    g_autofree const char **labels = NULL;
+    bool wouldDeny = false;
+    int64_t vmLabel = -1;
+    size_t i;
+    int rc;
+
+    if (resources->len == 0)
+        return 0;
+
+    if ((rc = virTVDCLoadStore(priv, req, &store)) != 0)
+        return rc;
+
+    if (!req->label) {
+        /* An unlabeled domain may use only unlabeled resources. */
+        for (i = 0; i < resources->len; i++) {
+            virTVDCResource *res = g_ptr_array_index(resources, i);
+            const char *label = NULL;
+            g_autofree char *detail = NULL;
+
+            if (!res->key || tvdc_store_get(store, res->key, &label) < 0)
+                continue;
+            detail = g_strdup_printf("resource: %s (%s) has label %s; an unlabeled VM may use only unlabeled resources",
+                                     res->what, res->key, label);
+            if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                            TVDC_RULE_STR_LABELED_RESOURCE, detail) < 0)
+                return -1;
+            wouldDeny = true;
+        }
+        return wouldDeny ? 1 : 0;
+    }
+
+    labels = g_new0(const char *, resources->len);
+    if ((rc = virTVDCResourceLabels(priv, req, resources, store, labels)) < 0)
+        return -1;
+    wouldDeny = rc > 0;
+
+    /* An unknown label was reported by virTVDCCheckLabel: nothing to share
+     * with. */
+    if ((vmLabel = tvdc_find_label(priv->policy, req->label)) < 0)
+        return 1;
+
+    for (i = 0; i < resources->len; i++) {
+        virTVDCResource *res = g_ptr_array_index(resources, i);
+        tvdc_verdict verdict;
+        g_autofree char *detail = NULL;
+        int64_t resLabel;
+
+        if (!labels[i])
+            continue;
+
+        if ((resLabel = tvdc_find_label(priv->policy, labels[i])) < 0) {
+            verdict = (tvdc_verdict) {
+                .check = TVDC_CHECK_RESOURCE,
+                .rule = TVDC_RULE_UNKNOWN_RESOURCE,
+                .vm_label = vmLabel, .type = TVDC_NONE, .other_label = TVDC_NONE,
+                .other_type = TVDC_NONE, .conflict = TVDC_NONE, .host = TVDC_NONE,
+            };
+        } else if ((rc = tvdc_decide_share(priv->policy, vmLabel, resLabel, &verdict)) < 0) {
+            detail = g_strdup_printf("resource: %s (%s): %s", res->what, res->key,
+                                     g_strerror(-rc));
+            if (virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR,
+                            TVDC_RULE_STR_INTERNAL, detail) < 0)
+                return -1;
+            wouldDeny = true;
+            continue;
+        } else if (rc == TVDC_PERMIT) {
+            continue;
+        }
+
+        detail = virTVDCFormatVerdict(priv, &verdict, labels[i], res);
+        if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                        tvdc_rule_to_string(verdict.rule), detail) < 0)
+            return -1;
+        wouldDeny = true;
+    }
+
+    return wouldDeny ? 1 : 0;
+}
+
+
+/* Decide a domain's own resources (a hotplug): the whole check, with the
+ * policy lock held by the caller. */
+static int
+virTVDCCheckHotplug(virTVDCSecurityData *priv,
+                    virDomainDef *def,
+                    GPtrArray *resources)
+{
+    virTVDCRequest req;
+    const char *label;
+    int rc;
+
+    if (resources->len == 0)
+        return 0;
+    if ((rc = virTVDCGetLabel(def, &label)) < 0)
+        return -1;
+    virTVDCRequestInit(&req, "hotplug", def, label);
+
+    if (!priv->policy)
+        return virTVDCDenyNoPolicy(priv, &req);
+    if (virTVDCCheckLabel(priv, &req) < 0)
+        return -1;
+
+    return virTVDCCheckResources(priv, &req, resources) < 0 ? -1 : 0;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* The status file, for `tvdc status`                                       */
+
+static int
+virTVDCAppendStringOrNull(virJSONValue *obj,
+                          const char *key,
+                          const char *value)
+{
+    if (value)
+        return virJSONValueObjectAppendString(obj, key, value);
+    return virJSONValueObjectAppendNull(obj, key);
+}
+
+
+static virJSONValue *
+virTVDCTypesArray(const tvdc_policy *policy,
+                  const char *label)
+{
+    g_autoptr(virJSONValue) arr = virJSONValueNewArray();
+    g_autofree char *types = virTVDCLabelTypes(policy, label);
+    g_auto(GStrv) names = NULL;
+    size_t i;
+
+    if (types) {
+        names = g_strsplit(types, ",", 0);
+        for (i = 0; names[i]; i++)
+            ignore_value(virJSONValueArrayAppendString(arr, names[i]));
+    }
+    return g_steal_pointer(&arr);
+}
+
+
+static virJSONValue *
+virTVDCStatusPolicy(virTVDCSecurityData *priv)
+{
+    g_autoptr(virJSONValue) policy = virJSONValueNewObject();
+    const uint8_t *hash = tvdc_policy_source_hash(priv->policy);
+    char hex[65] = { 0 };
+    size_t i;
+
+    for (i = 0; i < 32; i++)
+        g_snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+
+    if (virJSONValueObjectAppendString(policy, "path", priv->cfg->policy) < 0 ||
+        virJSONValueObjectAppendString(policy, "name", tvdc_policy_name(priv->policy)) < 0 ||
+        virJSONValueObjectAppendNumberUlong(policy, "version",
+                                            tvdc_policy_version(priv->policy)) < 0 ||
+        virJSONValueObjectAppendString(policy, "source_sha256", hex) < 0 ||
+        virJSONValueObjectAppendBoolean(policy, "allow_unlabeled",
+                                        !!(tvdc_policy_flags(priv->policy) &
+                                           TVDC_POLICY_ALLOW_UNLABELED)) < 0)
+        return NULL;
+    return g_steal_pointer(&policy);
+}
+
+
+/* Write TVDC_STATUS_FILE (atomically: a new file renamed over the old):
+ * the policy in force, the mode, this host and its label, and every
+ * domain running or starting here with its label, types, reservation and
+ * violation of the current policy, if any. */
+static void
+virTVDCWriteStatus(virTVDCSecurityData *priv)
+{
+    g_autoptr(virJSONValue) status = virJSONValueNewObject();
+    g_autoptr(virJSONValue) policy = NULL;
+    g_autoptr(virJSONValue) hostTypes = NULL;
+    g_autoptr(virJSONValue) domains = virJSONValueNewArray();
+    g_autoptr(virJSONValue) active = virJSONValueNewObject();
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *nowstr = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+    g_autofree char *json = NULL;
+    g_autoptr(GHashTable) counts = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                         g_free, NULL);
+    const char *hostLabel = NULL;
+    GHashTableIter iter;
+    gpointer key;
+    gpointer value;
+
+    if (!priv->privileged)
+        return;
+
+    if (priv->policy) {
+        if (!(policy = virTVDCStatusPolicy(priv)))
+            return;
+        if (priv->hostName) {
+            int64_t idx = tvdc_find_host(priv->policy, priv->hostName);
+
+            if (idx >= 0)
+                hostLabel = tvdc_label_name(priv->policy,
+                                            tvdc_host_label(priv->policy, idx));
+        }
+    }
+    hostTypes = virTVDCTypesArray(priv->policy, hostLabel);
+
+    g_hash_table_iter_init(&iter, priv->domains);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        virTVDCDomain *dom = value;
+        g_autoptr(virJSONValue) obj = virJSONValueNewObject();
+        g_autoptr(virJSONValue) types = virTVDCTypesArray(priv->policy, dom->label);
+        size_t i;
+
+        if (dom->reserved) {
+            for (i = 0; i < virJSONValueArraySize(types); i++) {
+                const char *t = virJSONValueGetString(virJSONValueArrayGet(types, i));
+                gpointer old = g_hash_table_lookup(counts, t);
+
+                g_hash_table_insert(counts, g_strdup(t),
+                                    GSIZE_TO_POINTER(GPOINTER_TO_SIZE(old) + 1));
+            }
+        }
+
+        if (virJSONValueObjectAppendString(obj, "uuid", dom->uuid) < 0 ||
+            virJSONValueObjectAppendString(obj, "name", dom->name) < 0 ||
+            virTVDCAppendStringOrNull(obj, "label", dom->label) < 0 ||
+            virJSONValueObjectAppend(obj, "types", &types) < 0 ||
+            virJSONValueObjectAppendBoolean(obj, "reserved", dom->reserved) < 0 ||
+            virJSONValueObjectAppendString(obj, "state",
+                                           dom->running ? "running" : "starting") < 0 ||
+            virTVDCAppendStringOrNull(obj, "violation", dom->violation) < 0 ||
+            virJSONValueArrayAppend(domains, &obj) < 0)
+            return;
+    }
+
+    g_hash_table_iter_init(&iter, counts);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (virJSONValueObjectAppendNumberUlong(active, key, GPOINTER_TO_SIZE(value)) < 0)
+            return;
+    }
+
+    if (virJSONValueObjectAppendNumberInt(status, "format", 1) < 0 ||
+        virJSONValueObjectAppendString(status, "updated", nowstr) < 0 ||
+        virJSONValueObjectAppendNumberLong(status, "pid", (long long) getpid()) < 0 ||
+        virTVDCAppendStringOrNull(status, "host", priv->hostName) < 0 ||
+        virTVDCAppendStringOrNull(status, "host_label", hostLabel) < 0 ||
+        virJSONValueObjectAppend(status, "host_types", &hostTypes) < 0 ||
+        virJSONValueObjectAppendString(status, "mode",
+                                       priv->permissive ? "permissive" : "enforcing") < 0 ||
+        virJSONValueObjectAppendString(status, "config", TVDC_CONFIG_PATH) < 0 ||
+        (policy ? virJSONValueObjectAppend(status, "policy", &policy)
+                : virJSONValueObjectAppendNull(status, "policy")) < 0 ||
+        virTVDCAppendStringOrNull(status, "error", priv->unavailable) < 0 ||
+        virJSONValueObjectAppendString(status, "audit_log", priv->auditLog) < 0 ||
+        virJSONValueObjectAppend(status, "active_types", &active) < 0 ||
+        virJSONValueObjectAppendNumberUlong(status, "reservations",
+                                            priv->host ?
+                                            tvdc_host_n_reservations(priv->host) : 0) < 0 ||
+        virJSONValueObjectAppend(status, "domains", &domains) < 0)
+        return;
+
+    if (!(json = virJSONValueToString(status, true)))
+        return;
+
+    if (g_mkdir_with_parents(TVDC_STATUS_DIR, 0700) < 0) {
+        VIR_WARN("tvdc: cannot create %s: %s", TVDC_STATUS_DIR, g_strerror(errno));
+        return;
+    }
+    if (virFileRewriteStr(TVDC_STATUS_FILE, 0600, json) < 0) {
+        VIR_WARN("tvdc: cannot write %s: %s", TVDC_STATUS_FILE, virGetLastErrorMessage());
+        virResetLastError();
+    }
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Loading the configuration and the policy                                 */
+
+/* Load the compiled policy that cfg names, verified as cfg says.  On
+ * failure *why says what is wrong. */
+static int
+virTVDCLoadPolicy(const tvdc_config *cfg,
+                  tvdc_policy **policy,
+                  char **why)
+{
+    tvdc_error err = { 0 };
+    g_autofree char *stateDir = NULL;
+    char magic[16];
+    VIR_AUTOCLOSE fd = -1;
+    ssize_t n;
+    int rc;
+
+    /* libvirtd parses no JSON policy: only the compiled, bounds-checked and
+     * hashed image that `tvdc policy compile` writes. */
+    if ((fd = open(cfg->policy, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+        *why = g_strdup_printf("policy %s: %s", cfg->policy, g_strerror(errno));
+        return -1;
+    }
+    if ((n = saferead(fd, magic, sizeof(magic))) < 0) {
+        *why = g_strdup_printf("policy %s: %s", cfg->policy, g_strerror(errno));
+        return -1;
+    }
+    if (!tvdc_is_binary_policy(magic, n)) {
+        *why = g_strdup_printf("policy %s is not a compiled policy (libvirtd loads only the output of 'tvdc policy compile')",
+                               cfg->policy);
+        return -1;
+    }
+
+    stateDir = g_path_get_dirname(cfg->rollback_state);
+    if (g_mkdir_with_parents(stateDir, 0700) < 0) {
+        *why = g_strdup_printf("rollback state directory %s: %s",
+                               stateDir, g_strerror(errno));
+        return -1;
+    }
+
+    rc = tvdc_policy_load_trusted(cfg->policy,
+                                  cfg->require_signature ? cfg->trust_dir : NULL,
+                                  cfg->rollback_state, policy, &err);
+    if (rc < 0) {
+        const char *msg = err.message[0] ? err.message : g_strerror(-rc);
+
+        switch (rc) {
+        case -EKEYREJECTED:
+            *why = g_strdup_printf("policy %s: signature does not verify against the keys in %s: %s",
+                                   cfg->policy, cfg->trust_dir, msg);
+            break;
+        case -ENOKEY:
+            *why = g_strdup_printf("policy %s: no usable signing key in %s: %s",
+                                   cfg->policy, cfg->trust_dir, msg);
+            break;
+        case -ESTALE:
+            *why = g_strdup_printf("policy %s: rollback refused (state %s): %s",
+                                   cfg->policy, cfg->rollback_state, msg);
+            break;
+        default:
+            if (err.line)
+                *why = g_strdup_printf("policy %s:%u:%u: %s",
+                                       cfg->policy, err.line, err.column, msg);
+            else
+                *why = g_strdup_printf("policy %s: %s", cfg->policy, msg);
+            break;
+        }
+        *policy = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+
+/* Load tvdc.conf, the policy, and an empty reservation table.  Never fails:
+ * what cannot be loaded is recorded in priv->unavailable, and every domain
+ * is then denied with that reason. */
+static void
+virTVDCLoad(virTVDCSecurityData *priv)
+{
+    tvdc_error err = { 0 };
+    int rc;
+
+    if ((rc = tvdc_config_load(TVDC_CONFIG_PATH, &priv->cfg, &err)) < 0) {
+        priv->cfg = NULL;
+        priv->auditLog = TVDC_DEFAULT_AUDIT_LOG;
+        priv->hostName = g_strdup(g_get_host_name());
+        if (err.line)
+            priv->unavailable = g_strdup_printf("configuration %s:%u:%u: %s",
+                                                TVDC_CONFIG_PATH, err.line, err.column,
+                                                err.message);
+        else
+            priv->unavailable = g_strdup_printf("configuration %s: %s", TVDC_CONFIG_PATH,
+                                                err.message[0] ? err.message : g_strerror(-rc));
+        return;
+    }
+
+    priv->auditLog = priv->cfg->audit_log;
+    priv->hostName = g_strdup(priv->cfg->host_name);
+    priv->permissive = priv->cfg->mode == TVDC_MODE_PERMISSIVE;
+
+    if (virTVDCLoadPolicy(priv->cfg, &priv->policy, &priv->unavailable) < 0)
+        return;
+
+    if ((rc = tvdc_host_new(priv->policy, &priv->host)) < 0) {
+        priv->unavailable = g_strdup_printf("cannot create the reservation table: %s",
+                                            g_strerror(-rc));
+        g_clear_pointer(&priv->policy, tvdc_policy_free);
+        return;
+    }
+}
+
+
+/* Record a domain that is already running here (libvirtd restart): its
+ * reservation is made even if it conflicts, and a violation of the
+ * current policy is reported, never acted upon. */
+static void
+virTVDCAddRunning(virTVDCSecurityData *priv,
+                  const char *uuid,
+                  const char *name,
+                  const char *label)
+{
+    virTVDCDomain *dom = g_hash_table_lookup(priv->domains, uuid);
+    tvdc_verdict verdict;
+    int64_t idx;
+    int rc;
+
+    if (dom) {
+        dom->running = true;
+        return;
+    }
+
+    dom = g_new0(virTVDCDomain, 1);
+    dom->uuid = g_strdup(uuid);
+    dom->name = g_strdup(name);
+    dom->label = g_strdup(label);
+    dom->running = true;
+
+    if (!priv->policy) {
+        dom->violation = g_strdup_printf("no policy: %s", priv->unavailable);
+    } else if (!label) {
+        if (!(tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED))
+            dom->violation = g_strdup_printf("label: unlabeled VM, and policy %s does not allow unlabeled VMs",
+                                             tvdc_policy_name(priv->policy));
+    } else if ((idx = tvdc_find_label(priv->policy, label)) < 0) {
+        dom->violation = g_strdup_printf("label: unknown label '%s'", label);
+    } else {
+        int64_t host = tvdc_find_host(priv->policy, priv->hostName);
+
+        rc = tvdc_host_reserve(priv->host, uuid, idx, TVDC_RESERVE_FORCE, &verdict);
+        if (rc >= 0 || rc == -EEXIST)
+            dom->reserved = true;
+        if (rc == TVDC_DENY)
+            dom->violation = virTVDCFormatVerdict(priv, &verdict, label, NULL);
+        else if (rc < 0 && rc != -EEXIST)
+            dom->violation = g_strdup_printf("cannot reserve: %s", g_strerror(-rc));
+
+        if (!dom->violation) {
+            if (host < 0)
+                dom->violation = g_strdup_printf("host: host '%s' is not in the policy and runs no labeled VM",
+                                                 priv->hostName);
+            else if (tvdc_decide_host(priv->policy, host, idx, &verdict) == TVDC_DENY)
+                dom->violation = virTVDCFormatVerdict(priv, &verdict, label, NULL);
+        }
+    }
+
+    if (dom->violation)
+        VIR_WARN("tvdc: running VM '%s' (label %s) violates the policy in force: %s",
+                 name, NULLSTR(label), dom->violation);
+
+    g_hash_table_insert(priv->domains, dom->uuid, dom);
+}
+
+
+/* Reserve the domains whose status XML the QEMU driver is about to load,
+ * before any API call can start a domain: without this a conflicting start
+ * could slip in between the daemon accepting calls and the reconnect
+ * thread of a running domain reaching domainReserveSecurityLabel.  A
+ * domain that turns out to be gone is released by the QEMU driver's
+ * cleanup (domainReleaseSecurityLabel) like any other. */
+static void
+virTVDCReserveFromStatusDir(virTVDCSecurityData *priv)
+{
+    g_autoptr(DIR) dir = NULL;
+    struct dirent *ent;
+    int rc;
+
+    if (virDirOpenIfExists(&dir, TVDC_QEMU_STATE_DIR) <= 0) {
+        virResetLastError();
+        return;
+    }
+
+    while ((rc = virDirRead(dir, &ent, TVDC_QEMU_STATE_DIR)) > 0) {
+        g_autofree char *path = NULL;
+        g_autoptr(xmlDoc) xml = NULL;
+        g_autoptr(xmlXPathContext) ctxt = NULL;
+        g_autofree char *uuidstr = NULL;
+        g_autofree char *name = NULL;
+        g_autofree char *label = NULL;
+        unsigned char uuid[VIR_UUID_BUFLEN];
+        char canon[VIR_UUID_STRING_BUFLEN];
+
+        if (!virStringHasSuffix(ent->d_name, ".xml"))
+            continue;
+
+        path = g_strdup_printf("%s/%s", TVDC_QEMU_STATE_DIR, ent->d_name);
+        if (!(xml = virXMLParse(path, NULL, NULL, "domstatus", &ctxt, NULL, false))) {
+            VIR_WARN("tvdc: cannot read domain status %s: %s",
+                     path, virGetLastErrorMessage());
+            virResetLastError();
+            continue;
+        }
+
+        uuidstr = virXPathString("string(./domain/uuid)", ctxt);
+        name = virXPathString("string(./domain/name)", ctxt);
+        label = virXPathString("string(./domain/seclabel[@model='tvdc' and @type='static']/label)",
+                               ctxt);
+        if (!uuidstr || !name || virUUIDParse(uuidstr, uuid) < 0) {
+            VIR_WARN("tvdc: domain status %s has no name or UUID", path);
+            virResetLastError();
+            continue;
+        }
+        virUUIDFormat(uuid, canon);
+        virTVDCAddRunning(priv, canon, name, label);
+    }
+    virResetLastError();
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Driver entry points                                                      */
+
+static virSecurityDriverStatus
+virTVDCSecurityDriverProbe(const char *virtDriver)
+{
+    /* Only the QEMU driver calls the hooks this driver relies on. */
+    if (STRNEQ_NULLABLE(virtDriver, "QEMU"))
+        return SECURITY_DRIVER_DISABLE;
+    return SECURITY_DRIVER_ENABLE;
+}
+
+
+static int
+virTVDCSecurityDriverOpen(virSecurityManager *mgr)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+
+    if (virMutexInit(&priv->lock) < 0) {
+        virReportSystemError(errno, "%s", _("unable to initialize tvdc mutex"));
+        return -1;
+    }
+    priv->lockInitialized = true;
+    priv->privileged = virSecurityManagerGetPrivileged(mgr);
+    priv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify) virTVDCDomainFree);
+
+    virTVDCLoad(priv);
+
+    if (priv->unavailable) {
+        VIR_ERROR(_("tvdc: no policy in force, every VM will be denied: %s"),
+                  priv->unavailable);
+    } else {
+        VIR_INFO("tvdc: policy %s version %u from %s, host %s, %s mode",
+                 tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
+                 priv->cfg->policy, priv->hostName,
+                 priv->permissive ? "permissive" : "enforcing");
+        if (tvdc_find_host(priv->policy, priv->hostName) < 0)
+            VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
+                     priv->hostName, tvdc_policy_name(priv->policy));
+    }
+    if (priv->permissive)
+        VIR_WARN("%s", _("tvdc: PERMISSIVE mode: policy violations are logged and audited as would-deny, NOT denied"));
+
+    if (priv->privileged)
+        virTVDCReserveFromStatusDir(priv);
+
+    virTVDCWriteStatus(priv);
+    return 0;
+}
+
+
+static int
+virTVDCSecurityDriverClose(virSecurityManager *mgr)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+
+    g_clear_pointer(&priv->domains, g_hash_table_unref);
+    g_clear_pointer(&priv->host, tvdc_host_free);
+    g_clear_pointer(&priv->policy, tvdc_policy_free);
+    g_clear_pointer(&priv->cfg, tvdc_config_free);
+    g_clear_pointer(&priv->unavailable, g_free);
+    g_clear_pointer(&priv->hostName, g_free);
+    if (priv->lockInitialized) {
+        virMutexDestroy(&priv->lock);
+        priv->lockInitialized = false;
+    }
+    return 0;
+}
+
+
+static const char *
+virTVDCSecurityGetModel(virSecurityManager *mgr G_GNUC_UNUSED)
+{
+    return SECURITY_TVDC_NAME;
+}
+
+
+static const char *
+virTVDCSecurityGetDOI(virSecurityManager *mgr G_GNUC_UNUSED)
+{
+    return SECURITY_TVDC_DOI;
+}
+
+
+/* define, and every other parse of a domain definition: configs loaded at
+ * daemon start, incoming migration and restore XML, the copy made at the
+ * start of every start (so a definition that no longer passes is refused
+ * before the start decision is even made).  The QEMU driver tolerates a failure while it loads existing
+ * configs (see the patch "qemu: keep domains whose security verification
+ * fails when loading configs"), so a policy change never makes a defined
+ * domain disappear: it stays defined and its start is refused, with the
+ * reason, when the verification runs again. */
+static int
+virTVDCSecurityVerify(virSecurityManager *mgr,
+                      virDomainDef *def)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = NULL;
+    virTVDCRequest req;
+    const char *label;
+    int rc;
+
+    if ((rc = virTVDCGetLabel(def, &label)) <= 0)
+        return rc;
+
+    virTVDCRequestInit(&req, "verify", def, label);
+    if (!priv->policy)
+        return virTVDCDenyNoPolicy(priv, &req);
+
+    if ((rc = virTVDCCheckLabel(priv, &req)) < 0)
+        return -1;
+    if (rc > 0)
+        return 0;
+
+    resources = virTVDCCollectResources(def);
+    if (virTVDCCheckResources(priv, &req, resources) < 0)
+        return -1;
+    return 0;
+}
+
+
+static virTVDCDomain *
+virTVDCDomainNew(const virTVDCRequest *req)
+{
+    virTVDCDomain *dom = g_new0(virTVDCDomain, 1);
+
+    dom->uuid = g_strdup(req->uuid);
+    dom->name = g_strdup(req->def->name);
+    dom->label = g_strdup(req->label);
+    return dom;
+}
+
+
+/* The subject of a check in tvdc_decide_start's list, for messages about
+ * names the policy does not know. */
+static const char *
+virTVDCCheckSubject(virTVDCSecurityData *priv,
+                    const virTVDCRequest *req,
+                    const tvdc_verdict *verdict,
+                    const char *resourceLabel)
+{
+    switch (verdict->check) {
+    case TVDC_CHECK_HOST:
+        return priv->hostName;
+    case TVDC_CHECK_RESOURCE:
+        return resourceLabel;
+    case TVDC_CHECK_LABEL:
+    case TVDC_CHECK_COLLOCATION:
+    case _TVDC_CHECK_MAX:
+    default:
+        return req->label;
+    }
+}
+
+
+/* start, restore, incoming migration: the decision of DESIGN.md section 2
+ * for this host, and the reservation of the domain's types, in one atomic
+ * step of the host table.  Runs before anything of the domain is set up. */
+static int
+virTVDCSecurityGenLabel(virSecurityManager *mgr,
+                        virDomainDef *def)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = NULL;
+    g_autoptr(tvdc_store) store = NULL;
+    g_autofree const char **labels = NULL;
+    g_autofree const char **checked = NULL;
+    g_autofree virTVDCResource **checkedRes = NULL;
+    g_autofree tvdc_verdict *checks = NULL;
+    g_autoptr(virTVDCDomain) dom = NULL;
+    g_auto(virBuffer) permit = VIR_BUFFER_INITIALIZER;
+    virTVDCRequest req;
+    const char *label;
+    size_t nchecked = 0;
+    size_t nchecks = 0;
+    bool wouldDeny = false;
+    size_t i;
+    int rc;
+
+    if ((rc = virTVDCGetLabel(def, &label)) < 0)
+        return -1;
+    if (rc == 0) {
+        /* unlabeled: decided in domainSetSecurityAllLabel */
+        virTVDCDropImplicitLabel(def);
+        return 0;
+    }
+
+    virTVDCRequestInit(&req, "start", def, label);
+
+    if (g_hash_table_contains(priv->domains, req.uuid)) {
+        g_autofree char *detail = g_strdup_printf("VM %s already holds a reservation on host %s",
+                                                  req.uuid, priv->hostName);
+
+        return virTVDCDeny(priv, &req, VIR_ERR_OPERATION_INVALID,
+                           TVDC_RULE_STR_INTERNAL, detail) < 0 ? -1 : 0;
+    }
+
+    dom = virTVDCDomainNew(&req);
+
+    if (!priv->policy) {
+        if (virTVDCDenyNoPolicy(priv, &req) < 0)
+            return -1;
+        dom->wouldDeny = true;
+        goto done;
+    }
+
+    if ((rc = virTVDCLoadStore(priv, &req, &store)) < 0)
+        return -1;
+    wouldDeny = rc > 0;
+
+    resources = virTVDCCollectResources(def);
+    labels = g_new0(const char *, resources->len + 1);
+    checked = g_new0(const char *, resources->len + 1);
+    checkedRes = g_new0(virTVDCResource *, resources->len + 1);
+    if (store) {
+        if ((rc = virTVDCResourceLabels(priv, &req, resources, store, labels)) < 0)
+            return -1;
+        wouldDeny |= rc > 0;
+
+        for (i = 0; i < resources->len; i++) {
+            if (!labels[i])
+                continue;
+            checked[nchecked] = labels[i];
+            checkedRes[nchecked] = g_ptr_array_index(resources, i);
+            nchecked++;
+        }
+    }
+
+    checks = g_new0(tvdc_verdict, 3 + nchecked);
+    rc = tvdc_decide_start(priv->policy, priv->host, priv->hostName, label,
+                           checked, nchecked, wouldDeny ? NULL : req.uuid,
+                           checks, &nchecks);
+    if (rc < 0) {
+        g_autofree char *detail = g_strdup_printf("policy engine: %s", g_strerror(-rc));
+
+        return virTVDCDeny(priv, &req, VIR_ERR_INTERNAL_ERROR,
+                           TVDC_RULE_STR_INTERNAL, detail) < 0 ? -1 : 0;
+    }
+
+    for (i = 0; i < nchecks; i++) {
+        const char *resLabel = i >= 3 ? checked[i - 3] : NULL;
+        virTVDCResource *res = i >= 3 ? checkedRes[i - 3] : NULL;
+        g_autofree char *detail = NULL;
+
+        detail = virTVDCFormatVerdict(priv, &checks[i],
+                                      virTVDCCheckSubject(priv, &req, &checks[i], resLabel),
+                                      res);
+        if (checks[i].rule == TVDC_RULE_OK) {
+            if (checks[i].check == TVDC_CHECK_HOST ||
+                checks[i].check == TVDC_CHECK_COLLOCATION)
+                virBufferAsprintf(&permit, "%s; ", detail);
+            continue;
+        }
+
+        if (virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
+                        tvdc_rule_to_string(checks[i].rule), detail) < 0)
+            return -1;
+        wouldDeny = true;
+    }
+
+    if (rc == TVDC_PERMIT && !wouldDeny) {
+        dom->reserved = true;
+    } else {
+        /* permissive: the domain runs, so its types count for later
+         * decisions */
+        int64_t idx = tvdc_find_label(priv->policy, label);
+        tvdc_verdict verdict;
+
+        wouldDeny = true;
+        if (idx >= 0 &&
+            tvdc_host_reserve(priv->host, req.uuid, idx, TVDC_RESERVE_FORCE, &verdict) >= 0)
+            dom->reserved = true;
+    }
+    dom->wouldDeny = wouldDeny;
+    virBufferAsprintf(&permit, "%u resources checked", (unsigned) nchecked);
+    dom->permitDetail = virBufferContentAndReset(&permit);
+
+ done:
+    g_hash_table_insert(priv->domains, dom->uuid, dom);
+    dom = NULL;
+    virTVDCWriteStatus(priv);
+    return 0;
+}
+
+
+/* The last step before the domain runs: every resource of the final live
+ * definition (backing chains found while preparing it, generated paths),
+ * the decision for unlabeled domains, and the permit record. */
+static int
+virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
+                           virDomainDef *def,
+                           const char *incomingPath,
+                           bool chardevStdioLogd G_GNUC_UNUSED,
+                           bool migrated)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = NULL;
+    g_autofree char *unlabeledDetail = NULL;
+    virTVDCDomain *dom;
+    virTVDCRequest req;
+    const char *op;
+    const char *label;
+    bool wouldDeny = false;
+    int rc;
+
+    if (!migrated)
+        op = "start";
+    else if (incomingPath)
+        op = "restore";
+    else
+        op = "migrate-in";
+
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCRequestInit(&req, op, def, label);
+    dom = g_hash_table_lookup(priv->domains, req.uuid);
+    resources = virTVDCCollectResources(def);
+
+    if (label) {
+        if (!dom) {
+            if (virTVDCDeny(priv, &req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_NOT_AUTHORIZED,
+                            "label: the start was not decided by tvdc (no reservation)") < 0)
+                return -1;
+            dom = virTVDCDomainNew(&req);
+            dom->wouldDeny = true;
+            g_hash_table_insert(priv->domains, dom->uuid, dom);
+        }
+        if (priv->policy) {
+            if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
+                return -1;
+            wouldDeny = rc > 0;
+        }
+    } else {
+        if (!priv->policy) {
+            if (virTVDCDenyNoPolicy(priv, &req) < 0)
+                return -1;
+            wouldDeny = true;
+        } else {
+            if (!(tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED)) {
+                g_autofree char *detail = g_strdup_printf("label: VM has no tvdc label, and policy %s does not allow unlabeled VMs",
+                                                          tvdc_policy_name(priv->policy));
+
+                if (virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
+                                TVDC_RULE_STR_UNLABELED_VM, detail) < 0)
+                    return -1;
+                wouldDeny = true;
+            }
+            if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
+                return -1;
+            wouldDeny |= rc > 0;
+            unlabeledDetail = g_strdup_printf("label: policy %s allows unlabeled VMs; %u resources, none labeled",
+                                              tvdc_policy_name(priv->policy),
+                                              resources->len);
+        }
+        if (!dom) {
+            dom = virTVDCDomainNew(&req);
+            g_hash_table_insert(priv->domains, dom->uuid, dom);
+        }
+        dom->wouldDeny |= wouldDeny;
+    }
+
+    if (!wouldDeny && !dom->wouldDeny &&
+        virTVDCPermit(priv, &req, label ? dom->permitDetail : unlabeledDetail) < 0)
+        return -1;
+
+    dom->running = true;
+    virTVDCWriteStatus(priv);
+    return 0;
+}
+
+
+/* stop, failed start, migration away: the reservation is released exactly
+ * once (the QEMU driver calls this once per stop, also after a failed
+ * start; a domain it does not know about holds nothing). */
+static int
+virTVDCSecurityReleaseLabel(virSecurityManager *mgr,
+                            virDomainDef *def)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    virTVDCDomain *dom;
+    int rc;
+
+    virUUIDFormat(def->uuid, uuid);
+    if (!(dom = g_hash_table_lookup(priv->domains, uuid)))
+        return 0;
+
+    if (dom->reserved && priv->host &&
+        (rc = tvdc_host_release(priv->host, uuid)) < 0)
+        VIR_WARN("tvdc: releasing the reservation of VM '%s' (%s): %s",
+                 def->name, uuid, g_strerror(-rc));
+
+    VIR_DEBUG("tvdc: released VM '%s' (%s), label %s",
+              def->name, uuid, NULLSTR(dom->label));
+    g_hash_table_remove(priv->domains, uuid);
+    virTVDCWriteStatus(priv);
+    return 0;
+}
+
+
+/* libvirtd restart: a running domain is reconnected.  Its reservation is
+ * rebuilt even if it conflicts (TVDC_RESERVE_FORCE), so conflicting types
+ * stay excluded; a violation is logged and shown by `tvdc status`, the
+ * domain is never stopped. */
+static int
+virTVDCSecurityReserveLabel(virSecurityManager *mgr,
+                            virDomainDef *def,
+                            pid_t pid G_GNUC_UNUSED)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    const char *label = NULL;
+
+    if (virTVDCGetLabel(def, &label) < 0) {
+        VIR_WARN("tvdc: running VM '%s': %s", def->name, virGetLastErrorMessage());
+        virResetLastError();
+        label = NULL;
+    }
+
+    virUUIDFormat(def->uuid, uuid);
+    virTVDCAddRunning(priv, uuid, def->name, label);
+    virTVDCWriteStatus(priv);
+    return 0;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Hotplug: the sharing rule for the new resource                           */
+
+static int
+virTVDCSecuritySetImageLabel(virSecurityManager *mgr,
+                             virDomainDef *def,
+                             virStorageSource *src,
+                             virSecurityDomainImageLabelFlags flags)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+
+    virTVDCCollectStorage(resources, "disk image", src,
+                          flags & VIR_SECURITY_DOMAIN_IMAGE_LABEL_BACKING_CHAIN);
+    return virTVDCCheckHotplug(priv, def, resources);
+}
+
+
+static int
+virTVDCSecuritySetHostdevLabel(virSecurityManager *mgr,
+                               virDomainDef *def,
+                               virDomainHostdevDef *dev,
+                               const char *vroot G_GNUC_UNUSED)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+
+    virTVDCCollectHostdev(resources, dev);
+    return virTVDCCheckHotplug(priv, def, resources);
+}
+
+
+static int
+virTVDCSecuritySetChardevLabel(virSecurityManager *mgr,
+                               virDomainDef *def,
+                               virDomainChrSourceDef *dev_source,
+                               bool chardevStdioLogd G_GNUC_UNUSED)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+
+    virTVDCCollectChardev(resources, def, "character device", dev_source);
+    return virTVDCCheckHotplug(priv, def, resources);
+}
+
+
+static int
+virTVDCSecuritySetMemoryLabel(virSecurityManager *mgr,
+                              virDomainDef *def,
+                              virDomainMemoryDef *mem)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+
+    virTVDCCollectMemory(resources, mem);
+    return virTVDCCheckHotplug(priv, def, resources);
+}
+
+
+static int
+virTVDCSecuritySetNetdevLabel(virSecurityManager *mgr,
+                              virDomainDef *def,
+                              virDomainNetDef *net)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+
+    virTVDCCollectNet(resources, def, net);
+    return virTVDCCheckHotplug(priv, def, resources);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Hooks with nothing to decide                                             */
+
+/* tvdc labels no file and no process: restoring is a no-op, as is
+ * labeling what the domain creates for itself (sockets, fds, paths).  The
+ * stack calls these on every nested driver, so they must exist. */
+
+static int
+virTVDCSecurityRestoreAllLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                               virDomainDef *def G_GNUC_UNUSED,
+                               bool migrated G_GNUC_UNUSED,
+                               bool chardevStdioLogd G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecurityRestoreImageLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                                 virDomainDef *def G_GNUC_UNUSED,
+                                 virStorageSource *src G_GNUC_UNUSED,
+                                 virSecurityDomainImageLabelFlags flags G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecurityRestoreHostdevLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                                   virDomainDef *def G_GNUC_UNUSED,
+                                   virDomainHostdevDef *dev G_GNUC_UNUSED,
+                                   const char *vroot G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecurityRestoreChardevLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                                   virDomainDef *def G_GNUC_UNUSED,
+                                   virDomainChrSourceDef *dev_source G_GNUC_UNUSED,
+                                   bool chardevStdioLogd G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecurityRestoreMemoryLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                                  virDomainDef *def G_GNUC_UNUSED,
+                                  virDomainMemoryDef *mem G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecurityRestoreNetdevLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                                  virDomainDef *def G_GNUC_UNUSED,
+                                  virDomainNetDef *net G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecurityInputLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                          virDomainDef *def G_GNUC_UNUSED,
+                          virDomainInputDef *input G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecuritySocketLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                           virDomainDef *def G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecuritySetProcessLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                               virDomainDef *def G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecuritySetChildProcessLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                                    virDomainDef *def G_GNUC_UNUSED,
+                                    virCommand *cmd G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+/* `virsh dominfo` shows the tvdc label when tvdc is the primary driver. */
+static int
+virTVDCSecurityGetProcessLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                               virDomainDef *def,
+                               pid_t pid G_GNUC_UNUSED,
+                               virSecurityLabelPtr sec)
+{
+    const char *label = NULL;
+
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+
+    if (virStrcpy(sec->label, label ? label : "", VIR_SECURITY_LABEL_BUFLEN) < 0) {
+        virReportError(VIR_ERR_INTERNAL_ERROR,
+                       _("tvdc label '%s' is too long"), label);
+        return -1;
+    }
+    sec->enforcing = 1;
+    return 0;
+}
+
+
+static int
+virTVDCSecuritySetFDLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                          virDomainDef *def G_GNUC_UNUSED,
+                          int fd G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecuritySetPathLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                            virDomainDef *def G_GNUC_UNUSED,
+                            const char *path G_GNUC_UNUSED,
+                            bool allowSubtree G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static int
+virTVDCSecurityRestorePathLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                                virDomainDef *def G_GNUC_UNUSED,
+                                const char *path G_GNUC_UNUSED)
+{
+    return 0;
+}
+
+
+static char *
+virTVDCSecurityGetMountOptions(virSecurityManager *mgr G_GNUC_UNUSED,
+                               virDomainDef *def G_GNUC_UNUSED)
+{
+    return g_strdup("");
+}
+
+
+static const char *
+virTVDCSecurityGetBaseLabel(virSecurityManager *mgr G_GNUC_UNUSED,
+                            int virtType G_GNUC_UNUSED)
+{
+    return NULL;
+}
+
+
+virSecurityDriver virTVDCSecurityDriver = {
+    .privateDataLen                     = sizeof(virTVDCSecurityData),
+    .name                               = SECURITY_TVDC_NAME,
+    .probe                              = virTVDCSecurityDriverProbe,
+    .open                               = virTVDCSecurityDriverOpen,
+    .close                              = virTVDCSecurityDriverClose,
+
+    .getModel                           = virTVDCSecurityGetModel,
+    .getDOI                             = virTVDCSecurityGetDOI,
+
+    .domainSecurityVerify               = virTVDCSecurityVerify,
+
+    .domainSetSecurityImageLabel        = virTVDCSecuritySetImageLabel,
+    .domainRestoreSecurityImageLabel    = virTVDCSecurityRestoreImageLabel,
+
+    .domainSetSecurityMemoryLabel       = virTVDCSecuritySetMemoryLabel,
+    .domainRestoreSecurityMemoryLabel   = virTVDCSecurityRestoreMemoryLabel,
+
+    .domainSetSecurityInputLabel        = virTVDCSecurityInputLabel,
+    .domainRestoreSecurityInputLabel    = virTVDCSecurityInputLabel,
+
+    .domainSetSecurityDaemonSocketLabel = virTVDCSecuritySocketLabel,
+    .domainSetSecuritySocketLabel       = virTVDCSecuritySocketLabel,
+    .domainClearSecuritySocketLabel     = virTVDCSecuritySocketLabel,
+
+    .domainGenSecurityLabel             = virTVDCSecurityGenLabel,
+    .domainReserveSecurityLabel         = virTVDCSecurityReserveLabel,
+    .domainReleaseSecurityLabel         = virTVDCSecurityReleaseLabel,
+
+    .domainGetSecurityProcessLabel      = virTVDCSecurityGetProcessLabel,
+    .domainSetSecurityProcessLabel      = virTVDCSecuritySetProcessLabel,
+    .domainSetSecurityChildProcessLabel = virTVDCSecuritySetChildProcessLabel,
+
+    .domainSetSecurityAllLabel          = virTVDCSecuritySetAllLabel,
+    .domainRestoreSecurityAllLabel      = virTVDCSecurityRestoreAllLabel,
+
+    .domainSetSecurityHostdevLabel      = virTVDCSecuritySetHostdevLabel,
+    .domainRestoreSecurityHostdevLabel  = virTVDCSecurityRestoreHostdevLabel,
+
+    .domainSetSecurityImageFDLabel      = virTVDCSecuritySetFDLabel,
+    .domainSetSecurityTapFDLabel        = virTVDCSecuritySetFDLabel,
+
+    .domainGetSecurityMountOptions      = virTVDCSecurityGetMountOptions,
+
+    .getBaseLabel                       = virTVDCSecurityGetBaseLabel,
+
+    .domainSetPathLabel                 = virTVDCSecuritySetPathLabel,
+    .domainRestorePathLabel             = virTVDCSecurityRestorePathLabel,
+
+    .domainSetSecurityChardevLabel      = virTVDCSecuritySetChardevLabel,
+    .domainRestoreSecurityChardevLabel  = virTVDCSecurityRestoreChardevLabel,
+
+    .domainSetSecurityNetdevLabel       = virTVDCSecuritySetNetdevLabel,
+    .domainRestoreSecurityNetdevLabel   = virTVDCSecurityRestoreNetdevLabel,
+};
