@@ -105,6 +105,26 @@ grep -q '^~ label market-analysis: ' "$tmp/out" && ok || bad "diff changed label
 expect 0 "diff json" -- "$TVDC" policy diff --json "$b" "$tmp/new.json"
 jqeq '.types.added[0], .hosts.removed[0], .labels.changed[0].name' $'HR\nhost-b\nmarket-analysis' "diff json"
 
+# --- audit: filters over a log in the driver's format ---
+cat > "$tmp/audit.log" <<'LOG'
+{"time":"2026-11-20T10:00:00.000001Z","host":"host-a","operation":"start","vm_name":"web-1","vm_uuid":"6f1c0000-0000-4000-8000-000000000001","label":"public-web","decision":"permit","rule":"ok","detail":"all checks passed","policy_name":"bank-dc","policy_version":1}
+{"time":"2026-11-21T10:00:00.000002Z","host":"host-a","operation":"start","vm_name":"ma-1","vm_uuid":"6f1c0000-0000-4000-8000-000000000002","label":"market-analysis","decision":"deny","rule":"conflict","detail":"collocation: type MA of label market-analysis conflicts with running type SU (label underwriting) in conflict set chinese-wall","policy_name":"bank-dc","policy_version":1}
+{"time":"2026-11-22T10:00:00.000003Z","host":"host-b","operation":"define","vm_name":"web-1","vm_uuid":"6f1c0000-0000-4000-8000-000000000001","label":"public-web","decision":"would-deny","rule":"no-shared-type","detail":"resource: ...","policy_name":"bank-dc","policy_version":1}
+LOG
+expect 0 "audit all" -- "$TVDC" audit --log "$tmp/audit.log"
+[ "$(wc -l < "$tmp/out")" -eq 3 ] && ok || bad "audit all: $(cat "$tmp/out")"
+expect 0 "audit deny" -- "$TVDC" audit --log "$tmp/audit.log" --decision deny
+has "$tmp/out" "2026-11-21T10:00:00.000002Z host-a start ma-1 market-analysis deny: collocation: type MA of label market-analysis conflicts with running type SU (label underwriting) in conflict set chinese-wall" "audit deny line"
+expect 0 "audit vm since" -- "$TVDC" audit --log "$tmp/audit.log" --vm web-1 --since 2026-11-21 --json
+jqeq 'length, .[0].decision' $'1\nwould-deny' "audit vm+since json"
+expect 0 "audit by uuid" -- "$TVDC" audit --log "$tmp/audit.log" --vm 6f1c0000-0000-4000-8000-000000000002 --json
+jqeq '.[0].vm_name' ma-1 "audit by uuid"
+expect 2 "audit bad decision" -- "$TVDC" audit --log "$tmp/audit.log" --decision maybe
+echo 'not json' >> "$tmp/audit.log"
+expect 2 "audit malformed record" -- "$TVDC" audit --log "$tmp/audit.log"
+has "$tmp/err" "tvdc: audit: $tmp/audit.log:4: not an audit record" "audit malformed message"
+expect 2 "audit missing log" -- "$TVDC" audit --log "$tmp/nolog"
+
 # --- default, usage ---
 "$TVDC" policy default > "$tmp/default.json"
 if cmp -s "$tmp/default.json" "$b"; then ok; else bad "embedded default differs from bank.json"; fi

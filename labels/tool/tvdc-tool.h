@@ -20,6 +20,7 @@ enum {
 int cmd_policy(int argc, char **argv);
 int cmd_label(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 /* policy sign / verify (policy-sign.c), argv[0] is "sign" / "verify". */
 int cmd_policy_sign(int argc, char **argv);
 int cmd_policy_verify(int argc, char **argv);
@@ -35,7 +36,12 @@ int tool_load_policy(const char *path, tvdc_policy **ret);
 /* Print a JSON object to stdout, pretty, with a newline; frees it. */
 void tool_print_json(json_object *o);
 
-/* Defaults, overridable by the environment (TVDC_POLICY, TVDC_STORE) and
- * by options. */
+/* Defaults: options win, then the environment (TVDC_POLICY, TVDC_STORE,
+ * TVDC_AUDIT_LOG), then this host's tvdc.conf ($TVDC_CONF, else
+ * /etc/libvirt/tvdc.conf), then the built-in paths. */
 const char *tool_default_policy(void);
 const char *tool_default_store(void);
+const char *tool_default_audit_log(void);
+/* This host's configuration (defaults when there is no file); NULL and a
+ * message on stderr if the file is invalid. */
+const tvdc_config *tool_config(void);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tvdc: one command for the Trusted Virtual Datacenter, like ip or virsh. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ static const char usage[] =
 "Commands:\n"
 "  policy    validate, show, compile, decide, diff, sign and verify policies\n"
 "  label     assign labels to resources (disks, devices, sockets, shmem)\n"
+"  audit     show the decisions the libvirt driver logged\n"
 "  bench     measure decision latency and policy load cost\n"
 "\n"
 "Run 'tvdc COMMAND --help' for a command's options.\n"
@@ -67,18 +69,58 @@ tool_print_json(json_object *o)
     json_object_put(o);
 }
 
+const tvdc_config *
+tool_config(void)
+{
+    static tvdc_config *conf;
+    static bool tried;
+    tvdc_error e = { 0 };
+    const char *path = getenv("TVDC_CONF");
+
+    if (tried)
+        return conf;
+    tried = true;
+    if (!path || !*path)
+        path = TVDC_CONFIG_PATH;
+    if (tvdc_config_load(path, &conf, &e) < 0) {
+        tool_err_at(path, &e);
+        conf = NULL;
+    }
+    return conf;
+}
+
+static const char *
+default_of(const char *env, size_t conf_offset, const char *builtin)
+{
+    const char *s = getenv(env);
+    const tvdc_config *c;
+
+    if (s && *s)
+        return s;
+    c = tool_config();
+    if (c && *(char **) ((const char *) c + conf_offset))
+        return *(char **) ((const char *) c + conf_offset);
+    return builtin;
+}
+
 const char *
 tool_default_policy(void)
 {
-    const char *s = getenv("TVDC_POLICY");
-    return s && *s ? s : "/etc/tvdc/policy.bin";
+    return default_of("TVDC_POLICY", offsetof(tvdc_config, policy), "/etc/tvdc/policy.bin");
 }
 
 const char *
 tool_default_store(void)
 {
-    const char *s = getenv("TVDC_STORE");
-    return s && *s ? s : "/etc/tvdc/resources.json";
+    return default_of("TVDC_STORE", offsetof(tvdc_config, resource_store),
+                      "/etc/tvdc/resources.json");
+}
+
+const char *
+tool_default_audit_log(void)
+{
+    return default_of("TVDC_AUDIT_LOG", offsetof(tvdc_config, audit_log),
+                      "/var/log/tvdc/audit.log");
 }
 
 static const struct {
@@ -87,6 +129,7 @@ static const struct {
 } commands[] = {
     { "policy", cmd_policy },
     { "label",  cmd_label },
+    { "audit",  cmd_audit },
     { "bench",  cmd_bench },
 };
 
