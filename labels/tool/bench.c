@@ -75,6 +75,7 @@ typedef struct gen {
     size_t len, cap;
 } gen;
 
+static void put(gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 put(gen *g, const char *fmt, ...)
 {
