@@ -398,7 +398,7 @@ virTVDCPermit(virTVDCSecurityData *priv,
 
     if (rc < 0 && !priv->permissive) {
         virReportError(VIR_ERR_OPERATION_FAILED,
-                       _("tvdc: %s of VM '%s' not permitted: cannot record the decision in audit log '%s': %s"),
+                       _("tvdc: %s of VM '%s' not permitted: cannot audit it in '%s': %s"),
                        req->op, req->def->name, priv->auditLog, g_strerror(-rc));
         return -1;
     }
@@ -452,7 +452,7 @@ virTVDCResourceAdd(GPtrArray *list,
 
     res->what = what;
     if ((rc = tvdc_resource_canonicalize(name, &key)) < 0) {
-        res->problem = g_strdup_printf(_("cannot resolve '%s': %s"),
+        res->problem = g_strdup_printf("cannot resolve '%s': %s",
                                        name, g_strerror(-rc));
     } else {
         res->key = g_strdup(key);
@@ -462,15 +462,27 @@ virTVDCResourceAdd(GPtrArray *list,
 }
 
 
+/* A resource tvdc cannot label (so a labeled domain cannot use it).  The
+ * problem is part of the audit record: plain English, not translated. */
 static void
-virTVDCResourceAddUnsupported(GPtrArray *list,
-                              char *what,
-                              char *problem)
+virTVDCResourceUnsupported(GPtrArray *list,
+                           const char *what,
+                           const char *fmt,
+                           ...) G_GNUC_PRINTF(3, 4);
+
+static void
+virTVDCResourceUnsupported(GPtrArray *list,
+                           const char *what,
+                           const char *fmt,
+                           ...)
 {
     virTVDCResource *res = g_new0(virTVDCResource, 1);
+    va_list ap;
 
-    res->what = what;
-    res->problem = problem;
+    va_start(ap, fmt);
+    res->problem = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    res->what = g_strdup(what);
     g_ptr_array_add(list, res);
 }
 
@@ -543,14 +555,16 @@ virTVDCCollectChardev(GPtrArray *list,
 
     case VIR_DOMAIN_CHR_TYPE_TCP:
     case VIR_DOMAIN_CHR_TYPE_UDP:
-        virTVDCResourceAddUnsupported(list, g_strdup(what),
-                                      g_strdup_printf(_("a %s character device is a channel that tvdc cannot label; use a labeled UNIX socket"),
-                                                      virDomainChrTypeToString(src->type)));
+        virTVDCResourceUnsupported(list, what,
+                                   "a %s character device is a channel tvdc cannot "
+                                   "label; use a labeled UNIX socket",
+                                   virDomainChrTypeToString(src->type));
         return;
 
     case VIR_DOMAIN_CHR_TYPE_PIPE:
-        virTVDCResourceAddUnsupported(list, g_strdup(what),
-                                      g_strdup(_("pipe character devices cannot be labeled; use a labeled UNIX socket")));
+        virTVDCResourceUnsupported(list, what,
+                                   "pipe character devices cannot be labeled; "
+                                   "use a labeled UNIX socket");
         return;
 
     case VIR_DOMAIN_CHR_TYPE_NULL:
@@ -608,24 +622,26 @@ virTVDCCollectStorage(GPtrArray *list,
             break;
 
         case VIR_STORAGE_TYPE_NETWORK:
-            virTVDCResourceAddUnsupported(list, g_strdup(what),
-                                          g_strdup_printf(_("network storage (%s) cannot be labeled; use a file or block device"),
-                                                          NULLSTR(virStorageNetProtocolTypeToString(n->protocol))));
+            virTVDCResourceUnsupported(list, what,
+                                       "network storage (%s) cannot be labeled; "
+                                       "use a file or block device",
+                                       NULLSTR(virStorageNetProtocolTypeToString(n->protocol)));
             break;
 
         case VIR_STORAGE_TYPE_VOLUME:
-            virTVDCResourceAddUnsupported(list, g_strdup(what),
-                                          g_strdup_printf(_("storage volume '%s/%s' cannot be labeled before it is resolved; give its path"),
-                                                          n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
-                                                          n->srcpool ? NULLSTR(n->srcpool->volume) : "?"));
+            virTVDCResourceUnsupported(list, what,
+                                       "storage volume '%s/%s' cannot be labeled; "
+                                       "give the path of the volume",
+                                       n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
+                                       n->srcpool ? NULLSTR(n->srcpool->volume) : "?");
             break;
 
         case VIR_STORAGE_TYPE_NONE:
         case VIR_STORAGE_TYPE_LAST:
         default:
-            virTVDCResourceAddUnsupported(list, g_strdup(what),
-                                          g_strdup_printf(_("storage type '%s' cannot be labeled"),
-                                                          NULLSTR(virStorageTypeToString(n->type))));
+            virTVDCResourceUnsupported(list, what,
+                                       "storage type '%s' cannot be labeled",
+                                       NULLSTR(virStorageTypeToString(n->type)));
             break;
         }
 
@@ -643,8 +659,8 @@ virTVDCCollectHostdev(GPtrArray *list,
     g_autofree char *key = NULL;
 
     if (dev->mode != VIR_DOMAIN_HOSTDEV_MODE_SUBSYS) {
-        virTVDCResourceAddUnsupported(list, g_strdup("hostdev"),
-                                      g_strdup(_("host devices in capabilities mode cannot be labeled")));
+        virTVDCResourceUnsupported(list, "hostdev",
+                                   "host devices in capabilities mode cannot be labeled");
         return;
     }
 
@@ -656,9 +672,10 @@ virTVDCCollectHostdev(GPtrArray *list,
 
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_USB:
         if (!subsys->u.usb.vendor || !subsys->u.usb.product) {
-            virTVDCResourceAddUnsupported(list, g_strdup("USB hostdev"),
-                                          g_strdup_printf(_("USB device at bus %u device %u: tvdc labels USB devices by vendor and product, give both"),
-                                                          subsys->u.usb.bus, subsys->u.usb.device));
+            virTVDCResourceUnsupported(list, "USB hostdev",
+                                       "USB device at bus %u device %u: tvdc labels USB "
+                                       "devices by vendor and product, give both",
+                                       subsys->u.usb.bus, subsys->u.usb.device);
             return;
         }
         key = g_strdup_printf("usb:%04x:%04x", subsys->u.usb.vendor, subsys->u.usb.product);
@@ -674,9 +691,8 @@ virTVDCCollectHostdev(GPtrArray *list,
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_SCSI_HOST:
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_LAST:
     default:
-        virTVDCResourceAddUnsupported(list, g_strdup("hostdev"),
-                                      g_strdup_printf(_("%s host devices cannot be labeled"),
-                                                      NULLSTR(virDomainHostdevSubsysTypeToString(subsys->type))));
+        virTVDCResourceUnsupported(list, "hostdev", "%s host devices cannot be labeled",
+                                   NULLSTR(virDomainHostdevSubsysTypeToString(subsys->type)));
         return;
     }
 }
@@ -711,9 +727,8 @@ virTVDCCollectFS(GPtrArray *list,
     case VIR_DOMAIN_FS_TYPE_VOLUME:
     case VIR_DOMAIN_FS_TYPE_LAST:
     default:
-        virTVDCResourceAddUnsupported(list, g_strdup(what),
-                                      g_strdup_printf(_("filesystems of type '%s' cannot be labeled"),
-                                                      NULLSTR(virDomainFSTypeToString(fs->type))));
+        virTVDCResourceUnsupported(list, what, "filesystems of type '%s' cannot be labeled",
+                                   NULLSTR(virDomainFSTypeToString(fs->type)));
         return;
     }
 }
@@ -983,7 +998,8 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
 
             if (!res->key || tvdc_store_get(store, res->key, &label) < 0)
                 continue;
-            detail = g_strdup_printf("resource: %s (%s) has label %s; an unlabeled VM may use only unlabeled resources",
+            detail = g_strdup_printf("resource: %s (%s) has label %s; "
+                                     "an unlabeled VM may use only unlabeled resources",
                                      res->what, res->key, label);
             if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
                             TVDC_RULE_STR_LABELED_RESOURCE, detail) < 0)
@@ -1259,7 +1275,8 @@ virTVDCLoadPolicy(const tvdc_config *cfg,
         return -1;
     }
     if (!tvdc_is_binary_policy(magic, n)) {
-        *why = g_strdup_printf("policy %s is not a compiled policy (libvirtd loads only the output of 'tvdc policy compile')",
+        *why = g_strdup_printf("policy %s is not a compiled policy "
+                               "(libvirtd loads only the output of 'tvdc policy compile')",
                                cfg->policy);
         return -1;
     }
@@ -1279,7 +1296,8 @@ virTVDCLoadPolicy(const tvdc_config *cfg,
 
         switch (rc) {
         case -EKEYREJECTED:
-            *why = g_strdup_printf("policy %s: signature does not verify against the keys in %s: %s",
+            *why = g_strdup_printf("policy %s: signature does not verify "
+                                   "against the keys in %s: %s",
                                    cfg->policy, cfg->trust_dir, msg);
             break;
         case -ENOKEY:
@@ -1373,7 +1391,8 @@ virTVDCAddRunning(virTVDCSecurityData *priv,
         dom->violation = g_strdup_printf("no policy: %s", priv->unavailable);
     } else if (!label) {
         if (!(tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED))
-            dom->violation = g_strdup_printf("label: unlabeled VM, and policy %s does not allow unlabeled VMs",
+            dom->violation = g_strdup_printf("label: unlabeled VM, and policy %s "
+                                             "does not allow unlabeled VMs",
                                              tvdc_policy_name(priv->policy));
     } else if ((idx = tvdc_find_label(priv->policy, label)) < 0) {
         dom->violation = g_strdup_printf("label: unknown label '%s'", label);
@@ -1390,7 +1409,8 @@ virTVDCAddRunning(virTVDCSecurityData *priv,
 
         if (!dom->violation) {
             if (host < 0)
-                dom->violation = g_strdup_printf("host: host '%s' is not in the policy and runs no labeled VM",
+                dom->violation = g_strdup_printf("host: host '%s' is not in the policy "
+                                                 "and runs no labeled VM",
                                                  priv->hostName);
             else if (tvdc_decide_host(priv->policy, host, idx, &verdict) == TVDC_DENY)
                 dom->violation = virTVDCFormatVerdict(priv, &verdict, label, NULL);
@@ -1502,7 +1522,8 @@ virTVDCSecurityDriverOpen(virSecurityManager *mgr)
                      priv->hostName, tvdc_policy_name(priv->policy));
     }
     if (priv->permissive)
-        VIR_WARN("%s", _("tvdc: PERMISSIVE mode: policy violations are logged and audited as would-deny, NOT denied"));
+        VIR_WARN("%s", _("tvdc: PERMISSIVE mode: policy violations are logged "
+                         "and audited as would-deny, NOT denied"));
 
     if (priv->privileged)
         virTVDCReserveFromStatusDir(priv);
@@ -1547,12 +1568,13 @@ virTVDCSecurityGetDOI(virSecurityManager *mgr G_GNUC_UNUSED)
 
 /* define, and every other parse of a domain definition: configs loaded at
  * daemon start, incoming migration and restore XML, the copy made at the
- * start of every start (so a definition that no longer passes is refused
- * before the start decision is even made).  The QEMU driver tolerates a failure while it loads existing
- * configs (see the patch "qemu: keep domains whose security verification
- * fails when loading configs"), so a policy change never makes a defined
- * domain disappear: it stays defined and its start is refused, with the
- * reason, when the verification runs again. */
+ * beginning of every start (so a definition that no longer passes is
+ * refused before the start decision is even made).  The QEMU driver
+ * tolerates a failure while it loads existing configs (patch "qemu: keep
+ * domains whose security verification fails when loading configs"), so a
+ * policy change never makes a defined domain disappear: it stays defined
+ * and its start is refused, with the reason, when the verification runs
+ * again. */
 static int
 virTVDCSecurityVerify(virSecurityManager *mgr,
                       virDomainDef *def)
@@ -1737,7 +1759,7 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
             dom->reserved = true;
     }
     dom->wouldDeny = wouldDeny;
-    virBufferAsprintf(&permit, "%u resources checked", (unsigned) nchecked);
+    virBufferAsprintf(&permit, "resources checked: %u", (unsigned) nchecked);
     dom->permitDetail = virBufferContentAndReset(&permit);
 
  done:
@@ -1803,8 +1825,11 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
             wouldDeny = true;
         } else {
             if (!(tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED)) {
-                g_autofree char *detail = g_strdup_printf("label: VM has no tvdc label, and policy %s does not allow unlabeled VMs",
-                                                          tvdc_policy_name(priv->policy));
+                g_autofree char *detail = NULL;
+
+                detail = g_strdup_printf("label: VM has no tvdc label, and policy %s "
+                                         "does not allow unlabeled VMs",
+                                         tvdc_policy_name(priv->policy));
 
                 if (virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
                                 TVDC_RULE_STR_UNLABELED_VM, detail) < 0)
@@ -1814,7 +1839,8 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
             if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
                 return -1;
             wouldDeny |= rc > 0;
-            unlabeledDetail = g_strdup_printf("label: policy %s allows unlabeled VMs; %u resources, none labeled",
+            unlabeledDetail = g_strdup_printf("label: policy %s allows unlabeled VMs; "
+                                              "resources checked: %u, none labeled",
                                               tvdc_policy_name(priv->policy),
                                               resources->len);
         }
