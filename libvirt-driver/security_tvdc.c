@@ -1420,6 +1420,9 @@ virTVDCAddRunning(virTVDCSecurityData *priv,
     if (dom->violation)
         VIR_WARN("tvdc: running VM '%s' (label %s) violates the policy in force: %s",
                  name, NULLSTR(label), dom->violation);
+    else
+        VIR_INFO("tvdc: running VM '%s' (label %s)%s",
+                 name, NULLSTR(label), dom->reserved ? " reserved" : "");
 
     g_hash_table_insert(priv->domains, dom->uuid, dom);
 }

@@ -174,6 +174,19 @@ expect_ok "status has no reservation after the failed start" \
 expect_ok "su-1 starts after the failed start of ma-2" virsh start su-1
 expect_ok "destroy su-1" virsh destroy su-1
 
+# a VM that dies while libvirtd is down leaves no reservation behind
+expect_ok "start ma-1 again" virsh start ma-1
+stop_libvirtd
+pkill_qemu() {
+    local pid
+    pid=$(cat /run/libvirt/qemu/ma-1.pid) && kill "$pid" &&
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+expect_ok "kill ma-1's QEMU while libvirtd is down" pkill_qemu
+start_libvirtd
+expect_ok "su-1 starts: the dead VM's reservation is gone" virsh start su-1
+expect_ok "destroy su-1" virsh destroy su-1
+
 # a policy change never makes a defined domain disappear
 "$TVDC" label set "$WORK/ma.img" underwriting --store /etc/tvdc/resources.json \
     --policy /etc/tvdc/policy.bin >/dev/null
