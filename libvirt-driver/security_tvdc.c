@@ -102,6 +102,7 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_RULE_STR_RESOURCE_STORE "resource-store"
 #define TVDC_RULE_STR_NOT_AUTHORIZED "not-authorized"
 #define TVDC_RULE_STR_INTERNAL "internal"
+#define TVDC_RULE_STR_VTPM_REQUIRED "vtpm-required"
 #define TVDC_RULE_STR_OK "ok"
 
 
@@ -965,6 +966,36 @@ virTVDCCheckLabel(virTVDCSecurityData *priv,
 }
 
 
+/* A label flagged TVDC_LABEL_VTPM_REQUIRED needs a per-VM software TPM
+ * (<tpm><backend type='emulator'/></tpm>).  0 yes or not required, 1
+ * would-deny recorded, -1 denied. */
+static int
+virTVDCCheckVTPM(virTVDCSecurityData *priv,
+                 const virTVDCRequest *req)
+{
+    g_autofree char *detail = NULL;
+    int64_t idx;
+    size_t i;
+
+    if (!req->label || (idx = tvdc_find_label(priv->policy, req->label)) < 0 ||
+        !(tvdc_label_flags(priv->policy, idx) & TVDC_LABEL_VTPM_REQUIRED))
+        return 0;
+
+    for (i = 0; i < req->def->ntpms; i++) {
+        if (req->def->tpms[i]->type == VIR_DOMAIN_TPM_TYPE_EMULATOR)
+            return 0;
+    }
+
+    detail = g_strdup_printf("label: label %s requires a vTPM "
+                             "(<tpm><backend type='emulator' version='2.0'/></tpm>)",
+                             req->label);
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                    TVDC_RULE_STR_VTPM_REQUIRED, detail) < 0)
+        return -1;
+    return 1;
+}
+
+
 /*
  * The sharing rule for a list of resources of a domain with a label
  * (define, the final check at start, hotplug); for an unlabeled domain,
@@ -1600,6 +1631,8 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
         return -1;
     if (rc > 0)
         return 0;
+    if (virTVDCCheckVTPM(priv, &req) < 0)
+        return -1;
 
     resources = virTVDCCollectResources(def);
     if (virTVDCCheckResources(priv, &req, resources) < 0)

@@ -78,6 +78,14 @@ resource_store = "/etc/tvdc/resources.json"
 audit_log = "/var/log/tvdc/audit.log"
 mode = "enforcing"
 CONF
+# the given policy plus a label that requires a vTPM
+python3 - "$POLICY" "$WORK/policy.json" <<'PY' || exit 2
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["labels"].append({"name": "vtpm-ma", "types": [p["labels"][0]["types"][0]], "vtpm": "required"})
+json.dump(p, open(sys.argv[2], "w"), indent=1)
+PY
+POLICY=$WORK/policy.json
 "$TVDC" policy compile "$POLICY" --output /etc/tvdc/policy.bin >/dev/null || exit 2
 
 truncate -s 1M "$WORK/ma.img" "$WORK/su.img" "$WORK/unlabeled.img"
@@ -138,6 +146,8 @@ expect_fail "define with an unlabeled disk is refused" \
 expect_fail "define with an unknown label is refused" \
     "label: unknown label 'nosuch'" define x-1 nosuch ""
 expect_ok "define an unlabeled VM" define plain "" ""
+expect_fail "define without a vTPM where the label requires one is refused" \
+    "label: label vtpm-ma requires a vTPM" define vt-1 vtpm-ma ""
 
 expect_ok "start ma-1" virsh start ma-1
 expect_ok "status lists ma-1 reserved" status_has '"name": "ma-1"'
