@@ -125,6 +125,31 @@ expect 2 "audit malformed record" -- "$TVDC" audit --log "$tmp/audit.log"
 has "$tmp/err" "tvdc: audit: $tmp/audit.log:4: not an audit record" "audit malformed message"
 expect 2 "audit missing log" -- "$TVDC" audit --log "$tmp/nolog"
 
+# --- status: the driver's status file ---
+cat > "$tmp/status.json" <<'ST'
+{"format": 1, "updated": "2026-11-23T12:00:00Z", "pid": 1234, "host": "host-a",
+ "host_label": "dual-host", "host_types": ["MA", "SU", "WEB"], "mode": "enforcing",
+ "config": "/etc/libvirt/tvdc.conf",
+ "policy": {"path": "/etc/tvdc/policy.bin", "name": "bank-dc", "version": 1,
+            "source_sha256": "b25c7538b754a4292b8d40e35e92e8a6dd20a3fa7d32b544910455e03f5c6052",
+            "allow_unlabeled": false},
+ "error": null, "audit_log": "/var/log/tvdc/audit.log", "active_types": {"MA": 2},
+ "reservations": 2,
+ "domains": [{"uuid": "6f1c0000-0000-4000-8000-000000000001", "name": "ma-1",
+              "label": "market-analysis", "types": ["MA"], "reserved": true,
+              "state": "running", "violation": null}]}
+ST
+expect 0 "status" -- "$TVDC" status --file "$tmp/status.json"
+has "$tmp/out" "active    MA (2 VMs)" "status active types"
+grep -q '^ma-1  *6f1c0000-0000-4000-8000-000000000001  *market-analysis  *running  *yes  *-$' "$tmp/out" && ok || bad "status VM line: $(cat "$tmp/out")"
+jq '.policy = null | .error = "policy /etc/tvdc/policy.bin: cannot read: No such file or directory"' "$tmp/status.json" > "$tmp/nopol.json"
+expect 1 "status without policy" -- "$TVDC" status --file "$tmp/nopol.json"
+has "$tmp/out" "policy    NONE IN FORCE: policy /etc/tvdc/policy.bin: cannot read: No such file or directory; every labeled VM is denied" "status no policy"
+jq '.domains[0].violation = "collocation: type MA ..."' "$tmp/status.json" > "$tmp/viol.json"
+expect 1 "status with a violator" -- "$TVDC" status --file "$tmp/viol.json" --json
+jqeq '.domains[0].violation' "collocation: type MA ..." "status violator json"
+expect 2 "status unreadable" -- "$TVDC" status --file "$tmp/nostatus.json"
+
 # --- default, usage ---
 "$TVDC" policy default > "$tmp/default.json"
 if cmp -s "$tmp/default.json" "$b"; then ok; else bad "embedded default differs from bank.json"; fi

@@ -16,6 +16,7 @@ static const char usage[] =
 "Commands:\n"
 "  policy    validate, show, compile, decide, diff, sign and verify policies\n"
 "  label     assign labels to resources (disks, devices, sockets, shmem)\n"
+"  status    what this host's libvirtd enforces: policy, reservations, VMs\n"
 "  audit     show the decisions the libvirt driver logged\n"
 "  bench     measure decision latency and policy load cost\n"
 "\n"
@@ -130,6 +131,7 @@ static const struct {
     { "policy", cmd_policy },
     { "label",  cmd_label },
     { "audit",  cmd_audit },
+    { "status", cmd_status },
     { "bench",  cmd_bench },
 };
 

@@ -343,6 +343,9 @@ typedef struct tvdc_config {
 } tvdc_config;
 
 #define TVDC_CONFIG_PATH "/etc/libvirt/tvdc.conf"
+/* Where libvirtd's tvdc driver publishes its state (JSON, see
+ * libvirt-driver/README.md) for `tvdc status`. */
+#define TVDC_STATUS_PATH "/run/libvirt/tvdc/status.json"
 
 /* Defaults for every key missing from the file; a missing file gives all
  * defaults (path NULL: TVDC_CONFIG_PATH). */

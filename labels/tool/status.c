@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tvdc status: what the tvdc driver of this host's libvirtd enforces now. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tvdc-tool.h"
+
+static const char status_usage[] =
+"NAME\n"
+"    tvdc status - the policy, reservations and VMs of this host's libvirtd\n"
+"\n"
+"SYNOPSIS\n"
+"    tvdc status [--file FILE] [--json]\n"
+"\n"
+"DESCRIPTION\n"
+"    libvirtd's tvdc driver publishes its state after every change: the\n"
+"    policy in force (name, version, source hash) or why there is none, the\n"
+"    mode, this host's label, the active types and reservations, and every\n"
+"    VM with its label, state and any policy violation (a running VM that a\n"
+"    newer policy would refuse keeps running and is listed here).\n"
+"\n"
+"OPTIONS\n"
+"    --file FILE   The status file (default " TVDC_STATUS_PATH ").\n"
+"    --json        The status file's JSON, as the driver wrote it.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 a policy is in force and no VM violates it; 1 no policy is in force\n"
+"    (every labeled VM is denied) or a VM violates the policy, so that\n"
+"    monitoring can alert; 2 the status cannot be read (is libvirtd running\n"
+"    with security_driver tvdc?).\n";
+
+static const char *
+str(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, k, &v) || !v)
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static void
+print_list(json_object *arr, char *out, size_t len)
+{
+    size_t k = 0;
+    out[0] = '\0';
+    for (size_t i = 0; arr && i < json_object_array_length(arr) && k < len; i++)
+        k += snprintf(out + k, len - k, "%s%s", i ? "," : "",
+                      json_object_get_string(json_object_array_get_idx(arr, i)));
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "file", required_argument, NULL, 'f' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *file = TVDC_STATUS_PATH;
+    bool json = false, degraded = false;
+    json_object *st, *pol, *doms, *active, *v;
+    char types[256];
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'f': file = optarg; break;
+        case 'j': json = true; break;
+        case 'h': fputs(status_usage, stdout); return EXIT_OK;
+        default: return EXIT_ERR;
+        }
+    }
+    if (optind < argc) {
+        tool_err("status: unexpected argument '%s'", argv[optind]);
+        return EXIT_ERR;
+    }
+    st = json_object_from_file(file);
+    if (!st || !json_object_is_type(st, json_type_object)) {
+        tool_err("status: cannot read %s: %s (is libvirtd running with security_driver tvdc?)",
+                 file, st ? "not a status object" : strerror(errno ? errno : EINVAL));
+        json_object_put(st);
+        return EXIT_ERR;
+    }
+    pol = json_object_object_get_ex(st, "policy", &v) && v &&
+          json_object_is_type(v, json_type_object) ? v : NULL;
+    doms = json_object_object_get_ex(st, "domains", &v) ? v : NULL;
+    degraded = !pol;
+    for (size_t i = 0; doms && i < json_object_array_length(doms); i++)
+        if (str(json_object_array_get_idx(doms, i), "violation"))
+            degraded = true;
+
+    if (json) {
+        tool_print_json(st);
+        return degraded ? EXIT_DENIED : EXIT_OK;
+    }
+
+    print_list(json_object_object_get(st, "host_types"), types, sizeof(types));
+    printf("host      %s (label %s: %s)\n", str(st, "host") ?: "?",
+           str(st, "host_label") ?: "none", types[0] ? types : "no types");
+    printf("mode      %s\n", str(st, "mode") ?: "?");
+    if (pol)
+        printf("policy    %s v%s (%s, source sha256 %.16s...)\n", str(pol, "name"),
+               str(pol, "version"), str(pol, "path"), str(pol, "source_sha256") ?: "?");
+    else
+        printf("policy    NONE IN FORCE: %s; every labeled VM is denied\n",
+               str(st, "error") ?: "unknown reason");
+    printf("audit     %s\n", str(st, "audit_log") ?: "?");
+    printf("updated   %s by libvirtd pid %s\n", str(st, "updated") ?: "?", str(st, "pid") ?: "?");
+
+    printf("active    ");
+    active = json_object_object_get(st, "active_types");
+    if (active && json_object_object_length(active)) {
+        bool first = true;
+        json_object_object_foreach(active, t, n) {
+            printf("%s%s (%s VM%s)", first ? "" : ", ", t, json_object_get_string(n),
+                   json_object_get_int(n) == 1 ? "" : "s");
+            first = false;
+        }
+        putchar('\n');
+    } else {
+        printf("no types\n");
+    }
+    printf("reserved  %s VM(s)\n", str(st, "reservations") ?: "0");
+
+    if (doms && json_object_array_length(doms)) {
+        printf("\n%-20s %-36s %-20s %-12s %-9s %s\n", "VM", "UUID", "LABEL", "STATE",
+               "RESERVED", "VIOLATION");
+        for (size_t i = 0; i < json_object_array_length(doms); i++) {
+            json_object *d = json_object_array_get_idx(doms, i);
+            printf("%-20s %-36s %-20s %-12s %-9s %s\n", str(d, "name") ?: "?",
+                   str(d, "uuid") ?: "?", str(d, "label") ?: "(unlabeled)",
+                   str(d, "state") ?: "?",
+                   json_object_get_boolean(json_object_object_get(d, "reserved")) ? "yes" : "no",
+                   str(d, "violation") ?: "-");
+        }
+    }
+    json_object_put(st);
+    return degraded ? EXIT_DENIED : EXIT_OK;
+}
