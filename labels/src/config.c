@@ -395,8 +395,6 @@ config_parse(const char *buf, size_t len, tvdc_config *c, tvdc_error *err)
 
 /* Parse a configuration from memory (for the tests and the fuzzer; not
  * exported: the version script exports tvdc_* only).  buf NULL: defaults. */
-int tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err);
-
 int
 tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err)
 {

@@ -221,6 +221,9 @@ int64_t tv_hash_lookup(const uint32_t *table, uint32_t bits, const char *strings
 
 static inline uint32_t tv_type_words(uint32_t n_types) { return (n_types + 63) / 64; }
 
+/* config.c: tvdc_config_load on a buffer (tests). */
+int tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err);
+
 /* decide.c */
 void tv_verdict_init(tvdc_verdict *v, tvdc_check check, uint32_t vm_label);
 bool tv_set_has(const tvdc_policy *p, uint32_t set, uint32_t type);

@@ -17,9 +17,6 @@
 
 #include "internal.h"
 
-/* config.c, not exported */
-int tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err);
-
 static char hostname_buf[256];
 
 static const char *
