@@ -9,6 +9,7 @@
 #   apt_missing PKG...  prints the packages of the list that are not installed
 #   apt_install PKG...  installs only the missing ones (one apt-get call)
 #   apt_update_if_needed  apt-get update when the lists are absent or stale
+#   prune_cache KEEP PREFIX [SKIP...]  keep the KEEP newest $TVDC_CACHE/PREFIX-*
 #
 # TVDC_CACHE (default /var/cache/tvdc) holds everything that is expensive to
 # make: libvirt source and builds, the guest image.  It is outside the work
@@ -98,4 +99,23 @@ apt_install() {
     log "installing: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" >&2
+}
+
+# prune_cache KEEP PREFIX [SKIP...]: remove all but the KEEP newest
+# directories $TVDC_CACHE/PREFIX-KEY (and their .lock files), except the
+# SKIP paths and any whose lock another process holds (being built or used).
+prune_cache() {
+    local keep=$1 prefix=$2 dir
+    shift 2
+    while IFS= read -r dir; do
+        dir=${dir%/}
+        printf '%s\n' "$@" | grep -qxF "$dir" && continue
+        (
+            flock -n 9 || exit 0
+            log "pruning old $dir"
+            rm -rf "$dir" "$dir.lock"
+        ) 9>"$dir.lock"
+    done < <(find "$TVDC_CACHE" -maxdepth 1 -type d -name "$prefix-*" \
+                 -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2- |
+             tail -n +$(( keep + 1 )))
 }
