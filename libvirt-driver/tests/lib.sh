@@ -1,0 +1,379 @@
+# shellcheck shell=bash
+# Shared helpers of the tvdc driver's integration tests (it-*.sh): a private
+# datacenter in a box (ci/dcbox) per script, guests, and checks that print
+# "ok - ..." / "not ok - ..." (TAP, plan at the end).  Source it, then:
+#
+#   it_setup                      root, tvdc, jq; private box state; trap
+#   box_up [dcbox up ARGS...]     bring up this script's box
+#   on HOST CMD...                run CMD inside HOST
+#   restart_libvirtd HOST [DRIVER]  stop HOST's libvirtd (by pid), start it
+#                                 again with security_driver DRIVER (default:
+#                                 as the box was brought up)
+#   install_policy HOST JSON      compile JSON into HOST's /etc/tvdc/policy.bin
+#   disk NAME HOST LABEL          a 1 MiB raw image, labeled LABEL in HOST's
+#                                 store ("" = unlabeled); prints its path
+#   domain_xml NAME LABEL [DEVICES] [KERNEL] > FILE
+#   define HOST NAME LABEL [DEVICES] [KERNEL]
+#   expect_ok / expect_fail / expect_deny / expect_error / expect_state /
+#   check / pass / fail           the checks
+#   audit HOST JQ-FILTER          the audit records of HOST selected by a jq
+#                                 filter over the array (tvdc audit --json)
+#   status HOST JQ-FILTER         HOST's tvdc status --json through jq
+#
+# Environment: TVDC_ROOT (the repository; default: from this file's place),
+# TVDC_IT_KEEP=1 keeps the work directory (box logs, XML) even on success.
+# Exit status: 0 all checks passed, 1 a check failed or the box broke, 77
+# (meson's "skipped") without root or tvdc.
+
+IT_NAME=$(basename "$0" .sh)
+TVDC_ROOT=${TVDC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+export TVDC_ROOT
+DCBOX=$TVDC_ROOT/ci/dcbox
+IT_POLICIES=$TVDC_ROOT/libvirt-driver/tests/policies
+BANK=$TVDC_ROOT/labels/examples/bank.json
+CONFLICT_SET=chinese-wall
+
+it_passed=0
+it_failed=0
+it_started=$(date +%s%3N)
+BOX_HOSTS=0
+BOX_DRIVER=""
+
+# Diagnostics go to stdout as TAP comments so that meson's log keeps them
+# next to the check they explain.
+note() {
+    printf '# %s\n' "$@"
+}
+
+pass() {
+    it_passed=$((it_passed + 1))
+    printf 'ok - %s\n' "$1"
+}
+
+# fail DESC [DETAIL...]
+fail() {
+    it_failed=$((it_failed + 1))
+    printf 'not ok - %s\n' "$1"
+    shift
+    local line
+    for line in "$@"; do
+        while IFS= read -r l; do printf '#   %s\n' "$l"; done <<<"$line"
+    done
+    return 0
+}
+
+bail() {
+    printf 'Bail out! %s\n' "$*"
+    exit 1
+}
+
+# ---------------------------------------------------------------------------
+# The box
+
+it_setup() {
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "1..0 # SKIP $IT_NAME needs root"
+        exit 77
+    fi
+    command -v tvdc >/dev/null || { echo "1..0 # SKIP no tvdc on PATH (ninja -C build install)"; exit 77; }
+    command -v jq >/dev/null || bail "jq is missing (ci/deps build)"
+    WORK=$(mktemp -d "/tmp/tvdc-$IT_NAME.XXXXXX") || bail "mktemp"
+    chmod 0755 "$WORK"
+    mkdir -p "$WORK/img" "$WORK/xml" "$WORK/run"
+    export TVDC_DCBOX_STATE=$WORK/box TVDC_DCBOX_LOGS=$WORK/logs
+    trap it_cleanup EXIT
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+    local image
+    image=$("$DCBOX" image 2>"$WORK/image.log") || bail "ci/dcbox image failed: $(tail -3 "$WORK/image.log")"
+    KERNEL=${image#kernel=}
+    KERNEL=${KERNEL%% initrd=*}
+    INITRD=${image##* initrd=}
+    [[ -r $KERNEL && -r $INITRD ]] || bail "guest image not readable: $image"
+    note "$IT_NAME: work directory $WORK"
+}
+
+it_cleanup() {
+    local rc=$? host log
+    trap - EXIT TERM INT
+    if [[ -d ${TVDC_DCBOX_STATE:-/nonexistent} ]]; then
+        "$DCBOX" down >>"$WORK/dcbox.log" 2>&1 || note "warning: ci/dcbox down failed (see $WORK/dcbox.log)"
+    fi
+    (( it_failed == 0 )) || rc=1
+    if (( rc != 0 )); then
+        for log in "$WORK"/logs/*/libvirtd.log; do
+            [[ -f $log ]] || continue
+            host=$(basename "$(dirname "$log")")
+            note "$host libvirtd.log, last tvdc lines:"
+            grep -a 'tvdc' "$log" | tail -8 | sed 's/^/#   /'
+        done
+    fi
+    printf '1..%d\n' $((it_passed + it_failed))
+    note "$IT_NAME: $it_passed passed, $it_failed failed in $(( ($(date +%s%3N) - it_started) / 1000 )) s"
+    if (( rc != 0 )) || [[ -n ${TVDC_IT_KEEP:-} ]]; then
+        note "kept $WORK (box logs in $WORK/logs)"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+
+# box_up [--hosts N] [--policy FILE] [--security-driver LIST]
+box_up() {
+    local args=("$@") i
+    BOX_HOSTS=2 BOX_DRIVER=""
+    for (( i = 0; i < ${#args[@]}; i++ )); do
+        case ${args[i]} in
+            --hosts) BOX_HOSTS=${args[i+1]} ;;
+            --security-driver) BOX_DRIVER=${args[i+1]} ;;
+        esac
+    done
+    # One retry: concurrent boxes of other users share the QEMU capability
+    # cache, and up is idempotent.
+    if ! "$DCBOX" up "$@" >>"$WORK/dcbox.log" 2>&1; then
+        note "ci/dcbox up failed once, retrying: $(tail -1 "$WORK/dcbox.log")"
+        "$DCBOX" up "$@" >>"$WORK/dcbox.log" 2>&1 ||
+            bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
+    fi
+}
+
+on() {
+    "$DCBOX" exec "$@"
+}
+
+host_libvirtd_pid() {
+    cat "$TVDC_DCBOX_STATE/$1/libvirtd.pid" 2>/dev/null
+}
+
+# ci/dcbox has no restart command: stop the host's libvirtd by the pid in
+# the box's state, wait for it to exit, and let `ci/dcbox up` (idempotent)
+# start what is missing.  up rewrites qemu.conf of a host whose libvirtd is
+# down (with --security-driver), keeps tvdc.conf, the policy and the guests.
+restart_libvirtd() {
+    local host=$1 driver=${2:-$BOX_DRIVER} pid i args=(--hosts "$BOX_HOSTS")
+    pid=$(host_libvirtd_pid "$host") || bail "$host: no libvirtd pid file"
+    kill -TERM "$pid" 2>/dev/null || bail "$host: cannot signal libvirtd $pid"
+    for (( i = 0; i < 300; i++ )); do
+        [[ -e /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || break
+        sleep 0.1
+    done
+    (( i < 300 )) || bail "$host: libvirtd $pid did not exit within 30 s"
+    [[ -z $driver ]] || args+=(--security-driver "$driver")
+    "$DCBOX" up "${args[@]}" >>"$WORK/dcbox.log" 2>&1 ||
+        bail "$host: ci/dcbox up did not restart libvirtd: $(tail -3 "$WORK/dcbox.log")"
+    [[ $(host_libvirtd_pid "$host") != "$pid" ]] || bail "$host: libvirtd was not restarted"
+}
+
+install_policy() {
+    on "$1" tvdc policy compile "$2" --output /etc/tvdc/policy.bin >/dev/null ||
+        bail "$1: cannot compile $2"
+}
+
+# write_tvdc_conf HOST < CONTENT: HOST's /etc/libvirt/tvdc.conf (read when
+# libvirtd starts).
+write_tvdc_conf() {
+    on "$1" sh -c 'cat >/etc/libvirt/tvdc.conf'
+}
+
+# ---------------------------------------------------------------------------
+# Guests and resources
+
+# disk NAME HOST LABEL: create $WORK/img/NAME.img, label it (LABEL "" leaves
+# it unlabeled), print the path.  /tmp is the machine's own, so every host
+# of the box sees the file; the store is per host.
+disk() {
+    local path=$WORK/img/$1.img
+    [[ -e $path ]] || truncate -s 1M "$path"
+    if [[ -n $3 ]]; then
+        on "$2" tvdc label set "$path" "$3" >/dev/null || bail "$2: cannot label $path $3"
+    fi
+    printf '%s\n' "$path"
+}
+
+# label HOST RESOURCE LABEL
+label() {
+    on "$1" tvdc label set "$2" "$3" >/dev/null || bail "$1: tvdc label set $2 $3 failed"
+}
+
+disk_xml() {        # disk_xml PATH [TARGET] [DEVICE]
+    local dev=${3:-disk} bus=virtio ro=""
+    if [[ $dev == cdrom ]]; then
+        bus=sata ro="<readonly/>"
+    fi
+    printf "<disk type='file' device='%s'><driver name='qemu' type='raw'/><source file='%s'/><target dev='%s' bus='%s'/>%s</disk>\n" \
+        "$dev" "$1" "${2:-vda}" "$bus" "$ro"
+}
+
+# domain_xml NAME LABEL [DEVICES] [KERNEL] [EXTRA]: a 96 MiB TCG guest
+# booting the box image; LABEL "" is an unlabeled VM.  The serial console
+# goes to a file (one per VM) so that a test can see the guest boot.
+domain_xml() {
+    local name=$1 label=$2 devices=${3:-} kernel=${4:-$KERNEL}
+    cat <<EOF
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>96</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$kernel</kernel>
+    <initrd>$INITRD</initrd>
+    <cmdline>console=ttyS0 quiet</cmdline>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    $devices
+    <serial type='file'><source path='/var/log/libvirt/qemu/$name-console.log'/></serial>
+    <memballoon model='none'/>
+  </devices>
+EOF
+    [[ -z $label ]] || cat <<EOF
+  <seclabel type='static' model='tvdc' relabel='no'>
+    <label>$label</label>
+  </seclabel>
+EOF
+    echo "</domain>"
+}
+
+# define HOST NAME LABEL [DEVICES] [KERNEL]: virsh define on HOST (output
+# and status as virsh's)
+define() {
+    local host=$1 name=$2
+    domain_xml "$name" "${@:3}" >"$WORK/xml/$name.xml"
+    on "$host" virsh define "$WORK/xml/$name.xml"
+}
+
+# ---------------------------------------------------------------------------
+# Checks
+
+# run CMD...: RC, OUT, ERR of CMD
+run() {
+    "$@" >"$WORK/run/out" 2>"$WORK/run/err"
+    RC=$?
+    OUT=$(<"$WORK/run/out")
+    ERR=$(<"$WORK/run/err")
+}
+
+# expect_ok DESC CMD...: CMD succeeds
+expect_ok() {
+    local desc=$1
+    shift
+    run "$@"
+    if (( RC == 0 )); then
+        pass "$desc"
+    else
+        fail "$desc" "exit $RC: $*" "$ERR"
+    fi
+}
+
+# expect_fail DESC CMD...: CMD fails (any message)
+expect_fail() {
+    local desc=$1
+    shift
+    run "$@"
+    if (( RC != 0 )); then
+        pass "$desc"
+    else
+        fail "$desc" "succeeded: $*" "$OUT"
+    fi
+}
+
+# expect_error DESC MESSAGE CMD...: CMD fails and virsh's stderr has the
+# line "error: MESSAGE" exactly.
+expect_error() {
+    local desc=$1 msg=$2
+    shift 2
+    run "$@"
+    if (( RC == 0 )); then
+        fail "$desc" "succeeded: $*" "$OUT"
+    elif grep -qxF -- "error: $msg" <<<"$ERR"; then
+        pass "$desc"
+    else
+        fail "$desc" "expected: error: $msg" "got (exit $RC):" "$ERR"
+    fi
+}
+
+# expect_deny DESC DETAIL CMD...: refused by tvdc with the VIR_ERR_CONFIG_
+# UNSUPPORTED message "tvdc: deny: DETAIL"
+expect_deny() {
+    local desc=$1 msg=$2
+    shift 2
+    expect_error "$desc" "unsupported configuration: tvdc: deny: $msg" "$@"
+}
+
+# expect_state DESC HOST VM STATE: virsh domstate (a VM that is not defined
+# is "undefined")
+expect_state() {
+    local desc=$1 state
+    state=$(domstate "$2" "$3")
+    if [[ $state == "$4" ]]; then
+        pass "$desc"
+    else
+        fail "$desc" "$3 on $2: expected state '$4', got '$state'"
+    fi
+}
+
+domstate() {
+    local s
+    s=$(on "$1" virsh domstate "$2" 2>/dev/null) || { echo undefined; return 0; }
+    printf '%s\n' "$s" | sed '/^$/d'
+}
+
+# check DESC CMD...: CMD's exit status is the outcome (for composite
+# conditions; say what was expected in DESC)
+check() {
+    local desc=$1
+    shift
+    if "$@"; then
+        pass "$desc"
+    else
+        fail "$desc" "false: $*"
+    fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+    if [[ $3 == "$2" ]]; then
+        pass "$1"
+    else
+        fail "$1" "expected: $2" "got:      $3"
+    fi
+}
+
+# running HOST: the names of the running domains, sorted, space-separated
+running() {
+    on "$1" virsh list --name 2>/dev/null | sed '/^$/d' | sort | xargs
+}
+
+defined() {         # defined HOST VM: VM is in virsh list --all
+    on "$1" virsh list --all --name 2>/dev/null | grep -qxF -- "$2"
+}
+
+# audit HOST JQ-FILTER: the filter applied to HOST's audit records (an array)
+audit() {
+    on "$1" tvdc audit --json 2>"$WORK/run/audit-err" | jq -c "$2"
+}
+
+# status HOST JQ-FILTER: HOST's tvdc status --json through the filter (the
+# exit status of tvdc status, 1 when degraded, is not the point here)
+status() {
+    { on "$1" tvdc status --json 2>/dev/null || true; } | jq -c "$2"
+}
+
+# destroy_all HOST: destroy every running guest of HOST
+destroy_all() {
+    local vm
+    for vm in $(running "$1"); do
+        on "$1" virsh destroy "$vm" >/dev/null 2>&1
+    done
+}
+
+# wait_console HOST VM TEXT SECONDS: the guest's serial console shows TEXT
+wait_console() {
+    local i
+    for (( i = 0; i < $4 * 5; i++ )); do
+        on "$1" grep -qF -- "$3" "/var/log/libvirt/qemu/$2-console.log" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
