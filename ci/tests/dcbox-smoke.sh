@@ -5,7 +5,8 @@
 #   bash ci/tests/dcbox-smoke.sh
 #
 # The box has a state directory of its own (unless TVDC_DCBOX_STATE is set),
-# so a box someone else has up on this machine is left alone.
+# so a box someone else has up on this machine is left alone.  The hosts'
+# libvirt logs are kept in /var/log/tvdc-dcbox-smoke/ after the run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -106,6 +107,7 @@ main() {
     if [[ -z ${TVDC_DCBOX_STATE:-} ]]; then
         OWN_STATE=$(mktemp -d /run/tvdc-dcbox-smoke.XXXXXX)
         export TVDC_DCBOX_STATE=$OWN_STATE
+        export TVDC_DCBOX_LOGS=${TVDC_DCBOX_LOGS:-/var/log/tvdc-dcbox-smoke}
     fi
     trap cleanup EXIT
     t0=$(now_ms)
