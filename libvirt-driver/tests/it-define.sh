@@ -9,9 +9,10 @@
 #
 #   bash libvirt-driver/tests/it-define.sh      (root; one box host)
 set -uo pipefail
+# shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-H=host-a
+H="host-a"
 VM_LABEL=market-analysis
 VM_DESC="label market-analysis, types MA"
 PCI_XML="<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>"

@@ -9,6 +9,7 @@
 #
 #   bash libvirt-driver/tests/it-start.sh      (root; three box hosts)
 set -uo pipefail
+# shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 POLICY_NAME=bank-dc-partial

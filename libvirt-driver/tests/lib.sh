@@ -25,6 +25,7 @@
 # Exit status: 0 all checks passed, 1 a check failed or the box broke, 77
 # (meson's "skipped") without root or tvdc.
 
+# shellcheck disable=SC2034  # used by the it-*.sh scripts
 IT_NAME=$(basename "$0" .sh)
 TVDC_ROOT=${TVDC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 export TVDC_ROOT
@@ -38,6 +39,8 @@ it_failed=0
 it_started=$(date +%s%3N)
 BOX_HOSTS=0
 BOX_DRIVER=""
+it_ups=0
+it_reapers=()
 
 # Diagnostics go to stdout as TAP comments so that meson's log keeps them
 # next to the check they explain.
@@ -55,7 +58,7 @@ fail() {
     it_failed=$((it_failed + 1))
     printf 'not ok - %s\n' "$1"
     shift
-    local line
+    local line l
     for line in "$@"; do
         while IFS= read -r l; do printf '#   %s\n' "$l"; done <<<"$line"
     done
@@ -94,11 +97,19 @@ it_setup() {
 }
 
 it_cleanup() {
-    local rc=$? host log
+    local rc=$? host log pid i
     trap - EXIT TERM INT
     if [[ -d ${TVDC_DCBOX_STATE:-/nonexistent} ]]; then
         "$DCBOX" down >>"$WORK/dcbox.log" 2>&1 || note "warning: ci/dcbox down failed (see $WORK/dcbox.log)"
     fi
+    # Our subreapers leave once the box's last process is gone.
+    for pid in "${it_reapers[@]}"; do
+        for (( i = 0; i < 50; i++ )); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill "$pid" 2>/dev/null
+    done
     (( it_failed == 0 )) || rc=1
     if (( rc != 0 )); then
         for log in "$WORK"/logs/*/libvirtd.log; do
@@ -118,6 +129,23 @@ it_cleanup() {
     exit "$rc"
 }
 
+# dcbox_up ARGS...: ci/dcbox up ARGS under a subreaper of ours
+# (subreaper.py: pid 1 of these machines reaps late, which made every virsh
+# destroy take 1.7 s), so that the daemons it starts and their guests are
+# reaped at once.  Waits for up, not for the daemons; output to dcbox.log.
+dcbox_up() {
+    local st=$WORK/run/up.$((++it_ups)) pid
+    python3 "$TVDC_ROOT/libvirt-driver/tests/subreaper.py" "$st" "$DCBOX" up "$@" \
+        </dev/null >>"$WORK/dcbox.log" 2>&1 &
+    pid=$!
+    it_reapers+=("$pid")
+    while [[ ! -s $st ]]; do
+        kill -0 "$pid" 2>/dev/null || { [[ -s $st ]] && break; return 1; }
+        sleep 0.05
+    done
+    return "$(<"$st")"
+}
+
 # box_up [--hosts N] [--policy FILE] [--security-driver LIST]
 box_up() {
     local args=("$@") i
@@ -130,9 +158,9 @@ box_up() {
     done
     # One retry: concurrent boxes of other users share the QEMU capability
     # cache, and up is idempotent.
-    if ! "$DCBOX" up "$@" >>"$WORK/dcbox.log" 2>&1; then
+    if ! dcbox_up "$@"; then
         note "ci/dcbox up failed once, retrying: $(tail -1 "$WORK/dcbox.log")"
-        "$DCBOX" up "$@" >>"$WORK/dcbox.log" 2>&1 ||
+        dcbox_up "$@" ||
             bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
     fi
 }
@@ -159,7 +187,7 @@ restart_libvirtd() {
     done
     (( i < 300 )) || bail "$host: libvirtd $pid did not exit within 30 s"
     [[ -z $driver ]] || args+=(--security-driver "$driver")
-    "$DCBOX" up "${args[@]}" >>"$WORK/dcbox.log" 2>&1 ||
+    dcbox_up "${args[@]}" ||
         bail "$host: ci/dcbox up did not restart libvirtd: $(tail -3 "$WORK/dcbox.log")"
     [[ $(host_libvirtd_pid "$host") != "$pid" ]] || bail "$host: libvirtd was not restarted"
 }
