@@ -8,7 +8,8 @@
 #   on HOST CMD...                run CMD inside HOST
 #   restart_libvirtd HOST [DRIVER]  stop HOST's libvirtd (by pid), start it
 #                                 again with security_driver DRIVER (default:
-#                                 as the box was brought up)
+#                                 as the box was brought up); also in two
+#                                 steps: stop_libvirtd HOST, start_libvirtd
 #   install_policy HOST JSON      compile JSON into HOST's /etc/tvdc/policy.bin
 #   disk NAME HOST LABEL          a 1 MiB raw image, labeled LABEL in HOST's
 #                                 store ("" = unlabeled); prints its path
@@ -173,12 +174,14 @@ host_libvirtd_pid() {
     cat "$TVDC_DCBOX_STATE/$1/libvirtd.pid" 2>/dev/null
 }
 
-# ci/dcbox has no restart command: stop the host's libvirtd by the pid in
-# the box's state, wait for it to exit, and let `ci/dcbox up` (idempotent)
-# start what is missing.  up rewrites qemu.conf of a host whose libvirtd is
-# down (with --security-driver), keeps tvdc.conf, the policy and the guests.
-restart_libvirtd() {
-    local host=$1 driver=${2:-$BOX_DRIVER} pid i args=(--hosts "$BOX_HOSTS")
+# ci/dcbox has no restart command: stop_libvirtd stops the host's libvirtd
+# by the pid in the box's state and waits for it to exit; start_libvirtd
+# lets `ci/dcbox up` (idempotent) start what is missing.  up rewrites
+# qemu.conf of a host whose libvirtd is down (with --security-driver DRIVER,
+# default: as the box was brought up) and keeps tvdc.conf, the policy, the
+# resource store and the guests.
+stop_libvirtd() {
+    local host=$1 pid i
     pid=$(host_libvirtd_pid "$host") || bail "$host: no libvirtd pid file"
     kill -TERM "$pid" 2>/dev/null || bail "$host: cannot signal libvirtd $pid"
     for (( i = 0; i < 300; i++ )); do
@@ -186,10 +189,21 @@ restart_libvirtd() {
         sleep 0.1
     done
     (( i < 300 )) || bail "$host: libvirtd $pid did not exit within 30 s"
+    IT_STOPPED_PID=$pid
+}
+
+start_libvirtd() {
+    local host=$1 driver=${2:-$BOX_DRIVER} args=(--hosts "$BOX_HOSTS") new
     [[ -z $driver ]] || args+=(--security-driver "$driver")
     dcbox_up "${args[@]}" ||
-        bail "$host: ci/dcbox up did not restart libvirtd: $(tail -3 "$WORK/dcbox.log")"
-    [[ $(host_libvirtd_pid "$host") != "$pid" ]] || bail "$host: libvirtd was not restarted"
+        bail "$host: ci/dcbox up did not start libvirtd: $(tail -3 "$WORK/dcbox.log")"
+    new=$(host_libvirtd_pid "$host")
+    [[ -n $new && $new != "${IT_STOPPED_PID:-}" ]] || bail "$host: libvirtd was not restarted"
+}
+
+restart_libvirtd() {
+    stop_libvirtd "$1"
+    start_libvirtd "$@"
 }
 
 install_policy() {
