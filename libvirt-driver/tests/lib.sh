@@ -136,6 +136,7 @@ it_cleanup() {
 # reaped at once.  Waits for up, not for the daemons; output to dcbox.log.
 dcbox_up() {
     local st=$WORK/run/up.$((++it_ups)) pid
+    rm -f "$st"
     python3 "$TVDC_ROOT/libvirt-driver/tests/subreaper.py" "$st" "$DCBOX" up "$@" \
         </dev/null >>"$WORK/dcbox.log" 2>&1 &
     pid=$!
