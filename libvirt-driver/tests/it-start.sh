@@ -5,7 +5,9 @@
 # anti-collocation with its full message, the permit paths (same type twice,
 # non-conflicting types), release on destroy (once per VM), unlabeled VMs,
 # a failed start that leaves no reservation, one audit record per decision
-# with every field, reservations in tvdc status.  A permitted guest boots.
+# with every field, reservations in tvdc status, disk hotplug into a running
+# guest (refused across types and unlabeled, permitted within its type).  A
+# permitted guest boots.
 #
 #   bash libvirt-driver/tests/it-start.sh      (root; three box hosts)
 set -uo pipefail
@@ -28,7 +30,7 @@ record_fields() {
 }
 
 main() {
-    local h ma_b su_b ma_c uuid rec
+    local h ma_b su_b ma_c uuid rec hp_su hp_unl hp_ma
 
     it_setup
     box_up --hosts 3 --policy "$IT_POLICIES/partial-host.json"
@@ -51,6 +53,27 @@ main() {
     expect_state "host-a: ma-1 is running" host-a ma-1 running
     check "host-a: ma-1's guest boots (TVDC-GUEST READY on its console)" \
         wait_console host-a ma-1 "TVDC-GUEST READY" 120
+
+    # --- hotplug into the running ma-1 ----------------------------------
+    hp_su=$(disk hp-su host-a underwriting)
+    hp_unl=$(disk hp-unl host-a "")
+    hp_ma=$(disk hp-ma host-a market-analysis)
+    expect_deny "hotplug: a disk of another type is refused" \
+        "VM 'ma-1' ($MA): resource: disk image ($hp_su): label market-analysis (types MA) shares no type with resource label underwriting (types SU)" \
+        on host-a virsh attach-disk ma-1 "$hp_su" vdb --targetbus virtio
+    expect_deny "hotplug: an unlabeled disk is refused" \
+        "VM 'ma-1' ($MA): resource: disk image ($hp_unl) is not labeled" \
+        on host-a virsh attach-disk ma-1 "$hp_unl" vdb --targetbus virtio
+    check_eq "hotplug: the refused disks are not attached" "vda $WORK/img/ma-1.img" \
+        "$(on host-a virsh domblklist ma-1 | awk 'NR > 2 && NF {print $1, $2}' | xargs)"
+    expect_ok "hotplug: a market-analysis disk is attached" \
+        on host-a virsh attach-disk ma-1 "$hp_ma" vdb --targetbus virtio
+    check_eq "hotplug: ma-1 has both of its disks" "vda $WORK/img/ma-1.img vdb $hp_ma" \
+        "$(on host-a virsh domblklist ma-1 | awk 'NR > 2 && NF {print $1, $2}' | xargs)"
+    check_eq "audit: the two refusals are hotplug denials of ma-1" \
+        "hotplug deny no-shared-type|hotplug deny unlabeled-resource" \
+        "$(audit host-a '[.[] | select(.vm_name == "ma-1" and .operation == "hotplug") | "\(.operation) \(.decision) \(.rule)"] | join("|")' | tr -d '"')"
+
     expect_deny "host-a: start su-1 next to ma-1 is refused by anti-collocation" \
         "VM 'su-1' ($SU): $COLLOCATION_SU" on host-a virsh start su-1
     expect_state "host-a: su-1 stays shut off" host-a su-1 "shut off"

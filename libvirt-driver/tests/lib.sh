@@ -248,7 +248,7 @@ disk_xml() {        # disk_xml PATH [TARGET] [DEVICE]
 }
 
 # domain_xml NAME LABEL [DEVICES] [KERNEL] [EXTRA]: a 96 MiB TCG guest
-# booting the box image; LABEL "" is an unlabeled VM.  The serial console
+# booting the box image; LABEL "" is an unlabeled VM; ACPI for PCI hotplug.  The serial console
 # goes to a file (one per VM) so that a test can see the guest boot.
 domain_xml() {
     local name=$1 label=$2 devices=${3:-} kernel=${4:-$KERNEL}
@@ -263,6 +263,7 @@ domain_xml() {
     <initrd>$INITRD</initrd>
     <cmdline>console=ttyS0 quiet</cmdline>
   </os>
+  <features><acpi/></features>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     $devices
