@@ -52,6 +52,8 @@
 #include <config.h>
 
 #include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <tvdc/tvdc.h>
@@ -65,6 +67,7 @@
 #include "viraudit.h"
 #include "virbuffer.h"
 #include "virerror.h"
+#include "virevent.h"
 #include "virfile.h"
 #include "virjson.h"
 #include "virlog.h"
@@ -91,6 +94,18 @@ VIR_LOG_INIT("security.security_tvdc");
 /* Used when tvdc.conf cannot be read, so that denials are still recorded. */
 #define TVDC_DEFAULT_AUDIT_LOG "/var/log/tvdc/audit.log"
 
+/* The label each memory image (save, managed save, dump) was written
+ * under, one root-only file per image, out of reach of the image's own
+ * XML (virsh save-image-define). */
+#define TVDC_SAVED_DIR LOCALSTATEDIR "/lib/tvdc/saved-images"
+
+/* What a domain's label means on the host that runs it, kept in the live
+ * definition's <metadata> so that it travels with the domain (migration,
+ * save): <tvdc:label name='...' types='...' policy='...' version='...'
+ * host='...'/>. */
+#define TVDC_XMLNS "urn:tvdc:libvirt:1"
+#define TVDC_XMLNS_PREFIX "tvdc"
+
 /* Rules of denials that are not policy decisions, for the audit records
  * (the policy's own rules come from tvdc_rule_to_string()). */
 #define TVDC_RULE_STR_NO_POLICY "no-policy"
@@ -103,6 +118,11 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_RULE_STR_NOT_AUTHORIZED "not-authorized"
 #define TVDC_RULE_STR_INTERNAL "internal"
 #define TVDC_RULE_STR_VTPM_REQUIRED "vtpm-required"
+#define TVDC_RULE_STR_NO_ORIGIN "no-origin"
+#define TVDC_RULE_STR_POLICY_MISMATCH "policy-mismatch"
+#define TVDC_RULE_STR_LABEL_MISMATCH "label-mismatch"
+#define TVDC_RULE_STR_NO_IMAGE_RECORD "no-image-record"
+#define TVDC_RULE_STR_POLICY_REJECTED "policy-rejected"
 #define TVDC_RULE_STR_OK "ok"
 
 
@@ -112,11 +132,25 @@ struct _virTVDCDomain {
     char *uuid;
     char *name;
     char *label;          /* NULL: unlabeled */
+    int virtType;         /* virDomainVirtType, for libvirt's audit */
     bool reserved;        /* holds a reservation in the host table */
     bool running;         /* permitted by SetAllLabel, or reconnected */
     bool wouldDeny;       /* permissive mode recorded a would-deny for this start */
     char *permitDetail;   /* what the start decision found, for the permit record */
     char *violation;      /* why the current policy would not run it */
+    const char *violationRule;  /* and the rule (static) */
+};
+
+
+/* The identity of a file, to notice that it was replaced or rewritten. */
+typedef struct _virTVDCFileId virTVDCFileId;
+struct _virTVDCFileId {
+    int err;              /* errno of stat(), 0 when it exists */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
 };
 
 
@@ -135,6 +169,15 @@ struct _virTVDCSecurityData {
     tvdc_host *host;
     char *unavailable;         /* ... and this says why */
 
+    /* Run-time policy changes: the policy file (and its signature) as they
+     * were when last read, checked before every decision and whenever
+     * the policy's directory changes (inotify). */
+    virTVDCFileId policyId;
+    virTVDCFileId sigId;
+    char *reloadError;         /* the replacement was refused: the policy in force stays */
+    int watchFd;               /* inotify, -1 */
+    int watch;                 /* its event loop handle, -1 */
+
     GHashTable *domains;       /* UUID string -> virTVDCDomain */
 };
 
@@ -147,6 +190,9 @@ struct _virTVDCRequest {
     char uuid[VIR_UUID_STRING_BUFLEN];
     const char *label;         /* the domain's tvdc label, NULL: unlabeled */
 };
+
+
+static void virTVDCPolicyRefresh(virTVDCSecurityData *priv);
 
 
 /* A resource of a domain, as the resource-label store names it. */
@@ -288,6 +334,32 @@ virTVDCLabelTypes(const tvdc_policy *policy,
 }
 
 
+static int
+virTVDCCompareNames(const void *a,
+                    const void *b)
+{
+    return strcmp(*(const char * const *) a, *(const char * const *) b);
+}
+
+
+/* What a label means: its types sorted by name ("MA,WEB"), comparable
+ * between two policies (whose type indexes differ); NULL when the policy
+ * does not know the label. */
+static char *
+virTVDCLabelMeaning(const tvdc_policy *policy,
+                    const char *label)
+{
+    g_autofree char *types = virTVDCLabelTypes(policy, label);
+    g_auto(GStrv) names = NULL;
+
+    if (!types)
+        return NULL;
+    names = g_strsplit(types, ",", 0);
+    qsort(names, g_strv_length(names), sizeof(char *), virTVDCCompareNames);
+    return g_strjoinv(",", names);
+}
+
+
 /* "label market-analysis, types MA", "label foo", "unlabeled" */
 static char *
 virTVDCDescribeSubject(virTVDCSecurityData *priv,
@@ -303,6 +375,40 @@ virTVDCDescribeSubject(virTVDCSecurityData *priv,
 }
 
 
+/* libvirt's audit record of a decision about a domain (vmName NULL: about
+ * no domain, e.g. a policy reload). */
+static void
+virTVDCAuditLibvirtRecord(int virtType,
+                          const char *op,
+                          const char *vmName,
+                          const char *uuid,
+                          const char *label,
+                          const char *decision,
+                          const char *rule,
+                          const char *detail,
+                          bool success)
+{
+    g_autofree char *reason = virAuditEncode("reason", detail ? detail : "");
+    g_autofree char *vmname = NULL;
+    g_autofree char *ctx = NULL;
+
+    if (!vmName) {
+        VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
+                  "op=tvdc-%s model=%s decision=%s rule=%s %s",
+                  op, SECURITY_TVDC_NAME, decision, rule, NULLSTR(reason));
+        return;
+    }
+
+    vmname = virAuditEncode("vm", vmName);
+    ctx = virAuditEncode("vm-ctx", label ? label : "?");
+    VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
+              "virt=%s op=tvdc-%s %s uuid=%s model=%s %s decision=%s rule=%s %s",
+              NULLSTR(virDomainVirtTypeToString(virtType)),
+              op, NULLSTR(vmname), uuid, SECURITY_TVDC_NAME,
+              NULLSTR(ctx), decision, rule, NULLSTR(reason));
+}
+
+
 static void
 virTVDCAuditLibvirt(const virTVDCRequest *req,
                     const char *decision,
@@ -310,33 +416,29 @@ virTVDCAuditLibvirt(const virTVDCRequest *req,
                     const char *detail,
                     bool success)
 {
-    g_autofree char *vmname = virAuditEncode("vm", req->def->name);
-    g_autofree char *ctx = virAuditEncode("vm-ctx", req->label ? req->label : "?");
-    g_autofree char *reason = virAuditEncode("reason", detail ? detail : "");
-
-    VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
-              "virt=%s op=tvdc-%s %s uuid=%s model=%s %s decision=%s rule=%s %s",
-              NULLSTR(virDomainVirtTypeToString(req->def->virtType)),
-              req->op, NULLSTR(vmname), req->uuid, SECURITY_TVDC_NAME,
-              NULLSTR(ctx), decision, rule, NULLSTR(reason));
+    virTVDCAuditLibvirtRecord(req->def->virtType, req->op, req->def->name, req->uuid,
+                              req->label, decision, rule, detail, success);
 }
 
 
-/* Append the tvdc audit record; 0 or -errno. */
+/* Append a tvdc audit record (vmName NULL: about no domain); 0 or -errno. */
 static int
-virTVDCAuditAppend(virTVDCSecurityData *priv,
-                   const virTVDCRequest *req,
-                   const char *decision,
-                   const char *rule,
-                   const char *detail)
+virTVDCAuditWrite(virTVDCSecurityData *priv,
+                  const char *op,
+                  const char *vmName,
+                  const char *uuid,
+                  const char *label,
+                  const char *decision,
+                  const char *rule,
+                  const char *detail)
 {
     tvdc_audit_record rec = {
         .time_usec = 0,
         .host = priv->hostName,
-        .operation = req->op,
-        .vm_name = req->def->name,
-        .vm_uuid = req->uuid,
-        .label = req->label,
+        .operation = op,
+        .vm_name = vmName,
+        .vm_uuid = uuid,
+        .label = label,
         .decision = decision,
         .rule = rule,
         .detail = detail,
@@ -349,6 +451,18 @@ virTVDCAuditAppend(virTVDCSecurityData *priv,
         VIR_ERROR(_("tvdc: cannot append to audit log '%s': %s"),
                   priv->auditLog, g_strerror(-rc));
     return rc;
+}
+
+
+static int
+virTVDCAuditAppend(virTVDCSecurityData *priv,
+                   const virTVDCRequest *req,
+                   const char *decision,
+                   const char *rule,
+                   const char *detail)
+{
+    return virTVDCAuditWrite(priv, req->op, req->def->name, req->uuid, req->label,
+                             decision, rule, detail);
 }
 
 
@@ -1104,6 +1218,7 @@ virTVDCCheckHotplug(virTVDCSecurityData *priv,
         return 0;
     if ((rc = virTVDCGetLabel(def, &label)) < 0)
         return -1;
+    virTVDCPolicyRefresh(priv);
     virTVDCRequestInit(&req, "hotplug", def, label);
 
     if (!priv->policy)
@@ -1174,7 +1289,9 @@ virTVDCStatusPolicy(virTVDCSecurityData *priv)
 /* Write TVDC_STATUS_FILE (atomically: a new file renamed over the old):
  * the policy in force, the mode, this host and its label, and every
  * domain running or starting here with its label, types, reservation and
- * violation of the current policy, if any. */
+ * violation of the current policy, if any (the message and the rule).
+ * "error" says why no policy is in force, or, beside the policy in force,
+ * why the file that replaced it was refused. */
 static void
 virTVDCWriteStatus(virTVDCSecurityData *priv)
 {
@@ -1234,6 +1351,8 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
             virJSONValueObjectAppendString(obj, "state",
                                            dom->running ? "running" : "starting") < 0 ||
             virTVDCAppendStringOrNull(obj, "violation", dom->violation) < 0 ||
+            virTVDCAppendStringOrNull(obj, "violation_rule",
+                                      dom->violation ? dom->violationRule : NULL) < 0 ||
             virJSONValueArrayAppend(domains, &obj) < 0)
             return;
     }
@@ -1255,7 +1374,8 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
         virJSONValueObjectAppendString(status, "config", TVDC_CONFIG_PATH) < 0 ||
         (policy ? virJSONValueObjectAppend(status, "policy", &policy)
                 : virJSONValueObjectAppendNull(status, "policy")) < 0 ||
-        virTVDCAppendStringOrNull(status, "error", priv->unavailable) < 0 ||
+        virTVDCAppendStringOrNull(status, "error",
+                                  priv->unavailable ? priv->unavailable : priv->reloadError) < 0 ||
         virJSONValueObjectAppendString(status, "audit_log", priv->auditLog) < 0 ||
         virJSONValueObjectAppend(status, "active_types", &active) < 0 ||
         virJSONValueObjectAppendNumberUlong(status, "reservations",
@@ -1280,6 +1400,53 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
 
 /* ------------------------------------------------------------------------ */
 /* Loading the configuration and the policy                                 */
+
+static void
+virTVDCFileIdGet(const char *path,
+                 virTVDCFileId *id)
+{
+    struct stat sb;
+
+    memset(id, 0, sizeof(*id));
+    if (stat(path, &sb) < 0) {
+        id->err = errno;
+        return;
+    }
+    id->dev = sb.st_dev;
+    id->ino = sb.st_ino;
+    id->size = sb.st_size;
+    id->mtime = sb.st_mtim;
+    id->ctime = sb.st_ctim;
+}
+
+
+static bool
+virTVDCFileIdEqual(const virTVDCFileId *a,
+                   const virTVDCFileId *b)
+{
+    return a->err == b->err && a->dev == b->dev && a->ino == b->ino &&
+           a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+
+/* The identities of the policy file and, when a signature is required,
+ * of its signature (path + ".sig", as tvdc_policy_load_trusted reads it). */
+static void
+virTVDCPolicyFileIds(const tvdc_config *cfg,
+                     virTVDCFileId *policyId,
+                     virTVDCFileId *sigId)
+{
+    virTVDCFileIdGet(cfg->policy, policyId);
+    memset(sigId, 0, sizeof(*sigId));
+    if (cfg->require_signature) {
+        g_autofree char *sig = g_strdup_printf("%s.sig", cfg->policy);
+
+        virTVDCFileIdGet(sig, sigId);
+    }
+}
+
 
 /* Load the compiled policy that cfg names, verified as cfg says.  On
  * failure *why says what is wrong. */
@@ -1381,6 +1548,8 @@ virTVDCLoad(virTVDCSecurityData *priv)
     priv->hostName = g_strdup(priv->cfg->host_name);
     priv->permissive = priv->cfg->mode == TVDC_MODE_PERMISSIVE;
 
+    /* before reading it: a replacement in between is noticed later */
+    virTVDCPolicyFileIds(priv->cfg, &priv->policyId, &priv->sigId);
     if (virTVDCLoadPolicy(priv->cfg, &priv->policy, &priv->unavailable) < 0)
         return;
 
@@ -1393,19 +1562,42 @@ virTVDCLoad(virTVDCSecurityData *priv)
 }
 
 
+/* Reserve a domain that runs (or is starting) here whatever the policy in
+ * force says (TVDC_RESERVE_FORCE): its types exclude conflicting ones
+ * from now on.  A domain whose label the policy does not know holds no
+ * reservation. */
+static void
+virTVDCReserveForce(virTVDCSecurityData *priv,
+                    virTVDCDomain *dom)
+{
+    tvdc_verdict verdict;
+    int64_t idx;
+    int rc;
+
+    dom->reserved = false;
+    if (!priv->policy || !dom->label || (idx = tvdc_find_label(priv->policy, dom->label)) < 0)
+        return;
+
+    rc = tvdc_host_reserve(priv->host, dom->uuid, idx, TVDC_RESERVE_FORCE, &verdict);
+    if (rc >= 0 || rc == -EEXIST)
+        dom->reserved = true;
+    else
+        VIR_WARN("tvdc: cannot reserve running VM '%s' (%s): %s",
+                 dom->name, dom->uuid, g_strerror(-rc));
+}
+
+
 /* Record a domain that is already running here (libvirtd restart): its
- * reservation is made even if it conflicts, and a violation of the
- * current policy is reported, never acted upon. */
+ * reservation is made even if it conflicts; virTVDCUpdateViolations then
+ * reports a violation of the policy in force, never acted upon. */
 static void
 virTVDCAddRunning(virTVDCSecurityData *priv,
                   const char *uuid,
                   const char *name,
-                  const char *label)
+                  const char *label,
+                  int virtType)
 {
     virTVDCDomain *dom = g_hash_table_lookup(priv->domains, uuid);
-    tvdc_verdict verdict;
-    int64_t idx;
-    int rc;
 
     if (dom) {
         dom->running = true;
@@ -1416,46 +1608,319 @@ virTVDCAddRunning(virTVDCSecurityData *priv,
     dom->uuid = g_strdup(uuid);
     dom->name = g_strdup(name);
     dom->label = g_strdup(label);
+    dom->virtType = virtType;
     dom->running = true;
+    virTVDCReserveForce(priv, dom);
+
+    VIR_INFO("tvdc: running VM '%s' (label %s)%s",
+             name, NULLSTR(label), dom->reserved ? " reserved" : "");
+    g_hash_table_insert(priv->domains, dom->uuid, dom);
+}
+
+
+/* Why the policy in force would not let dom run on this host now, with
+ * the rule in *rule; NULL if it would.  The collocation of a reserved
+ * domain is checked against every other reservation (its own is taken
+ * out for the check), so both sides of a conflict are reported. */
+static char *
+virTVDCDomainViolation(virTVDCSecurityData *priv,
+                       virTVDCDomain *dom,
+                       const char **rule)
+{
+    tvdc_verdict verdict;
+    tvdc_verdict ignored;
+    int64_t idx;
+    int64_t host;
+    int rc;
 
     if (!priv->policy) {
-        dom->violation = g_strdup_printf("no policy: %s", priv->unavailable);
-    } else if (!label) {
-        if (!(tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED))
-            dom->violation = g_strdup_printf("label: unlabeled VM, and policy %s "
-                                             "does not allow unlabeled VMs",
-                                             tvdc_policy_name(priv->policy));
-    } else if ((idx = tvdc_find_label(priv->policy, label)) < 0) {
-        dom->violation = g_strdup_printf("label: unknown label '%s'", label);
-    } else {
-        int64_t host = tvdc_find_host(priv->policy, priv->hostName);
-
-        rc = tvdc_host_reserve(priv->host, uuid, idx, TVDC_RESERVE_FORCE, &verdict);
-        if (rc >= 0 || rc == -EEXIST)
-            dom->reserved = true;
-        if (rc == TVDC_DENY)
-            dom->violation = virTVDCFormatVerdict(priv, &verdict, label, NULL);
-        else if (rc < 0 && rc != -EEXIST)
-            dom->violation = g_strdup_printf("cannot reserve: %s", g_strerror(-rc));
-
-        if (!dom->violation) {
-            if (host < 0)
-                dom->violation = g_strdup_printf("host: host '%s' is not in the policy "
-                                                 "and runs no labeled VM",
-                                                 priv->hostName);
-            else if (tvdc_decide_host(priv->policy, host, idx, &verdict) == TVDC_DENY)
-                dom->violation = virTVDCFormatVerdict(priv, &verdict, label, NULL);
-        }
+        *rule = TVDC_RULE_STR_NO_POLICY;
+        return g_strdup_printf("no policy: %s", priv->unavailable);
     }
 
-    if (dom->violation)
-        VIR_WARN("tvdc: running VM '%s' (label %s) violates the policy in force: %s",
-                 name, NULLSTR(label), dom->violation);
-    else
-        VIR_INFO("tvdc: running VM '%s' (label %s)%s",
-                 name, NULLSTR(label), dom->reserved ? " reserved" : "");
+    if (!dom->label) {
+        if (tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED)
+            return NULL;
+        *rule = TVDC_RULE_STR_UNLABELED_VM;
+        return g_strdup_printf("label: unlabeled VM, and policy %s does not allow unlabeled VMs",
+                               tvdc_policy_name(priv->policy));
+    }
 
-    g_hash_table_insert(priv->domains, dom->uuid, dom);
+    if ((idx = tvdc_find_label(priv->policy, dom->label)) < 0) {
+        *rule = tvdc_rule_to_string(TVDC_RULE_UNKNOWN_LABEL);
+        return g_strdup_printf("label: unknown label '%s'", dom->label);
+    }
+
+    if ((host = tvdc_find_host(priv->policy, priv->hostName)) < 0) {
+        *rule = tvdc_rule_to_string(TVDC_RULE_UNKNOWN_HOST);
+        return g_strdup_printf("host: host '%s' is not in the policy and runs no labeled VM",
+                               priv->hostName);
+    }
+    if (tvdc_decide_host(priv->policy, host, idx, &verdict) == TVDC_DENY) {
+        *rule = tvdc_rule_to_string(verdict.rule);
+        return virTVDCFormatVerdict(priv, &verdict, priv->hostName, NULL);
+    }
+
+    if (dom->reserved && tvdc_host_release(priv->host, dom->uuid) == 0) {
+        rc = tvdc_host_check(priv->host, idx, &verdict);
+        if (tvdc_host_reserve(priv->host, dom->uuid, idx, TVDC_RESERVE_FORCE, &ignored) < 0)
+            dom->reserved = false;
+    } else {
+        rc = tvdc_host_check(priv->host, idx, &verdict);
+    }
+    if (rc == TVDC_DENY) {
+        *rule = tvdc_rule_to_string(verdict.rule);
+        return virTVDCFormatVerdict(priv, &verdict, dom->label, NULL);
+    }
+    return NULL;
+}
+
+
+/* Recompute every domain's violation of the policy in force (after a
+ * policy change, a stop, a reconnect).  With auditOp (a policy reload)
+ * each violator is logged and audited as a "violation" of that operation;
+ * otherwise only changes are logged.  Returns the number of violators. */
+static size_t
+virTVDCUpdateViolations(virTVDCSecurityData *priv,
+                        const char *auditOp)
+{
+    GHashTableIter iter;
+    gpointer value;
+    size_t n = 0;
+
+    g_hash_table_iter_init(&iter, priv->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        virTVDCDomain *dom = value;
+        const char *rule = NULL;
+        g_autofree char *violation = virTVDCDomainViolation(priv, dom, &rule);
+
+        if (violation) {
+            n++;
+            if (auditOp || STRNEQ_NULLABLE(violation, dom->violation))
+                VIR_WARN("tvdc: running VM '%s' (label %s) violates the policy in force "
+                         "and keeps running: %s",
+                         dom->name, NULLSTR(dom->label), violation);
+            if (auditOp) {
+                g_autofree char *detail = g_strdup_printf("%s; the VM keeps running", violation);
+
+                ignore_value(virTVDCAuditWrite(priv, auditOp, dom->name, dom->uuid, dom->label,
+                                               "violation", rule, detail));
+                virTVDCAuditLibvirtRecord(dom->virtType, auditOp, dom->name, dom->uuid,
+                                          dom->label, "violation", rule, detail, false);
+            }
+        } else if (dom->violation) {
+            VIR_INFO("tvdc: VM '%s' (label %s) no longer violates the policy in force",
+                     dom->name, NULLSTR(dom->label));
+        }
+
+        g_free(dom->violation);
+        dom->violation = g_steal_pointer(&violation);
+        dom->violationRule = rule;
+    }
+    return n;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Policy changes at run time                                               */
+
+/* The file that replaced the policy could not be put in force: say so
+ * (log, audit, status) and keep the policy in force, if any. */
+static void
+virTVDCPolicyRefused(virTVDCSecurityData *priv,
+                     char *why)
+{
+    const char *decision = "deny";
+    const char *rule = TVDC_RULE_STR_POLICY_REJECTED;
+    const char *detail;
+
+    if (!priv->policy) {
+        VIR_ERROR(_("tvdc: no policy in force, every VM will be denied: %s"), why);
+        g_free(priv->unavailable);
+        priv->unavailable = why;
+        rule = TVDC_RULE_STR_NO_POLICY;
+        detail = priv->unavailable;
+    } else {
+        g_free(priv->reloadError);
+        priv->reloadError = g_strdup_printf("%s; policy %s version %u stays in force", why,
+                                            tvdc_policy_name(priv->policy),
+                                            tvdc_policy_version(priv->policy));
+        g_free(why);
+        VIR_ERROR(_("tvdc: the new policy file was refused: %s"), priv->reloadError);
+        detail = priv->reloadError;
+    }
+    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
+                                   decision, rule, detail));
+    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
+                              decision, rule, detail, false);
+    virTVDCWriteStatus(priv);
+}
+
+
+/* The policy file (or its signature) changed: load it, verified as at
+ * startup (signature, rollback).  If it loads, it is in force from now
+ * on: new decisions use it, the reservation table is rebuilt for it from
+ * the domains running or starting here (TVDC_RESERVE_FORCE: whatever it
+ * says, a running domain is never stopped), and each domain it would not
+ * run is reported (log, audit operation "policy-reload", status).  If it
+ * does not, the policy in force stays in force, and says so. */
+static void
+virTVDCPolicyReplace(virTVDCSecurityData *priv)
+{
+    tvdc_policy *policy = NULL;
+    tvdc_host *host = NULL;
+    g_autofree char *old = NULL;
+    g_autofree char *detail = NULL;
+    char *why = NULL;
+    GHashTableIter iter;
+    gpointer value;
+    size_t nviolations;
+    int rc;
+
+    if (virTVDCLoadPolicy(priv->cfg, &policy, &why) < 0) {
+        virTVDCPolicyRefused(priv, why);
+        return;
+    }
+
+    if (priv->policy &&
+        STREQ(tvdc_policy_name(policy), tvdc_policy_name(priv->policy)) &&
+        tvdc_policy_version(policy) == tvdc_policy_version(priv->policy) &&
+        memcmp(tvdc_policy_source_hash(policy), tvdc_policy_source_hash(priv->policy), 32) == 0) {
+        /* the policy in force, written again */
+        tvdc_policy_free(policy);
+        if (priv->reloadError) {
+            VIR_INFO("tvdc: %s holds policy %s version %u, the policy in force, again",
+                     priv->cfg->policy, tvdc_policy_name(priv->policy),
+                     tvdc_policy_version(priv->policy));
+            g_clear_pointer(&priv->reloadError, g_free);
+            virTVDCWriteStatus(priv);
+        }
+        return;
+    }
+
+    if ((rc = tvdc_host_new(policy, &host)) < 0) {
+        virTVDCPolicyRefused(priv, g_strdup_printf("cannot create the reservation table for "
+                                                   "policy %s: %s", tvdc_policy_name(policy),
+                                                   g_strerror(-rc)));
+        tvdc_policy_free(policy);
+        return;
+    }
+
+    if (priv->policy)
+        old = g_strdup_printf("policy %s version %u", tvdc_policy_name(priv->policy),
+                              tvdc_policy_version(priv->policy));
+    else
+        old = g_strdup_printf("no policy (%s)", priv->unavailable);
+
+    /* the table refers to its policy: it goes first */
+    g_clear_pointer(&priv->host, tvdc_host_free);
+    g_clear_pointer(&priv->policy, tvdc_policy_free);
+    priv->policy = policy;
+    priv->host = host;
+    g_clear_pointer(&priv->unavailable, g_free);
+    g_clear_pointer(&priv->reloadError, g_free);
+
+    g_hash_table_iter_init(&iter, priv->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        virTVDCReserveForce(priv, value);
+
+    detail = g_strdup_printf("policy %s version %u from %s replaces %s; "
+                             "%u VMs run or start here",
+                             tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
+                             priv->cfg->policy, old, g_hash_table_size(priv->domains));
+    VIR_WARN("tvdc: %s", detail);
+    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
+                                   "permit", TVDC_RULE_STR_OK, detail));
+    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
+                              "permit", TVDC_RULE_STR_OK, detail, true);
+    if (tvdc_find_host(priv->policy, priv->hostName) < 0)
+        VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
+                 priv->hostName, tvdc_policy_name(priv->policy));
+
+    nviolations = virTVDCUpdateViolations(priv, "policy-reload");
+    if (nviolations > 0)
+        VIR_WARN("tvdc: %zu running VMs violate policy %s version %u (see tvdc status)",
+                 nviolations, tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy));
+    virTVDCWriteStatus(priv);
+}
+
+
+/* Before every decision, and whenever the policy's directory changes:
+ * has the policy file (or its signature) been replaced or rewritten since
+ * it was last read?  Two stat() calls; the policy is read again only when
+ * its identity (device, inode, size, times) changed, so a file that was
+ * refused is not retried until it changes again.  tvdc.conf itself is
+ * read when libvirtd starts. */
+static void
+virTVDCPolicyRefresh(virTVDCSecurityData *priv)
+{
+    virTVDCFileId policyId;
+    virTVDCFileId sigId;
+
+    if (!priv->cfg)
+        return;
+
+    virTVDCPolicyFileIds(priv->cfg, &policyId, &sigId);
+    if (virTVDCFileIdEqual(&policyId, &priv->policyId) &&
+        virTVDCFileIdEqual(&sigId, &priv->sigId))
+        return;
+
+    priv->policyId = policyId;
+    priv->sigId = sigId;
+    VIR_INFO("tvdc: policy file %s changed, loading it", priv->cfg->policy);
+    virTVDCPolicyReplace(priv);
+}
+
+
+static void
+virTVDCPolicyWatchEvent(int watch G_GNUC_UNUSED,
+                        int fd,
+                        int events G_GNUC_UNUSED,
+                        void *opaque)
+{
+    virTVDCSecurityData *priv = opaque;
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    char buf[1024];
+
+    /* Any change in the directory is a reason to look: drain them all. */
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    virTVDCPolicyRefresh(priv);
+}
+
+
+/* Watch the policy's directory, so that a replaced policy is in force (and
+ * its violators reported) at once rather than at the next decision.
+ * Without an event loop or inotify, the check before every decision
+ * remains. */
+static void
+virTVDCPolicyWatch(virTVDCSecurityData *priv)
+{
+    g_autofree char *dir = NULL;
+
+    if (!priv->cfg)
+        return;
+
+    dir = g_path_get_dirname(priv->cfg->policy);
+    if ((priv->watchFd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
+        inotify_add_watch(priv->watchFd, dir,
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                          IN_DELETE | IN_ATTRIB) < 0) {
+        VIR_WARN("tvdc: cannot watch %s for policy changes (%s): a replaced policy "
+                 "is noticed at the next decision", dir, g_strerror(errno));
+        VIR_FORCE_CLOSE(priv->watchFd);
+        return;
+    }
+
+    if ((priv->watch = virEventAddHandle(priv->watchFd, VIR_EVENT_HANDLE_READABLE,
+                                         virTVDCPolicyWatchEvent, priv, NULL)) < 0) {
+        VIR_WARN("tvdc: cannot watch %s for policy changes (%s): a replaced policy "
+                 "is noticed at the next decision", dir, virGetLastErrorMessage());
+        virResetLastError();
+        VIR_FORCE_CLOSE(priv->watchFd);
+        return;
+    }
+    VIR_DEBUG("tvdc: watching %s for policy changes", dir);
 }
 
 
@@ -1484,6 +1949,7 @@ virTVDCReserveFromStatusDir(virTVDCSecurityData *priv)
         g_autofree char *uuidstr = NULL;
         g_autofree char *name = NULL;
         g_autofree char *label = NULL;
+        g_autofree char *virtType = NULL;
         unsigned char uuid[VIR_UUID_BUFLEN];
         char canon[VIR_UUID_STRING_BUFLEN];
 
@@ -1502,15 +1968,358 @@ virTVDCReserveFromStatusDir(virTVDCSecurityData *priv)
         name = virXPathString("string(./domain/name)", ctxt);
         label = virXPathString("string(./domain/seclabel[@model='tvdc' and @type='static']/label)",
                                ctxt);
+        virtType = virXPathString("string(./domain/@type)", ctxt);
         if (!uuidstr || !name || virUUIDParse(uuidstr, uuid) < 0) {
             VIR_WARN("tvdc: domain status %s has no name or UUID", path);
             virResetLastError();
             continue;
         }
         virUUIDFormat(uuid, canon);
-        virTVDCAddRunning(priv, canon, name, label);
+        virTVDCAddRunning(priv, canon, name, label,
+                          virtType ? MAX(virDomainVirtTypeFromString(virtType), 0) : 0);
     }
     virResetLastError();
+    virTVDCUpdateViolations(priv, NULL);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* What the label means where the domain comes from (migration)             */
+
+static xmlNodePtr
+virTVDCFindOrigin(const virDomainDef *def)
+{
+    xmlNodePtr cur;
+
+    if (!def->metadata)
+        return NULL;
+    for (cur = def->metadata->children; cur; cur = cur->next) {
+        if (cur->type == XML_ELEMENT_NODE && cur->ns && cur->ns->href &&
+            STREQ((const char *) cur->ns->href, TVDC_XMLNS) &&
+            virXMLNodeNameEqual(cur, "label"))
+            return cur;
+    }
+    return NULL;
+}
+
+
+/* Record in the live definition what the domain's label means on this
+ * host, for the host it may migrate to:
+ *
+ *   <metadata>
+ *     <tvdc:label xmlns:tvdc="urn:tvdc:libvirt:1" name="market-analysis"
+ *                 types="MA" policy="bank-dc" version="1" host="host-a"/>
+ *   </metadata>
+ *
+ * The migration XML carries it (libvirt formats <metadata> into it), and
+ * the destination compares it with its own policy.  Written when the
+ * domain is admitted here (start, restore, incoming migration) and for a
+ * reconnected domain that lacks it. */
+static void
+virTVDCSetOrigin(virTVDCSecurityData *priv,
+                 virDomainDef *def,
+                 const char *label)
+{
+    g_autofree char *types = NULL;
+    g_autofree char *version = NULL;
+    xmlNodePtr node;
+    xmlNodePtr old;
+    xmlNsPtr ns;
+
+    if (!label || !priv->policy || !(types = virTVDCLabelMeaning(priv->policy, label)))
+        return;
+
+    if (!def->metadata)
+        def->metadata = virXMLNewNode(NULL, "metadata");
+    while ((old = virTVDCFindOrigin(def))) {
+        xmlUnlinkNode(old);
+        xmlFreeNode(old);
+    }
+
+    version = g_strdup_printf("%u", tvdc_policy_version(priv->policy));
+    node = virXMLNewNode(NULL, "label");
+    if (!(ns = xmlNewNs(node, BAD_CAST TVDC_XMLNS, BAD_CAST TVDC_XMLNS_PREFIX)) ||
+        !xmlNewProp(node, BAD_CAST "name", BAD_CAST label) ||
+        !xmlNewProp(node, BAD_CAST "types", BAD_CAST types) ||
+        !xmlNewProp(node, BAD_CAST "policy", BAD_CAST tvdc_policy_name(priv->policy)) ||
+        !xmlNewProp(node, BAD_CAST "version", BAD_CAST version) ||
+        !xmlNewProp(node, BAD_CAST "host", BAD_CAST NULLSTR(priv->hostName)) ||
+        !xmlAddChild(def->metadata, node)) {
+        VIR_WARN("tvdc: cannot record label metadata of VM '%s'", def->name);
+        xmlFreeNode(node);
+        return;
+    }
+    xmlSetNs(node, ns);
+}
+
+
+/* An incoming migration: does the source host's policy mean by the label
+ * what this host's policy means by it?  0 yes, 1 would-deny recorded
+ * (permissive), -1 denied. */
+static int
+virTVDCCheckOrigin(virTVDCSecurityData *priv,
+                   const virTVDCRequest *req)
+{
+    xmlNodePtr node = virTVDCFindOrigin(req->def);
+    g_autofree char *types = virTVDCLabelMeaning(priv->policy, req->label);
+    g_autofree char *srcLabel = NULL;
+    g_autofree char *srcTypes = NULL;
+    g_autofree char *srcPolicy = NULL;
+    g_autofree char *srcVersion = NULL;
+    g_autofree char *srcHost = NULL;
+    g_autofree char *detail = NULL;
+    const char *rule;
+
+    if (!node) {
+        detail = g_strdup_printf("migration: the source host did not say what label %s "
+                                 "means there (no <tvdc:label> in the domain's metadata: "
+                                 "a source without this tvdc driver, or a migration XML "
+                                 "that dropped it)", req->label);
+        rule = TVDC_RULE_STR_NO_ORIGIN;
+    } else {
+        srcLabel = virXMLPropString(node, "name");
+        srcTypes = virXMLPropString(node, "types");
+        srcPolicy = virXMLPropString(node, "policy");
+        srcVersion = virXMLPropString(node, "version");
+        srcHost = virXMLPropString(node, "host");
+
+        if (STRNEQ_NULLABLE(srcLabel, req->label)) {
+            detail = g_strdup_printf("migration: source host %s runs the VM as label %s "
+                                     "(types %s), the migration XML asks for label %s",
+                                     NULLSTR(srcHost), NULLSTR(srcLabel), NULLSTR(srcTypes),
+                                     req->label);
+            rule = TVDC_RULE_STR_LABEL_MISMATCH;
+        } else if (STRNEQ_NULLABLE(srcPolicy, tvdc_policy_name(priv->policy)) ||
+                   STRNEQ_NULLABLE(srcTypes, types)) {
+            detail = g_strdup_printf("migration: the hosts' policies disagree on label %s: "
+                                     "source host %s: policy %s version %s, types %s; "
+                                     "this host %s: policy %s version %u, types %s",
+                                     req->label, NULLSTR(srcHost), NULLSTR(srcPolicy),
+                                     NULLSTR(srcVersion), NULLSTR(srcTypes),
+                                     NULLSTR(priv->hostName), tvdc_policy_name(priv->policy),
+                                     tvdc_policy_version(priv->policy),
+                                     types ? types : "none (unknown label)");
+            rule = TVDC_RULE_STR_POLICY_MISMATCH;
+        } else {
+            return 0;
+        }
+    }
+
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
+        return -1;
+    return 1;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Memory images: save, managed save (and dumps)                            */
+
+/* The record of the memory image at realPath (a canonical path). */
+static char *
+virTVDCSavedRecordPath(const char *realPath)
+{
+    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, realPath, -1);
+
+    return g_strdup_printf("%s/%s.json", TVDC_SAVED_DIR, hash);
+}
+
+
+/* Read the record of a memory image; NULL with errno ENOENT when there is
+ * none. */
+static virJSONValue *
+virTVDCSavedRecordRead(const char *recordPath)
+{
+    g_autofree char *content = NULL;
+    virJSONValue *record;
+
+    if (virFileReadAllQuiet(recordPath, 1024 * 1024, &content) < 0)
+        return NULL;
+    if (!(record = virJSONValueFromString(content)) ||
+        virJSONValueGetType(record) != VIR_JSON_TYPE_OBJECT) {
+        virJSONValueFree(record);
+        virResetLastError();
+        errno = EBADMSG;
+        return NULL;
+    }
+    return record;
+}
+
+
+/* Is the image the record is about still the file at its path? */
+static bool
+virTVDCSavedRecordCurrent(virJSONValue *record,
+                          const char *realPath,
+                          const struct stat *sb)
+{
+    unsigned long long dev;
+    unsigned long long ino;
+
+    return STREQ_NULLABLE(virJSONValueObjectGetString(record, "path"), realPath) &&
+           virJSONValueObjectGetNumberUlong(record, "device", &dev) == 0 &&
+           virJSONValueObjectGetNumberUlong(record, "inode", &ino) == 0 &&
+           dev == (unsigned long long) sb->st_dev && ino == (unsigned long long) sb->st_ino;
+}
+
+
+/* Drop the records of images that are gone or were replaced. */
+static void
+virTVDCSavedRecordsPrune(void)
+{
+    g_autoptr(DIR) dir = NULL;
+    struct dirent *ent;
+
+    if (virDirOpenIfExists(&dir, TVDC_SAVED_DIR) <= 0) {
+        virResetLastError();
+        return;
+    }
+    while (virDirRead(dir, &ent, TVDC_SAVED_DIR) > 0) {
+        g_autofree char *recordPath = NULL;
+        g_autoptr(virJSONValue) record = NULL;
+        const char *path;
+        struct stat sb;
+
+        if (!virStringHasSuffix(ent->d_name, ".json"))
+            continue;
+        recordPath = g_strdup_printf("%s/%s", TVDC_SAVED_DIR, ent->d_name);
+        if (!(record = virTVDCSavedRecordRead(recordPath)) ||
+            !(path = virJSONValueObjectGetString(record, "path")))
+            continue;
+        if (stat(path, &sb) < 0 ? errno == ENOENT
+                                : !virTVDCSavedRecordCurrent(record, path, &sb)) {
+            VIR_DEBUG("tvdc: dropping the record of memory image %s (gone)", path);
+            unlink(recordPath);
+        }
+    }
+    virResetLastError();
+}
+
+
+/* Write the record of a memory image (durable: a new file, fsync,
+ * rename).  0, or -1 with *why. */
+static int
+virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
+                        const virDomainDef *def,
+                        const char *uuid,
+                        const char *label,
+                        const char *realPath,
+                        const struct stat *sb,
+                        char **why)
+{
+    g_autoptr(virJSONValue) record = virJSONValueNewObject();
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *nowstr = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+    g_autofree char *types = virTVDCLabelMeaning(priv->policy, label);
+    g_autofree char *recordPath = virTVDCSavedRecordPath(realPath);
+    g_autofree char *json = NULL;
+
+    if (g_mkdir_with_parents(TVDC_SAVED_DIR, 0700) < 0) {
+        *why = g_strdup_printf("%s: %s", TVDC_SAVED_DIR, g_strerror(errno));
+        return -1;
+    }
+
+    if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
+        virJSONValueObjectAppendString(record, "path", realPath) < 0 ||
+        virJSONValueObjectAppendNumberUlong(record, "device", sb->st_dev) < 0 ||
+        virJSONValueObjectAppendNumberUlong(record, "inode", sb->st_ino) < 0 ||
+        virJSONValueObjectAppendString(record, "vm_name", def->name) < 0 ||
+        virJSONValueObjectAppendString(record, "vm_uuid", uuid) < 0 ||
+        virTVDCAppendStringOrNull(record, "label", label) < 0 ||
+        virTVDCAppendStringOrNull(record, "types", types) < 0 ||
+        virTVDCAppendStringOrNull(record, "policy",
+                                  priv->policy ? tvdc_policy_name(priv->policy) : NULL) < 0 ||
+        virJSONValueObjectAppendNumberUint(record, "policy_version",
+                                           priv->policy ? tvdc_policy_version(priv->policy) : 0) < 0 ||
+        virTVDCAppendStringOrNull(record, "host", priv->hostName) < 0 ||
+        virJSONValueObjectAppendString(record, "saved", nowstr) < 0 ||
+        !(json = virJSONValueToString(record, true))) {
+        *why = g_strdup_printf("%s", virGetLastErrorMessage());
+        virResetLastError();
+        return -1;
+    }
+
+    if (virFileRewriteStr(recordPath, 0600, json) < 0) {
+        *why = g_strdup_printf("%s", virGetLastErrorMessage());
+        virResetLastError();
+        return -1;
+    }
+    return 0;
+}
+
+
+/* "label market-analysis (types MA, policy bank-dc)", "no label" */
+static char *
+virTVDCDescribeMeaning(const char *label,
+                       const char *types,
+                       const char *policy)
+{
+    if (!label)
+        return g_strdup("no label (unlabeled)");
+    return g_strdup_printf("label %s (types %s, policy %s)", label,
+                           types ? types : "unknown", policy ? policy : "none");
+}
+
+
+/* A restore (virsh restore, a managed save at start): the image must have
+ * a record on this host, be the file the record is about, and have been
+ * saved under the label it is restored under, with the same meaning.  0
+ * yes, 1 would-deny recorded (permissive), -1 denied. */
+static int
+virTVDCCheckSavedImage(virTVDCSecurityData *priv,
+                       const virTVDCRequest *req,
+                       const char *path)
+{
+    g_autofree char *realPath = NULL;
+    g_autofree char *recordPath = NULL;
+    g_autoptr(virJSONValue) record = NULL;
+    g_autofree char *detail = NULL;
+    g_autofree char *types = NULL;
+    g_autofree char *saved = NULL;
+    g_autofree char *wanted = NULL;
+    const char *rule = TVDC_RULE_STR_NO_IMAGE_RECORD;
+    const char *savedLabel;
+    const char *savedTypes;
+    const char *savedPolicy;
+    struct stat sb;
+
+    if (!(realPath = realpath(path, NULL)) || stat(realPath, &sb) < 0) {
+        detail = g_strdup_printf("restore: memory image %s: %s", path, g_strerror(errno));
+    } else if (!(record = virTVDCSavedRecordRead((recordPath = virTVDCSavedRecordPath(realPath))))) {
+        if (errno == ENOENT)
+            detail = g_strdup_printf("restore: memory image %s has no record on host %s of the "
+                                     "label it was saved under (saved elsewhere, or before "
+                                     "tvdc); it is not restored under any label",
+                                     realPath, NULLSTR(priv->hostName));
+        else
+            detail = g_strdup_printf("restore: memory image %s: its record %s is unreadable: %s",
+                                     realPath, recordPath, g_strerror(errno));
+    } else if (!virTVDCSavedRecordCurrent(record, realPath, &sb)) {
+        detail = g_strdup_printf("restore: memory image %s is not the file that was saved there "
+                                 "(replaced since; record %s); it is not restored under any label",
+                                 realPath, recordPath);
+    } else {
+        savedLabel = virJSONValueObjectGetString(record, "label");
+        savedTypes = virJSONValueObjectGetString(record, "types");
+        savedPolicy = virJSONValueObjectGetString(record, "policy");
+        types = virTVDCLabelMeaning(priv->policy, req->label);
+
+        if (STREQ_NULLABLE(savedLabel, req->label) &&
+            (!req->label ||
+             (STREQ_NULLABLE(savedTypes, types) &&
+              STREQ_NULLABLE(savedPolicy, tvdc_policy_name(priv->policy)))))
+            return 0;
+
+        saved = virTVDCDescribeMeaning(savedLabel, savedTypes, savedPolicy);
+        wanted = virTVDCDescribeMeaning(req->label, types, tvdc_policy_name(priv->policy));
+        detail = g_strdup_printf("restore: memory image %s was saved by VM '%s' under %s; "
+                                 "it cannot be restored under %s",
+                                 realPath, NULLSTR(virJSONValueObjectGetString(record, "vm_name")),
+                                 saved, wanted);
+        rule = TVDC_RULE_STR_LABEL_MISMATCH;
+    }
+
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
+        return -1;
+    return 1;
 }
 
 
@@ -1537,6 +2346,8 @@ virTVDCSecurityDriverOpen(virSecurityManager *mgr)
         return -1;
     }
     priv->lockInitialized = true;
+    priv->watchFd = -1;
+    priv->watch = -1;
     priv->privileged = virSecurityManagerGetPrivileged(mgr);
     priv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) virTVDCDomainFree);
@@ -1562,6 +2373,7 @@ virTVDCSecurityDriverOpen(virSecurityManager *mgr)
     if (priv->privileged)
         virTVDCReserveFromStatusDir(priv);
 
+    virTVDCPolicyWatch(priv);
     virTVDCWriteStatus(priv);
     return 0;
 }
@@ -1572,6 +2384,17 @@ virTVDCSecurityDriverClose(virSecurityManager *mgr)
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
 
+    if (priv->watch >= 0) {
+        virEventRemoveHandle(priv->watch);
+        priv->watch = -1;
+    }
+    if (priv->lockInitialized) {
+        /* a policy change being handled finishes first */
+        virMutexLock(&priv->lock);
+        virMutexUnlock(&priv->lock);
+    }
+    VIR_FORCE_CLOSE(priv->watchFd);
+    g_clear_pointer(&priv->reloadError, g_free);
     g_clear_pointer(&priv->domains, g_hash_table_unref);
     g_clear_pointer(&priv->host, tvdc_host_free);
     g_clear_pointer(&priv->policy, tvdc_policy_free);
@@ -1623,6 +2446,7 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
     if ((rc = virTVDCGetLabel(def, &label)) <= 0)
         return rc;
 
+    virTVDCPolicyRefresh(priv);
     virTVDCRequestInit(&req, "verify", def, label);
     if (!priv->policy)
         return virTVDCDenyNoPolicy(priv, &req);
@@ -1649,6 +2473,7 @@ virTVDCDomainNew(const virTVDCRequest *req)
     dom->uuid = g_strdup(req->uuid);
     dom->name = g_strdup(req->def->name);
     dom->label = g_strdup(req->label);
+    dom->virtType = req->def->virtType;
     return dom;
 }
 
@@ -1700,6 +2525,7 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     size_t i;
     int rc;
 
+    virTVDCPolicyRefresh(priv);
     if ((rc = virTVDCGetLabel(def, &label)) < 0)
         return -1;
     if (rc == 0) {
@@ -1808,7 +2634,12 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
 
 /* The last step before the domain runs: every resource of the final live
  * definition (backing chains found while preparing it, generated paths),
- * the decision for unlabeled domains, and the permit record. */
+ * the decision for unlabeled domains, and the permit record.  A restore
+ * (incomingPath: the memory image) must come back under the label the
+ * image was saved under; an incoming migration must mean by its label
+ * what this host's policy means.  Both are decided here, before QEMU
+ * reads a byte of the guest's memory.  The label's meaning here is then
+ * recorded in the live definition, for the next migration. */
 static int
 virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
                            virDomainDef *def,
@@ -1834,6 +2665,7 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
     else
         op = "migrate-in";
 
+    virTVDCPolicyRefresh(priv);
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
     virTVDCRequestInit(&req, op, def, label);
@@ -1853,6 +2685,16 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
             if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
                 return -1;
             wouldDeny = rc > 0;
+
+            if (migrated && incomingPath) {
+                if ((rc = virTVDCCheckSavedImage(priv, &req, incomingPath)) < 0)
+                    return -1;
+                wouldDeny |= rc > 0;
+            } else if (migrated) {
+                if ((rc = virTVDCCheckOrigin(priv, &req)) < 0)
+                    return -1;
+                wouldDeny |= rc > 0;
+            }
         }
     } else {
         if (!priv->policy) {
@@ -1875,6 +2717,11 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
             if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
                 return -1;
             wouldDeny |= rc > 0;
+            if (migrated && incomingPath) {
+                if ((rc = virTVDCCheckSavedImage(priv, &req, incomingPath)) < 0)
+                    return -1;
+                wouldDeny |= rc > 0;
+            }
             unlabeledDetail = g_strdup_printf("label: policy %s allows unlabeled VMs; "
                                               "resources checked: %u, none labeled",
                                               tvdc_policy_name(priv->policy),
@@ -1891,6 +2738,7 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
         virTVDCPermit(priv, &req, label ? dom->permitDetail : unlabeledDetail) < 0)
         return -1;
 
+    virTVDCSetOrigin(priv, def, label);
     dom->running = true;
     virTVDCWriteStatus(priv);
     return 0;
@@ -1922,6 +2770,8 @@ virTVDCSecurityReleaseLabel(virSecurityManager *mgr,
     VIR_DEBUG("tvdc: released VM '%s' (%s), label %s",
               def->name, uuid, NULLSTR(dom->label));
     g_hash_table_remove(priv->domains, uuid);
+    if (g_hash_table_size(priv->domains) > 0)
+        virTVDCUpdateViolations(priv, NULL);
     virTVDCWriteStatus(priv);
     return 0;
 }
@@ -1948,7 +2798,10 @@ virTVDCSecurityReserveLabel(virSecurityManager *mgr,
     }
 
     virUUIDFormat(def->uuid, uuid);
-    virTVDCAddRunning(priv, uuid, def->name, label);
+    virTVDCAddRunning(priv, uuid, def->name, label, def->virtType);
+    if (!virTVDCFindOrigin(def))
+        virTVDCSetOrigin(priv, def, label);
+    virTVDCUpdateViolations(priv, NULL);
     virTVDCWriteStatus(priv);
     return 0;
 }
@@ -2028,6 +2881,171 @@ virTVDCSecuritySetNetdevLabel(virSecurityManager *mgr,
 
     virTVDCCollectNet(resources, def, net);
     return virTVDCCheckHotplug(priv, def, resources);
+}
+
+
+/* A device about to be hotplugged (patch "qemu: let the security drivers
+ * refuse a device before hotplugging it"): the sharing rule, decided before
+ * libvirt does anything with it (detaches a host device from its host
+ * driver, creates a shared memory or chardev backend).  Disks are decided
+ * by domainSetSecurityImageLabel, which also sees their backing chains and
+ * covers media changes and block jobs, and which runs before QEMU is told
+ * about them. */
+static int
+virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
+                            virDomainDef *def,
+                            virDomainDeviceDef *dev)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    g_autofree char *what = NULL;
+
+    switch ((virDomainDeviceType) dev->type) {
+    case VIR_DOMAIN_DEVICE_FS:
+        virTVDCCollectFS(resources, dev->data.fs);
+        break;
+
+    case VIR_DOMAIN_DEVICE_HOSTDEV:
+        virTVDCCollectHostdev(resources, dev->data.hostdev);
+        break;
+
+    case VIR_DOMAIN_DEVICE_SHMEM: {
+        virDomainShmemDef *shmem = dev->data.shmem;
+        g_autofree char *key = g_strdup_printf("shmem:%s", shmem->name);
+
+        what = g_strdup_printf("shmem '%s'", shmem->name);
+        virTVDCResourceAdd(resources, g_strdup(what), key);
+        if (shmem->server.enabled)
+            virTVDCCollectChardev(resources, def, what, shmem->server.chr);
+        break;
+    }
+
+    case VIR_DOMAIN_DEVICE_MEMORY:
+        virTVDCCollectMemory(resources, dev->data.memory);
+        break;
+
+    case VIR_DOMAIN_DEVICE_NET:
+        virTVDCCollectNet(resources, def, dev->data.net);
+        break;
+
+    case VIR_DOMAIN_DEVICE_CHR: {
+        virDomainChrDef *chr = dev->data.chr;
+
+        if (chr->deviceType == VIR_DOMAIN_CHR_DEVICE_TYPE_CHANNEL &&
+            chr->targetType == VIR_DOMAIN_CHR_CHANNEL_TARGET_TYPE_VIRTIO &&
+            chr->target.name)
+            what = g_strdup_printf("channel '%s'", chr->target.name);
+        else
+            what = g_strdup(NULLSTR(virDomainChrDeviceTypeToString(chr->deviceType)));
+        virTVDCCollectChardev(resources, def, what, chr->source);
+        break;
+    }
+
+    case VIR_DOMAIN_DEVICE_REDIRDEV:
+        virTVDCCollectChardev(resources, def, "redirdev", dev->data.redirdev->source);
+        break;
+
+    case VIR_DOMAIN_DEVICE_SMARTCARD:
+        if (dev->data.smartcard->type == VIR_DOMAIN_SMARTCARD_TYPE_PASSTHROUGH)
+            virTVDCCollectChardev(resources, def, "smartcard", dev->data.smartcard->data.passthru);
+        break;
+
+    case VIR_DOMAIN_DEVICE_RNG:
+        if (dev->data.rng->backend == VIR_DOMAIN_RNG_BACKEND_EGD)
+            virTVDCCollectChardev(resources, def, "rng", dev->data.rng->source.chardev);
+        break;
+
+    case VIR_DOMAIN_DEVICE_DISK:
+    case VIR_DOMAIN_DEVICE_NONE:
+    case VIR_DOMAIN_DEVICE_LEASE:
+    case VIR_DOMAIN_DEVICE_INPUT:
+    case VIR_DOMAIN_DEVICE_SOUND:
+    case VIR_DOMAIN_DEVICE_VIDEO:
+    case VIR_DOMAIN_DEVICE_WATCHDOG:
+    case VIR_DOMAIN_DEVICE_CONTROLLER:
+    case VIR_DOMAIN_DEVICE_GRAPHICS:
+    case VIR_DOMAIN_DEVICE_HUB:
+    case VIR_DOMAIN_DEVICE_MEMBALLOON:
+    case VIR_DOMAIN_DEVICE_NVRAM:
+    case VIR_DOMAIN_DEVICE_TPM:
+    case VIR_DOMAIN_DEVICE_PANIC:
+    case VIR_DOMAIN_DEVICE_IOMMU:
+    case VIR_DOMAIN_DEVICE_VSOCK:
+    case VIR_DOMAIN_DEVICE_AUDIO:
+    case VIR_DOMAIN_DEVICE_LAST:
+        break;
+    }
+
+    return virTVDCCheckHotplug(priv, def, resources);
+}
+
+
+/* A memory image of a running domain is about to be written (save,
+ * managed save, core dump: a new, empty regular file opened write-only;
+ * the other descriptors libvirt passes here are pipes, sockets and the
+ * image being read back).  Record the label the image is made under, on
+ * this host, where the image's own XML cannot change it
+ * (TVDC_SAVED_DIR): a restore must come back under the same label.  The
+ * record is durable before QEMU writes a byte; failing to write it fails
+ * the save in enforcing mode, since the image could never be restored. */
+static int
+virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
+                               virDomainDef *def,
+                               int fd)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autofree char *link = NULL;
+    g_autofree char *realPath = NULL;
+    g_autofree char *why = NULL;
+    g_autofree char *detail = NULL;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    virTVDCDomain *dom;
+    virTVDCRequest req;
+    const char *label = NULL;
+    struct stat sb;
+    int flags;
+
+    if (!priv->privileged || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size != 0 ||
+        (flags = fcntl(fd, F_GETFL)) < 0 || (flags & O_ACCMODE) != O_WRONLY)
+        return 0;
+
+    virUUIDFormat(def->uuid, uuid);
+    if (!(dom = g_hash_table_lookup(priv->domains, uuid)) || !dom->running)
+        return 0;
+
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCRequestInit(&req, "save", def, label);
+
+    link = g_strdup_printf("/proc/self/fd/%d", fd);
+    if (!(realPath = g_file_read_link(link, NULL))) {
+        why = g_strdup_printf("cannot find the path of the image: %s", g_strerror(errno));
+    } else {
+        virTVDCSavedRecordsPrune();
+        ignore_value(virTVDCSavedRecordWrite(priv, def, uuid, label, realPath, &sb, &why));
+    }
+
+    if (why) {
+        detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
+                                 NULLSTR(realPath), TVDC_SAVED_DIR, why);
+        ignore_value(virTVDCAuditAppend(priv, &req, priv->permissive ? "would-deny" : "deny",
+                                        TVDC_RULE_STR_INTERNAL, detail));
+        if (priv->permissive) {
+            VIR_WARN("tvdc (permissive mode): %s", detail);
+            return 0;
+        }
+        virReportError(VIR_ERR_OPERATION_FAILED, _("tvdc: VM '%s': %s"), def->name, detail);
+        return -1;
+    }
+
+    detail = g_strdup_printf("save: memory image %s recorded under %s", realPath,
+                             label ? label : "no label (unlabeled)");
+    ignore_value(virTVDCAuditAppend(priv, &req, "permit", TVDC_RULE_STR_OK, detail));
+    virTVDCAuditLibvirt(&req, "permit", TVDC_RULE_STR_OK, detail, true);
+    VIR_INFO("tvdc: VM '%s': %s", def->name, detail);
+    return 0;
 }
 
 
@@ -2207,6 +3225,7 @@ virSecurityDriver virTVDCSecurityDriver = {
     .getDOI                             = virTVDCSecurityGetDOI,
 
     .domainSecurityVerify               = virTVDCSecurityVerify,
+    .domainSecurityVerifyDevice         = virTVDCSecurityVerifyDevice,
 
     .domainSetSecurityImageLabel        = virTVDCSecuritySetImageLabel,
     .domainRestoreSecurityImageLabel    = virTVDCSecurityRestoreImageLabel,
@@ -2235,7 +3254,7 @@ virSecurityDriver virTVDCSecurityDriver = {
     .domainSetSecurityHostdevLabel      = virTVDCSecuritySetHostdevLabel,
     .domainRestoreSecurityHostdevLabel  = virTVDCSecurityRestoreHostdevLabel,
 
-    .domainSetSecurityImageFDLabel      = virTVDCSecuritySetFDLabel,
+    .domainSetSecurityImageFDLabel      = virTVDCSecuritySetImageFDLabel,
     .domainSetSecurityTapFDLabel        = virTVDCSecuritySetFDLabel,
 
     .domainGetSecurityMountOptions      = virTVDCSecurityGetMountOptions,
