@@ -1678,7 +1678,8 @@ virTVDCDomainViolation(virTVDCSecurityData *priv,
 
 /* Recompute every domain's violation of the policy in force (after a
  * policy change, a stop, a reconnect).  With auditOp (a policy reload)
- * each violator is logged and audited as a "violation" of that operation;
+ * each violator is logged and audited as a "would-deny" of that operation
+ * (a denial that is not enforced: the VM keeps running);
  * otherwise only changes are logged.  Returns the number of violators. */
 static size_t
 virTVDCUpdateViolations(virTVDCSecurityData *priv,
@@ -1703,10 +1704,11 @@ virTVDCUpdateViolations(virTVDCSecurityData *priv,
             if (auditOp) {
                 g_autofree char *detail = g_strdup_printf("%s; the VM keeps running", violation);
 
+                /* "would-deny": a denial not enforced, as in permissive mode */
                 ignore_value(virTVDCAuditWrite(priv, auditOp, dom->name, dom->uuid, dom->label,
-                                               "violation", rule, detail));
+                                               "would-deny", rule, detail));
                 virTVDCAuditLibvirtRecord(dom->virtType, auditOp, dom->name, dom->uuid,
-                                          dom->label, "violation", rule, detail, false);
+                                          dom->label, "would-deny", rule, detail, false);
             }
         } else if (dom->violation) {
             VIR_INFO("tvdc: VM '%s' (label %s) no longer violates the policy in force",
