@@ -148,6 +148,9 @@ has "$tmp/out" "policy    NONE IN FORCE: policy /etc/tvdc/policy.bin: cannot rea
 jq '.domains[0].violation = "collocation: type MA ..."' "$tmp/status.json" > "$tmp/viol.json"
 expect 1 "status with a violator" -- "$TVDC" status --file "$tmp/viol.json" --json
 jqeq '.domains[0].violation' "collocation: type MA ..." "status violator json"
+jq '.error = "policy /etc/tvdc/policy.bin: rollback refused; policy bank-dc version 1 stays in force"' "$tmp/status.json" > "$tmp/refused.json"
+expect 1 "status with a refused replacement policy" -- "$TVDC" status --file "$tmp/refused.json"
+has "$tmp/out" "error     policy /etc/tvdc/policy.bin: rollback refused; policy bank-dc version 1 stays in force" "status refused replacement"
 expect 2 "status unreadable" -- "$TVDC" status --file "$tmp/nostatus.json"
 
 # --- default, usage ---

@@ -19,7 +19,10 @@ static const char status_usage[] =
 "    policy in force (name, version, source hash) or why there is none, the\n"
 "    mode, this host's label, the active types and reservations, and every\n"
 "    VM with its label, state and any policy violation (a running VM that a\n"
-"    newer policy would refuse keeps running and is listed here).\n"
+"    newer policy would refuse keeps running and is listed here).  A policy\n"
+"    file replaced while libvirtd runs is put in force at once; one that does\n"
+"    not load or verify is refused, and the policy in force is shown with\n"
+"    the reason on an 'error' line.\n"
 "\n"
 "OPTIONS\n"
 "    --file FILE   The status file (default " TVDC_STATUS_PATH ").\n"
@@ -27,9 +30,9 @@ static const char status_usage[] =
 "\n"
 "EXIT STATUS\n"
 "    0 a policy is in force and no VM violates it; 1 no policy is in force\n"
-"    (every labeled VM is denied) or a VM violates the policy, so that\n"
-"    monitoring can alert; 2 the status cannot be read (is libvirtd running\n"
-"    with security_driver tvdc?).\n";
+"    (every labeled VM is denied), a VM violates the policy, or a replacement\n"
+"    policy was refused, so that monitoring can alert; 2 the status cannot be\n"
+"    read (is libvirtd running with security_driver tvdc?).\n";
 
 static const char *
 str(json_object *o, const char *k)
@@ -88,7 +91,7 @@ cmd_status(int argc, char **argv)
     pol = json_object_object_get_ex(st, "policy", &v) && v &&
           json_object_is_type(v, json_type_object) ? v : NULL;
     doms = json_object_object_get_ex(st, "domains", &v) ? v : NULL;
-    degraded = !pol;
+    degraded = !pol || str(st, "error");
     for (size_t i = 0; doms && i < json_object_array_length(doms); i++)
         if (str(json_object_array_get_idx(doms, i), "violation"))
             degraded = true;
@@ -102,10 +105,12 @@ cmd_status(int argc, char **argv)
     printf("host      %s (label %s: %s)\n", str(st, "host") ?: "?",
            str(st, "host_label") ?: "none", types[0] ? types : "no types");
     printf("mode      %s\n", str(st, "mode") ?: "?");
-    if (pol)
+    if (pol) {
         printf("policy    %s v%s (%s, source sha256 %.16s...)\n", str(pol, "name"),
                str(pol, "version"), str(pol, "path"), str(pol, "source_sha256") ?: "?");
-    else
+        if (str(st, "error"))   /* a replacement was refused */
+            printf("error     %s\n", str(st, "error"));
+    } else
         printf("policy    NONE IN FORCE: %s; every labeled VM is denied\n",
                str(st, "error") ?: "unknown reason");
     printf("audit     %s\n", str(st, "audit_log") ?: "?");
