@@ -11,7 +11,8 @@
 # force and say so (status "error" beside it, audit, log): garbage, a
 # truncated compiled policy, a JSON policy, a lower version, and, with
 # signatures required, a policy signed by an untrusted key; a good
-# replacement (or the right signature) then clears the error.
+# replacement (or the right signature) then clears the error.  With no
+# policy in force at startup, a good file put in place is taken at once.
 #
 #   bash libvirt-driver/tests/it-reload.sh      (root; one box host)
 set -uo pipefail
@@ -158,6 +159,21 @@ main() {
     install_policy "$H" "$WORK/v4.json"
     check_eq "v4: in force, the error is gone" '"bank-dc 4|null"' \
         "$(wait_status '"\(.policy.name) \(.policy.version)|\(.error)"' '"bank-dc 4|null"')"
+
+    # --- no policy at startup, then a good file: in force without restart --
+    replace_with "$WORK/garbage.bin"
+    wait_status '.error | test("not a compiled policy")' true >/dev/null
+    restart_libvirtd "$H"
+    check_eq "no policy: after a restart with garbage, none is in force; ma-1 keeps running, reported" \
+        "null|running|no-policy" \
+        "$(status "$H" '.policy')|$(domstate "$H" ma-1)|$(status "$H" '.domains[] | select(.name == "ma-1") | .violation_rule' | tr -d '"')"
+    expect_deny "no policy: every start is refused with the reason" \
+        "VM 'web-2' (label public-web): no policy: policy /etc/tvdc/policy.bin is not a compiled policy (libvirtd loads only the output of 'tvdc policy compile')" \
+        on "$H" virsh start web-2
+    install_policy "$H" "$WORK/v4.json"
+    check_eq "no policy: a good file is in force without a restart, ma-1 no longer reported" \
+        '"bank-dc 4|null|null"' \
+        "$(wait_status '"\(.policy.name) \(.policy.version)|\(.error)|\(.domains[] | select(.name == "ma-1") | .violation)"' '"bank-dc 4|null|null"')"
 
     # --- signatures required: an untrusted signature is refused ----------
     keys=$WORK/keys
