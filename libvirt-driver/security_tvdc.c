@@ -2288,8 +2288,9 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
     } else if (!(record = virTVDCSavedRecordRead((recordPath = virTVDCSavedRecordPath(realPath))))) {
         if (errno == ENOENT)
             detail = g_strdup_printf("restore: memory image %s has no record on host %s of the "
-                                     "label it was saved under (saved elsewhere, or before "
-                                     "tvdc); it is not restored under any label",
+                                     "label it was saved under (saved on another host or "
+                                     "before tvdc, or copied); it is not restored under "
+                                     "any label",
                                      realPath, NULLSTR(priv->hostName));
         else
             detail = g_strdup_printf("restore: memory image %s: its record %s is unreadable: %s",

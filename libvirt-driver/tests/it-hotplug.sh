@@ -104,15 +104,17 @@ main() {
         "$WORK/xml/vu-ma.xml"
 
     # --- host devices ---------------------------------------------------------
-    label "$H" pci:0000:7f:1f.6 underwriting
-    label "$H" pci:0000:7f:1f.7 market-analysis
-    xml=$(device pci-su "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x7f' slot='0x1f' function='0x6'/></source></hostdev>")
+    # PCI domain fffe exists on no machine, and managed='no': even on a host
+    # with VFIO, libvirt would never unbind a host driver for this test.
+    label "$H" pci:fffe:ff:1f.6 underwriting
+    label "$H" pci:fffe:ff:1f.7 market-analysis
+    xml=$(device pci-su "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0xfffe' bus='0xff' slot='0x1f' function='0x6'/></source></hostdev>")
     refused "hostdev: an underwriting PCI device is refused before libvirt prepares it" \
-        "resource: hostdev pci:0000:7f:1f.6 (pci:0000:7f:1f.6): $NOSHARE" "$xml"
-    xml=$(device pci-unl "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x7f' slot='0x1f' function='0x5'/></source></hostdev>")
+        "resource: hostdev pci:fffe:ff:1f.6 (pci:fffe:ff:1f.6): $NOSHARE" "$xml"
+    xml=$(device pci-unl "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0xfffe' bus='0xff' slot='0x1f' function='0x5'/></source></hostdev>")
     refused "hostdev: an unlabeled PCI device is refused" \
-        "resource: hostdev pci:0000:7f:1f.5 (pci:0000:7f:1f.5) is not labeled" "$xml"
-    xml=$(device pci-ma "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x7f' slot='0x1f' function='0x7'/></source></hostdev>")
+        "resource: hostdev pci:fffe:ff:1f.5 (pci:fffe:ff:1f.5) is not labeled" "$xml"
+    xml=$(device pci-ma "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0xfffe' bus='0xff' slot='0x1f' function='0x7'/></source></hostdev>")
     past_tvdc "hostdev: a market-analysis PCI device gets past tvdc (libvirt: no passthrough here)" \
         "unsupported configuration: host doesn't support passthrough of host PCI devices" "$xml"
     label "$H" usb:1234:0e01 underwriting
@@ -170,7 +172,7 @@ main() {
     # --- audit ----------------------------------------------------------------
     check_eq "audit: one hotplug denial per refused device, none for the permitted ones" \
         "$(printf '%s\n' "$WORK/img/hp-su.img" "$WORK/img/hp-unl.img" "socket:$s/vu-su.sock" "socket:$s/vu-unl.sock" \
-                 pci:0000:7f:1f.6 pci:0000:7f:1f.5 usb:1234:0e01 "socket:$s/ch-su.sock" "socket:$s/ch-unl.sock" \
+                 pci:fffe:ff:1f.6 pci:fffe:ff:1f.5 usb:1234:0e01 "socket:$s/ch-su.sock" "socket:$s/ch-unl.sock" \
                  "shmem:$shm-su" "shmem:$shm-unl" | xargs)" \
         "$(audit "$H" '[.[] | select(.operation == "hotplug" and .decision == "deny") | .detail | capture("\\((?<k>[^()]*)\\)(: | is not labeled)").k] | join(" ")' | tr -d '"')"
     check_eq "ma-1 ran through it all" "running" "$(domstate "$H" ma-1)"

@@ -113,7 +113,7 @@ main() {
     on "$H" virsh save ma-1 "$img" >/dev/null || bail "save ma-1"
     cp "$img" "$copy"
     expect_deny "a copy of the image (no record of it) is refused" \
-        "VM 'ma-1' ($MA): restore: memory image $copy has no record on host host-a of the label it was saved under (saved elsewhere, or before tvdc); it is not restored under any label" \
+        "VM 'ma-1' ($MA): restore: memory image $copy has no record on host host-a of the label it was saved under (saved on another host or before tvdc, or copied); it is not restored under any label" \
         on "$H" virsh restore "$copy"
     after_refusal "copy"
 
