@@ -323,13 +323,23 @@ int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
 /* Host configuration (/etc/libvirt/tvdc.conf)                              */
 
 /* The file uses libvirt's conf syntax subset: `key = "string"`,
- * `key = 1`, `# comments`.  Keys: policy, trust_dir, require_signature,
- * rollback_state, host_name, resource_store, mode ("enforcing" or
- * "permissive"), audit_log.  Unknown keys are an error. */
+ * `key = 1`, `key = [ "a", "b" ]`, `# comments`.  Keys: policy, trust_dir,
+ * require_signature, rollback_state, host_name, resource_store, mode
+ * ("enforcing" or "permissive"), audit_log, and for `tvdc net` (DESIGN.md
+ * section 5) net_mode ("vlan" or "vxlan"), net_uplink, net_underlay
+ * (interface names), vxlan_peers (a list of IPv4/IPv6 addresses),
+ * vxlan_group (a multicast address), vxlan_local (an address), vxlan_port
+ * (1..65535).  Unknown keys are an error. */
 typedef enum tvdc_mode {
     TVDC_MODE_ENFORCING,
     TVDC_MODE_PERMISSIVE,
 } tvdc_mode;
+
+/* How a host's type bridges reach the other hosts (tvdc-net.h). */
+typedef enum tvdc_net_mode {
+    TVDC_NET_MODE_VLAN,      /* 802.1Q sub-interfaces of a physical uplink */
+    TVDC_NET_MODE_VXLAN,     /* VXLAN devices over an underlay */
+} tvdc_net_mode;
 
 typedef struct tvdc_config {
     char *policy;            /* compiled or JSON policy */
@@ -340,6 +350,15 @@ typedef struct tvdc_config {
     char *resource_store;    /* resource-label store */
     tvdc_mode mode;
     char *audit_log;         /* JSON lines */
+    /* Network isolation (appended: the fields above keep their offsets). */
+    tvdc_net_mode net_mode;  /* default vlan */
+    char *net_uplink;        /* vlan mode: the 802.1Q parent; NULL: not set */
+    char *net_underlay;      /* vxlan mode: the underlay device; NULL: not set */
+    char **vxlan_peers;      /* n_vxlan_peers numeric addresses, as written */
+    size_t n_vxlan_peers;
+    char *vxlan_group;       /* multicast group; NULL: not set */
+    char *vxlan_local;       /* source address; NULL: chosen by route */
+    int vxlan_port;          /* UDP port; default 4789 */
 } tvdc_config;
 
 #define TVDC_CONFIG_PATH "/etc/libvirt/tvdc.conf"
