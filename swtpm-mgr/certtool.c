@@ -272,9 +272,11 @@ write_cert(const char *dir, const char *file, const uint8_t *der, size_t len)
 
     if (asprintf(&path, "%s/%s", dir, file) < 0)
         return -ENOMEM;
+    /* No fsync: swtpm_setup reads the file at once and stores it in the
+     * TPM's NV; the directory is its temporary one. */
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || write(fd, der, len) != (ssize_t) len || fsync(fd) < 0)
-        r = -errno ? -errno : -EIO;
+    if (fd < 0 || write(fd, der, len) != (ssize_t) len)
+        r = errno ? -errno : -EIO;
     if (fd >= 0 && close(fd) < 0 && r == 0)
         r = -errno;
     if (r < 0)

@@ -21,7 +21,9 @@
 #include "tvdc/vtpm.h"
 
 /* Paths are bounded by the test directory; truncation cannot happen. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #define UUID_A "3f1c8a2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 #define UUID_B "9e8d7c6b-5a49-4838-a726-150493827160"
