@@ -128,6 +128,27 @@ record_path(const char *dir, const char *uuid, char **ret)
     return asprintf(ret, "%s/%s.json", dir, lower) < 0 ? -ENOMEM : 0;
 }
 
+/* mkdir -p, 0755 (e.g. /run/libvirt/tvdc/vtpm on a fresh tmpfs). */
+static int
+mkdir_parents(const char *dir)
+{
+    _cleanup_free_ char *p = strdup(dir);
+
+    if (!p)
+        return -ENOMEM;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
 int
 tvdc_vtpm_record_write(const char *dir, const tvdc_vtpm_identity *id)
 {
@@ -141,8 +162,9 @@ tvdc_vtpm_record_write(const char *dir, const tvdc_vtpm_identity *id)
     r = record_path(dir, id->uuid, &path);
     if (r < 0)
         return r;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return -errno;
+    r = mkdir_parents(dir);
+    if (r < 0)
+        return r;
 
     o = json_object_new_object();
     types = json_object_new_array();

@@ -199,7 +199,24 @@ check "8 parallel certificates all verify and carry the extension" test "$pver" 
 check "8 parallel certificates have distinct serials" \
     test "$(sort -u "$workdir/serials" | wc -l)" = 8
 
-# --- 4. wipe ----------------------------------------------------------------
+# --- 4. a running vTPM: show reads a copy, wipe refuses ----------------------
+swtpm socket --tpm2 --tpmstate "dir=$workdir/st1" --ctrl "type=unixio,path=$workdir/ctrl" \
+    --server "type=unixio,path=$workdir/srv" --pid "file=$workdir/swtpm.pid" \
+    --flags startup-clear --daemon 2>/dev/null
+for _ in $(seq 50); do [[ -s $workdir/swtpm.pid ]] && break; sleep 0.1; done
+check "show while the VM's swtpm runs: exit 0" \
+    bash -c "'$TVDC' vtpm show vm1 --state-dir '$workdir/st1' --policy '$POLICY' >/dev/null"
+check "wipe while the VM's swtpm runs: refused, state kept" \
+    bash -c "! '$TVDC' vtpm wipe vm1 --state-dir '$workdir/st1' 2>'$workdir/wipe.err' &&
+             grep -q 'a swtpm is using this state' '$workdir/wipe.err' &&
+             test -s '$workdir/st1/tpm2-00.permall'"
+if [[ -s $workdir/swtpm.pid ]]; then
+    spid=$(cat "$workdir/swtpm.pid")
+    kill "$spid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+fi
+
+# --- 5. wipe ----------------------------------------------------------------
 check "wipe destroys the state" \
     bash -c "'$TVDC' vtpm wipe vm1 --state-dir '$workdir/st1' >/dev/null && test ! -e '$workdir/st1'"
 check "show after wipe: error" \
