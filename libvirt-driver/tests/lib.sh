@@ -134,7 +134,15 @@ it_cleanup() {
 # (subreaper.py: pid 1 of these machines reaps late, which made every virsh
 # destroy take 1.7 s), so that the daemons it starts and their guests are
 # reaped at once.  Waits for up, not for the daemons; output to dcbox.log.
+# One retry: up is idempotent, and boxes of other users share the QEMU
+# capability cache that up rewrites (a concurrent rewrite fails one of them).
 dcbox_up() {
+    dcbox_up_once "$@" && return 0
+    note "ci/dcbox up $* failed once, retrying: $(tail -1 "$WORK/dcbox.log")"
+    dcbox_up_once "$@"
+}
+
+dcbox_up_once() {
     local st=$WORK/run/up.$((++it_ups)) pid
     rm -f "$st"
     python3 "$TVDC_ROOT/libvirt-driver/tests/subreaper.py" "$st" "$DCBOX" up "$@" \
@@ -158,13 +166,7 @@ box_up() {
             --security-driver) BOX_DRIVER=${args[i+1]} ;;
         esac
     done
-    # One retry: concurrent boxes of other users share the QEMU capability
-    # cache, and up is idempotent.
-    if ! dcbox_up "$@"; then
-        note "ci/dcbox up failed once, retrying: $(tail -1 "$WORK/dcbox.log")"
-        dcbox_up "$@" ||
-            bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
-    fi
+    dcbox_up "$@" || bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
 }
 
 on() {
