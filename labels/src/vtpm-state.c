@@ -168,21 +168,26 @@ copy_file(const char *from, const char *to)
     return 0;
 }
 
+static int shred_file(int dfd, const char *name);
+
+/* The copy holds the vTPM's seeds: overwrite it before removing it. */
 static void
 rm_tmpdir(const char *dir)
 {
-    DIR *d = opendir(dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     struct dirent *de;
 
     if (d) {
         while ((de = readdir(d))) {
-            _cleanup_free_ char *p = NULL;
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                 continue;
-            if (asprintf(&p, "%s/%s", dir, de->d_name) >= 0)
-                unlink(p);
+            if (shred_file(dfd, de->d_name) < 0)
+                unlinkat(dfd, de->d_name, 0);
         }
         closedir(d);
+    } else if (dfd >= 0) {
+        close(dfd);
     }
     rmdir(dir);
 }
@@ -222,7 +227,8 @@ int
 tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n, tvdc_error *err)
 {
     _cleanup_free_ char *src = NULL, *dst = NULL;
-    char tmp[] = "/tmp/tvdc-vtpm-XXXXXX";
+    /* tmpfs when there is one: the copy never reaches a disk. */
+    char tmp[32];
     pid_t pid = -1;
     int fd = -1, r, status, found = 0;
 
@@ -236,6 +242,8 @@ tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n, tvdc_
         return -ENOMEM;
     if (access(src, R_OK) < 0)
         return tv_error(err, -errno, 0, 0, "%s: %s", src, strerror(errno));
+    snprintf(tmp, sizeof(tmp), "%s/tvdc-vtpm-XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(tmp))
         return tv_error(err, -errno, 0, 0, "temporary directory: %s", strerror(errno));
     if (asprintf(&dst, "%s/%s", tmp, STATE_FILE) < 0) {
