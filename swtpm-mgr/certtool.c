@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tvdc/vtpm.h"
+#include "tvdc/tvdc.h"
 
 #ifndef TVDC_VTPM_CONF
 #define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"

@@ -20,7 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "internal.h"
-#include "tvdc/vtpm.h"
+#include "tvdc/tvdc.h"
 
 /* TCG OIDs. */
 #define OID_TPM_MANUFACTURER   "2.23.133.2.1"

@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "internal.h"
-#include "tvdc/vtpm.h"
+#include "tvdc/tvdc.h"
 
 #define RECORD_MAX_BYTES (1u << 20)
 #define VM_NAME_MAX 1024

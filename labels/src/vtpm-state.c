@@ -17,7 +17,7 @@
 #include <openssl/rand.h>
 
 #include "internal.h"
-#include "tvdc/vtpm.h"
+#include "tvdc/tvdc.h"
 
 #define STATE_FILE "tpm2-00.permall"
 #define STATE_MAX_BYTES (64u << 20)

@@ -13,7 +13,7 @@
 #include <openssl/x509.h>
 
 #include "tvdc-tool.h"
-#include "tvdc/vtpm.h"
+#include "tvdc/tvdc.h"
 
 #ifndef TVDC_VTPM_CONF
 #define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"

@@ -18,7 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "internal.h"
-#include "tvdc/vtpm.h"
+#include "tvdc/tvdc.h"
 
 /* Paths are bounded by the test directory; truncation cannot happen. */
 #if defined(__GNUC__) && !defined(__clang__)
