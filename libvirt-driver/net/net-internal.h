@@ -151,7 +151,9 @@ typedef struct tn_action {
 typedef struct tn_plan {
     tvdc_net_entry *items;              /* as in tvdc_net_report */
     size_t n_items;
-    tn_action *actions;                 /* deletions first, then per item */
+    tn_action *actions;                 /* deletions, then per item; net-nl.c
+                                         * deletes what is made again first
+                                         * and stale links last */
     size_t n_actions;
     int error;                          /* 0, or why the plan must not run: */
     char message[512];                  /* -ENODEV no lower, -EEXIST foreign */
