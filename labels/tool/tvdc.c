@@ -19,6 +19,7 @@ static const char usage[] =
 "  status    what this host's libvirtd enforces: policy, reservations, VMs\n"
 "  audit     show the decisions the libvirt driver logged\n"
 "  vtpm      the datacenter vTPM CA; a VM's vTPM certificates and state\n"
+"  net       this host's TVD bridges (802.1Q VLAN or VXLAN), via netlink\n"
 "  bench     measure decision latency and policy load cost\n"
 "\n"
 "Run 'tvdc COMMAND --help' for a command's options.\n"
@@ -134,6 +135,7 @@ static const struct {
     { "audit",  cmd_audit },
     { "status", cmd_status },
     { "vtpm",   cmd_vtpm },
+    { "net",    cmd_net },
     { "bench",  cmd_bench },
 };
 
