@@ -19,7 +19,7 @@ static const char net_usage[] =
 "    tvdc net - this host's TVD bridges: 802.1Q VLANs or VXLAN, via netlink\n"
 "\n"
 "SYNOPSIS\n"
-"    tvdc net apply [OPTIONS] [--connect URI]\n"
+"    tvdc net apply [OPTIONS] [--type TYPE]... [--connect URI]\n"
 "    tvdc net show [OPTIONS]\n"
 "    tvdc net clean [--json] [--connect URI]\n"
 "    tvdc net trunk [--policy FILE] [--host HOST] [--check] [--json] PORT\n"
@@ -58,6 +58,9 @@ static const char net_usage[] =
 "            libvirt networks tvdc-<type> (<forward mode='bridge'/> on the\n"
 "            type's bridge) so that virsh and virt-manager users choose a\n"
 "            TVD by name, and removes other tvdc-* networks.\n"
+"            With --type, only the bridges of these types are made right\n"
+"            and nothing else is touched (what the libvirt driver does\n"
+"            before it creates a VM's taps).\n"
 "    show    What apply would find, per type: ok, missing, differs (and\n"
 "            how), foreign (a name clash), no-network (the type has no\n"
 "            network id), and stale interfaces of tvdc's.  Changes nothing.\n"
@@ -84,6 +87,7 @@ static const char net_usage[] =
 "                      Override tvdc.conf's net_mode, net_uplink,\n"
 "                      net_underlay, vxlan_peers, vxlan_group, vxlan_local,\n"
 "                      vxlan_port.\n"
+"    --type TYPE       apply: only this type (repeatable).\n"
 "    --connect URI     libvirt connection for the tvdc-<type> networks\n"
 "                      (virsh -c URI); the virsh run is $TVDC_VIRSH or\n"
 "                      virsh from PATH.\n"
@@ -115,6 +119,8 @@ typedef struct net_opts {
     const char *uplink, *underlay, *group, *local;
     const char **peers;
     size_t n_peers;
+    const char **types;
+    size_t n_types;
     long vxlan_port;
 } net_opts;
 
@@ -122,7 +128,7 @@ static int
 parse_opts(int argc, char **argv, net_opts *o)
 {
     enum { O_POLICY = 256, O_HOST, O_CONF, O_MODE, O_UPLINK, O_UNDERLAY, O_PEER, O_GROUP,
-           O_LOCAL, O_PORT, O_CONNECT, O_CHECK, O_JSON };
+           O_LOCAL, O_PORT, O_CONNECT, O_CHECK, O_JSON, O_TYPE };
     static const struct option opts[] = {
         { "policy", required_argument, NULL, O_POLICY },
         { "host", required_argument, NULL, O_HOST },
@@ -135,6 +141,7 @@ parse_opts(int argc, char **argv, net_opts *o)
         { "local", required_argument, NULL, O_LOCAL },
         { "vxlan-port", required_argument, NULL, O_PORT },
         { "connect", required_argument, NULL, O_CONNECT },
+        { "type", required_argument, NULL, O_TYPE },
         { "check", no_argument, NULL, O_CHECK },
         { "json", no_argument, NULL, O_JSON },
         { "help", no_argument, NULL, 'h' },
@@ -168,6 +175,15 @@ parse_opts(int argc, char **argv, net_opts *o)
                 return EXIT_ERR;
             o->peers = np;
             o->peers[o->n_peers++] = optarg;
+            break;
+        }
+        case O_TYPE: {
+            const char **nt = realloc(o->types, (o->n_types + 1) * sizeof(*nt));
+
+            if (!nt)
+                return EXIT_ERR;
+            o->types = nt;
+            o->types[o->n_types++] = optarg;
             break;
         }
         case O_GROUP: o->group = optarg; break;
@@ -550,6 +566,31 @@ net_apply_show(net_opts *o, bool apply)
         return EXIT_ERR;
     if ((rc = net_config(o, conf)) != EXIT_OK || (rc = load_host(o, conf, &p, &host)) != EXIT_OK)
         return rc;
+    if (o->n_types) {
+        uint32_t *types = calloc(o->n_types, sizeof(*types));
+
+        for (size_t i = 0; types && i < o->n_types; i++) {
+            int64_t t = tvdc_find_type(p, o->types[i]);
+
+            if (t < 0) {
+                tool_err("net apply: no type '%s' in policy %s", o->types[i],
+                         tvdc_policy_name(p));
+                free(types);
+                tvdc_policy_free(p);
+                return EXIT_ERR;
+            }
+            types[i] = (uint32_t) t;
+        }
+        r = !types ? -ENOMEM : tvdc_net_ensure(p, host, &o->nc, types, o->n_types, &e);
+        free(types);
+        if (r < 0)
+            tool_err("net apply: %s", e.message[0] ? e.message : strerror(-r));
+        else if (!o->json)
+            printf("the bridges of %zu type%s are as the policy wants\n", o->n_types,
+                   o->n_types == 1 ? "" : "s");
+        tvdc_policy_free(p);
+        return r < 0 ? EXIT_ERR : EXIT_OK;
+    }
     r = apply ? tvdc_net_apply(p, host, &o->nc, &rep, &e) : tvdc_net_show(p, host, &o->nc,
                                                                            &rep, &e);
     if (r < 0) {
@@ -772,5 +813,6 @@ cmd_net(int argc, char **argv)
     }
 out:
     free(o.peers);
+    free(o.types);
     return rc;
 }
