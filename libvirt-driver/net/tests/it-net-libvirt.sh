@@ -34,7 +34,10 @@ if [[ ${1:-} != --inside ]]; then
     # A shared lock on the build keeps ci/build-libvirt's pruning away from it.
     exec 9>"$(dirname "$build").lock"
     flock -s 9
-    exec unshare -m -n -u --propagation private bash "$0" --inside "$build"
+    # A PID namespace too: when the test ends, however it ends, the kernel
+    # stops the virtnetworkd it started.
+    exec unshare -m -n -u -p --fork --kill-child --mount-proc --propagation private \
+        bash "$0" --inside "$build"
 fi
 
 # Inside: a private /run/libvirt and friends, and this namespace's network.
@@ -54,6 +57,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 ip link set lo up
 "$build/run" "$build/src/virtnetworkd" --daemon --pid-file /run/libvirt/virtnetworkd.pid
 for _ in $(seq 100); do [[ -S /run/libvirt/virtnetworkd-sock ]] && break; sleep 0.1; done

@@ -42,6 +42,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 [[ -x $TVDC ]] || { say "it-net-vxlan: no tvdc at $TVDC"; exit 1; }
 trap cleanup EXIT
+trap 'exit 143' TERM INT     # a meson timeout still removes the namespaces
 WORK=$(mktemp -d)
 
 # ---------------------------------------------------------------------------
