@@ -9,13 +9,18 @@
  *     policy = "/etc/tvdc/policy.bin"
  *     require_signature = 1
  *     mode = 'permissive'    # trailing comment
+ *     vxlan_peers = [ "192.0.2.1",
+ *                     "192.0.2.2" ]   # a list may span lines
  *
  * One setting per line (a ';' may separate settings, as in libvirt), strings
  * in double or single quotes without escapes and without line breaks, as
- * virconf reads them, integers in decimal.  Lists, unknown keys, repeated
- * keys and values of the wrong kind are errors with a line and column.
+ * virconf reads them, integers in decimal, lists of strings where a key
+ * takes a list (vxlan_peers only).  Unknown keys, repeated keys, lists where
+ * a key takes one value and values of the wrong kind are errors with a line
+ * and column.
  */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -29,12 +34,21 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_VALUE_MAX 4095
+#define CONFIG_LIST_MAX 4096        /* elements of a list */
+#define CONFIG_IFNAME_MAX 15        /* IFNAMSIZ - 1 */
+#define DEFAULT_VXLAN_PORT 4789
 
 typedef enum conf_kind {
     CONF_PATH,      /* absolute path */
     CONF_BOOL,      /* 0 or 1 */
     CONF_HOST,      /* RFC 1123 host name */
     CONF_MODE,      /* "enforcing" or "permissive" */
+    CONF_NET_MODE,  /* "vlan" or "vxlan" */
+    CONF_IFNAME,    /* a network interface name */
+    CONF_ADDR,      /* a numeric IPv4 or IPv6 address */
+    CONF_GROUP,     /* a multicast IPv4 or IPv6 address */
+    CONF_ADDR_LIST, /* a list of CONF_ADDR, no duplicates */
+    CONF_PORT,      /* 1..65535 */
 } conf_kind;
 
 typedef struct conf_key {
@@ -52,6 +66,13 @@ static const conf_key conf_keys[] = {
     { "resource_store",    CONF_PATH, offsetof(tvdc_config, resource_store) },
     { "mode",              CONF_MODE, offsetof(tvdc_config, mode) },
     { "audit_log",         CONF_PATH, offsetof(tvdc_config, audit_log) },
+    { "net_mode",          CONF_NET_MODE, offsetof(tvdc_config, net_mode) },
+    { "net_uplink",        CONF_IFNAME, offsetof(tvdc_config, net_uplink) },
+    { "net_underlay",      CONF_IFNAME, offsetof(tvdc_config, net_underlay) },
+    { "vxlan_peers",       CONF_ADDR_LIST, offsetof(tvdc_config, vxlan_peers) },
+    { "vxlan_group",       CONF_GROUP, offsetof(tvdc_config, vxlan_group) },
+    { "vxlan_local",       CONF_ADDR, offsetof(tvdc_config, vxlan_local) },
+    { "vxlan_port",        CONF_PORT, offsetof(tvdc_config, vxlan_port) },
 };
 
 void
@@ -65,6 +86,13 @@ tvdc_config_free(tvdc_config *c)
     free(c->host_name);
     free(c->resource_store);
     free(c->audit_log);
+    free(c->net_uplink);
+    free(c->net_underlay);
+    for (size_t i = 0; i < c->n_vxlan_peers; i++)
+        free(c->vxlan_peers[i]);
+    free(c->vxlan_peers);
+    free(c->vxlan_group);
+    free(c->vxlan_local);
     free(c);
 }
 
@@ -250,6 +278,64 @@ parse_value(conf_parser *p, const char *key, conf_value *v)
                        key, describe(p, p->pos, d));
 }
 
+/* What the kernel accepts as a name (dev_valid_name): 1..15 bytes, not "."
+ * or "..", no '/', ':' or white space; printable ASCII here. */
+static bool
+ifname_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > CONFIG_IFNAME_MAX)
+        return false;
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char) s[i];
+
+        if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == ':')
+            return false;
+    }
+    return true;
+}
+
+/* A numeric IPv4 or IPv6 address: its family and 16 bytes (IPv4 in the
+ * first 4), or 0 if s is not one. */
+static int
+addr_parse(const char *s, size_t len, uint8_t out[16])
+{
+    char buf[INET6_ADDRSTRLEN + 1];
+
+    if (len == 0 || len >= sizeof(buf))
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    memset(out, 0, 16);
+    if (inet_pton(AF_INET, buf, out) == 1)
+        return AF_INET;
+    if (inet_pton(AF_INET6, buf, out) == 1)
+        return AF_INET6;
+    return 0;
+}
+
+static bool
+addr_is_multicast(int family, const uint8_t a[16])
+{
+    return family == AF_INET ? (a[0] & 0xf0) == 0xe0 : a[0] == 0xff;
+}
+
+/* Check a string value of an address kind; 0 or a parse error. */
+static int
+check_addr(conf_parser *p, const conf_key *k, const conf_value *v, uint8_t out[16])
+{
+    int family = addr_parse(v->str, v->str_len, out);
+
+    if (!family)
+        return PARSE_ERROR(p, v->pos, "%s: not an IPv4 or IPv6 address: \"%.*s\"", k->name,
+                           (int) (v->str_len > 64 ? 64 : v->str_len), v->str);
+    if (k->kind == CONF_GROUP && !addr_is_multicast(family, out))
+        return PARSE_ERROR(p, v->pos, "%s: not a multicast address: \"%.*s\"", k->name,
+                           (int) v->str_len, v->str);
+    return 0;
+}
+
 static int
 assign(conf_parser *p, tvdc_config *c, const conf_key *k, const conf_value *v)
 {
@@ -281,8 +367,38 @@ assign(conf_parser *p, tvdc_config *c, const conf_key *k, const conf_value *v)
                                (int) (v->str_len > 64 ? 64 : v->str_len), v->str);
         return 0;
 
+    case CONF_NET_MODE:
+        if (!v->is_string)
+            return PARSE_ERROR(p, v->pos,
+                               "net_mode: expected \"vlan\" or \"vxlan\", got a number");
+        if (v->str_len == strlen("vlan") && memcmp(v->str, "vlan", v->str_len) == 0)
+            c->net_mode = TVDC_NET_MODE_VLAN;
+        else if (v->str_len == strlen("vxlan") && memcmp(v->str, "vxlan", v->str_len) == 0)
+            c->net_mode = TVDC_NET_MODE_VXLAN;
+        else
+            return PARSE_ERROR(p, v->pos,
+                               "net_mode: expected \"vlan\" or \"vxlan\", got \"%.*s\"",
+                               (int) (v->str_len > 64 ? 64 : v->str_len), v->str);
+        return 0;
+
+    case CONF_PORT:
+        if (v->is_string)
+            return PARSE_ERROR(p, v->pos, "%s: expected a port number, got a string", k->name);
+        if (v->num < 1 || v->num > 65535)
+            return PARSE_ERROR(p, v->pos, "%s: expected 1..65535, got %lld", k->name, v->num);
+        *(int *) field = (int) v->num;
+        return 0;
+
+    case CONF_ADDR_LIST:
+        /* parse_list() handles lists; a single value is not one. */
+        return PARSE_ERROR(p, v->pos, "%s: expected a list like [ \"ADDRESS\", ... ]",
+                           k->name);
+
     case CONF_PATH:
     case CONF_HOST:
+    case CONF_IFNAME:
+    case CONF_ADDR:
+    case CONF_GROUP:
         if (!v->is_string)
             return PARSE_ERROR(p, v->pos, "%s: expected a string, got a number", k->name);
         if (v->str_len == 0)
@@ -296,6 +412,16 @@ assign(conf_parser *p, tvdc_config *c, const conf_key *k, const conf_value *v)
         if (k->kind == CONF_HOST && !tv_hostname_valid(v->str, v->str_len))
             return PARSE_ERROR(p, v->pos, "%s: not a valid host name: \"%.*s\"", k->name,
                                (int) (v->str_len > 256 ? 256 : v->str_len), v->str);
+        if (k->kind == CONF_IFNAME && !ifname_valid(v->str, v->str_len))
+            return PARSE_ERROR(p, v->pos, "%s: not a valid interface name: \"%.*s\"", k->name,
+                               (int) (v->str_len > 64 ? 64 : v->str_len), v->str);
+        if (k->kind == CONF_ADDR || k->kind == CONF_GROUP) {
+            uint8_t a[16];
+            int r = check_addr(p, k, v, a);
+
+            if (r < 0)
+                return r;
+        }
         s = strndup(v->str, v->str_len);
         if (!s)
             return -ENOMEM;
@@ -304,6 +430,123 @@ assign(conf_parser *p, tvdc_config *c, const conf_key *k, const conf_value *v)
         return 0;
     }
     return -EINVAL;
+}
+
+/* Blanks, comments and line breaks between the elements of a list. */
+static void
+skip_list_space(conf_parser *p)
+{
+    for (;;) {
+        skip_blanks(p);
+        skip_comment(p);
+        if (at_end(p) || cur(p) != '\n')
+            return;
+        next_line(p);
+    }
+}
+
+static int
+list_push(char ***items, uint8_t (**bin)[16], size_t n, const conf_value *v,
+          const uint8_t a[16])
+{
+    char **ni = realloc(*items, (n + 1) * sizeof(**items));
+    uint8_t (*nb)[16];
+
+    if (!ni)
+        return -ENOMEM;
+    *items = ni;
+    nb = realloc(*bin, (n + 1) * sizeof(**bin));
+    if (!nb)
+        return -ENOMEM;
+    *bin = nb;
+    ni[n] = strndup(v->str, v->str_len);
+    if (!ni[n])
+        return -ENOMEM;
+    memcpy(nb[n], a, 16);
+    return 0;
+}
+
+/* [ "a", "b", ] for a CONF_ADDR_LIST key (vxlan_peers, the only one). */
+static int
+parse_list(conf_parser *p, tvdc_config *c, const conf_key *k)
+{
+    uint8_t (*bin)[16] = NULL;
+    char **items = NULL;
+    size_t n = 0;
+    unsigned start_line = p->line, start_col = parser_col(p, p->pos);
+    char d[16];
+    int r = 0;
+
+    if (cur(p) != '[') {
+        conf_value v = { 0 };
+
+        if ((r = parse_value(p, k->name, &v)) < 0)
+            return r;
+        return assign(p, c, k, &v);   /* "expected a list" */
+    }
+    p->pos++;
+    for (;;) {
+        conf_value v = { 0 };
+        uint8_t a[16];
+
+        skip_list_space(p);
+        if (at_end(p)) {
+            r = tv_error(p->err, -EINVAL, start_line, start_col,
+                         "%s: unterminated list", k->name);
+            break;
+        }
+        if (cur(p) == ']') {
+            p->pos++;
+            break;
+        }
+        if ((r = parse_value(p, k->name, &v)) < 0)
+            break;
+        if (!v.is_string) {
+            r = PARSE_ERROR(p, v.pos, "%s: expected a string, got a number", k->name);
+            break;
+        }
+        if ((r = check_addr(p, k, &v, a)) < 0)
+            break;
+        for (size_t i = 0; i < n && r == 0; i++)
+            if (memcmp(bin[i], a, 16) == 0)
+                r = PARSE_ERROR(p, v.pos, "%s: \"%.*s\" is listed twice", k->name,
+                                (int) v.str_len, v.str);
+        if (r < 0)
+            break;
+        if (n == CONFIG_LIST_MAX) {
+            r = PARSE_ERROR(p, v.pos, "%s: more than %d elements", k->name, CONFIG_LIST_MAX);
+            break;
+        }
+        if ((r = list_push(&items, &bin, n, &v, a)) < 0)
+            break;
+        n++;
+        skip_list_space(p);
+        if (cur(p) == ',' && !at_end(p)) {
+            p->pos++;
+            continue;
+        }
+        if (cur(p) == ']' && !at_end(p)) {
+            p->pos++;
+            break;
+        }
+        if (at_end(p))
+            r = tv_error(p->err, -EINVAL, start_line, start_col,
+                         "%s: unterminated list", k->name);
+        else
+            r = PARSE_ERROR(p, p->pos, "%s: expected ',' or ']' in the list, got %s",
+                            k->name, describe(p, p->pos, d));
+        break;
+    }
+    free(bin);
+    if (r < 0) {
+        for (size_t i = 0; i < n; i++)
+            free(items[i]);
+        free(items);
+        return r;
+    }
+    c->vxlan_peers = items;
+    c->n_vxlan_peers = n;
+    return 0;
 }
 
 static int
@@ -344,10 +587,15 @@ parse_statement(conf_parser *p, tvdc_config *c, bool *seen)
     p->pos++;
     skip_blanks(p);
 
-    if ((r = parse_value(p, k->name, &v)) < 0)
-        return r;
-    if ((r = assign(p, c, k, &v)) < 0)
-        return r;
+    if (k->kind == CONF_ADDR_LIST) {
+        if ((r = parse_list(p, c, k)) < 0)
+            return r;
+    } else {
+        if ((r = parse_value(p, k->name, &v)) < 0)
+            return r;
+        if ((r = assign(p, c, k, &v)) < 0)
+            return r;
+    }
 
     /* A separator: ';', a comment, the end of the line or of the file. */
     skip_blanks(p);
@@ -408,6 +656,8 @@ tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err)
     if (!c)
         return -ENOMEM;
     c->mode = TVDC_MODE_ENFORCING;
+    c->net_mode = TVDC_NET_MODE_VLAN;
+    c->vxlan_port = DEFAULT_VXLAN_PORT;
 
     if (buf && (r = config_parse(buf, len, c, err)) < 0)
         return r;

@@ -169,6 +169,46 @@ static const bad_case bad_cases[] = {
     { "host_name = \"host_a\"\n", 0, 1, 13, "host_name: not a valid host name: \"host_a\"" },
     { "host_name = \"-a\"\n", 0, 1, 13, "host_name: not a valid host name: \"-a\"" },
     { "host_name = 7\n", 0, 1, 13, "host_name: expected a string, got a number" },
+
+    /* network settings */
+    { "net_mode = \"VLAN\"\n", 0, 1, 12,
+      "net_mode: expected \"vlan\" or \"vxlan\", got \"VLAN\"" },
+    { "net_mode = 1\n", 0, 1, 12, "net_mode: expected \"vlan\" or \"vxlan\", got a number" },
+    { "net_uplink = \"eth0.100:1\"\n", 0, 1, 14,
+      "net_uplink: not a valid interface name: \"eth0.100:1\"" },
+    { "net_uplink = \"a-very-long-name\"\n", 0, 1, 14,
+      "net_uplink: not a valid interface name: \"a-very-long-name\"" },
+    { "net_underlay = \"..\"\n", 0, 1, 16, "net_underlay: not a valid interface name: \"..\"" },
+    { "net_underlay = \"e th\"\n", 0, 1, 16,
+      "net_underlay: not a valid interface name: \"e th\"" },
+    { "net_underlay = \"\"\n", 0, 1, 16, "net_underlay: must not be empty" },
+    { "vxlan_port = 0\n", 0, 1, 14, "vxlan_port: expected 1..65535, got 0" },
+    { "vxlan_port = 65536\n", 0, 1, 14, "vxlan_port: expected 1..65535, got 65536" },
+    { "vxlan_port = \"4789\"\n", 0, 1, 14, "vxlan_port: expected a port number, got a string" },
+    { "vxlan_local = \"host-a\"\n", 0, 1, 15,
+      "vxlan_local: not an IPv4 or IPv6 address: \"host-a\"" },
+    { "vxlan_local = \"10.0.0.256\"\n", 0, 1, 15,
+      "vxlan_local: not an IPv4 or IPv6 address: \"10.0.0.256\"" },
+    { "vxlan_group = \"10.0.0.1\"\n", 0, 1, 15,
+      "vxlan_group: not a multicast address: \"10.0.0.1\"" },
+    { "vxlan_group = \"fe80::1\"\n", 0, 1, 15,
+      "vxlan_group: not a multicast address: \"fe80::1\"" },
+    { "vxlan_peers = \"10.0.0.1\"\n", 0, 1, 15,
+      "vxlan_peers: expected a list like [ \"ADDRESS\", ... ]" },
+    { "vxlan_peers = [ \"10.0.0.1\"\n", 0, 1, 15, "vxlan_peers: unterminated list" },
+    { "vxlan_peers = [ \"10.0.0.1\" \"10.0.0.2\" ]\n", 0, 1, 28,
+      "vxlan_peers: expected ',' or ']' in the list, got '\"'" },
+    { "vxlan_peers = [ \"10.0.0.1\",\n  \"10.0.0.x\" ]\n", 0, 2, 3,
+      "vxlan_peers: not an IPv4 or IPv6 address: \"10.0.0.x\"" },
+    { "vxlan_peers = [ \"10.0.0.1\", # a\n # b\n  \"10.0.0.01\" ]\n", 0, 3, 3,
+      "vxlan_peers: not an IPv4 or IPv6 address: \"10.0.0.01\"" },
+    { "vxlan_peers = [ \"2001:db8::1\", \"2001:db8:0::1\" ]\n", 0, 1, 32,
+      "vxlan_peers: \"2001:db8:0::1\" is listed twice" },
+    { "vxlan_peers = [ 1 ]\n", 0, 1, 17, "vxlan_peers: expected a string, got a number" },
+    { "vxlan_peers = [ , ]\n", 0, 1, 17, "vxlan_peers: expected a value, got ','" },
+    { "vxlan_peers = [ \"10.0.0.1\" ] x\n", 0, 1, 30, "vxlan_peers: unexpected 'x' after the value" },
+    { "vxlan_peers = []\nvxlan_peers = []\n", 0, 2, 1, "vxlan_peers: set more than once" },
+    { "net_uplink = [\"eth0\"]\n", 0, 1, 14, "net_uplink: lists are not supported here" },
 };
 
 static void
@@ -305,6 +345,72 @@ test_files(void **state)
     free(dir);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Network settings                                                         */
+
+static void
+test_net(void **state)
+{
+    static const char text[] =
+        "net_mode = \"vxlan\"\n"
+        "net_uplink = 'eno1'\n"
+        "net_underlay = \"ul0\"\n"
+        "vxlan_peers = [ \"192.0.2.1\",   # host-a\n"
+        "                \"192.0.2.2\",   # host-b\n"
+        "  ]\n"
+        "vxlan_group = \"239.1.1.1\"\n"
+        "vxlan_local = \"2001:db8::7\"\n"
+        "vxlan_port = 8472\n";
+    tvdc_config *c = NULL;
+    tvdc_error err = { 0 };
+
+    /* defaults */
+    assert_int_equal(tv_config_parse("", 0, &c, &err), 0);
+    assert_int_equal(c->net_mode, TVDC_NET_MODE_VLAN);
+    assert_null(c->net_uplink);
+    assert_null(c->net_underlay);
+    assert_int_equal(c->n_vxlan_peers, 0);
+    assert_null(c->vxlan_group);
+    assert_null(c->vxlan_local);
+    assert_int_equal(c->vxlan_port, 4789);
+    tvdc_config_free(c);
+
+    /* every key */
+    c = NULL;
+    if (tv_config_parse(text, strlen(text), &c, &err) < 0)
+        fail_msg("%u:%u: %s", err.line, err.column, err.message);
+    assert_int_equal(c->net_mode, TVDC_NET_MODE_VXLAN);
+    assert_string_equal(c->net_uplink, "eno1");
+    assert_string_equal(c->net_underlay, "ul0");
+    assert_int_equal(c->n_vxlan_peers, 2);
+    assert_string_equal(c->vxlan_peers[0], "192.0.2.1");
+    assert_string_equal(c->vxlan_peers[1], "192.0.2.2");
+    assert_string_equal(c->vxlan_group, "239.1.1.1");
+    assert_string_equal(c->vxlan_local, "2001:db8::7");
+    assert_int_equal(c->vxlan_port, 8472);
+    /* the other settings are untouched */
+    check_config(&good_cases[0], c);
+    tvdc_config_free(c);
+
+    /* an empty list, IPv6, 15-byte names, a list on one line after ';' */
+    c = NULL;
+    {
+        static const char t2[] =
+            "net_mode = 'vlan'; vxlan_peers = [\"::1\",\"fd00::2\"]; net_uplink = \"abcdefghijklmno\"\n";
+        static const char t3[] = "vxlan_peers = [ ]\n";
+
+        assert_int_equal(tv_config_parse(t2, strlen(t2), &c, &err), 0);
+        assert_int_equal(c->n_vxlan_peers, 2);
+        assert_string_equal(c->vxlan_peers[1], "fd00::2");
+        assert_string_equal(c->net_uplink, "abcdefghijklmno");
+        tvdc_config_free(c);
+        c = NULL;
+        assert_int_equal(tv_config_parse(t3, strlen(t3), &c, &err), 0);
+        assert_int_equal(c->n_vxlan_peers, 0);
+        tvdc_config_free(c);
+    }
+}
+
 static void
 test_free_null(void **state)
 {
@@ -320,6 +426,7 @@ main(void)
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_long_value),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_net),
         cmocka_unit_test(test_free_null),
     };
 

@@ -22,6 +22,8 @@ int cmd_label(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_net(int argc, char **argv);
+int cmd_vtpm(int argc, char **argv);
 /* policy sign / verify (policy-sign.c), argv[0] is "sign" / "verify". */
 int cmd_policy_sign(int argc, char **argv);
 int cmd_policy_verify(int argc, char **argv);

@@ -18,6 +18,8 @@ static const char usage[] =
 "  label     assign labels to resources (disks, devices, sockets, shmem)\n"
 "  status    what this host's libvirtd enforces: policy, reservations, VMs\n"
 "  audit     show the decisions the libvirt driver logged\n"
+"  vtpm      the datacenter vTPM CA; a VM's vTPM certificates and state\n"
+"  net       this host's TVD bridges (802.1Q VLAN or VXLAN), via netlink\n"
 "  bench     measure decision latency and policy load cost\n"
 "\n"
 "Run 'tvdc COMMAND --help' for a command's options.\n"
@@ -132,6 +134,8 @@ static const struct {
     { "label",  cmd_label },
     { "audit",  cmd_audit },
     { "status", cmd_status },
+    { "vtpm",   cmd_vtpm },
+    { "net",    cmd_net },
     { "bench",  cmd_bench },
 };
 

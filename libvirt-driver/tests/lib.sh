@@ -98,19 +98,15 @@ it_setup() {
 }
 
 it_cleanup() {
-    local rc=$? host log pid i
+    local rc=$? host log
     trap - EXIT TERM INT
     if [[ -d ${TVDC_DCBOX_STATE:-/nonexistent} ]]; then
         "$DCBOX" down >>"$WORK/dcbox.log" 2>&1 || note "warning: ci/dcbox down failed (see $WORK/dcbox.log)"
     fi
-    # Our subreapers leave once the box's last process is gone.
-    for pid in "${it_reapers[@]}"; do
-        for (( i = 0; i < 50; i++ )); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$pid" 2>/dev/null && kill "$pid" 2>/dev/null
-    done
+    kill_leftovers
+    # The kernel tears the box's namespaces down in the background: wait for
+    # it here, so that this test pays for it and the next box starts quickly.
+    wait_for_namespaces "after ci/dcbox down"
     (( it_failed == 0 )) || rc=1
     if (( rc != 0 )); then
         for log in "$WORK"/logs/*/libvirtd.log; do
@@ -130,13 +126,58 @@ it_cleanup() {
     exit "$rc"
 }
 
+# Our subreapers leave once the box's last process is gone.  What is still
+# below one after ci/dcbox down is a leftover of this box (e.g. a namespace
+# holder that started after ci/dcbox had given up on it): stop it, by pid.
+kill_leftovers() {
+    local pid child
+    for pid in "${it_reapers[@]}"; do
+        reap_wait "$pid" 50 && continue
+        for child in $(ps -o pid= --ppid "$pid"); do
+            note "killing leftover of the box: $(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null) (pid $child)"
+            kill -KILL "$child" 2>/dev/null
+        done
+        reap_wait "$pid" 20 || kill "$pid" 2>/dev/null
+    done
+    it_reapers=()
+}
+
+reap_wait() {       # reap_wait PID TENTHS: PID exits within TENTHS/10 s
+    local i
+    for (( i = 0; i < $2; i++ )); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Creating a network namespace blocks while the kernel tears down others
+# (a box that just went down, another user's): ci/dcbox gives a namespace
+# holder 5 s.  Wait here until creating one is quick again.
+wait_for_namespaces() {
+    local t0=$EPOCHREALTIME t1
+    timeout 300 unshare -m -n -u true || { note "cannot create namespaces (unshare)"; return 1; }
+    t1=$EPOCHREALTIME
+    (( ${t1/./} - ${t0/./} < 1000000 )) ||
+        note "creating a network namespace took $(( (${t1/./} - ${t0/./}) / 1000 )) ms${1:+ $1}"
+}
+
 # dcbox_up ARGS...: ci/dcbox up ARGS under a subreaper of ours
 # (subreaper.py: pid 1 of these machines reaps late, which made every virsh
 # destroy take 1.7 s), so that the daemons it starts and their guests are
 # reaped at once.  Waits for up, not for the daemons; output to dcbox.log.
+# One retry: up is idempotent, and boxes of other users share the QEMU
+# capability cache that up rewrites (a concurrent rewrite fails one of them).
 dcbox_up() {
+    dcbox_up_once "$@" && return 0
+    note "ci/dcbox up $* failed once, retrying: $(tail -1 "$WORK/dcbox.log")"
+    dcbox_up_once "$@"
+}
+
+dcbox_up_once() {
     local st=$WORK/run/up.$((++it_ups)) pid
     rm -f "$st"
+    wait_for_namespaces || return 1
     python3 "$TVDC_ROOT/libvirt-driver/tests/subreaper.py" "$st" "$DCBOX" up "$@" \
         </dev/null >>"$WORK/dcbox.log" 2>&1 &
     pid=$!
@@ -158,13 +199,13 @@ box_up() {
             --security-driver) BOX_DRIVER=${args[i+1]} ;;
         esac
     done
-    # One retry: concurrent boxes of other users share the QEMU capability
-    # cache, and up is idempotent.
-    if ! dcbox_up "$@"; then
-        note "ci/dcbox up failed once, retrying: $(tail -1 "$WORK/dcbox.log")"
-        dcbox_up "$@" ||
-            bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
-    fi
+    dcbox_up_once "$@" && return 0
+    # A first up that failed half-way (see wait_for_namespaces) may leave a
+    # holder behind that up would take for a complete one: start afresh.
+    note "ci/dcbox up $* failed, retrying from scratch: $(tail -1 "$WORK/dcbox.log")"
+    "$DCBOX" down >>"$WORK/dcbox.log" 2>&1
+    kill_leftovers
+    dcbox_up_once "$@" || bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
 }
 
 on() {

@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tvdc vtpm: the datacenter vTPM CA, VM records, and a vTPM's certificates
+ * and state (swtpm-mgr/README.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "tvdc-tool.h"
+#include "tvdc/tvdc.h"
+
+#ifndef TVDC_VTPM_CONF
+#define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"
+#endif
+
+static const char vtpm_usage[] =
+"NAME\n"
+"    tvdc vtpm - the datacenter vTPM CA and each VM's vTPM\n"
+"\n"
+"SYNOPSIS\n"
+"    tvdc vtpm ca init [--dir DIR] [--curve P-256|P-384] [--cn NAME]\n"
+"                      [--owner USER[:GROUP]]\n"
+"    tvdc vtpm ca cert [--dir DIR]\n"
+"    tvdc vtpm record write --uuid UUID --name NAME [--label LABEL]\n"
+"                      [--policy FILE] [--dir DIR]\n"
+"    tvdc vtpm record remove UUID [--dir DIR]\n"
+"    tvdc vtpm show VM (--state-dir DIR | --cert FILE) [--ca DIR]\n"
+"                      [--policy FILE] [--json]\n"
+"    tvdc vtpm wipe VM --state-dir DIR\n"
+"\n"
+"DESCRIPTION\n"
+"    Each VM's software TPM (swtpm) gets its EK and platform certificates\n"
+"    from the datacenter vTPM CA: swtpm_setup runs tvdc-vtpm-certtool,\n"
+"    which states the VM's UUID, name, label, types and policy in a tvdc\n"
+"    extension (OID " TVDC_VTPM_EXT_OID ").\n"
+"\n"
+"    ca init   creates the CA: an EC key (0600) and a self-signed CA\n"
+"              certificate in DIR (0700).  --owner gives them to the user\n"
+"              swtpm_setup runs as (libvirt's swtpm_user, tss by default).\n"
+"    ca cert   prints the issuing CA's certificate chain (PEM) for\n"
+"              verifiers (openssl verify -CAfile).\n"
+"    record    writes or removes the record of a VM that the certificate\n"
+"              tool reads (the libvirt driver writes it before swtpm_setup\n"
+"              runs; this is for tests and manual provisioning).\n"
+"    show      reads the vTPM's EK and platform certificates from its state\n"
+"              (through a private swtpm on a copy) or from a file, verifies\n"
+"              them against the CA and their label against the policy.\n"
+"              VM is the VM's name or UUID (or - for any).\n"
+"    wipe      destroys the vTPM state: every file is overwritten with\n"
+"              random bytes, synced and removed, then the directory.  The\n"
+"              VM must be shut off.  On its next start libvirt provisions a\n"
+"              new vTPM (new EK, new certificates under the current label).\n"
+"\n"
+"OPTIONS\n"
+"    --config FILE   vtpm.conf (default $TVDC_VTPM_CONF, else\n"
+"                    " TVDC_VTPM_CONF "): ca_dir and record_dir.\n"
+"    --dir DIR       ca: the CA directory; record: the record directory.\n"
+"    --ca DIR        show: the CA to verify against (default: ca_dir).\n"
+"    --policy FILE   the policy (default: this host's policy).\n"
+"\n"
+"EXIT STATUS\n"
+"    0 ok; 1 show: a certificate does not verify, or its label does not\n"
+"    match the policy or the VM; 2 error.\n";
+
+static const char *conf_path;
+
+static tvdc_vtpm_conf *
+load_conf(void)
+{
+    static tvdc_vtpm_conf *conf;
+    tvdc_error e = { 0 };
+    const char *path = conf_path;
+    bool explicit = path != NULL;
+
+    if (conf)
+        return conf;
+    if (!path) {
+        path = getenv("TVDC_VTPM_CONF");
+        explicit = path && *path;
+        if (!explicit)
+            path = TVDC_VTPM_CONF;
+    }
+    if (tvdc_vtpm_conf_load(path, !explicit, &conf, &e) < 0) {
+        tool_err_at(path, &e);
+        return NULL;
+    }
+    return conf;
+}
+
+static int
+parse_owner(const char *s, int *uid, int *gid)
+{
+    char *copy = strdup(s), *colon;
+    int r = 0;
+    struct passwd *pw;
+    struct group *gr;
+
+    if (!copy)
+        return -ENOMEM;
+    colon = strchr(copy, ':');
+    if (colon)
+        *colon++ = '\0';
+    pw = getpwnam(copy);
+    if (!pw) {
+        tool_err("vtpm: no user '%s'", copy);
+        r = -ENOENT;
+    } else {
+        *uid = (int) pw->pw_uid;
+        *gid = (int) pw->pw_gid;
+    }
+    if (r == 0 && colon && *colon) {
+        gr = getgrnam(colon);
+        if (!gr) {
+            tool_err("vtpm: no group '%s'", colon);
+            r = -ENOENT;
+        } else {
+            *gid = (int) gr->gr_gid;
+        }
+    }
+    free(copy);
+    return r;
+}
+
+static int
+cmd_ca(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "curve", required_argument, NULL, 'c' },
+        { "cn", required_argument, NULL, 'n' },
+        { "owner", required_argument, NULL, 'o' },
+        { "config", required_argument, NULL, 'C' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *dir = NULL, *curve = "P-256", *cn = "tvdc datacenter vTPM CA", *what;
+    int uid = -1, gid = -1, c, r;
+    tvdc_error e = { 0 };
+
+    if (argc < 2) {
+        tool_err("vtpm ca: expected 'init' or 'cert'");
+        return EXIT_ERR;
+    }
+    what = argv[1];
+    optind = 0;
+    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'c': curve = optarg; break;
+        case 'n': cn = optarg; break;
+        case 'o':
+            if (parse_owner(optarg, &uid, &gid) < 0)
+                return EXIT_ERR;
+            break;
+        case 'C': conf_path = optarg; break;
+        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
+        default: return EXIT_ERR;
+        }
+    }
+    if (optind < argc - 1) {
+        tool_err("vtpm ca: unexpected argument '%s'", argv[optind + 1]);
+        return EXIT_ERR;
+    }
+    if (!dir) {
+        tvdc_vtpm_conf *conf = load_conf();
+        if (!conf)
+            return EXIT_ERR;
+        dir = conf->ca_dir;
+    }
+    if (strcmp(what, "init") == 0) {
+        r = tvdc_vtpm_ca_init(dir, curve, cn, uid, gid, &e);
+        if (r < 0) {
+            tool_err("vtpm ca init: %s", e.message);
+            return EXIT_ERR;
+        }
+        printf("vTPM CA created in %s (%s, %s key)\n", dir, TVDC_VTPM_CA_CERT, curve);
+        return EXIT_OK;
+    }
+    if (strcmp(what, "cert") == 0) {
+        char *pem = NULL;
+        size_t len;
+        r = tvdc_vtpm_ca_chain_pem(dir, &pem, &len, &e);
+        if (r < 0) {
+            tool_err("vtpm ca cert: %s", e.message);
+            return EXIT_ERR;
+        }
+        fwrite(pem, 1, len, stdout);
+        free(pem);
+        return EXIT_OK;
+    }
+    tool_err("vtpm ca: unknown subcommand '%s' (init, cert)", what);
+    return EXIT_ERR;
+}
+
+static int
+cmd_record(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "uuid", required_argument, NULL, 'u' },
+        { "name", required_argument, NULL, 'n' },
+        { "label", required_argument, NULL, 'l' },
+        { "policy", required_argument, NULL, 'p' },
+        { "dir", required_argument, NULL, 'd' },
+        { "config", required_argument, NULL, 'C' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *uuid = NULL, *name = NULL, *label = NULL, *policy = NULL, *dir = NULL, *what;
+    tvdc_policy *p = NULL;
+    tvdc_vtpm_identity *id = NULL;
+    int c, r;
+
+    if (argc < 2) {
+        tool_err("vtpm record: expected 'write' or 'remove'");
+        return EXIT_ERR;
+    }
+    what = argv[1];
+    optind = 0;
+    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'u': uuid = optarg; break;
+        case 'n': name = optarg; break;
+        case 'l': label = optarg; break;
+        case 'p': policy = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'C': conf_path = optarg; break;
+        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
+        default: return EXIT_ERR;
+        }
+    }
+    if (!dir) {
+        tvdc_vtpm_conf *conf = load_conf();
+        if (!conf)
+            return EXIT_ERR;
+        dir = conf->record_dir;
+    }
+    if (strcmp(what, "remove") == 0) {
+        if (!uuid && optind + 1 < argc)
+            uuid = argv[optind + 1];
+        r = tvdc_vtpm_record_remove(dir, uuid);
+        if (r < 0) {
+            tool_err("vtpm record remove: %s: %s", uuid ? uuid : "(no uuid)", strerror(-r));
+            return EXIT_ERR;
+        }
+        return EXIT_OK;
+    }
+    if (strcmp(what, "write") != 0) {
+        tool_err("vtpm record: unknown subcommand '%s' (write, remove)", what);
+        return EXIT_ERR;
+    }
+    if (!uuid || !name) {
+        tool_err("vtpm record write: --uuid and --name are required");
+        return EXIT_ERR;
+    }
+    if (tool_load_policy(policy ? policy : tool_default_policy(), &p) != EXIT_OK)
+        return EXIT_ERR;
+    r = tvdc_vtpm_identity_new(p, uuid, name, label, &id);
+    if (r == -ENOENT)
+        tool_err("vtpm record write: label '%s' is not in policy %s", label,
+                 tvdc_policy_name(p));
+    else if (r < 0)
+        tool_err("vtpm record write: invalid uuid or name (%s)", strerror(-r));
+    tvdc_policy_free(p);
+    if (r < 0)
+        return EXIT_ERR;
+    r = tvdc_vtpm_record_write(dir, id);
+    if (r < 0)
+        tool_err("vtpm record write: %s/%s.json: %s", dir, id->uuid, strerror(-r));
+    tvdc_vtpm_identity_free(id);
+    return r < 0 ? EXIT_ERR : EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* show                                                                     */
+
+static const char *
+nv_kind(uint32_t nv)
+{
+    switch (nv) {
+    case TVDC_NV_EK_CERT_RSA2048: return "ek-rsa2048";
+    case TVDC_NV_EK_CERT_ECC_P256: return "ek-ecc-p256";
+    case TVDC_NV_EK_CERT_ECC_P384: return "ek-ecc-p384";
+    case TVDC_NV_PLATFORM_CERT: return "platform";
+    default: return "file";
+    }
+}
+
+static json_object *
+str_list(char **v, size_t n)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(v[i]));
+    return a;
+}
+
+/* Does the identity's label still have the same types under policy p?
+ * Writes an explanation; returns true when it does. */
+static bool
+check_label(const tvdc_policy *p, const tvdc_vtpm_identity *id, char *why, size_t len)
+{
+    uint32_t types[256];
+    int64_t l, n;
+
+    if (!*id->label) {
+        snprintf(why, len, "unlabeled VM");
+        return !!(tvdc_policy_flags(p) & TVDC_POLICY_ALLOW_UNLABELED);
+    }
+    l = tvdc_find_label(p, id->label);
+    if (l < 0) {
+        snprintf(why, len, "label %s is not in policy %s v%u", id->label,
+                 tvdc_policy_name(p), tvdc_policy_version(p));
+        return false;
+    }
+    n = tvdc_label_types(p, (uint32_t) l, types, 256);
+    if (n < 0 || n > 256 || (size_t) n != id->n_types)
+        goto differ;
+    for (int64_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < id->n_types; j++)
+            found = found || strcmp(tvdc_type_name(p, types[i]), id->types[j]) == 0;
+        if (!found)
+            goto differ;
+    }
+    snprintf(why, len, "label %s has the same types in policy %s v%u", id->label,
+             tvdc_policy_name(p), tvdc_policy_version(p));
+    return true;
+ differ:
+    snprintf(why, len, "label %s has other types in policy %s v%u than when the "
+             "certificate was issued", id->label, tvdc_policy_name(p), tvdc_policy_version(p));
+    return false;
+}
+
+static json_object *
+describe(const char *ca_dir, const tvdc_policy *p, const char *vm, uint32_t nv,
+         const uint8_t *data, size_t len, bool *ok)
+{
+    json_object *o = json_object_new_object();
+    tvdc_vtpm_identity *id = NULL;
+    tvdc_error e = { 0 };
+    const unsigned char *q = data;
+    X509 *x = d2i_X509(NULL, &q, (long) len);
+    char buf[512], why[512];
+    BIO *b;
+
+    json_object_object_add(o, "kind", json_object_new_string(nv_kind(nv)));
+    if (nv) {
+        snprintf(buf, sizeof(buf), "0x%08x", nv);
+        json_object_object_add(o, "nv_index", json_object_new_string(buf));
+    }
+    if (!x) {
+        json_object_object_add(o, "error", json_object_new_string("not a DER certificate"));
+        *ok = false;
+        return o;
+    }
+    X509_NAME_oneline(X509_get_subject_name(x), buf, sizeof(buf));
+    json_object_object_add(o, "subject", json_object_new_string(buf));
+    X509_NAME_oneline(X509_get_issuer_name(x), buf, sizeof(buf));
+    json_object_object_add(o, "issuer", json_object_new_string(buf));
+    {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        json_object_object_add(o, "serial", json_object_new_string(hex ? hex : "?"));
+        OPENSSL_free(hex);
+        BN_free(bn);
+    }
+    {
+        EVP_PKEY *k = X509_get0_pubkey(x);
+        snprintf(buf, sizeof(buf), "%s %d", k ? EVP_PKEY_get0_type_name(k) : "?",
+                 k ? EVP_PKEY_get_bits(k) : 0);
+        json_object_object_add(o, "key", json_object_new_string(buf));
+    }
+
+    if (tvdc_vtpm_verify(ca_dir, data, len, &e) == 0) {
+        json_object_object_add(o, "chain", json_object_new_string("ok"));
+    } else {
+        json_object_object_add(o, "chain", json_object_new_string(e.message));
+        *ok = false;
+    }
+
+    if (tvdc_vtpm_cert_identity(data, len, &id) == 0) {
+        json_object *i = json_object_new_object();
+        bool match_vm = !vm || strcmp(vm, "-") == 0 || strcasecmp(vm, id->uuid) == 0 ||
+                        strcmp(vm, id->name) == 0;
+        json_object_object_add(i, "uuid", json_object_new_string(id->uuid));
+        json_object_object_add(i, "name", json_object_new_string(id->name));
+        json_object_object_add(i, "label", *id->label ? json_object_new_string(id->label)
+                                                      : NULL);
+        json_object_object_add(i, "types", str_list(id->types, id->n_types));
+        json_object_object_add(i, "policy_name", json_object_new_string(id->policy_name));
+        json_object_object_add(i, "policy_version", json_object_new_int64(id->policy_version));
+        json_object_object_add(o, "tvdc", i);
+        if (!match_vm) {
+            snprintf(why, sizeof(why), "this vTPM belongs to VM %s (%s), not %s", id->name,
+                     id->uuid, vm);
+            json_object_object_add(o, "vm_match", json_object_new_string(why));
+            *ok = false;
+        }
+        if (p) {
+            bool good = check_label(p, id, why, sizeof(why));
+            json_object_object_add(o, "policy_check", json_object_new_string(why));
+            json_object_object_add(o, "label_ok", json_object_new_boolean(good));
+            *ok = *ok && good;
+        }
+        tvdc_vtpm_identity_free(id);
+    } else {
+        json_object_object_add(o, "tvdc", NULL);
+        json_object_object_add(o, "policy_check",
+                               json_object_new_string("no tvdc extension: not issued by tvdc"));
+        *ok = false;
+    }
+
+    b = BIO_new(BIO_s_mem());
+    if (b && PEM_write_bio_X509(b, x)) {
+        char *pem;
+        long n = BIO_get_mem_data(b, &pem);
+        json_object_object_add(o, "pem", json_object_new_string_len(pem, (int) n));
+    }
+    BIO_free(b);
+    X509_free(x);
+    return o;
+}
+
+static void
+print_cert(json_object *c)
+{
+    json_object *t = json_object_object_get(c, "tvdc");
+    const char *nvx = json_object_get_string(json_object_object_get(c, "nv_index"));
+
+    printf("%s%s%s%s\n", json_object_get_string(json_object_object_get(c, "kind")),
+           nvx ? " (NV " : "", nvx ? nvx : "", nvx ? ")" : "");
+#define F(label, key) do { json_object *v_ = json_object_object_get(c, key); \
+        if (v_) printf("  %-9s %s\n", label, json_object_get_string(v_)); } while (0)
+    F("error", "error");
+    F("subject", "subject");
+    F("issuer", "issuer");
+    F("serial", "serial");
+    F("key", "key");
+    F("chain", "chain");
+    if (t) {
+        char types[512];
+        json_object *ta = json_object_object_get(t, "types");
+        size_t k = 0;
+        types[0] = '\0';
+        for (size_t i = 0; i < json_object_array_length(ta) && k < sizeof(types); i++)
+            k += (size_t) snprintf(types + k, sizeof(types) - k, "%s%s", i ? "," : "",
+                                   json_object_get_string(json_object_array_get_idx(ta, i)));
+        printf("  %-9s %s (%s)\n", "vm",
+               json_object_get_string(json_object_object_get(t, "name")),
+               json_object_get_string(json_object_object_get(t, "uuid")));
+        printf("  %-9s %s (types %s) under policy %s v%s\n", "label",
+               json_object_object_get(t, "label") ?
+               json_object_get_string(json_object_object_get(t, "label")) : "(none)",
+               types[0] ? types : "none",
+               json_object_get_string(json_object_object_get(t, "policy_name")),
+               json_object_get_string(json_object_object_get(t, "policy_version")));
+    }
+    F("vm", "vm_match");
+    F("policy", "policy_check");
+#undef F
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "state-dir", required_argument, NULL, 's' },
+        { "cert", required_argument, NULL, 'f' },
+        { "ca", required_argument, NULL, 'a' },
+        { "policy", required_argument, NULL, 'p' },
+        { "config", required_argument, NULL, 'C' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *state = NULL, *certfile = NULL, *ca = NULL, *policy = NULL, *vm;
+    tvdc_policy *p = NULL;
+    tvdc_vtpm_nv nv[] = {
+        { .index = TVDC_NV_EK_CERT_RSA2048 }, { .index = TVDC_NV_EK_CERT_ECC_P256 },
+        { .index = TVDC_NV_EK_CERT_ECC_P384 }, { .index = TVDC_NV_PLATFORM_CERT },
+    };
+    json_object *out, *certs;
+    tvdc_error e = { 0 };
+    bool json = false, ok = true;
+    size_t n = 0;
+    int c, r;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'f': certfile = optarg; break;
+        case 'a': ca = optarg; break;
+        case 'p': policy = optarg; break;
+        case 'C': conf_path = optarg; break;
+        case 'j': json = true; break;
+        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
+        default: return EXIT_ERR;
+        }
+    }
+    if (optind + 1 != argc || (!state == !certfile)) {
+        tool_err("vtpm show: usage: tvdc vtpm show VM (--state-dir DIR | --cert FILE) "
+                 "[--json] (the libvirt-aware lookup of a VM's state is not there yet)");
+        return EXIT_ERR;
+    }
+    vm = argv[optind];
+    if (!ca) {
+        tvdc_vtpm_conf *conf = load_conf();
+        if (!conf)
+            return EXIT_ERR;
+        ca = conf->ca_dir;
+    }
+    if (tool_load_policy(policy ? policy : tool_default_policy(), &p) != EXIT_OK)
+        return EXIT_ERR;
+
+    if (state) {
+        r = tvdc_vtpm_state_nv_read(state, nv, sizeof(nv) / sizeof(nv[0]), &e);
+        if (r < 0) {
+            tool_err("vtpm show: %s", e.message);
+            tvdc_policy_free(p);
+            return EXIT_ERR;
+        }
+        n = sizeof(nv) / sizeof(nv[0]);
+    } else {
+        FILE *f = fopen(certfile, "re");
+        X509 *x = NULL;
+        unsigned char *der = NULL;
+        int len;
+        if (f) {
+            x = PEM_read_X509(f, NULL, NULL, NULL);
+            if (!x) {
+                rewind(f);
+                x = d2i_X509_fp(f, NULL);
+            }
+            fclose(f);
+        }
+        if (!x || (len = i2d_X509(x, &der)) <= 0) {
+            tool_err("vtpm show: %s: %s", certfile, f ? "not a certificate" : strerror(errno));
+            X509_free(x);
+            tvdc_policy_free(p);
+            return EXIT_ERR;
+        }
+        nv[0].index = 0;
+        nv[0].data = malloc((size_t) len);
+        if (nv[0].data)
+            memcpy(nv[0].data, der, (size_t) len);
+        nv[0].len = (size_t) len;
+        OPENSSL_free(der);
+        X509_free(x);
+        n = 1;
+    }
+
+    out = json_object_new_object();
+    certs = json_object_new_array();
+    json_object_object_add(out, "vm", json_object_new_string(vm));
+    if (state)
+        json_object_object_add(out, "state_dir", json_object_new_string(state));
+    json_object_object_add(out, "ca_dir", json_object_new_string(ca));
+    {
+        json_object *po = json_object_new_object();
+        json_object_object_add(po, "name", json_object_new_string(tvdc_policy_name(p)));
+        json_object_object_add(po, "version", json_object_new_int64(tvdc_policy_version(p)));
+        json_object_object_add(out, "policy", po);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!nv[i].data)
+            continue;
+        json_object_array_add(certs, describe(ca, p, vm, nv[i].index, nv[i].data, nv[i].len,
+                                              &ok));
+        free(nv[i].data);
+    }
+    if (json_object_array_length(certs) == 0)
+        ok = false;
+    json_object_object_add(out, "certificates", certs);
+    json_object_object_add(out, "ok", json_object_new_boolean(ok));
+
+    if (json) {
+        tool_print_json(out);
+    } else {
+        if (state)
+            printf("vTPM state %s\n", state);
+        printf("CA         %s\npolicy     %s v%u\n\n", ca, tvdc_policy_name(p),
+               tvdc_policy_version(p));
+        if (json_object_array_length(certs) == 0)
+            printf("no certificates in the vTPM\n");
+        for (size_t i = 0; i < json_object_array_length(certs); i++)
+            print_cert(json_object_array_get_idx(certs, i));
+        printf("\n%s\n", ok ? "ok" : "NOT OK: see above");
+        json_object_put(out);
+    }
+    tvdc_policy_free(p);
+    return ok ? EXIT_OK : EXIT_DENIED;
+}
+
+static int
+cmd_wipe(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "state-dir", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *state = NULL;
+    tvdc_error e = { 0 };
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
+        default: return EXIT_ERR;
+        }
+    }
+    if (optind + 1 != argc || !state) {
+        tool_err("vtpm wipe: usage: tvdc vtpm wipe VM --state-dir DIR (the libvirt-aware "
+                 "lookup of a VM's state is not there yet)");
+        return EXIT_ERR;
+    }
+    if (tvdc_vtpm_wipe(state, &e) < 0) {
+        tool_err("vtpm wipe: %s", e.message);
+        return EXIT_ERR;
+    }
+    printf("vTPM state of %s destroyed: %s\n", argv[optind], state);
+    return EXIT_OK;
+}
+
+int
+cmd_vtpm(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } sub[] = {
+        { "ca", cmd_ca },
+        { "record", cmd_record },
+        { "show", cmd_show },
+        { "wipe", cmd_wipe },
+    };
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(vtpm_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_ERR : EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+        if (strcmp(argv[1], sub[i].name) == 0)
+            return sub[i].run(argc - 1, argv + 1);
+    tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe)", argv[1]);
+    return EXIT_ERR;
+}
