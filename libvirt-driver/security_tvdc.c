@@ -2213,6 +2213,8 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
     g_autofree char *types = virTVDCLabelMeaning(priv->policy, label);
     g_autofree char *recordPath = virTVDCSavedRecordPath(realPath);
     g_autofree char *json = NULL;
+    const char *policyName = priv->policy ? tvdc_policy_name(priv->policy) : NULL;
+    unsigned int policyVersion = priv->policy ? tvdc_policy_version(priv->policy) : 0;
 
     if (g_mkdir_with_parents(TVDC_SAVED_DIR, 0700) < 0) {
         *why = g_strdup_printf("%s: %s", TVDC_SAVED_DIR, g_strerror(errno));
@@ -2227,10 +2229,8 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
         virJSONValueObjectAppendString(record, "vm_uuid", uuid) < 0 ||
         virTVDCAppendStringOrNull(record, "label", label) < 0 ||
         virTVDCAppendStringOrNull(record, "types", types) < 0 ||
-        virTVDCAppendStringOrNull(record, "policy",
-                                  priv->policy ? tvdc_policy_name(priv->policy) : NULL) < 0 ||
-        virJSONValueObjectAppendNumberUint(record, "policy_version",
-                                           priv->policy ? tvdc_policy_version(priv->policy) : 0) < 0 ||
+        virTVDCAppendStringOrNull(record, "policy", policyName) < 0 ||
+        virJSONValueObjectAppendNumberUint(record, "policy_version", policyVersion) < 0 ||
         virTVDCAppendStringOrNull(record, "host", priv->hostName) < 0 ||
         virJSONValueObjectAppendString(record, "saved", nowstr) < 0 ||
         !(json = virJSONValueToString(record, true))) {
@@ -2283,9 +2283,12 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
     const char *savedPolicy;
     struct stat sb;
 
-    if (!(realPath = realpath(path, NULL)) || stat(realPath, &sb) < 0) {
+    if ((realPath = realpath(path, NULL)))
+        recordPath = virTVDCSavedRecordPath(realPath);
+
+    if (!realPath || stat(realPath, &sb) < 0) {
         detail = g_strdup_printf("restore: memory image %s: %s", path, g_strerror(errno));
-    } else if (!(record = virTVDCSavedRecordRead((recordPath = virTVDCSavedRecordPath(realPath))))) {
+    } else if (!(record = virTVDCSavedRecordRead(recordPath))) {
         if (errno == ENOENT)
             detail = g_strdup_printf("restore: memory image %s has no record on host %s of the "
                                      "label it was saved under (saved on another host or "
