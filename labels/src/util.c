@@ -272,3 +272,19 @@ tv_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mod
     unlink(tmp);
     return r;
 }
+
+int
+tvdc_read_file(const char *path, size_t max, char **ret, size_t *len)
+{
+    if (!path || !ret || !len)
+        return -EINVAL;
+    return tv_read_file(path, max, ret, len);
+}
+
+int
+tvdc_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode)
+{
+    if (!path || (!buf && len))
+        return -EINVAL;
+    return tv_write_file_atomic(path, buf, len, mode);
+}

@@ -413,30 +413,14 @@ sign_for_load(const char *dir, const char *path)
         goto out;
     PEM_write_PUBKEY(f, k);
     fclose(f);
-    {
-        FILE *in = fopen(path, "re");
-        if (!in)
-            goto out;
-        fseek(in, 0, SEEK_END);
-        len = ftell(in);
-        rewind(in);
-        img = malloc(len);
-        if (!img || fread(img, 1, len, in) != len) {
-            fclose(in);
-            goto out;
-        }
-        fclose(in);
-    }
+    r = tvdc_read_file(path, TVDC_MAX_POLICY_BYTES, &img, &len);
+    if (r < 0)
+        goto out;
     r = tvdc_sign(img, len, key, &sig, &sig_len, NULL);
     if (r < 0)
         goto out;
     snprintf(sigpath, sizeof(sigpath), "%s.sig", path);
-    r = -EIO;
-    if (!(f = fopen(sigpath, "we")))
-        goto out;
-    if (fwrite(sig, 1, sig_len, f) == sig_len)
-        r = 0;
-    fclose(f);
+    r = tvdc_write_file_atomic(sigpath, sig, sig_len, 0644);
  out:
     EVP_PKEY_free(k);
     free(img);

@@ -129,130 +129,6 @@ static const char keygen_usage[] =
 "    tvdc policy keygen --type ed25519 --out signer.pem\n"
 "    install -m 0644 signer.pub.pem /etc/tvdc/trusted-keys/\n";
 
-/* ------------------------------------------------------------------------ */
-/* Files                                                                    */
-
-/* Read a whole file of at most max bytes; -errno (-EFBIG beyond max). */
-static int
-read_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int fd, r = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        r = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n;
-
-        if (len == cap) {
-            size_t ncap = cap ? 2 * cap : (S_ISREG(st.st_mode) ? (size_t) st.st_size + 1 : 4096);
-            char *nbuf;
-
-            if (cap > max) {
-                r = -EFBIG;
-                goto out;
-            }
-            nbuf = realloc(buf, ncap);
-            if (!nbuf) {
-                r = -ENOMEM;
-                goto out;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t) n;
-        if (len > max) {
-            r = -EFBIG;
-            goto out;
-        }
-    }
-    *ret = buf;
-    *ret_len = len;
-    buf = NULL;
- out:
-    free(buf);
-    close(fd);
-    return r;
-}
-
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t) n;
-    }
-    return 0;
-}
-
-/* Temp file in the same directory, fsync, rename, fsync of the directory:
- * a reader sees the old signature or the new one, never half of one. */
-static int
-write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
-{
-    char *tmp = NULL, *dir = NULL;
-    int fd, dfd, r = 0;
-
-    if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-        return -ENOMEM;
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        free(tmp);
-        return r;
-    }
-    if (fchmod(fd, mode) < 0)
-        r = -errno;
-    if (r == 0)
-        r = write_all(fd, buf, len);
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlink(tmp);
-        free(tmp);
-        return r;
-    }
-    free(tmp);
-    dir = strdup(path);
-    if (!dir)
-        return -ENOMEM;
-    dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0)
-        r = -errno;
-    if (dfd >= 0)
-        close(dfd);
-    free(dir);
-    return r;
-}
-
 /* The value of a "Name: value" header line of our own signature text. */
 static void
 sig_header(const char *sig, const char *name, char *out, size_t n)
@@ -316,7 +192,7 @@ cmd_policy_sign(int argc, char **argv)
     }
 
     /* One read: the bytes validated are the bytes signed. */
-    r = read_file(policy, TVDC_MAX_POLICY_BYTES, &buf, &len);
+    r = tvdc_read_file(policy, TVDC_MAX_POLICY_BYTES, &buf, &len);
     if (r < 0) {
         tool_err("%s: %s", policy, r == -EFBIG ? "larger than 2 GiB" : strerror(-r));
         goto out;
@@ -343,7 +219,7 @@ cmd_policy_sign(int argc, char **argv)
         ret = EXIT_OK;
         goto out;
     }
-    r = write_file_atomic(output, sig, sig_len, SIG_FILE_MODE);
+    r = tvdc_write_file_atomic(output, sig, sig_len, SIG_FILE_MODE);
     if (r < 0) {
         tool_err("policy sign: cannot write %s: %s", output, strerror(-r));
         goto out;
@@ -440,7 +316,18 @@ pem_to_fd(int fd, EVP_PKEY *k, bool private)
         return -EIO;
     }
     n = BIO_get_mem_data(bio, &data);
-    r = write_all(fd, data, (size_t) n);
+    r = 0;
+    /* The file was created O_EXCL (a key is never overwritten), so it is
+     * written here rather than replaced with tvdc_write_file_atomic. */
+    while (n > 0 && r == 0) {
+        ssize_t w = write(fd, data, (size_t) n);
+        if (w < 0 && errno != EINTR)
+            r = -errno;
+        else if (w > 0) {
+            data += w;
+            n -= w;
+        }
+    }
     if (r == 0 && fsync(fd) < 0)
         r = -errno;
     BIO_free(bio);

@@ -320,6 +320,18 @@ int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
                                 const char **algorithm, tvdc_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Files, as libtvdc reads and writes them (shared with the tvdc command)   */
+
+/* Read a whole file of at most max bytes (-EFBIG beyond, -EISDIR for a
+ * directory); *ret gets a terminating NUL that *len does not count. */
+int tvdc_read_file(const char *path, size_t max, char **ret, size_t *len);
+
+/* Replace path atomically: temporary file in the same directory, fsync,
+ * rename, fsync of the directory; a reader sees the old content or the
+ * new, never part of it. */
+int tvdc_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode);
+
+/* ------------------------------------------------------------------------ */
 /* Host configuration (/etc/libvirt/tvdc.conf)                              */
 
 /* The file uses libvirt's conf syntax subset: `key = "string"`,
