@@ -380,7 +380,7 @@ load_child(const char *path)
     t1 = now_ns();
 
     if (r < 0) {
-        tool_err_at(path, &e);
+        tool_err_at(path, &e, r);
         return EXIT_ERR;
     }
     printf("%.3f %ld\n", (t1 - t0) / 1e6, vm_hwm_kib());

@@ -297,9 +297,7 @@ load_store(const char *path, tvdc_store **ret)
 
     r = tvdc_store_load(path, ret, &e);
     if (r < 0) {
-        if (!e.message[0])
-            snprintf(e.message, sizeof(e.message), "%s", strerror(-r));
-        tool_err_at(path, &e);
+        tool_err_at(path, &e, r);
         return EXIT_ERR;
     }
     return EXIT_OK;
@@ -341,9 +339,7 @@ do_set(const args *a)
     }
     r = tvdc_store_update(a->store, key, label, p, &e);
     if (r < 0) {
-        if (!e.message[0])
-            snprintf(e.message, sizeof(e.message), "%s", strerror(-r));
-        tool_err_at(a->store, &e);
+        tool_err_at(a->store, &e, r);
         r = EXIT_ERR;
         goto out;
     }
@@ -384,9 +380,7 @@ do_unset(const args *a)
         tool_err("%s: not labeled", key);
         r = EXIT_DENIED;
     } else if (r < 0) {
-        if (!e.message[0])
-            snprintf(e.message, sizeof(e.message), "%s", strerror(-r));
-        tool_err_at(a->store, &e);
+        tool_err_at(a->store, &e, r);
         r = EXIT_ERR;
     } else {
         r = EXIT_OK;

@@ -199,9 +199,7 @@ cmd_policy_sign(int argc, char **argv)
     }
     r = tvdc_policy_load(buf, len, &p, &e);
     if (r < 0) {
-        if (!e.message[0])
-            snprintf(e.message, sizeof(e.message), "%s", strerror(-r));
-        tool_err_at(policy, &e);
+        tool_err_at(policy, &e, r);
         tool_err("policy sign: not signing an invalid policy");
         goto out;
     }
@@ -280,7 +278,7 @@ cmd_policy_verify(int argc, char **argv)
         if (!e.message[0])
             snprintf(e.message, sizeof(e.message), "%s: %s", policy, strerror(-r));
         if (e.line > 0)
-            tool_err_at(policy, &e);
+            tool_err_at(policy, &e, r);
         else if (r == -EKEYREJECTED || r == -ESTALE)
             tool_err("rejected: %s", e.message);
         else

@@ -31,8 +31,9 @@ int cmd_policy_keygen(int argc, char **argv);
 
 /* "tvdc: " + message on stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* FILE:LINE:COL: message (FILE: message without a position). */
-void tool_err_at(const char *file, const tvdc_error *e);
+/* FILE:LINE:COL: message (FILE: message without a position); the message
+ * is strerror(-r) when the library left none. */
+void tool_err_at(const char *file, const tvdc_error *e, int r);
 /* Load a policy (JSON or compiled); on failure print FILE:LINE:COL and
  * return EXIT_ERR, else EXIT_OK. */
 int tool_load_policy(const char *path, tvdc_policy **ret);

@@ -40,12 +40,14 @@ tool_err(const char *fmt, ...)
 }
 
 void
-tool_err_at(const char *file, const tvdc_error *e)
+tool_err_at(const char *file, const tvdc_error *e, int r)
 {
+    const char *msg = e->message[0] ? e->message : strerror(-r);
+
     if (e->line > 0)
-        fprintf(stderr, "%s:%u:%u: %s\n", file, e->line, e->column, e->message);
+        fprintf(stderr, "%s:%u:%u: %s\n", file, e->line, e->column, msg);
     else
-        fprintf(stderr, "%s: %s\n", file, e->message);
+        fprintf(stderr, "%s: %s\n", file, msg);
 }
 
 int
@@ -56,9 +58,7 @@ tool_load_policy(const char *path, tvdc_policy **ret)
 
     r = tvdc_policy_load_file(path, ret, &e);
     if (r < 0) {
-        if (!e.message[0])
-            snprintf(e.message, sizeof(e.message), "%s", strerror(-r));
-        tool_err_at(path, &e);
+        tool_err_at(path, &e, r);
         return EXIT_ERR;
     }
     return EXIT_OK;
@@ -79,14 +79,16 @@ tool_config(void)
     static bool tried;
     tvdc_error e = { 0 };
     const char *path = getenv("TVDC_CONF");
+    int r;
 
     if (tried)
         return conf;
     tried = true;
     if (!path || !*path)
         path = TVDC_CONFIG_PATH;
-    if (tvdc_config_load(path, &conf, &e) < 0) {
-        tool_err_at(path, &e);
+    r = tvdc_config_load(path, &conf, &e);
+    if (r < 0) {
+        tool_err_at(path, &e, r);
         conf = NULL;
     }
     return conf;

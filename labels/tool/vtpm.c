@@ -77,6 +77,7 @@ load_conf(void)
     tvdc_error e = { 0 };
     const char *path = conf_path;
     bool explicit = path != NULL;
+    int r;
 
     if (conf)
         return conf;
@@ -86,8 +87,9 @@ load_conf(void)
         if (!explicit)
             path = TVDC_VTPM_CONF;
     }
-    if (tvdc_vtpm_conf_load(path, !explicit, &conf, &e) < 0) {
-        tool_err_at(path, &e);
+    r = tvdc_vtpm_conf_load(path, !explicit, &conf, &e);
+    if (r < 0) {
+        tool_err_at(path, &e, r);
         return NULL;
     }
     return conf;
