@@ -91,7 +91,6 @@ tv_builder_new(tv_builder **ret)
 
     if (!b)
         return -ENOMEM;
-    b->strings.elem = 1;
     for (int i = 0; i < _TV_SEC_MAX; i++)
         b->sec[i].elem = sec_elem[i];
     *ret = b;
@@ -103,7 +102,6 @@ tv_builder_free(tv_builder *b)
 {
     if (!b)
         return;
-    free(b->strings.data);
     for (int i = 0; i < _TV_SEC_MAX; i++)
         free(b->sec[i].data);
     free(b);
@@ -112,17 +110,18 @@ tv_builder_free(tv_builder *b)
 int
 tv_builder_string(tv_builder *b, const char *s, size_t len, uint32_t *off)
 {
+    tv_vec *str = &b->sec[TV_SEC_STRINGS];
     int r;
 
-    if (b->strings.n + len + 1 > UINT32_MAX)
+    if (str->n + len + 1 > UINT32_MAX)
         return -E2BIG;
-    r = tv_vec_reserve(&b->strings, b->strings.n + len + 1);
+    r = tv_vec_reserve(str, str->n + len + 1);
     if (r < 0)
         return r;
-    *off = b->strings.n;
-    memcpy((char *) b->strings.data + b->strings.n, s, len);
-    ((char *) b->strings.data)[b->strings.n + len] = '\0';
-    b->strings.n += len + 1;
+    *off = str->n;
+    memcpy((char *) str->data + str->n, s, len);
+    ((char *) str->data)[str->n + len] = '\0';
+    str->n += len + 1;
     return 0;
 }
 
@@ -196,7 +195,7 @@ int64_t
 tv_builder_hash_find(const tv_builder *b, int which, const tv_vec *names, const char *name)
 {
     return tv_hash_lookup(tv_vec_u32(&b->sec[hash_sec[which]]), b->hash_bits[which],
-                          b->strings.data, tv_vec_u32(names), names->n, name);
+                          tv_builder_strings(b), tv_vec_u32(names), names->n, name);
 }
 
 int
@@ -204,7 +203,7 @@ tv_builder_hash_insert(tv_builder *b, int which, const tv_vec *names,
                        uint32_t index, uint32_t *dup)
 {
     uint32_t *table = tv_vec_u32(&b->sec[hash_sec[which]]);
-    const char *strings = b->strings.data;
+    const char *strings = tv_builder_strings(b);
     const char *name = strings + tv_vec_u32(names)[index];
     size_t mask = ((size_t) 1 << b->hash_bits[which]) - 1;
     size_t i = tv_hash(name) & mask;
@@ -232,21 +231,14 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
     tvdc_policy *p;
     int r;
 
-    /* The sizes that tv_image_map will insist on. */
-    b->sec[TV_SEC_STRINGS] = b->strings;
-
     for (int i = 0; i < _TV_SEC_MAX; i++)
         off = ALIGN8(off + b->sec[i].n * b->sec[i].elem);
-    if (off > TVDC_MAX_POLICY_BYTES) {
-        b->sec[TV_SEC_STRINGS] = (tv_vec) { 0 };
+    if (off > TVDC_MAX_POLICY_BYTES)
         return tv_error(err, -E2BIG, 0, 0, "compiled policy would exceed %zu bytes",
                         TVDC_MAX_POLICY_BYTES);
-    }
     image = calloc(1, off);
-    if (!image) {
-        b->sec[TV_SEC_STRINGS] = (tv_vec) { 0 };
+    if (!image)
         return -ENOMEM;
-    }
     h = (tv_header *) image;
     memcpy(h->magic, TV_MAGIC, 8);
     h->format = TV_FORMAT;
@@ -274,7 +266,6 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
             memcpy(image + off, b->sec[i].data, bytes);
         off = ALIGN8(off + bytes);
     }
-    b->sec[TV_SEC_STRINGS] = (tv_vec) { 0 };   /* owned by b->strings */
 
     r = image_digest(image, h->size, h->image_sha256);
     if (r < 0)

@@ -184,7 +184,6 @@ static inline int tv_vec_push_u32(tv_vec *v, uint32_t x) { return tv_vec_push(v,
 static inline uint32_t *tv_vec_u32(const tv_vec *v) { return v->data; }
 
 struct tv_builder {
-    tv_vec strings;                            /* char */
     tv_vec sec[_TV_SEC_MAX];                   /* per section, see above */
     uint32_t version, name, flags;
     uint32_t n_masks;
@@ -193,6 +192,7 @@ struct tv_builder {
 };
 
 int tv_builder_new(tv_builder **ret);
+static inline const char *tv_builder_strings(const tv_builder *b) { return b->sec[TV_SEC_STRINGS].data; }
 void tv_builder_free(tv_builder *b);
 static inline void tv_builder_freep(tv_builder **b) { tv_builder_free(*b); }
 /* Append a NUL-terminated copy; the offset in *off. */

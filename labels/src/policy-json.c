@@ -222,7 +222,7 @@ get_types(ctx *c, json_object *arr, size_t min, const char *what, uint32_t **out
             free(types);
             push_idx(c, refs[i].pos);
             r = fail(c, -EINVAL, "duplicate type '%s'",
-                     (const char *) c->b->strings.data + tv_vec_u32(&c->b->sec[TV_SEC_TYPE_NAME])[refs[i].type]);
+                     tv_builder_strings(c->b) + tv_vec_u32(&c->b->sec[TV_SEC_TYPE_NAME])[refs[i].type]);
             pop(c);
             return r;
         }
@@ -597,7 +597,7 @@ parse_networks(ctx *c, json_object *root)
                 r = fail(c, -EINVAL, "VLAN id %lld outside 1..4094", (long long) vlan);
             else if (vlan_owner[vlan])
                 r = fail(c, -EINVAL, "VLAN %lld already used by type '%s'", (long long) vlan,
-                         (const char *) b->strings.data +
+                         tv_builder_strings(b) +
                          tv_vec_u32(&b->sec[TV_SEC_TYPE_NAME])[vlan_owner[vlan] - 1]);
         }
         pop(c);
