@@ -354,25 +354,6 @@ has_line(const char *text, const char *name)
     return false;
 }
 
-/* The MTU of a bridge (0 if unknown): a VXLAN bridge's is its underlay's
- * less 50 bytes, which the guests must know (virtio host_mtu), or their
- * full-size frames are dropped on the way without a word. */
-static unsigned
-bridge_mtu(const char *bridge)
-{
-    char path[64], buf[16] = "";
-    unsigned mtu = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", bridge);
-    if (!(f = fopen(path, "re")))
-        return 0;
-    if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%u", &mtu) != 1)
-        mtu = 0;
-    fclose(f);
-    return mtu;
-}
-
 /* Define, start and autostart tvdc-<type> for every bridge of the report
  * (p NULL: none wanted); destroy and undefine other tvdc-* networks.
  * Adds "networks" to o (when non-NULL).  Returns EXIT_OK or EXIT_ERR. */
@@ -396,20 +377,17 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
 
     for (size_t i = 0; p && i < rep->n_entries; i++) {
         const tvdc_net_entry *e = &rep->entries[i];
-        char name[128], xml[512], mtu[48] = "", path[] = "/tmp/tvdc-net-XXXXXX";
+        char name[128], xml[512], path[] = "/tmp/tvdc-net-XXXXXX";
         char *dump = NULL;
         bool defined, running, same = false;
-        unsigned m;
         int fd;
 
         if (e->type == TVDC_NONE || !e->bridge[0])
             continue;
         tvdc_net_network_name(p, e->type, name, sizeof(name));
-        if ((m = bridge_mtu(e->bridge)) > 0)
-            snprintf(mtu, sizeof(mtu), "<mtu size='%u'/>", m);
         snprintf(xml, sizeof(xml),
                  "<network>\n  <name>%s</name>\n  <forward mode='bridge'/>\n"
-                 "  <bridge name='%s'/>\n  %s\n</network>\n", name, e->bridge, mtu);
+                 "  <bridge name='%s'/>\n</network>\n", name, e->bridge);
         defined = has_line(all, name);
         running = has_line(active, name);
         if (defined && virsh(uri, &dump, (const char *[]) { "net-dumpxml", "--inactive", name,
@@ -417,8 +395,7 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
             char want[64];
 
             snprintf(want, sizeof(want), "<bridge name='%s'", e->bridge);
-            same = strstr(dump, want) && strstr(dump, "<forward mode='bridge'") &&
-                   (!mtu[0] || strstr(dump, mtu));
+            same = strstr(dump, want) && strstr(dump, "<forward mode='bridge'");
         }
         free(dump);
         if (!same) {
@@ -434,6 +411,9 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
             if (running)
                 virsh(uri, NULL, (const char *[]) { "net-destroy", name, NULL });
             running = false;
+            /* net-define of a name libvirt knows under another UUID fails */
+            if (defined)
+                virsh(uri, NULL, (const char *[]) { "net-undefine", name, NULL });
             if (virsh(uri, NULL, (const char *[]) { "net-define", path, NULL }) != 0) {
                 tool_err("net: virsh net-define of %s failed", name);
                 rc = EXIT_ERR;
