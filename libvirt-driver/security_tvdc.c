@@ -52,11 +52,15 @@
 #include <config.h>
 
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <tvdc/tvdc.h>
+#include <tvdc/tvdc-net.h>
 
 #include "internal.h"
 
@@ -71,6 +75,7 @@
 #include "virfile.h"
 #include "virjson.h"
 #include "virlog.h"
+#include "virmacaddr.h"
 #include "virstring.h"
 #include "virthread.h"
 #include "viruuid.h"
@@ -123,6 +128,10 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_RULE_STR_LABEL_MISMATCH "label-mismatch"
 #define TVDC_RULE_STR_NO_IMAGE_RECORD "no-image-record"
 #define TVDC_RULE_STR_POLICY_REJECTED "policy-rejected"
+#define TVDC_RULE_STR_NETWORK_SHARE "network-share"
+#define TVDC_RULE_STR_NETWORK_BYPASS "network-bypass"
+#define TVDC_RULE_STR_NETWORK_SETUP "network-setup"
+#define TVDC_RULE_STR_NETWORK_PORT "network-port"
 #define TVDC_RULE_STR_OK "ok"
 
 
@@ -164,6 +173,10 @@ struct _virTVDCSecurityData {
     const char *auditLog;      /* cfg->audit_log or TVDC_DEFAULT_AUDIT_LOG */
     char *hostName;            /* cfg->host_name, or the host name */
     bool permissive;
+
+    tvdc_net_config net;       /* tvdc.conf's network settings (point into cfg) */
+    bool netManaged;           /* the driver makes the TVD bridges (net is valid) */
+    char *netError;            /* the network settings are wrong: why */
 
     tvdc_policy *policy;       /* NULL: every domain is denied ... */
     tvdc_host *host;
@@ -1203,18 +1216,317 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
 }
 
 
+/* ------------------------------------------------------------------------ */
+/* Networks: the TVD bridges (DESIGN.md section 5)                          */
+
+/* A labeled domain's interfaces reach the world only through the bridge of
+ * one of its types: tvdcb<id> (libtvdc-net), or the libvirt network
+ * tvdc-<type> that points at it.  Checked three times: by name at define,
+ * start and hotplug; by making the bridges exist before the taps are
+ * created (start, incoming migration, hotplug: tvdc_net_ensure); and by
+ * asking the kernel which bridge each tap really is a port of when libvirt
+ * hands it to QEMU (domainSetSecurityTapFDLabel), which no network
+ * definition can fake. */
+
+/* Whether the driver makes the bridges: tvdc.conf names an uplink or an
+ * underlay.  Without, they are `tvdc net apply`'s job and only checked. */
+static void
+virTVDCLoadNet(virTVDCSecurityData *priv)
+{
+    const tvdc_config *cfg = priv->cfg;
+    tvdc_error err = { 0 };
+
+    if (!cfg->net_uplink && !cfg->net_underlay && cfg->n_vxlan_peers == 0 &&
+        !cfg->vxlan_group)
+        return;
+    if (tvdc_net_config_from(cfg, &priv->net, &err) < 0) {
+        priv->netError = g_strdup_printf("network settings of %s: %s",
+                                         TVDC_CONFIG_PATH, err.message);
+        return;
+    }
+    priv->netManaged = true;
+}
+
+
+static bool
+virTVDCLabelHasType(const tvdc_policy *policy,
+                    int64_t label,
+                    uint32_t type)
+{
+    g_autofree uint32_t *types = NULL;
+    int64_t n;
+    int64_t i;
+
+    if (label < 0 || (n = tvdc_label_types(policy, label, NULL, 0)) <= 0)
+        return false;
+    types = g_new0(uint32_t, n);
+    if (tvdc_label_types(policy, label, types, n) != n)
+        return false;
+    for (i = 0; i < n; i++) {
+        if (types[i] == type)
+            return true;
+    }
+    return false;
+}
+
+
+/* "interface 52:54:00:12:34:56", for messages. */
+static char *
+virTVDCNetWhat(const virDomainNetDef *net)
+{
+    char mac[VIR_MAC_STRING_BUFLEN];
+
+    return g_strdup_printf("interface %s", virMacAddrFormat(&net->mac, mac));
+}
+
+
+/*
+ * The TVD type an interface is connected to, from its definition alone:
+ * <source network='tvdc-T'/>, <source bridge='tvdcbN'/>, or a direct
+ * (macvtap) interface on tvdcbN.  Returns 0 and *type; 1 when the
+ * interface is on something that is not a TVD network (*why, *rule: the
+ * denial of a labeled domain, *type TVDC_NONE); 2 when it has no network
+ * backend to check here (vhost-user: a labeled socket, a resource; null).
+ */
+static int
+virTVDCNetType(const tvdc_policy *policy,
+               const virDomainNetDef *net,
+               uint32_t *type,
+               char **why,
+               const char **rule)
+{
+    g_autofree char *what = virTVDCNetWhat(net);
+    virDomainNetType kind = net->type;
+    const char *name = NULL;
+
+    *type = TVDC_NONE;
+    *rule = TVDC_RULE_STR_NETWORK_SHARE;
+    switch (kind) {
+    case VIR_DOMAIN_NET_TYPE_NETWORK:
+        name = net->data.network.name;
+        if (name && tvdc_net_type_of_network(policy, name, type) == 0)
+            return 0;
+        *why = g_strdup_printf("network: %s is on network '%s', which is not a TVD network "
+                               "of policy %s (tvdc-<type>)",
+                               what, NULLSTR(name), tvdc_policy_name(policy));
+        return 1;
+
+    case VIR_DOMAIN_NET_TYPE_BRIDGE:
+        name = net->data.bridge.brname;
+        if (name && tvdc_net_type_of_bridge_name(policy, name, type) == 0)
+            return 0;
+        *why = g_strdup_printf("network: %s is on bridge '%s', which is not a TVD bridge "
+                               "of policy %s (tvdcb<network id>)",
+                               what, NULLSTR(name), tvdc_policy_name(policy));
+        return 1;
+
+    case VIR_DOMAIN_NET_TYPE_DIRECT:
+        name = net->data.direct.linkdev;
+        if (name && tvdc_net_type_of_bridge_name(policy, name, type) == 0)
+            return 0;
+        *rule = TVDC_RULE_STR_NETWORK_BYPASS;
+        *why = g_strdup_printf("network: %s is a direct (macvtap) interface on '%s', "
+                               "which is not a TVD bridge: it would bypass the TVD bridges",
+                               what, NULLSTR(name));
+        return 1;
+
+    case VIR_DOMAIN_NET_TYPE_VHOSTUSER:
+    case VIR_DOMAIN_NET_TYPE_NULL:
+        return 2;
+
+    case VIR_DOMAIN_NET_TYPE_USER:
+    case VIR_DOMAIN_NET_TYPE_ETHERNET:
+    case VIR_DOMAIN_NET_TYPE_SERVER:
+    case VIR_DOMAIN_NET_TYPE_CLIENT:
+    case VIR_DOMAIN_NET_TYPE_MCAST:
+    case VIR_DOMAIN_NET_TYPE_UDP:
+    case VIR_DOMAIN_NET_TYPE_INTERNAL:
+    case VIR_DOMAIN_NET_TYPE_HOSTDEV:
+    case VIR_DOMAIN_NET_TYPE_VDPA:
+    case VIR_DOMAIN_NET_TYPE_VDS:
+    case VIR_DOMAIN_NET_TYPE_LAST:
+    default:
+        break;
+    }
+
+    *rule = TVDC_RULE_STR_NETWORK_BYPASS;
+    *why = g_strdup_printf("network: %s of type '%s' bypasses the TVD bridges; a labeled VM "
+                           "may use only TVD networks (tvdc-<type>) and bridges (tvdcb<id>)",
+                           what, NULLSTR(virDomainNetTypeToString(kind)));
+    return 1;
+}
+
+
+/*
+ * The interfaces of a domain (all of them at define and start, the new one
+ * at hotplug): every interface of a labeled domain must be on the TVD
+ * network of one of its types.  An unlabeled domain may not use a TVD
+ * network (an unlabeled VM uses only unlabeled resources).  types, if not
+ * NULL, gets the types the interfaces use (for tvdc_net_ensure).  0:
+ * permitted; 1: would-deny recorded; -1: denied.
+ */
+static int
+virTVDCCheckNets(virTVDCSecurityData *priv,
+                 const virTVDCRequest *req,
+                 virDomainNetDef *const *nets,
+                 size_t nnets,
+                 GArray *types)
+{
+    int64_t vmLabel = req->label ? tvdc_find_label(priv->policy, req->label) : -1;
+    bool wouldDeny = false;
+    size_t i;
+
+    for (i = 0; i < nnets; i++) {
+        g_autofree char *why = NULL;
+        const char *rule;
+        uint32_t type;
+        int rc = virTVDCNetType(priv->policy, nets[i], &type, &why, &rule);
+
+        if (rc == 2 || (rc == 1 && !req->label))
+            continue;
+        if (rc == 0 && !req->label) {
+            g_autofree char *what = virTVDCNetWhat(nets[i]);
+
+            why = g_strdup_printf("network: %s is on the TVD network of type %s; "
+                                  "an unlabeled VM may use only unlabeled resources",
+                                  what, tvdc_type_name(priv->policy, type));
+            rule = TVDC_RULE_STR_LABELED_RESOURCE;
+        } else if (rc == 0 && vmLabel >= 0 && !virTVDCLabelHasType(priv->policy, vmLabel, type)) {
+            g_autofree char *what = virTVDCNetWhat(nets[i]);
+            g_autofree char *vmTypes = virTVDCLabelTypes(priv->policy, req->label);
+
+            why = g_strdup_printf("network: %s is on the TVD network of type %s, which "
+                                  "label %s (%s) does not have",
+                                  what, tvdc_type_name(priv->policy, type),
+                                  req->label, NULLSTR(vmTypes));
+        } else if (rc == 0) {
+            if (types)
+                g_array_append_val(types, type);
+            continue;
+        }
+
+        if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, why) < 0)
+            return -1;
+        wouldDeny = true;
+    }
+    return wouldDeny ? 1 : 0;
+}
+
+
+/* Before a domain's taps are created (start, incoming migration, hotplug):
+ * the bridges and uplink ports of the types its interfaces use, made right
+ * as `tvdc net apply` would, when tvdc.conf says how.  A host whose
+ * network settings are wrong starts no domain with a TVD interface.  0: done
+ * or nothing to do; 1: would-deny recorded; -1: denied. */
+static int
+virTVDCEnsureNets(virTVDCSecurityData *priv,
+                  const virTVDCRequest *req,
+                  GArray *types)
+{
+    tvdc_error err = { 0 };
+    g_autofree char *detail = NULL;
+    int64_t host;
+    int rc;
+
+    if (types->len == 0 || (!priv->netManaged && !priv->netError))
+        return 0;
+
+    if (priv->netError) {
+        detail = g_strdup_printf("network: cannot set up the TVD bridges: %s", priv->netError);
+    } else if ((host = tvdc_find_host(priv->policy, priv->hostName)) < 0) {
+        return 0;   /* denied by the host check */
+    } else if ((rc = tvdc_net_ensure(priv->policy, host, &priv->net,
+                                     (const void *) types->data, types->len, &err)) < 0) {
+        detail = g_strdup_printf("network: cannot set up the TVD bridges on host %s: %s",
+                                 priv->hostName, err.message[0] ? err.message : g_strerror(-rc));
+    } else {
+        return 0;
+    }
+
+    if (virTVDCDeny(priv, req, VIR_ERR_OPERATION_FAILED,
+                    TVDC_RULE_STR_NETWORK_SETUP, detail) < 0)
+        return -1;
+    return 1;
+}
+
+
+/* A tap (or macvtap) that libvirt is about to hand to QEMU, created and
+ * attached by libvirt from the domain's (or the network's) definition: the
+ * kernel says which bridge it is a port of. */
+static int
+virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
+                             virDomainDef *def,
+                             int fd)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autofree char *detail = NULL;
+    g_autofree char *vmTypes = NULL;
+    char bridge[TVDC_NET_IFNAMSIZ] = "";
+    tvdc_error err = { 0 };
+    virTVDCRequest req;
+    virTVDCDomain *dom;
+    struct ifreq ifr = { 0 };
+    const char *label;
+    const char *rule = TVDC_RULE_STR_NETWORK_PORT;
+    uint32_t type;
+    int rc;
+
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCPolicyRefresh(priv);
+    virTVDCRequestInit(&req, "start", def, label);
+    if ((dom = g_hash_table_lookup(priv->domains, req.uuid)) && dom->running)
+        req.op = "hotplug";
+
+    if (!priv->policy)
+        return virTVDCDenyNoPolicy(priv, &req);
+
+    if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+        detail = g_strdup_printf("network: cannot tell which interface tap descriptor %d is: %s",
+                                 fd, g_strerror(errno));
+    } else if ((rc = tvdc_net_type_of_port(priv->policy, ifr.ifr_name, &type, bridge, &err)) < 0) {
+        if (!label && (rc == -ENOENT || rc == -ENOLINK))
+            return 0;
+        detail = g_strdup_printf("network: tap %s: %s", ifr.ifr_name,
+                                 err.message[0] ? err.message : g_strerror(-rc));
+    } else if (!label) {
+        rule = TVDC_RULE_STR_LABELED_RESOURCE;
+        detail = g_strdup_printf("network: tap %s is a port of %s, the TVD bridge of type %s; "
+                                 "an unlabeled VM may use only unlabeled resources",
+                                 ifr.ifr_name, bridge, tvdc_type_name(priv->policy, type));
+    } else if (!virTVDCLabelHasType(priv->policy, tvdc_find_label(priv->policy, label), type)) {
+        vmTypes = virTVDCLabelTypes(priv->policy, label);
+        detail = g_strdup_printf("network: tap %s is a port of %s, the TVD bridge of type %s, "
+                                 "which label %s (%s) does not have",
+                                 ifr.ifr_name, bridge, tvdc_type_name(priv->policy, type),
+                                 label, NULLSTR(vmTypes));
+    } else {
+        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
+                  ifr.ifr_name, def->name, bridge, tvdc_type_name(priv->policy, type));
+        return 0;
+    }
+
+    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0 ? -1 : 0;
+}
+
+
 /* Decide a domain's own resources (a hotplug): the whole check, with the
- * policy lock held by the caller. */
+ * policy lock held by the caller.  A hotplugged interface (nets, nnets) is
+ * checked like the domain's own at start, and its bridge made first. */
 static int
 virTVDCCheckHotplug(virTVDCSecurityData *priv,
                     virDomainDef *def,
-                    GPtrArray *resources)
+                    GPtrArray *resources,
+                    virDomainNetDef *const *nets,
+                    size_t nnets)
 {
+    g_autoptr(GArray) types = NULL;
     virTVDCRequest req;
     const char *label;
     int rc;
 
-    if (resources->len == 0)
+    if (resources->len == 0 && nnets == 0)
         return 0;
     if ((rc = virTVDCGetLabel(def, &label)) < 0)
         return -1;
@@ -1226,7 +1538,15 @@ virTVDCCheckHotplug(virTVDCSecurityData *priv,
     if (virTVDCCheckLabel(priv, &req) < 0)
         return -1;
 
-    return virTVDCCheckResources(priv, &req, resources) < 0 ? -1 : 0;
+    if (virTVDCCheckResources(priv, &req, resources) < 0)
+        return -1;
+    if (nnets == 0)
+        return 0;
+    types = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    if (virTVDCCheckNets(priv, &req, nets, nnets, types) < 0 ||
+        virTVDCEnsureNets(priv, &req, types) < 0)
+        return -1;
+    return 0;
 }
 
 
@@ -1547,6 +1867,7 @@ virTVDCLoad(virTVDCSecurityData *priv)
     priv->auditLog = priv->cfg->audit_log;
     priv->hostName = g_strdup(priv->cfg->host_name);
     priv->permissive = priv->cfg->mode == TVDC_MODE_PERMISSIVE;
+    virTVDCLoadNet(priv);
 
     /* before reading it: a replacement in between is noticed later */
     virTVDCPolicyFileIds(priv->cfg, &priv->policyId, &priv->sigId);
@@ -2406,6 +2727,7 @@ virTVDCSecurityDriverClose(virSecurityManager *mgr)
     g_clear_pointer(&priv->policy, tvdc_policy_free);
     g_clear_pointer(&priv->cfg, tvdc_config_free);
     g_clear_pointer(&priv->unavailable, g_free);
+    g_clear_pointer(&priv->netError, g_free);
     g_clear_pointer(&priv->hostName, g_free);
     if (priv->lockInitialized) {
         virMutexDestroy(&priv->lock);
@@ -2467,6 +2789,8 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
     resources = virTVDCCollectResources(def);
     if (virTVDCCheckResources(priv, &req, resources) < 0)
         return -1;
+    if (virTVDCCheckNets(priv, &req, def->nets, def->nnets, NULL) < 0)
+        return -1;
     return 0;
 }
 
@@ -2521,6 +2845,7 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     g_autofree const char **checked = NULL;
     g_autofree virTVDCResource **checkedRes = NULL;
     g_autofree tvdc_verdict *checks = NULL;
+    g_autoptr(GArray) netTypes = NULL;
     g_autoptr(virTVDCDomain) dom = NULL;
     g_auto(virBuffer) permit = VIR_BUFFER_INITIALIZER;
     virTVDCRequest req;
@@ -2562,6 +2887,11 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     if ((rc = virTVDCLoadStore(priv, &req, &store)) < 0)
         return -1;
     wouldDeny = rc > 0;
+
+    netTypes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    if ((rc = virTVDCCheckNets(priv, &req, def->nets, def->nnets, netTypes)) < 0)
+        return -1;
+    wouldDeny |= rc > 0;
 
     resources = virTVDCCollectResources(def);
     labels = g_new0(const char *, resources->len + 1);
@@ -2626,6 +2956,16 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
             tvdc_host_reserve(priv->host, req.uuid, idx, TVDC_RESERVE_FORCE, &verdict) >= 0)
             dom->reserved = true;
     }
+
+    /* the reservation first: two starts must not both make bridges of
+     * conflicting types */
+    if ((rc = virTVDCEnsureNets(priv, &req, netTypes)) < 0) {
+        if (dom->reserved)
+            ignore_value(tvdc_host_release(priv->host, req.uuid));
+        return -1;
+    }
+    wouldDeny |= rc > 0;
+
     dom->wouldDeny = wouldDeny;
     virBufferAsprintf(&permit, "resources checked: %u", (unsigned) nchecked);
     dom->permitDetail = virBufferContentAndReset(&permit);
@@ -2828,7 +3168,7 @@ virTVDCSecuritySetImageLabel(virSecurityManager *mgr,
 
     virTVDCCollectStorage(resources, "disk image", src,
                           flags & VIR_SECURITY_DOMAIN_IMAGE_LABEL_BACKING_CHAIN);
-    return virTVDCCheckHotplug(priv, def, resources);
+    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
 }
 
 
@@ -2843,7 +3183,7 @@ virTVDCSecuritySetHostdevLabel(virSecurityManager *mgr,
     g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
 
     virTVDCCollectHostdev(resources, dev);
-    return virTVDCCheckHotplug(priv, def, resources);
+    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
 }
 
 
@@ -2858,7 +3198,7 @@ virTVDCSecuritySetChardevLabel(virSecurityManager *mgr,
     g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
 
     virTVDCCollectChardev(resources, def, "character device", dev_source);
-    return virTVDCCheckHotplug(priv, def, resources);
+    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
 }
 
 
@@ -2872,7 +3212,7 @@ virTVDCSecuritySetMemoryLabel(virSecurityManager *mgr,
     g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
 
     virTVDCCollectMemory(resources, mem);
-    return virTVDCCheckHotplug(priv, def, resources);
+    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
 }
 
 
@@ -2886,7 +3226,7 @@ virTVDCSecuritySetNetdevLabel(virSecurityManager *mgr,
     g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
 
     virTVDCCollectNet(resources, def, net);
-    return virTVDCCheckHotplug(priv, def, resources);
+    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
 }
 
 
@@ -2933,7 +3273,7 @@ virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
 
     case VIR_DOMAIN_DEVICE_NET:
         virTVDCCollectNet(resources, def, dev->data.net);
-        break;
+        return virTVDCCheckHotplug(priv, def, resources, &dev->data.net, 1);
 
     case VIR_DOMAIN_DEVICE_CHR: {
         virDomainChrDef *chr = dev->data.chr;
@@ -2983,7 +3323,7 @@ virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
         break;
     }
 
-    return virTVDCCheckHotplug(priv, def, resources);
+    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
 }
 
 
@@ -3177,15 +3517,6 @@ virTVDCSecurityGetProcessLabel(virSecurityManager *mgr G_GNUC_UNUSED,
 
 
 static int
-virTVDCSecuritySetFDLabel(virSecurityManager *mgr G_GNUC_UNUSED,
-                          virDomainDef *def G_GNUC_UNUSED,
-                          int fd G_GNUC_UNUSED)
-{
-    return 0;
-}
-
-
-static int
 virTVDCSecuritySetPathLabel(virSecurityManager *mgr G_GNUC_UNUSED,
                             virDomainDef *def G_GNUC_UNUSED,
                             const char *path G_GNUC_UNUSED,
@@ -3261,7 +3592,7 @@ virSecurityDriver virTVDCSecurityDriver = {
     .domainRestoreSecurityHostdevLabel  = virTVDCSecurityRestoreHostdevLabel,
 
     .domainSetSecurityImageFDLabel      = virTVDCSecuritySetImageFDLabel,
-    .domainSetSecurityTapFDLabel        = virTVDCSecuritySetFDLabel,
+    .domainSetSecurityTapFDLabel        = virTVDCSecuritySetTapFDLabel,
 
     .domainGetSecurityMountOptions      = virTVDCSecurityGetMountOptions,
 

@@ -411,6 +411,9 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
             if (running)
                 virsh(uri, NULL, (const char *[]) { "net-destroy", name, NULL });
             running = false;
+            /* net-define of a name libvirt knows under another UUID fails */
+            if (defined)
+                virsh(uri, NULL, (const char *[]) { "net-undefine", name, NULL });
             if (virsh(uri, NULL, (const char *[]) { "net-define", path, NULL }) != 0) {
                 tool_err("net: virsh net-define of %s failed", name);
                 rc = EXIT_ERR;

@@ -44,6 +44,7 @@ typedef enum tn_kind {
     TN_KIND_BRIDGE,
     TN_KIND_VLAN,
     TN_KIND_VXLAN,
+    TN_KIND_MACVTAP,      /* a VM's direct interface; lower = its device */
 } tn_kind;
 
 typedef struct tn_addr {
@@ -57,7 +58,8 @@ typedef struct tn_link {
     tn_kind kind;
     char alias[TN_ALIAS_MAX];   /* "" when none */
     int master;                 /* IFLA_MASTER; 0: none */
-    int lower;                  /* vlan: IFLA_LINK; vxlan: IFLA_VXLAN_LINK; 0: none */
+    int lower;                  /* vlan, macvtap: IFLA_LINK; vxlan: IFLA_VXLAN_LINK;
+                                 * 0: none */
     uint32_t id;                /* VLAN id or VNI */
     uint16_t vlan_proto;        /* vlan: 0x8100 or 0x88a8 */
     uint16_t port;              /* vxlan: destination UDP port */

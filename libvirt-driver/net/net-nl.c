@@ -193,6 +193,8 @@ kind_of(const char *type)
         return TN_KIND_VLAN;
     if (strcmp(type, "vxlan") == 0)
         return TN_KIND_VXLAN;
+    if (strcmp(type, "macvtap") == 0)
+        return TN_KIND_MACVTAP;
     return TN_KIND_OTHER;
 }
 
@@ -232,6 +234,9 @@ link_from_nl(struct rtnl_link *l, tn_link *t)
     case TN_KIND_VLAN:
         t->id = (uint32_t) rtnl_link_vlan_get_id(l);
         t->vlan_proto = ntohs((uint16_t) rtnl_link_vlan_get_protocol(l));
+        t->lower = rtnl_link_get_link(l);
+        break;
+    case TN_KIND_MACVTAP:
         t->lower = rtnl_link_get_link(l);
         break;
     case TN_KIND_VXLAN:
@@ -895,13 +900,23 @@ tvdc_net_type_of_port(const tvdc_policy *p, const char *ifname, uint32_t *type,
         return -EINVAL;
     if ((r = tn_open(&sk, err)) < 0 || (r = get_link(sk, 0, ifname, &port, err)) < 0)
         return r;
-    if (!port.master)
-        return tn_error(err, -ENOLINK, "%s is not a port of any bridge", ifname);
-    if ((r = get_link(sk, port.master, NULL, &b, err)) < 0)
-        return r;
-    if ((r = type_of_bridge_link(p, &b, &t, err)) < 0)
-        return tn_error(err, r, "%s is a port of %s, which is not a tvdc bridge of policy %s",
-                        ifname, b.name, tvdc_policy_name(p));
+    /* A macvtap (libvirt's direct interface) is no bridge port: its traffic
+     * goes through the device it sits on, which must be the bridge. */
+    if (port.kind == TN_KIND_MACVTAP && !port.master && port.lower) {
+        if ((r = get_link(sk, port.lower, NULL, &b, err)) < 0)
+            return r;
+        if ((r = type_of_bridge_link(p, &b, &t, err)) < 0)
+            return tn_error(err, r, "%s is a macvtap on %s, which is not a tvdc bridge of policy %s",
+                            ifname, b.name, tvdc_policy_name(p));
+    } else {
+        if (!port.master)
+            return tn_error(err, -ENOLINK, "%s is not a port of any bridge", ifname);
+        if ((r = get_link(sk, port.master, NULL, &b, err)) < 0)
+            return r;
+        if ((r = type_of_bridge_link(p, &b, &t, err)) < 0)
+            return tn_error(err, r, "%s is a port of %s, which is not a tvdc bridge of policy %s",
+                            ifname, b.name, tvdc_policy_name(p));
+    }
     if (bridge)
         snprintf(bridge, TVDC_NET_IFNAMSIZ, "%s", b.name);
     *type = t;

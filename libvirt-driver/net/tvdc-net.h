@@ -161,9 +161,10 @@ int tvdc_net_type_of_bridge(const tvdc_policy *p, const char *ifname, uint32_t *
                             tvdc_error *err);
 
 /* The type of the bridge a port (a VM's tap) is really enslaved to
- * (IFLA_MASTER): -ENODEV no such interface, -ENOLINK not enslaved, -ENOENT
- * enslaved to something that is not a tvdc bridge of p.  bridge (may be
- * NULL) gets the master's name. */
+ * (IFLA_MASTER), or for a macvtap (a direct interface) the bridge it sits on
+ * (IFLA_LINK): -ENODEV no such interface, -ENOLINK not enslaved, -ENOENT
+ * enslaved to (or on) something that is not a tvdc bridge of p.  bridge
+ * (may be NULL) gets the bridge's name. */
 int tvdc_net_type_of_port(const tvdc_policy *p, const char *ifname, uint32_t *type,
                           char bridge[TVDC_NET_IFNAMSIZ], tvdc_error *err);
 

@@ -288,9 +288,11 @@ disk_xml() {        # disk_xml PATH [TARGET] [DEVICE]
         "$dev" "$1" "${2:-vda}" "$bus" "$ro"
 }
 
-# domain_xml NAME LABEL [DEVICES] [KERNEL] [EXTRA]: a 96 MiB TCG guest
-# booting the box image; LABEL "" is an unlabeled VM; ACPI for PCI hotplug.  The serial console
-# goes to a file (one per VM) so that a test can see the guest boot.
+# domain_xml NAME LABEL [DEVICES] [KERNEL]: a 96 MiB TCG guest booting the
+# box image; LABEL "" is an unlabeled VM; ACPI for PCI hotplug.  The serial
+# console goes to a file (one per VM) so that a test can see the guest boot.
+# $GUEST_ARGS is added to the guest's kernel command line (tvdc.ip=...,
+# tvdc.ping=...: see ci/guest/init).
 domain_xml() {
     local name=$1 label=$2 devices=${3:-} kernel=${4:-$KERNEL}
     cat <<EOF
@@ -302,7 +304,7 @@ domain_xml() {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$kernel</kernel>
     <initrd>$INITRD</initrd>
-    <cmdline>console=ttyS0 quiet</cmdline>
+    <cmdline>console=ttyS0 quiet${GUEST_ARGS:+ $GUEST_ARGS}</cmdline>
   </os>
   <features><acpi/></features>
   <devices>

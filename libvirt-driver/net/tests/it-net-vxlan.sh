@@ -190,6 +190,16 @@ ip -n "$A" link add tap-x type veth peer name tap-xp
 ip -n "$A" link set tap-x master br-foreign
 check_not "which: a tap on a foreign bridge has no type (exit 1)" \
     ip netns exec "$A" "$TVDC" net which --policy "$WORK/policy.json" tap-x
+# A direct interface (macvtap) is no bridge port: the device it sits on counts.
+ip -n "$A" link add link tvdcb101 name mvt-ma type macvtap mode bridge
+ip -n "$A" link add link br-foreign name mvt-x type macvtap mode bridge
+check "which: a macvtap on a tvdc bridge maps to the bridge's type" \
+    bash -c "ip netns exec $A '$TVDC' net which --policy '$WORK/policy.json' --json mvt-ma |
+             jq -e '.type == \"MA\" and .bridge == \"tvdcb101\"' >/dev/null"
+check_not "which: a macvtap on a foreign bridge has no type (exit 1)" \
+    ip netns exec "$A" "$TVDC" net which --policy "$WORK/policy.json" mvt-x
+ip -n "$A" link del mvt-ma
+ip -n "$A" link del mvt-x
 
 # ---------------------------------------------------------------------------
 say "# repair"
