@@ -17,8 +17,8 @@
 # another type's network is refused (the VM runs unchanged), onto its own
 # type's is attached; a libvirt network tvdc-MA redefined to point at WEB's
 # bridge does not fool the driver (the tap's real bridge is checked); a
-# missing bridge is made again at start; and wrong network settings refuse
-# the start, saying why.
+# missing bridge is made again at start and on the destination of a live
+# migration; and wrong network settings refuse the start, saying why.
 #
 #   bash libvirt-driver/tests/it-net.sh      (root; two box hosts)
 set -uo pipefail
@@ -189,6 +189,19 @@ main() {
         "$(on host-b virsh net-dumpxml tvdc-MA | sed -n "s/.*<bridge name='\([^']*\)'.*/\1/p")"
     expect_ok "tap: then ma-x starts" on host-b virsh start ma-x
     on host-b virsh destroy ma-x >/dev/null 2>&1
+
+    # --- incoming migration: the destination makes the bridge first -----------
+    on host-b virsh destroy ma-b >/dev/null 2>&1
+    on host-b ip link del tvdcx101 && on host-b ip link del tvdcb101 || bail "cannot delete tvdcb101 on host-b"
+    check_eq "migrate: host-b has lost tvdcb101" "tvdcb102:tvdcx102 tvdcb103:tvdcx103" "$(bridges host-b)"
+    expect_ok "migrate: ma-a (two NICs on tvdc-MA) migrates live to host-b" \
+        on host-a virsh migrate --live --unsafe ma-a qemu+tcp://host-b/system
+    check_eq "migrate: host-b made tvdcb101 and its VXLAN port for it" \
+        "tvdcb101:tvdcx101 tvdcb102:tvdcx102 tvdcb103:tvdcx103" "$(bridges host-b)"
+    check_eq "migrate: ma-a's taps on host-b are ports of tvdcb101" "MA MA" \
+        "$(for tap in $(on host-b virsh domiflist ma-a | awk 'NR > 2 && NF {print $1}'); do
+               on host-b tvdc net which "$tap" --json | jq -r .type; done | xargs)"
+    on host-b virsh destroy ma-a >/dev/null 2>&1
 
     # --- bridges are made before the taps ---------------------------------------
     destroy_all host-a
