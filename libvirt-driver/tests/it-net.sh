@@ -13,7 +13,8 @@
 # the other host and neither WEB guest (one on its own host, one across);
 # WEB reaches WEB across and not MA.  Then: interfaces on another type's
 # network, on a foreign bridge or of a kind that bypasses the bridges are
-# refused at define (exact messages, nothing defined); a NIC hotplugged onto
+# refused at define (exact messages, nothing defined), and at start when the
+# policy changed since define; a NIC hotplugged onto
 # another type's network is refused (the VM runs unchanged), onto its own
 # type's is attached; a libvirt network tvdc-MA redefined to point at WEB's
 # bridge does not fool the driver (the tap's real bridge is checked); a
@@ -129,7 +130,6 @@ main() {
     expect_ok "define: a market-analysis VM on bridge tvdcb101 (MA) is accepted" \
         define host-a ma-ok market-analysis \
         "<interface type='bridge'><mac address='52:54:00:7d:00:09'/><source bridge='tvdcb101'/><model type='virtio'/></interface>"
-    on host-a virsh undefine ma-ok >/dev/null 2>&1
 
     # --- guests: same type reaches across hosts, other types nowhere -----------
     guest host-b ma-b market-analysis 10.9.0.2 "" "$(nic tvdc-MA 52:54:00:7d:01:02)"
@@ -213,6 +213,18 @@ main() {
     check_eq "ensure: with tvdc's alias" "tvdc:bank-dc:MA" \
         "$(on host-a ip -o link show dev tvdcb101 | sed -n 's/.* alias \([^ ]*\).*/\1/p')"
     on host-a virsh destroy ma-a >/dev/null 2>&1
+
+    # --- start: decided again under the policy in force --------------------------
+    jq '.version = 2 | .networks |= map(if .type == "MA" then .vlan = 111 else . end)' "$BANK" \
+        >"$WORK/bank-ma111.json"
+    install_policy host-a "$WORK/bank-ma111.json"
+    expect_deny "start: MA's network is 111 now, so ma-ok (defined on tvdcb101) is refused at start" \
+        "VM 'ma-ok' ($MA): network: interface 52:54:00:7d:00:09 is on bridge 'tvdcb101', which is not a TVD bridge of policy bank-dc (tvdcb<network id>)" \
+        on host-a virsh start ma-ok
+    expect_state "start: ma-ok is shut off" host-a ma-ok "shut off"
+    # back to MA = 101 (a higher version: a lower one would be a rollback)
+    jq '.version = 3' "$BANK" >"$WORK/bank-v3.json"
+    install_policy host-a "$WORK/bank-v3.json"
 
     # --- wrong network settings: fail closed -------------------------------------
     stop_libvirtd host-a
