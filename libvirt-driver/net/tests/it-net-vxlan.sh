@@ -15,7 +15,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 TVDC=${TVDC:-$ROOT/build/labels/tool/tvdc}
-P=tvdcit$$                  # namespace prefix
+# namespace prefix: random, so that runs never mistake each other's
+# namespaces for their own leftovers
+P=tvdcit$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 A=$P-a B=$P-b C=$P-c
 WORK=
 checks=0 failed=0
