@@ -192,6 +192,9 @@ struct _virTVDCSecurityData {
     int watch;                 /* its event loop handle, -1 */
 
     GHashTable *domains;       /* UUID string -> virTVDCDomain */
+
+    tvdc_store *store;         /* the resource store as last read, NULL: read it */
+    virTVDCFileId storeId;     /* the identity of its file then */
 };
 
 
@@ -206,6 +209,8 @@ struct _virTVDCRequest {
 
 
 static void virTVDCPolicyRefresh(virTVDCSecurityData *priv);
+static void virTVDCFileIdGet(const char *path, virTVDCFileId *id);
+static bool virTVDCFileIdEqual(const virTVDCFileId *a, const virTVDCFileId *b);
 
 
 /* A resource of a domain, as the resource-label store names it. */
@@ -232,7 +237,6 @@ virTVDCDomainFree(virTVDCDomain *dom)
 
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virTVDCDomain, virTVDCDomainFree);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_store, tvdc_store_free);
 
 
 static void
@@ -996,17 +1000,35 @@ virTVDCDenyNoPolicy(virTVDCSecurityData *priv,
 }
 
 
+/* The resource store, read again only when its file changed (a change is
+ * a rename of a new file, or a rewrite: either gives it another identity).
+ * *store is borrowed: valid while the caller holds priv->lock. */
 static int
 virTVDCLoadStore(virTVDCSecurityData *priv,
                  const virTVDCRequest *req,
-                 tvdc_store **store)
+                 const tvdc_store **store)
 {
     tvdc_error err = { 0 };
     g_autofree char *detail = NULL;
+    virTVDCFileId id;
+    tvdc_store *loaded = NULL;
     int rc;
 
-    if ((rc = tvdc_store_load(priv->cfg->resource_store, store, &err)) == 0)
+    /* the identity before the contents: a replacement in between makes the
+     * next call read it again */
+    virTVDCFileIdGet(priv->cfg->resource_store, &id);
+    if (priv->store && virTVDCFileIdEqual(&id, &priv->storeId)) {
+        *store = priv->store;
         return 0;
+    }
+    g_clear_pointer(&priv->store, tvdc_store_free);
+
+    if ((rc = tvdc_store_load(priv->cfg->resource_store, &loaded, &err)) == 0) {
+        priv->store = loaded;
+        priv->storeId = id;
+        *store = loaded;
+        return 0;
+    }
 
     *store = NULL;
     if (err.line)
@@ -1032,7 +1054,7 @@ static int
 virTVDCResourceLabels(virTVDCSecurityData *priv,
                       const virTVDCRequest *req,
                       GPtrArray *resources,
-                      tvdc_store *store,
+                      const tvdc_store *store,
                       const char **labels)
 {
     bool wouldDeny = false;
@@ -1134,7 +1156,7 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
                       const virTVDCRequest *req,
                       GPtrArray *resources)
 {
-    g_autoptr(tvdc_store) store = NULL;
+    const tvdc_store *store = NULL;
     g_autofree const char **labels = NULL;
     bool wouldDeny = false;
     int64_t vmLabel = -1;
@@ -2725,6 +2747,7 @@ virTVDCSecurityDriverClose(virSecurityManager *mgr)
     g_clear_pointer(&priv->domains, g_hash_table_unref);
     g_clear_pointer(&priv->host, tvdc_host_free);
     g_clear_pointer(&priv->policy, tvdc_policy_free);
+    g_clear_pointer(&priv->store, tvdc_store_free);
     g_clear_pointer(&priv->cfg, tvdc_config_free);
     g_clear_pointer(&priv->unavailable, g_free);
     g_clear_pointer(&priv->netError, g_free);
@@ -2840,7 +2863,7 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autoptr(GPtrArray) resources = NULL;
-    g_autoptr(tvdc_store) store = NULL;
+    const tvdc_store *store = NULL;
     g_autofree const char **labels = NULL;
     g_autofree const char **checked = NULL;
     g_autofree virTVDCResource **checkedRes = NULL;
