@@ -1418,7 +1418,9 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
     if (!(json = virJSONValueToString(status, true)))
         return;
 
-    if (g_mkdir_with_parents(TVDC_STATUS_DIR, 0700) < 0) {
+    /* 0711: the vTPM records below it (vtpm/, swtpm-mgr/README.md) are read
+     * by swtpm's user; the status file itself is root's alone. */
+    if (g_mkdir_with_parents(TVDC_STATUS_DIR, 0711) < 0) {
         VIR_WARN("tvdc: cannot create %s: %s", TVDC_STATUS_DIR, g_strerror(errno));
         return;
     }
