@@ -34,13 +34,13 @@ NV=c0ffee01
 BOOT=300            # seconds a TCG guest may take to boot on a loaded machine
 GUEST_TPM=1         # 0: the image has no TPM probe
 
-# define_tpm HOST VM LABEL TPM-ACTIONS: a guest with a vTPM whose probe runs
-# TPM-ACTIONS (tvdc.tpm=...) at every boot
+# define_tpm HOST VM LABEL TPM-ACTIONS [UUID]: a guest with a vTPM whose
+# probe runs TPM-ACTIONS (tvdc.tpm=...) at every boot; UUID redefines VM
 define_tpm() {
-    local host=$1 vm=$2 label=$3 actions=$4
+    local host=$1 vm=$2 label=$3 actions=$4 uuid=${5:-}
     domain_xml "$vm" "$label" "$TPM_XML" |
-        sed "s|<cmdline>console=ttyS0 quiet</cmdline>|<cmdline>console=ttyS0 quiet tvdc.tpm=$actions</cmdline>|" \
-        >"$WORK/xml/$vm.xml"
+        sed -e "s|<cmdline>console=ttyS0 quiet</cmdline>|<cmdline>console=ttyS0 quiet tvdc.tpm=$actions</cmdline>|" \
+            -e "${uuid:+s|</name>|</name><uuid>$uuid</uuid>|}" >"$WORK/xml/$vm.xml"
     on "$host" virsh define "$WORK/xml/$vm.xml" >/dev/null
 }
 
@@ -197,7 +197,7 @@ main() {
     check "v2: ... saying it must be shut off, and the state is still there" \
         eval "grep -q 'shut it off first' '$WORK/run/err' && on host-a test -e /var/lib/libvirt/swtpm/$uuid2/tpm2/tpm2-00.permall"
     on host-a virsh destroy v2 >/dev/null
-    define_tpm host-a v2 market-analysis "ek" || bail "relabel v2"
+    define_tpm host-a v2 market-analysis "ek" "$uuid2" || bail "relabel v2"
     expect_deny "v2: relabeled market-analysis, its start is refused" \
         "VM 'v2' (label market-analysis, types MA): vTPM state of VM v2 was made under label ma-sealed, the VM now has label market-analysis: wipe it with 'tvdc vtpm wipe v2'" \
         on host-a virsh start v2
