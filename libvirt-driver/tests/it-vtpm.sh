@@ -58,9 +58,10 @@ wait_boots() {
     return 1
 }
 
-# last_nv HOST VM: the last TPM-NV line of the console
+# last_nv HOST VM: the last TPM-NV line of the console that is what
+# nv-read found (not nv-write's "TPM-NV ok")
 last_nv() {
-    console "$1" "$2" | grep -a '^TPM-NV ' | tail -1
+    console "$1" "$2" | grep -a '^TPM-NV ' | grep -vx 'TPM-NV ok' | tail -1
 }
 
 # ek_from_console HOST VM FILE: the last EK certificate the guest printed
