@@ -780,9 +780,11 @@ cmd_wipe(int argc, char **argv)
         }
         free(parent);
     }
-    if (*uuid || id) {
+    if (*uuid) {
+        /* a VM of libvirt: its record goes too (with --state-dir the
+         * directory may be anyone's, and the record stays) */
         tvdc_vtpm_conf *conf = load_conf();
-        int r = conf ? tvdc_vtpm_record_remove(conf->record_dir, *uuid ? uuid : id->uuid) : 0;
+        int r = conf ? tvdc_vtpm_record_remove(conf->record_dir, uuid) : 0;
         if (r < 0 && r != -ENOENT)
             tool_err("vtpm wipe: removing the record of %s: %s", vm, strerror(-r));
     }
