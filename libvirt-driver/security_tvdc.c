@@ -96,6 +96,11 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_QEMU_STATE_DIR RUNSTATEDIR "/libvirt/qemu"
 #define TVDC_QEMU_LIB_DIR LOCALSTATEDIR "/lib/libvirt/qemu"
 
+/* The vTPM configuration (record_dir, ca_dir): libtvdc's defaults when the
+ * file is absent, which are those of the vtpm.conf tvdc installs for
+ * tvdc-vtpm-certtool (swtpm-mgr/README.md). */
+#define TVDC_VTPM_CONF SYSCONFDIR "/tvdc/vtpm.conf"
+
 /* Used when tvdc.conf cannot be read, so that denials are still recorded. */
 #define TVDC_DEFAULT_AUDIT_LOG "/var/log/tvdc/audit.log"
 
@@ -123,6 +128,8 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_RULE_STR_NOT_AUTHORIZED "not-authorized"
 #define TVDC_RULE_STR_INTERNAL "internal"
 #define TVDC_RULE_STR_VTPM_REQUIRED "vtpm-required"
+#define TVDC_RULE_STR_VTPM_RECORD "vtpm-record"
+#define TVDC_RULE_STR_VTPM_STATE "vtpm-state"
 #define TVDC_RULE_STR_NO_ORIGIN "no-origin"
 #define TVDC_RULE_STR_POLICY_MISMATCH "policy-mismatch"
 #define TVDC_RULE_STR_LABEL_MISMATCH "label-mismatch"
@@ -148,6 +155,7 @@ struct _virTVDCDomain {
     char *permitDetail;   /* what the start decision found, for the permit record */
     char *violation;      /* why the current policy would not run it */
     const char *violationRule;  /* and the rule (static) */
+    char *vtpmUnbound;    /* its vTPM state has no EK certificate: decided in SetAllLabel */
 };
 
 
@@ -232,11 +240,14 @@ virTVDCDomainFree(virTVDCDomain *dom)
     g_free(dom->label);
     g_free(dom->permitDetail);
     g_free(dom->violation);
+    g_free(dom->vtpmUnbound);
     g_free(dom);
 }
 
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virTVDCDomain, virTVDCDomainFree);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_conf, tvdc_vtpm_conf_free);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_identity, tvdc_vtpm_identity_free);
 
 
 static void
@@ -1115,6 +1126,34 @@ virTVDCCheckLabel(virTVDCSecurityData *priv,
 }
 
 
+/* The domain's software TPM (<tpm><backend type='emulator'/></tpm>), or
+ * NULL. */
+static virDomainTPMDef *
+virTVDCEmulatorTPM(const virDomainDef *def)
+{
+    size_t i;
+
+    for (i = 0; i < def->ntpms; i++) {
+        if (def->tpms[i]->type == VIR_DOMAIN_TPM_TYPE_EMULATOR)
+            return def->tpms[i];
+    }
+    return NULL;
+}
+
+
+/* Does the domain's label require a vTPM (TVDC_LABEL_VTPM_REQUIRED)? */
+static bool
+virTVDCVTPMRequired(virTVDCSecurityData *priv,
+                    const virTVDCRequest *req)
+{
+    int64_t idx;
+
+    return priv->policy && req->label &&
+        (idx = tvdc_find_label(priv->policy, req->label)) >= 0 &&
+        (tvdc_label_flags(priv->policy, idx) & TVDC_LABEL_VTPM_REQUIRED);
+}
+
+
 /* A label flagged TVDC_LABEL_VTPM_REQUIRED needs a per-VM software TPM
  * (<tpm><backend type='emulator'/></tpm>).  0 yes or not required, 1
  * would-deny recorded, -1 denied. */
@@ -1123,17 +1162,9 @@ virTVDCCheckVTPM(virTVDCSecurityData *priv,
                  const virTVDCRequest *req)
 {
     g_autofree char *detail = NULL;
-    int64_t idx;
-    size_t i;
 
-    if (!req->label || (idx = tvdc_find_label(priv->policy, req->label)) < 0 ||
-        !(tvdc_label_flags(priv->policy, idx) & TVDC_LABEL_VTPM_REQUIRED))
+    if (!virTVDCVTPMRequired(priv, req) || virTVDCEmulatorTPM(req->def))
         return 0;
-
-    for (i = 0; i < req->def->ntpms; i++) {
-        if (req->def->tpms[i]->type == VIR_DOMAIN_TPM_TYPE_EMULATOR)
-            return 0;
-    }
 
     detail = g_strdup_printf("label: label %s requires a vTPM "
                              "(<tpm><backend type='emulator' version='2.0'/></tpm>)",
@@ -1729,7 +1760,9 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
     if (!(json = virJSONValueToString(status, true)))
         return;
 
-    if (g_mkdir_with_parents(TVDC_STATUS_DIR, 0700) < 0) {
+    /* 0711: the vTPM records below it (vtpm/, swtpm-mgr/README.md) are read
+     * by swtpm's user; the status file itself is root's alone. */
+    if (g_mkdir_with_parents(TVDC_STATUS_DIR, 0711) < 0) {
         VIR_WARN("tvdc: cannot create %s: %s", TVDC_STATUS_DIR, g_strerror(errno));
         return;
     }
@@ -2673,6 +2706,190 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
 
 
 /* ------------------------------------------------------------------------ */
+/* vTPM: the record the certificate tool reads, and the label binding of    */
+/* the vTPM state (swtpm-mgr/README.md)                                     */
+
+/* vtpm.conf (record_dir, ca_dir), or NULL and *detail saying why. */
+static tvdc_vtpm_conf *
+virTVDCVTPMConf(char **detail)
+{
+    tvdc_vtpm_conf *conf = NULL;
+    tvdc_error err = { 0 };
+    int rc;
+
+    if ((rc = tvdc_vtpm_conf_load(TVDC_VTPM_CONF, 1, &conf, &err)) < 0) {
+        *detail = g_strdup_printf("vtpm: configuration %s: %s", TVDC_VTPM_CONF,
+                                  err.message[0] ? err.message : g_strerror(-rc));
+        return NULL;
+    }
+    return conf;
+}
+
+
+/* Start, restore, incoming migration of a domain with a vTPM: write the
+ * record tvdc-vtpm-certtool takes the vTPM's identity from
+ * (RECORD_DIR/UUID.json; the tool refuses without it).  GenLabel runs while
+ * the domain is prepared, before qemuExtDevicesStart runs swtpm_setup, so
+ * the record is there on every host before anything needs it.  Without a
+ * policy there is no identity to state, and the start is denied for that
+ * already.  0 written or nothing to write, 1 would-deny recorded
+ * (permissive), -1 denied. */
+static int
+virTVDCVTPMRecordWrite(virTVDCSecurityData *priv,
+                       const virTVDCRequest *req)
+{
+    g_autoptr(tvdc_vtpm_conf) conf = NULL;
+    g_autoptr(tvdc_vtpm_identity) id = NULL;
+    g_autofree char *detail = NULL;
+    int rc;
+
+    if (!priv->privileged || !priv->policy || !virTVDCEmulatorTPM(req->def))
+        return 0;
+
+    if (!(conf = virTVDCVTPMConf(&detail))) {
+        /* detail says why */
+    } else if ((rc = tvdc_vtpm_identity_new(priv->policy, req->uuid, req->def->name,
+                                            req->label, &id)) < 0) {
+        detail = g_strdup_printf("vtpm: cannot state the identity of the vTPM: %s",
+                                 g_strerror(-rc));
+    } else if ((rc = tvdc_vtpm_record_write(conf->record_dir, id)) < 0) {
+        detail = g_strdup_printf("vtpm: cannot write the vTPM record %s/%s.json: %s",
+                                 conf->record_dir, req->uuid, g_strerror(-rc));
+    } else {
+        VIR_DEBUG("tvdc: vTPM record of VM '%s' written in %s",
+                  req->def->name, conf->record_dir);
+        return 0;
+    }
+
+    if (virTVDCDeny(priv, req, VIR_ERR_OPERATION_FAILED,
+                    TVDC_RULE_STR_VTPM_RECORD, detail) < 0)
+        return -1;
+    return 1;
+}
+
+
+/* The domain stopped (or did not start): its record goes. */
+static void
+virTVDCVTPMRecordRemove(virTVDCSecurityData *priv,
+                        const virDomainDef *def)
+{
+    g_autoptr(tvdc_vtpm_conf) conf = NULL;
+    g_autofree char *detail = NULL;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    int rc;
+
+    if (!priv->privileged || !virTVDCEmulatorTPM(def))
+        return;
+    if (!(conf = virTVDCVTPMConf(&detail))) {
+        VIR_WARN("tvdc: VM '%s': %s", def->name, detail);
+        return;
+    }
+    virUUIDFormat(def->uuid, uuid);
+    if ((rc = tvdc_vtpm_record_remove(conf->record_dir, uuid)) < 0 && rc != -ENOENT)
+        VIR_WARN("tvdc: VM '%s': cannot remove the vTPM record %s/%s.json: %s",
+                 def->name, conf->record_dir, uuid, g_strerror(-rc));
+}
+
+
+/* Was the vTPM state in stateDir made for this domain under its current
+ * label?  The EK certificate in the state's own NV (which migrates with the
+ * state) says so in its tvdc extension; its chain is verified against the
+ * datacenter vTPM CA when this host has it.  A state without an EK
+ * certificate is what libvirt makes on the destination of a migration
+ * (swtpm_setup --overwrite: the real state arrives in the migration
+ * stream), or one made without certificates: for a label that requires a
+ * vTPM, *unbound says why it is refused unless the domain arrives by
+ * migration, which only domainSetSecurityAllLabel knows.  0 bound (or
+ * nothing to check), 1 would-deny recorded (permissive), -1 denied. */
+static int
+virTVDCCheckVTPMState(virTVDCSecurityData *priv,
+                      const virTVDCRequest *req,
+                      const char *stateDir,
+                      char **unbound)
+{
+    g_autoptr(tvdc_vtpm_conf) conf = NULL;
+    g_autoptr(tvdc_vtpm_identity) id = NULL;
+    g_autofree uint8_t *cert = NULL;
+    g_autofree char *caCert = NULL;
+    g_autofree char *detail = NULL;
+    const char *name = req->def->name;
+    const char *label = req->label ? req->label : "(none)";
+    tvdc_error err = { 0 };
+    size_t len = 0;
+    uint32_t nv = 0;
+    int rc;
+
+    if ((rc = tvdc_vtpm_state_ek_cert(stateDir, &cert, &len, &nv, &err)) == -ENOENT) {
+        if (virTVDCVTPMRequired(priv, req))
+            *unbound = g_strdup_printf("vTPM state of VM %s has no EK certificate, label %s "
+                                       "requires one issued under it: wipe it with "
+                                       "'tvdc vtpm wipe %s'", name, label, name);
+        return 0;
+    }
+
+    if (rc < 0) {
+        detail = g_strdup_printf("vTPM state of VM %s cannot be checked: %s",
+                                 name, err.message[0] ? err.message : g_strerror(-rc));
+    } else if ((rc = tvdc_vtpm_cert_identity(cert, len, &id)) == -ENOENT) {
+        if (!virTVDCVTPMRequired(priv, req))
+            return 0;
+        detail = g_strdup_printf("vTPM state of VM %s was not made by tvdc (its EK "
+                                 "certificate has no tvdc extension), the VM now has "
+                                 "label %s: wipe it with 'tvdc vtpm wipe %s'",
+                                 name, label, name);
+    } else if (rc < 0) {
+        detail = g_strdup_printf("vTPM state of VM %s: the EK certificate in NV 0x%08x "
+                                 "is malformed: %s", name, nv, g_strerror(-rc));
+    } else if (STRNEQ(id->uuid, req->uuid)) {
+        detail = g_strdup_printf("vTPM state of VM %s was made for VM %s (%s), this VM "
+                                 "is %s: wipe it with 'tvdc vtpm wipe %s'",
+                                 name, id->name, id->uuid, req->uuid, name);
+    } else if (STRNEQ(id->label, req->label ? req->label : "")) {
+        detail = g_strdup_printf("vTPM state of VM %s was made under label %s, the VM now "
+                                 "has label %s: wipe it with 'tvdc vtpm wipe %s'",
+                                 name, id->label[0] ? id->label : "(none)", label, name);
+    } else if (!(conf = virTVDCVTPMConf(&detail))) {
+        /* detail says why */
+    } else if (virFileExists((caCert = g_strdup_printf("%s/%s", conf->ca_dir,
+                                                        TVDC_VTPM_CA_CERT))) &&
+               tvdc_vtpm_verify(conf->ca_dir, cert, len, &err) < 0) {
+        detail = g_strdup_printf("vTPM state of VM %s: its EK certificate does not verify "
+                                 "against the datacenter vTPM CA in %s: %s: wipe it with "
+                                 "'tvdc vtpm wipe %s'", name, conf->ca_dir, err.message, name);
+    } else {
+        VIR_DEBUG("tvdc: vTPM state %s of VM '%s' was made under label %s",
+                  stateDir, name, label);
+        return 0;
+    }
+
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                    TVDC_RULE_STR_VTPM_STATE, detail) < 0)
+        return -1;
+    return 1;
+}
+
+
+/* The last step of a start: a vTPM state without an EK certificate (see
+ * virTVDCCheckVTPMState) is refused unless it is about to be replaced by
+ * the one arriving with an incoming migration.  0, 1 would-deny recorded,
+ * -1 denied. */
+static int
+virTVDCCheckVTPMUnbound(virTVDCSecurityData *priv,
+                        const virTVDCRequest *req,
+                        const virTVDCDomain *dom,
+                        const char *incomingPath,
+                        bool migrated)
+{
+    if (!dom->vtpmUnbound || (migrated && !incomingPath))
+        return 0;
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                    TVDC_RULE_STR_VTPM_STATE, dom->vtpmUnbound) < 0)
+        return -1;
+    return 1;
+}
+
+
+/* ------------------------------------------------------------------------ */
 /* Driver entry points                                                      */
 
 static virSecurityDriverStatus
@@ -2885,7 +3102,8 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     if (rc == 0) {
         /* unlabeled: decided in domainSetSecurityAllLabel */
         virTVDCDropImplicitLabel(def);
-        return 0;
+        virTVDCRequestInit(&req, "start", def, NULL);
+        return virTVDCVTPMRecordWrite(priv, &req) < 0 ? -1 : 0;
     }
 
     virTVDCRequestInit(&req, "start", def, label);
@@ -2994,6 +3212,12 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     dom->permitDetail = virBufferContentAndReset(&permit);
 
  done:
+    if ((rc = virTVDCVTPMRecordWrite(priv, &req)) < 0) {
+        if (dom->reserved)
+            ignore_value(tvdc_host_release(priv->host, req.uuid));
+        return -1;
+    }
+    dom->wouldDeny |= rc > 0;
     g_hash_table_insert(priv->domains, dom->uuid, dom);
     dom = NULL;
     virTVDCWriteStatus(priv);
@@ -3065,6 +3289,9 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
                 wouldDeny |= rc > 0;
             }
         }
+        if ((rc = virTVDCCheckVTPMUnbound(priv, &req, dom, incomingPath, migrated)) < 0)
+            return -1;
+        wouldDeny |= rc > 0;
     } else {
         if (!priv->policy) {
             if (virTVDCDenyNoPolicy(priv, &req) < 0)
@@ -3127,6 +3354,8 @@ virTVDCSecurityReleaseLabel(virSecurityManager *mgr,
     virTVDCDomain *dom;
     int rc;
 
+    virTVDCVTPMRecordRemove(priv, def);
+
     virUUIDFormat(def->uuid, uuid);
     if (!(dom = g_hash_table_lookup(priv->domains, uuid)))
         return 0;
@@ -3172,6 +3401,51 @@ virTVDCSecurityReserveLabel(virSecurityManager *mgr,
         virTVDCSetOrigin(priv, def, label);
     virTVDCUpdateViolations(priv, NULL);
     virTVDCWriteStatus(priv);
+    return 0;
+}
+
+
+/* Just before libvirt starts swtpm (qemuExtDevicesStart, after
+ * swtpm_setup provisioned a new state, before QEMU runs): the vTPM state
+ * must have been made for this domain under its current label. */
+static int
+virTVDCSecuritySetTPMLabels(virSecurityManager *mgr,
+                            virDomainDef *def,
+                            bool setTPMStateLabel G_GNUC_UNUSED)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autofree char *unbound = NULL;
+    virDomainTPMDef *tpm;
+    virTVDCDomain *dom;
+    virTVDCRequest req;
+    const char *label;
+    int rc;
+
+    if (!priv->privileged || !(tpm = virTVDCEmulatorTPM(def)) ||
+        !tpm->data.emulator.storagepath)
+        return 0;
+
+    virTVDCPolicyRefresh(priv);
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCRequestInit(&req, "start", def, label);
+    dom = g_hash_table_lookup(priv->domains, req.uuid);
+
+    if ((rc = virTVDCCheckVTPMState(priv, &req, tpm->data.emulator.storagepath,
+                                    &unbound)) < 0)
+        return -1;
+    if (rc > 0 && dom)
+        dom->wouldDeny = true;
+
+    if (unbound && dom) {
+        g_free(dom->vtpmUnbound);
+        dom->vtpmUnbound = g_steal_pointer(&unbound);
+    } else if (unbound &&
+               virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
+                           TVDC_RULE_STR_VTPM_STATE, unbound) < 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -3629,4 +3903,6 @@ virSecurityDriver virTVDCSecurityDriver = {
 
     .domainSetSecurityNetdevLabel       = virTVDCSecuritySetNetdevLabel,
     .domainRestoreSecurityNetdevLabel   = virTVDCSecurityRestoreNetdevLabel,
+
+    .domainSetSecurityTPMLabels         = virTVDCSecuritySetTPMLabels,
 };

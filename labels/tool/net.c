@@ -272,7 +272,7 @@ load_host(net_opts *o, const tvdc_config *conf, tvdc_policy **pol, uint32_t *hos
 
 /* Run virsh -c URI ARGS...; its stdout in *out (malloc'ed) when out is
  * non-NULL.  Returns its exit status, or -1 if it could not run. */
-static int
+int
 virsh(const char *uri, char **out, const char *const *args)
 {
     const char *prog = getenv("TVDC_VIRSH");

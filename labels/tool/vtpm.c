@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tvdc vtpm: the datacenter vTPM CA, VM records, and a vTPM's certificates
  * and state (swtpm-mgr/README.md). */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -19,6 +20,11 @@
 #define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"
 #endif
 
+/* Where the privileged QEMU driver of libvirt keeps each VM's vTPM state:
+ * SWTPM_DIR/UUID/tpm2 (qemu_tpm.c). */
+#define LIBVIRT_SWTPM_DIR "/var/lib/libvirt/swtpm"
+#define LIBVIRT_DEFAULT_URI "qemu:///system"
+
 static const char vtpm_usage[] =
 "NAME\n"
 "    tvdc vtpm - the datacenter vTPM CA and each VM's vTPM\n"
@@ -30,9 +36,9 @@ static const char vtpm_usage[] =
 "    tvdc vtpm record write --uuid UUID --name NAME [--label LABEL]\n"
 "                      [--policy FILE] [--dir DIR]\n"
 "    tvdc vtpm record remove UUID [--dir DIR]\n"
-"    tvdc vtpm show VM (--state-dir DIR | --cert FILE) [--ca DIR]\n"
-"                      [--policy FILE] [--json]\n"
-"    tvdc vtpm wipe VM --state-dir DIR\n"
+"    tvdc vtpm show VM [--connect URI | --state-dir DIR | --cert FILE]\n"
+"                      [--ca DIR] [--policy FILE] [--json]\n"
+"    tvdc vtpm wipe VM [--connect URI | --state-dir DIR]\n"
 "\n"
 "DESCRIPTION\n"
 "    Each VM's software TPM (swtpm) gets its EK and platform certificates\n"
@@ -51,13 +57,20 @@ static const char vtpm_usage[] =
 "    show      reads the vTPM's EK and platform certificates from its state\n"
 "              (through a private swtpm on a copy) or from a file, verifies\n"
 "              them against the CA and their label against the policy.\n"
-"              VM is the VM's name or UUID (or - for any).\n"
-"    wipe      destroys the vTPM state: every file is overwritten with\n"
-"              random bytes, synced and removed, then the directory.  The\n"
-"              VM must be shut off.  On its next start libvirt provisions a\n"
-"              new vTPM (new EK, new certificates under the current label).\n"
+"              VM is the VM's name or UUID: libvirt's state of it,\n"
+"              " LIBVIRT_SWTPM_DIR "/UUID/tpm2, unless --state-dir or --cert\n"
+"              is given (then VM may be - for any).\n"
+"    wipe      destroys the vTPM state of a shut off VM: every file is\n"
+"              overwritten with random bytes, synced and removed, then the\n"
+"              directory; the VM's record goes too, and the wipe is appended\n"
+"              to the audit log.  On its next start libvirt provisions a new\n"
+"              vTPM (new EK, new certificates under the current label).\n"
 "\n"
 "OPTIONS\n"
+"    --connect URI   the libvirt that runs VM (virsh -c URI; default\n"
+"                    $LIBVIRT_DEFAULT_URI, else " LIBVIRT_DEFAULT_URI ");\n"
+"                    the virsh run is $TVDC_VIRSH or virsh from PATH.\n"
+"    --state-dir DIR show, wipe: this vTPM state directory, without libvirt.\n"
 "    --config FILE   vtpm.conf (default $TVDC_VTPM_CONF, else\n"
 "                    " TVDC_VTPM_CONF "): ca_dir and record_dir.\n"
 "    --dir DIR       ca: the CA directory; record: the record directory.\n"
@@ -279,6 +292,49 @@ cmd_record(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------------ */
+/* VMs of libvirt                                                           */
+
+static const char *
+default_uri(void)
+{
+    const char *uri = getenv("LIBVIRT_DEFAULT_URI");
+
+    return uri && *uri ? uri : LIBVIRT_DEFAULT_URI;
+}
+
+/* The first line of a virsh answer, without its newline. */
+static char *
+first_line(char *s)
+{
+    s[strcspn(s, "\r\n")] = '\0';
+    return s;
+}
+
+/* VM (a name or UUID) of the libvirt at uri: its UUID and the directory
+ * libvirt keeps its vTPM state in.  On failure a message and -ENOENT. */
+static int
+libvirt_vm(const char *uri, const char *vm, char uuid[TVDC_UUID_STRING_LEN + 1],
+           char **state)
+{
+    char *out = NULL;
+    int r = virsh(uri, &out, (const char *[]) { "domuuid", vm, NULL });
+
+    if (r != 0 || !out || !tvdc_uuid_valid(first_line(out))) {
+        tool_err("vtpm: no VM '%s' in libvirt %s%s", vm, uri,
+                 r < 0 ? " (cannot run virsh: is it in PATH or $TVDC_VIRSH?)" : "");
+        free(out);
+        return -ENOENT;
+    }
+    for (size_t i = 0; i < TVDC_UUID_STRING_LEN; i++)
+        uuid[i] = (char) tolower((unsigned char) out[i]);
+    uuid[TVDC_UUID_STRING_LEN] = '\0';
+    free(out);
+    if (asprintf(state, "%s/%s/tpm2", LIBVIRT_SWTPM_DIR, uuid) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* show                                                                     */
 
 static const char *
@@ -476,12 +532,16 @@ cmd_show(int argc, char **argv)
         { "cert", required_argument, NULL, 'f' },
         { "ca", required_argument, NULL, 'a' },
         { "policy", required_argument, NULL, 'p' },
+        { "connect", required_argument, NULL, 'c' },
         { "config", required_argument, NULL, 'C' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         {}
     };
     const char *state = NULL, *certfile = NULL, *ca = NULL, *policy = NULL, *vm;
+    const char *uri = NULL;
+    char uuid[TVDC_UUID_STRING_LEN + 1] = "";
+    char *libvirt_state = NULL;
     tvdc_policy *p = NULL;
     tvdc_vtpm_nv nv[] = {
         { .index = TVDC_NV_EK_CERT_RSA2048 }, { .index = TVDC_NV_EK_CERT_ECC_P256 },
@@ -500,18 +560,24 @@ cmd_show(int argc, char **argv)
         case 'f': certfile = optarg; break;
         case 'a': ca = optarg; break;
         case 'p': policy = optarg; break;
+        case 'c': uri = optarg; break;
         case 'C': conf_path = optarg; break;
         case 'j': json = true; break;
         case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
         default: return EXIT_ERR;
         }
     }
-    if (optind + 1 != argc || (!state == !certfile)) {
-        tool_err("vtpm show: usage: tvdc vtpm show VM (--state-dir DIR | --cert FILE) "
-                 "[--json] (the libvirt-aware lookup of a VM's state is not there yet)");
+    if (optind + 1 != argc || (state && certfile) || (uri && (state || certfile))) {
+        tool_err("vtpm show: usage: tvdc vtpm show VM [--connect URI | --state-dir DIR | "
+                 "--cert FILE] [--json]");
         return EXIT_ERR;
     }
     vm = argv[optind];
+    if (!state && !certfile) {
+        if (libvirt_vm(uri ? uri : default_uri(), vm, uuid, &libvirt_state) < 0)
+            return EXIT_ERR;
+        state = libvirt_state;
+    }
     if (!ca) {
         tvdc_vtpm_conf *conf = load_conf();
         if (!conf)
@@ -526,6 +592,7 @@ cmd_show(int argc, char **argv)
         if (r < 0) {
             tool_err("vtpm show: %s", e.message);
             tvdc_policy_free(p);
+            free(libvirt_state);
             return EXIT_ERR;
         }
         n = sizeof(nv) / sizeof(nv[0]);
@@ -561,6 +628,8 @@ cmd_show(int argc, char **argv)
     out = json_object_new_object();
     certs = json_object_new_array();
     json_object_object_add(out, "vm", json_object_new_string(vm));
+    if (*uuid)
+        json_object_object_add(out, "uuid", json_object_new_string(uuid));
     if (state)
         json_object_object_add(out, "state_dir", json_object_new_string(state));
     json_object_object_add(out, "ca_dir", json_object_new_string(ca));
@@ -597,7 +666,56 @@ cmd_show(int argc, char **argv)
         json_object_put(out);
     }
     tvdc_policy_free(p);
+    free(libvirt_state);
     return ok ? EXIT_OK : EXIT_DENIED;
+}
+
+/* The label the state was made under (its EK certificate), for the audit
+ * record of a wipe; NULL when it cannot be read. */
+static tvdc_vtpm_identity *
+state_identity(const char *state)
+{
+    tvdc_vtpm_identity *id = NULL;
+    tvdc_error e = { 0 };
+    uint8_t *cert = NULL;
+    size_t len = 0;
+
+    if (tvdc_vtpm_state_ek_cert(state, &cert, &len, NULL, &e) == 0)
+        (void) tvdc_vtpm_cert_identity(cert, len, &id);
+    free(cert);
+    return id;
+}
+
+static int
+wipe_audit(const char *vm, const char *uuid, const tvdc_vtpm_identity *id, const char *state)
+{
+    const tvdc_config *conf = tool_config();
+    char host[256] = "", detail[1024];
+    tvdc_audit_record rec = {
+        .operation = "vtpm-wipe",
+        .vm_name = id ? id->name : vm,
+        .vm_uuid = *uuid ? uuid : id ? id->uuid : NULL,
+        .label = id && *id->label ? id->label : NULL,
+        .decision = "permit",
+        .rule = "ok",
+        .detail = detail,
+        .policy_name = id ? id->policy_name : NULL,
+        .policy_version = id ? id->policy_version : 0,
+    };
+    int r;
+
+    if (conf && conf->host_name)
+        snprintf(host, sizeof(host), "%s", conf->host_name);
+    else
+        (void) gethostname(host, sizeof(host) - 1);
+    rec.host = host;
+    snprintf(detail, sizeof(detail), "vtpm: state %s destroyed (made under label %s)", state,
+             !id ? "unknown: no tvdc EK certificate" : *id->label ? id->label : "(none)");
+    r = tvdc_audit_append(tool_default_audit_log(), &rec);
+    if (r < 0)
+        tool_err("vtpm wipe: the state is destroyed, but the audit log %s: %s",
+                 tool_default_audit_log(), strerror(-r));
+    return r;
 }
 
 static int
@@ -605,32 +723,78 @@ cmd_wipe(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "state-dir", required_argument, NULL, 's' },
+        { "connect", required_argument, NULL, 'c' },
+        { "config", required_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         {}
     };
-    const char *state = NULL;
+    const char *state = NULL, *uri = NULL, *vm;
+    char uuid[TVDC_UUID_STRING_LEN + 1] = "";
+    char *libvirt_state = NULL, *domstate = NULL;
+    tvdc_vtpm_identity *id = NULL;
     tvdc_error e = { 0 };
-    int c;
+    int c, rc = EXIT_ERR;
 
     optind = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
         switch (c) {
         case 's': state = optarg; break;
+        case 'c': uri = optarg; break;
+        case 'C': conf_path = optarg; break;
         case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
         default: return EXIT_ERR;
         }
     }
-    if (optind + 1 != argc || !state) {
-        tool_err("vtpm wipe: usage: tvdc vtpm wipe VM --state-dir DIR (the libvirt-aware "
-                 "lookup of a VM's state is not there yet)");
+    if (optind + 1 != argc || (state && uri)) {
+        tool_err("vtpm wipe: usage: tvdc vtpm wipe VM [--connect URI | --state-dir DIR]");
         return EXIT_ERR;
     }
+    vm = argv[optind];
+    if (!state) {
+        /* Through libvirt: the VM must be shut off (swtpm holds the state's
+         * lock while it runs, which tvdc_vtpm_wipe checks too). */
+        if (!uri)
+            uri = default_uri();
+        if (libvirt_vm(uri, vm, uuid, &libvirt_state) < 0)
+            return EXIT_ERR;
+        state = libvirt_state;
+        if (virsh(uri, &domstate, (const char *[]) { "domstate", uuid, NULL }) != 0 ||
+            !domstate || strcmp(first_line(domstate), "shut off") != 0) {
+            tool_err("vtpm wipe: VM %s is %s: shut it off first", vm,
+                     domstate && *domstate ? domstate : "in an unknown state");
+            goto out;
+        }
+    }
+
+    id = state_identity(state);
     if (tvdc_vtpm_wipe(state, &e) < 0) {
         tool_err("vtpm wipe: %s", e.message);
-        return EXIT_ERR;
+        goto out;
     }
-    printf("vTPM state of %s destroyed: %s\n", argv[optind], state);
-    return EXIT_OK;
+    if (libvirt_state) {
+        /* libvirt's SWTPM_DIR/UUID, now empty, goes as with virsh undefine --tpm */
+        char *parent = strdup(libvirt_state);
+        if (parent && strrchr(parent, '/')) {
+            *strrchr(parent, '/') = '\0';
+            (void) rmdir(parent);
+        }
+        free(parent);
+    }
+    if (*uuid) {
+        /* a VM of libvirt: its record goes too (with --state-dir the
+         * directory may be anyone's, and the record stays) */
+        tvdc_vtpm_conf *conf = load_conf();
+        int r = conf ? tvdc_vtpm_record_remove(conf->record_dir, uuid) : 0;
+        if (r < 0 && r != -ENOENT)
+            tool_err("vtpm wipe: removing the record of %s: %s", vm, strerror(-r));
+    }
+    printf("vTPM state of %s destroyed: %s\n", vm, state);
+    rc = wipe_audit(vm, uuid, id, state) < 0 ? EXIT_ERR : EXIT_OK;
+ out:
+    tvdc_vtpm_identity_free(id);
+    free(domstate);
+    free(libvirt_state);
+    return rc;
 }
 
 int
