@@ -1,6 +1,6 @@
 #!/bin/bash
 # Integration test of the test guest's TPM probe (tvdc.tpm= in ci/guest/init)
-# without libvirt: QEMU (TCG, q35) with a tpm-crb device on a real swtpm
+# without libvirt: QEMU (TCG, pc as libvirt's test guests) with a tpm-crb device on a real swtpm
 # whose state swtpm_setup provisioned with EK and platform certificates from
 # a private swtpm_localca CA.  Root; about a minute.  Run from anywhere:
 #   bash ci/tests/guest-tpm.sh
@@ -53,6 +53,11 @@ cleanup() {
     if (( rc != 0 )) && [[ -n ${CONSOLE:-} && -e $CONSOLE ]]; then
         say "console of the last boot ($CONSOLE, last lines):"
         tail -15 "$CONSOLE" | tr -d '\r' | sed 's/^/    /'
+        for f in "${CONSOLE%.console}".{qemu,swtpm}.log; do
+            [[ -s $f ]] || continue
+            say "$(basename "$f"), last lines:"
+            tail -10 "$f" | sed 's/^/    /'
+        done
     fi
     rm -rf "$TMP"
     exit "$rc"
@@ -130,7 +135,7 @@ boot() {
                   -tpmdev "emulator,id=tpm0,chardev=chrtpm"
                   -device "tpm-crb,tpmdev=tpm0")
     fi
-    qemu-system-x86_64 -accel tcg -machine q35 -m 128 -nodefaults -display none \
+    qemu-system-x86_64 -accel tcg -machine pc -m 128 -nodefaults -display none \
         -kernel "$KERNEL" -initrd "$INITRD" \
         -append "console=ttyS0 tvdc.tpm=$actions" \
         -serial "file:$CONSOLE" -monitor "unix:$MON,server=on,wait=off" \
@@ -159,8 +164,18 @@ buf = b""
 while b"(qemu)" not in buf:          # the prompt: the monitor is ready
     buf += s.recv(4096)
 s.sendall(sys.argv[2].encode() + b"\n")
-time.sleep(0.2)
+out = b""
+try:
+    while out.count(b"(qemu)") < 1:  # the answer ends at the next prompt
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+except OSError:
+    pass
 s.close()
+lines = out.decode(errors="replace").replace("(qemu)", "").splitlines()
+print("\n".join(l for l in lines[1:] if l.strip()))   # [0] echoes the command
 EOF
 }
 
@@ -171,17 +186,18 @@ EOF
 reset_guest() {
     local i boots
     boots=$(console | grep -c 'Linux version')
-    hmp system_reset
+    hmp system_reset >/dev/null
     for ((i = 0; i < 150; i++)); do
         (( $(console | grep -c 'Linux version') > boots )) && return 0
         sleep 0.2
     done
-    say "note: no reboot 30 s after system_reset; sending it again"
-    hmp system_reset
+    say "note: no reboot 30 s after system_reset (QEMU: $(hmp 'info status' | tr -d '\r' | xargs)); sending it again"
+    hmp system_reset >/dev/null
 }
 
 # The console without carriage returns.
 console() {
+    [[ -e $CONSOLE ]] || return 0    # QEMU has not created it yet
     tr -d '\r' <"$CONSOLE"
 }
 
@@ -198,7 +214,7 @@ wait_ready() {
 
 # Stop the current QEMU; its swtpm (--terminate) exits with it.
 halt() {
-    hmp quit
+    hmp quit >/dev/null
     local i
     for ((i = 0; i < 100; i++)); do
         kill -0 "$QEMU_PID" 2>/dev/null || break
