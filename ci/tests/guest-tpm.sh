@@ -135,7 +135,13 @@ boot() {
                   -tpmdev "emulator,id=tpm0,chardev=chrtpm"
                   -device "tpm-crb,tpmdev=tpm0")
     fi
-    qemu-system-x86_64 -accel tcg -machine pc -m 128 -nodefaults -display none \
+    # QEMU runs without MALLOC_PERTURB_, as under libvirt (which gives QEMU
+    # a cleared environment): Debian's QEMU
+    # 7.2 never completes a system_reset with a tpm-emulator backend when
+    # MALLOC_PERTURB_ (which meson sets for every test) fills its heap
+    # (tpm-emulator: "Could not cleanly shutdown the TPM: Input/output
+    # error"; reproducible with MALLOC_PERTURB_=218, swtpm unaffected).
+    env -u MALLOC_PERTURB_ qemu-system-x86_64 -accel tcg -machine pc -m 128 -nodefaults -display none \
         -kernel "$KERNEL" -initrd "$INITRD" \
         -append "console=ttyS0 tvdc.tpm=$actions" \
         -serial "file:$CONSOLE" -monitor "unix:$MON,server=on,wait=off" \
@@ -179,20 +185,18 @@ print("\n".join(l for l in lines[1:] if l.strip()))   # [0] echoes the command
 EOF
 }
 
-# reset_guest: system_reset (what `virsh reset` does), and make sure the
-# guest really starts again: a second "Linux version" within 30 s.  Under
-# heavy load in CI a reset was seen not to restart the guest at all (QEMU
-# running, no output): it is sent once more then, and said so.
+# reset_guest: system_reset (what `virsh reset` does), and the guest really
+# starts again: a second "Linux version" within 60 s, else the failure says
+# what QEMU's status is.
 reset_guest() {
     local i boots
     boots=$(console | grep -c 'Linux version')
     hmp system_reset >/dev/null
-    for ((i = 0; i < 150; i++)); do
+    for ((i = 0; i < 300; i++)); do
         (( $(console | grep -c 'Linux version') > boots )) && return 0
         sleep 0.2
     done
-    say "note: no reboot 30 s after system_reset (QEMU: $(hmp 'info status' | tr -d '\r' | xargs)); sending it again"
-    hmp system_reset >/dev/null
+    fail "no reboot 60 s after system_reset (QEMU: $(hmp 'info status' | tr -d '\r' | xargs))"
 }
 
 # The console without carriage returns.
