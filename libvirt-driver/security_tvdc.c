@@ -526,6 +526,19 @@ virTVDCDeny(virTVDCSecurityData *priv,
 }
 
 
+/* A denial after which a caller in permissive mode goes on: -1 denied
+ * (enforcing), 1 would-deny recorded (permissive). */
+static int
+virTVDCRefuse(virTVDCSecurityData *priv,
+              const virTVDCRequest *req,
+              int code,
+              const char *rule,
+              const char *detail)
+{
+    return virTVDCDeny(priv, req, code, rule, detail) < 0 ? -1 : 1;
+}
+
+
 /* A permitted start or migration: the record is durable before the
  * operation proceeds, so failing to write it fails the operation (in
  * enforcing mode). */
@@ -1119,10 +1132,8 @@ virTVDCCheckLabel(virTVDCSecurityData *priv,
         return 0;
 
     detail = virTVDCFormatVerdict(priv, &verdict, req->label, NULL);
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    tvdc_rule_to_string(verdict.rule), detail) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                         tvdc_rule_to_string(verdict.rule), detail);
 }
 
 
@@ -1169,10 +1180,8 @@ virTVDCCheckVTPM(virTVDCSecurityData *priv,
     detail = g_strdup_printf("label: label %s requires a vTPM "
                              "(<tpm><backend type='emulator' version='2.0'/></tpm>)",
                              req->label);
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    TVDC_RULE_STR_VTPM_REQUIRED, detail) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                         TVDC_RULE_STR_VTPM_REQUIRED, detail);
 }
 
 
@@ -1496,10 +1505,8 @@ virTVDCEnsureNets(virTVDCSecurityData *priv,
         return 0;
     }
 
-    if (virTVDCDeny(priv, req, VIR_ERR_OPERATION_FAILED,
-                    TVDC_RULE_STR_NETWORK_SETUP, detail) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED,
+                         TVDC_RULE_STR_NETWORK_SETUP, detail);
 }
 
 
@@ -2483,9 +2490,7 @@ virTVDCCheckOrigin(virTVDCSecurityData *priv,
         }
     }
 
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
 }
 
 
@@ -2699,9 +2704,7 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
         rule = TVDC_RULE_STR_LABEL_MISMATCH;
     }
 
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
 }
 
 
@@ -2761,10 +2764,8 @@ virTVDCVTPMRecordWrite(virTVDCSecurityData *priv,
         return 0;
     }
 
-    if (virTVDCDeny(priv, req, VIR_ERR_OPERATION_FAILED,
-                    TVDC_RULE_STR_VTPM_RECORD, detail) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED,
+                         TVDC_RULE_STR_VTPM_RECORD, detail);
 }
 
 
@@ -2862,10 +2863,8 @@ virTVDCCheckVTPMState(virTVDCSecurityData *priv,
         return 0;
     }
 
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    TVDC_RULE_STR_VTPM_STATE, detail) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                         TVDC_RULE_STR_VTPM_STATE, detail);
 }
 
 
@@ -2882,10 +2881,8 @@ virTVDCCheckVTPMUnbound(virTVDCSecurityData *priv,
 {
     if (!dom->vtpmUnbound || (migrated && !incomingPath))
         return 0;
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    TVDC_RULE_STR_VTPM_STATE, dom->vtpmUnbound) < 0)
-        return -1;
-    return 1;
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                         TVDC_RULE_STR_VTPM_STATE, dom->vtpmUnbound);
 }
 
 
