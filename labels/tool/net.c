@@ -3,16 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tvdc-net.h"
 #include "tvdc-tool.h"
-
-extern char **environ;
 
 static const char net_usage[] =
 "NAME\n"
@@ -270,67 +266,6 @@ load_host(net_opts *o, const tvdc_config *conf, tvdc_policy **pol, uint32_t *hos
 /* ------------------------------------------------------------------------ */
 /* libvirt networks, through virsh                                           */
 
-/* Run virsh -c URI ARGS...; its stdout in *out (malloc'ed) when out is
- * non-NULL.  Returns its exit status, or -1 if it could not run. */
-int
-virsh(const char *uri, char **out, const char *const *args)
-{
-    const char *prog = getenv("TVDC_VIRSH");
-    const char *argv[16];
-    posix_spawn_file_actions_t fa;
-    size_t n = 0, len = 0;
-    char *buf = NULL;
-    int pipefd[2], status = 0;
-    pid_t pid;
-
-    if (!prog || !*prog)
-        prog = "virsh";
-    argv[n++] = prog;
-    argv[n++] = "-q";
-    argv[n++] = "-c";
-    argv[n++] = uri;
-    for (size_t i = 0; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-    if (posix_spawnp(&pid, prog, &fa, NULL, (char *const *) argv, environ) != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -1;
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    close(pipefd[1]);
-    for (;;) {
-        char chunk[4096];
-        ssize_t k = read(pipefd[0], chunk, sizeof(chunk));
-        char *nb;
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        nb = realloc(buf, len + (size_t) k + 1);
-        if (!nb)
-            break;
-        buf = nb;
-        memcpy(buf + len, chunk, (size_t) k);
-        len += (size_t) k;
-        buf[len] = '\0';
-    }
-    close(pipefd[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (out)
-        *out = buf ? buf : strdup("");
-    else
-        free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Is name a line of text? */
 static bool
 has_line(const char *text, const char *name)
@@ -365,8 +300,8 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
     json_object *nets = json_object_new_array();
     int rc = EXIT_OK;
 
-    if (virsh(uri, &all, (const char *[]) { "net-list", "--all", "--name", NULL }) != 0 ||
-        virsh(uri, &active, (const char *[]) { "net-list", "--name", NULL }) != 0) {
+    if (tool_virsh(uri, &all, (const char *[]) { "net-list", "--all", "--name", NULL }) != 0 ||
+        tool_virsh(uri, &active, (const char *[]) { "net-list", "--name", NULL }) != 0) {
         tool_err("net: cannot list the libvirt networks of %s (is libvirtd running? "
                  "is virsh in PATH or $TVDC_VIRSH?)", uri);
         free(all);
@@ -390,7 +325,7 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
                  "  <bridge name='%s'/>\n</network>\n", name, e->bridge);
         defined = has_line(all, name);
         running = has_line(active, name);
-        if (defined && virsh(uri, &dump, (const char *[]) { "net-dumpxml", "--inactive", name,
+        if (defined && tool_virsh(uri, &dump, (const char *[]) { "net-dumpxml", "--inactive", name,
                                                             NULL }) == 0) {
             char want[64];
 
@@ -409,22 +344,22 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
             }
             close(fd);
             if (running)
-                virsh(uri, NULL, (const char *[]) { "net-destroy", name, NULL });
+                tool_virsh(uri, NULL, (const char *[]) { "net-destroy", name, NULL });
             running = false;
             /* net-define of a name libvirt knows under another UUID fails */
             if (defined)
-                virsh(uri, NULL, (const char *[]) { "net-undefine", name, NULL });
-            if (virsh(uri, NULL, (const char *[]) { "net-define", path, NULL }) != 0) {
+                tool_virsh(uri, NULL, (const char *[]) { "net-undefine", name, NULL });
+            if (tool_virsh(uri, NULL, (const char *[]) { "net-define", path, NULL }) != 0) {
                 tool_err("net: virsh net-define of %s failed", name);
                 rc = EXIT_ERR;
             }
             unlink(path);
         }
-        if (!running && virsh(uri, NULL, (const char *[]) { "net-start", name, NULL }) != 0) {
+        if (!running && tool_virsh(uri, NULL, (const char *[]) { "net-start", name, NULL }) != 0) {
             tool_err("net: virsh net-start %s failed", name);
             rc = EXIT_ERR;
         }
-        virsh(uri, NULL, (const char *[]) { "net-autostart", name, NULL });
+        tool_virsh(uri, NULL, (const char *[]) { "net-autostart", name, NULL });
         json_object_array_add(nets, json_object_new_string(name));
         if (!o)
             printf("network   %s -> %s%s\n", name, e->bridge, same ? "" : " (defined)");
@@ -443,8 +378,8 @@ libvirt_networks(const char *uri, const tvdc_policy *p, const tvdc_net_report *r
         if (keep)
             continue;
         if (has_line(active, l))
-            virsh(uri, NULL, (const char *[]) { "net-destroy", l, NULL });
-        if (virsh(uri, NULL, (const char *[]) { "net-undefine", l, NULL }) != 0) {
+            tool_virsh(uri, NULL, (const char *[]) { "net-destroy", l, NULL });
+        if (tool_virsh(uri, NULL, (const char *[]) { "net-undefine", l, NULL }) != 0) {
             tool_err("net: virsh net-undefine %s failed", l);
             rc = EXIT_ERR;
         } else if (!o) {

@@ -39,8 +39,8 @@ void tool_err_at(const char *file, const tvdc_error *e, int r);
 int tool_load_policy(const char *path, tvdc_policy **ret);
 /* Run virsh -c URI ARGS... ($TVDC_VIRSH, else virsh from PATH); its stdout
  * in *out (malloc'ed) when out is non-NULL.  Returns its exit status, or -1
- * if it could not run (net.c). */
-int virsh(const char *uri, char **out, const char *const *args);
+ * if it could not run (virsh.c). */
+int tool_virsh(const char *uri, char **out, const char *const *args);
 /* Print a JSON object to stdout, pretty, with a newline; frees it. */
 void tool_print_json(json_object *o);
 

@@ -317,7 +317,7 @@ libvirt_vm(const char *uri, const char *vm, char uuid[TVDC_UUID_STRING_LEN + 1],
            char **state)
 {
     char *out = NULL;
-    int r = virsh(uri, &out, (const char *[]) { "domuuid", vm, NULL });
+    int r = tool_virsh(uri, &out, (const char *[]) { "domuuid", vm, NULL });
 
     if (r != 0 || !out || !tvdc_uuid_valid(first_line(out))) {
         tool_err("vtpm: no VM '%s' in libvirt %s%s", vm, uri,
@@ -758,7 +758,7 @@ cmd_wipe(int argc, char **argv)
         if (libvirt_vm(uri, vm, uuid, &libvirt_state) < 0)
             return EXIT_ERR;
         state = libvirt_state;
-        if (virsh(uri, &domstate, (const char *[]) { "domstate", uuid, NULL }) != 0 ||
+        if (tool_virsh(uri, &domstate, (const char *[]) { "domstate", uuid, NULL }) != 0 ||
             !domstate || strcmp(first_line(domstate), "shut off") != 0) {
             tool_err("vtpm wipe: VM %s is %s: shut it off first", vm,
                      domstate && *domstate ? domstate : "in an unknown state");
