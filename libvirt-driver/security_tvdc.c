@@ -139,6 +139,10 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_RULE_STR_NETWORK_BYPASS "network-bypass"
 #define TVDC_RULE_STR_NETWORK_SETUP "network-setup"
 #define TVDC_RULE_STR_NETWORK_PORT "network-port"
+#define TVDC_RULE_STR_ELEMENT "element-not-allowed"
+#define TVDC_RULE_STR_NVRAM_STATE "nvram-state"
+#define TVDC_RULE_STR_IMAGE_TARGET "image-target"
+#define TVDC_RULE_STR_PASSTHROUGH "passthrough"
 #define TVDC_RULE_STR_OK "ok"
 
 
@@ -156,6 +160,7 @@ struct _virTVDCDomain {
     char *violation;      /* why the current policy would not run it */
     const char *violationRule;  /* and the rule (static) */
     char *vtpmUnbound;    /* its vTPM state has no EK certificate: decided in SetAllLabel */
+    bool nvramFresh;      /* libvirt makes its NVRAM afresh at this start */
 };
 
 
@@ -226,7 +231,10 @@ typedef struct _virTVDCResource virTVDCResource;
 struct _virTVDCResource {
     char *what;                /* "disk 'vda'", for messages */
     char *key;                 /* canonical store key, NULL if unresolved */
-    char *problem;             /* why it cannot be checked, NULL if it can */
+    char *parentKey;           /* an output file: its directory's key, whose label
+                                * counts when the file has none */
+    char *problem;             /* why it is refused, NULL if it can be checked */
+    const char *rule;          /* and the rule of that refusal */
 };
 
 
@@ -259,6 +267,7 @@ virTVDCResourceFree(void *opaque)
         return;
     g_free(res->what);
     g_free(res->key);
+    g_free(res->parentKey);
     g_free(res->problem);
     g_free(res);
 }
@@ -595,10 +604,115 @@ virTVDCFormatVerdict(virTVDCSecurityData *priv,
 
 
 /* ------------------------------------------------------------------------ */
-/* Resources of a domain                                                    */
+/* What a domain uses                                                       */
+
+/*
+ * Allow-list, not block-list (libvirt-driver/README.md, "What the driver
+ * decides").  The collector walks every part of a definition that makes
+ * libvirt or QEMU open a host file, device, socket or directory, or run a
+ * host program, and turns each into one of:
+ *
+ *   a resource     a labeled file, block device, directory, socket, PCI or
+ *                  USB device, shared memory region: the sharing rule
+ *   an output      a file QEMU writes (file chardevs, chardev logs, audio
+ *                  capture): private to the domain (its own log under
+ *                  libvirt's log directory), or labeled itself or by its
+ *                  directory: the sharing rule
+ *   private        made by libvirt or tvdc for this domain alone
+ *                  (generated sockets, ptys, its vTPM, its NVRAM, bound to
+ *                  its label by a record)
+ *   a refusal      everything else, naming the element: a kind of device
+ *                  or backend tvdc does not decide, or a host path of an
+ *                  element tvdc does not know
+ *
+ * and records every host path it decided.  Then the definition, formatted
+ * as libvirt would, is walked as XML: an element outside the allow-lists
+ * below, and any host path the collector did not decide (a new libvirt
+ * feature, an attribute nobody thought of), is refused.  So what tvdc does
+ * not understand fails closed.
+ */
+
+/* Libvirt's own places for a domain (privileged QEMU driver). */
+#define TVDC_QEMU_LOG_DIR LOCALSTATEDIR "/log/libvirt/qemu"
+
+/* Programs libvirt runs for a domain that the domain XML may name. */
+static const char *const virTVDCEmulators[] = {
+    "/usr/bin/qemu-system-*", "/usr/bin/kvm", "/usr/libexec/qemu-kvm", NULL,
+};
+static const char *const virTVDCVirtiofsd[] = {
+    "/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", NULL,
+};
+
+/* The children of <domain> and of <devices> tvdc knows. */
+static const char *const virTVDCDomainElements[] = {
+    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory",
+    "memory", "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu",
+    "vcpus", "iothreads", "iothreadids", "defaultiothread", "cputune",
+    "numatune", "resource", "sysinfo", "os", "features", "cpu", "clock",
+    "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", "perf",
+    "devices", "seclabel", "keywrap", NULL,
+};
+static const char *const virTVDCDeviceElements[] = {
+    "emulator", "disk", "controller", "filesystem", "interface", "input",
+    "sound", "audio", "video", "hostdev", "redirdev", "redirfilter",
+    "smartcard", "serial", "parallel", "channel", "console", "hub",
+    "graphics", "rng", "shmem", "tpm", "memory", "panic", "watchdog",
+    "memballoon", "nvram", "iommu",
+    "lease", "vsock",   /* refused by virTVDCCollectDevice, saying why */
+    NULL,
+};
+
+/* Where text and attribute values are data that merely look like paths
+ * (free text, a cgroup partition, a device whose I/O weight is tuned,
+ * other drivers' labels): not host paths opened for the domain. */
+static const char *const virTVDCDataElements[] = {
+    "metadata", "description", "title", "os/cmdline", "resource/partition",
+    "blkiotune/device/path", "seclabel", NULL,
+};
+
+
+/* What a domain uses, being collected. */
+typedef struct _virTVDCUse virTVDCUse;
+struct _virTVDCUse {
+    const virDomainDef *def;
+    GPtrArray *list;           /* virTVDCResource */
+    GHashTable *paths;         /* every host path decided, as written */
+    bool foreign;              /* a hypervisor namespace element was refused */
+};
+
 
 static void
-virTVDCResourceAdd(GPtrArray *list,
+virTVDCUseInit(virTVDCUse *use,
+               const virDomainDef *def)
+{
+    use->def = def;
+    use->list = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    use->paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+
+
+static void
+virTVDCUseClear(virTVDCUse *use)
+{
+    g_clear_pointer(&use->list, g_ptr_array_unref);
+    g_clear_pointer(&use->paths, g_hash_table_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(virTVDCUse, virTVDCUseClear);
+
+
+static void
+virTVDCUseDecided(virTVDCUse *use,
+                  const char *path)
+{
+    if (path)
+        g_hash_table_add(use->paths, g_strdup(path));
+}
+
+
+static void
+virTVDCResourceAdd(virTVDCUse *use,
                    char *what,
                    const char *name)
 {
@@ -610,27 +724,45 @@ virTVDCResourceAdd(GPtrArray *list,
     if ((rc = tvdc_resource_canonicalize(name, &key)) < 0) {
         res->problem = g_strdup_printf("cannot resolve '%s': %s",
                                        name, g_strerror(-rc));
+        res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
     } else {
         res->key = g_strdup(key);
         free(key);
     }
-    g_ptr_array_add(list, res);
+    if (name && *name == '/')
+        virTVDCUseDecided(use, name);
+    g_ptr_array_add(use->list, res);
 }
 
 
-/* A resource tvdc cannot label (so a labeled domain cannot use it).  The
- * problem is part of the audit record: plain English, not translated. */
+/* A file or device a domain reads or writes: a resource by its path. */
 static void
-virTVDCResourceUnsupported(GPtrArray *list,
-                           const char *what,
-                           const char *fmt,
-                           ...) G_GNUC_PRINTF(3, 4);
+virTVDCUseFile(virTVDCUse *use,
+               const char *what,
+               const char *path)
+{
+    if (path)
+        virTVDCResourceAdd(use, g_strdup(what), path);
+}
+
+
+/* Something tvdc refuses for a labeled domain.  The problem is part of
+ * the audit record: plain English, not translated. */
+static void
+virTVDCUseRefuse(virTVDCUse *use,
+                 const char *rule,
+                 const char *path,
+                 const char *what,
+                 const char *fmt,
+                 ...) G_GNUC_PRINTF(5, 6);
 
 static void
-virTVDCResourceUnsupported(GPtrArray *list,
-                           const char *what,
-                           const char *fmt,
-                           ...)
+virTVDCUseRefuse(virTVDCUse *use,
+                 const char *rule,
+                 const char *path,
+                 const char *what,
+                 const char *fmt,
+                 ...)
 {
     virTVDCResource *res = g_new0(virTVDCResource, 1);
     va_list ap;
@@ -639,7 +771,120 @@ virTVDCResourceUnsupported(GPtrArray *list,
     res->problem = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     res->what = g_strdup(what);
-    g_ptr_array_add(list, res);
+    res->rule = rule;
+    virTVDCUseDecided(use, path);
+    g_ptr_array_add(use->list, res);
+}
+
+
+/* A resource tvdc cannot label (the old name, for the collectors below). */
+#define virTVDCResourceUnsupported(use, what, ...) \
+    virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, what, __VA_ARGS__)
+
+
+/* A log file of this domain's own under libvirt's log directory:
+ * /var/log/libvirt/qemu/NAME-WORD.log (WORD letters, digits, '_'), where
+ * the test bed and most tools put a domain's serial console. */
+static bool
+virTVDCIsPrivateLog(const virDomainDef *def,
+                    const char *path)
+{
+    g_autofree char *prefix = g_strdup_printf("%s/%s-", TVDC_QEMU_LOG_DIR, def->name);
+    const char *rest;
+    size_t n;
+
+    if (!(rest = STRSKIP(path, prefix)) || !virStringHasSuffix(rest, ".log"))
+        return false;
+    n = strlen(rest) - strlen(".log");
+    if (n == 0)
+        return false;
+    return strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+
+/* A file QEMU writes for the domain: its own log, or a file labeled
+ * itself or by the directory it is in (a directory of a TVD's logs). */
+static void
+virTVDCUseOutput(virTVDCUse *use,
+                 const char *what,
+                 const char *path)
+{
+    virTVDCResource *res;
+    g_autofree char *dir = NULL;
+    g_autofree char *base = NULL;
+    char *key = NULL;
+    int rc;
+
+    if (!path)
+        return;
+    virTVDCUseDecided(use, path);
+    if (virTVDCIsPrivateLog(use->def, path))
+        return;
+
+    res = g_new0(virTVDCResource, 1);
+    res->what = g_strdup(what);
+    g_ptr_array_add(use->list, res);
+    if (*path != '/') {
+        res->problem = g_strdup_printf("file '%s' is not an absolute path", path);
+        res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
+        return;
+    }
+
+    dir = g_path_get_dirname(path);
+    base = g_path_get_basename(path);
+    if ((rc = tvdc_resource_canonicalize(dir, &key)) < 0) {
+        res->problem = g_strdup_printf("cannot resolve the directory of '%s': %s",
+                                       path, g_strerror(-rc));
+        res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
+        return;
+    }
+    res->parentKey = g_strdup(key);
+    free(g_steal_pointer(&key));
+
+    if (access(path, F_OK) < 0) {
+        res->key = g_build_filename(res->parentKey, base, NULL);
+    } else if ((rc = tvdc_resource_canonicalize(path, &key)) < 0) {
+        res->problem = g_strdup_printf("'%s' is not a regular file tvdc can label: %s",
+                                       path, g_strerror(-rc));
+        res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
+    } else {
+        res->key = g_strdup(key);
+        free(key);
+    }
+}
+
+
+/* A program libvirt runs for the domain: one of the host's own. */
+static void
+virTVDCUseProgram(virTVDCUse *use,
+                  const char *what,
+                  const char *path,
+                  const char *const *allowed)
+{
+    g_autofree char *real = NULL;
+    bool ok = false;
+    size_t i;
+
+    if (!path)
+        return;
+    virTVDCUseDecided(use, path);
+    if (*path == '/' && !strstr(path, "/.") && !strstr(path, "//") &&
+        (real = realpath(path, NULL))) {
+        bool given = false;
+        bool resolved = false;
+
+        for (i = 0; allowed[i]; i++) {
+            given |= g_pattern_match_simple(allowed[i], path);
+            resolved |= g_pattern_match_simple(allowed[i], real);
+        }
+        ok = given && resolved;
+    }
+    if (!ok) {
+        g_autofree char *list = g_strjoinv(", ", (char **) allowed);
+
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, path, what,
+                         "program '%s' is not one tvdc allows (%s)", path, list);
+    }
 }
 
 
@@ -676,73 +921,112 @@ virTVDCIsPrivateSocket(const virDomainDef *def,
 }
 
 
+/* A UNIX socket: a labeled resource, unless libvirt made it for this
+ * domain. */
 static void
-virTVDCCollectChardev(GPtrArray *list,
-                      const virDomainDef *def,
+virTVDCUseSocket(virTVDCUse *use,
+                 const char *what,
+                 const char *path)
+{
+    g_autofree char *name = NULL;
+    virTVDCResource *res;
+
+    if (!path)
+        return;
+    name = g_strdup_printf("socket:%s", path);
+    virTVDCResourceAdd(use, g_strdup(what), name);
+    virTVDCUseDecided(use, path);
+    res = g_ptr_array_index(use->list, use->list->len - 1);
+    if (res->key && virTVDCIsPrivateSocket(use->def, res->key))
+        g_ptr_array_remove_index(use->list, use->list->len - 1);
+}
+
+
+static void
+virTVDCCollectChardev(virTVDCUse *use,
                       const char *what,
                       const virDomainChrSourceDef *src)
 {
-    g_autofree char *name = NULL;
+    g_autofree char *log = NULL;
 
     if (!src)
         return;
+
+    if (src->logfile) {
+        log = g_strdup_printf("%s log", what);
+        virTVDCUseOutput(use, log, src->logfile);
+    }
 
     switch ((virDomainChrType) src->type) {
     case VIR_DOMAIN_CHR_TYPE_UNIX:
         /* No path: libvirt generates one in the domain's private
          * directory when it starts. */
-        if (!src->data.nix.path)
-            return;
-        name = g_strdup_printf("socket:%s", src->data.nix.path);
-        virTVDCResourceAdd(list, g_strdup_printf("%s socket", what), name);
-        if (list->len > 0) {
-            virTVDCResource *res = g_ptr_array_index(list, list->len - 1);
+        if (src->data.nix.path) {
+            g_autofree char *sock = g_strdup_printf("%s socket", what);
 
-            if (res->key && virTVDCIsPrivateSocket(def, res->key))
-                g_ptr_array_remove_index(list, list->len - 1);
+            virTVDCUseSocket(use, sock, src->data.nix.path);
         }
         return;
 
     case VIR_DOMAIN_CHR_TYPE_DEV:
-        if (src->data.file.path)
-            virTVDCResourceAdd(list, g_strdup_printf("%s device", what),
-                               src->data.file.path);
+        if (src->data.file.path) {
+            g_autofree char *dev = g_strdup_printf("%s device", what);
+
+            virTVDCResourceAdd(use, g_strdup(dev), src->data.file.path);
+        }
+        return;
+
+    case VIR_DOMAIN_CHR_TYPE_FILE:
+        virTVDCUseOutput(use, what, src->data.file.path);
         return;
 
     case VIR_DOMAIN_CHR_TYPE_TCP:
     case VIR_DOMAIN_CHR_TYPE_UDP:
-        virTVDCResourceUnsupported(list, what,
+        virTVDCResourceUnsupported(use, what,
                                    "a %s character device is a channel tvdc cannot "
                                    "label; use a labeled UNIX socket",
                                    virDomainChrTypeToString(src->type));
         return;
 
     case VIR_DOMAIN_CHR_TYPE_PIPE:
-        virTVDCResourceUnsupported(list, what,
+        virTVDCUseDecided(use, src->data.file.path);
+        virTVDCResourceUnsupported(use, what,
                                    "pipe character devices cannot be labeled; "
                                    "use a labeled UNIX socket");
         return;
 
+    case VIR_DOMAIN_CHR_TYPE_NMDM:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, src->data.nmdm.master,
+                         what, "nmdm character devices cannot be labeled");
+        virTVDCUseDecided(use, src->data.nmdm.slave);
+        return;
+
+    case VIR_DOMAIN_CHR_TYPE_PTY:
+        /* the pty libvirt allocated for this domain (live XML) */
+        virTVDCUseDecided(use, src->data.file.path);
+        return;
+
     case VIR_DOMAIN_CHR_TYPE_NULL:
     case VIR_DOMAIN_CHR_TYPE_VC:
-    case VIR_DOMAIN_CHR_TYPE_PTY:
-    case VIR_DOMAIN_CHR_TYPE_FILE:
     case VIR_DOMAIN_CHR_TYPE_STDIO:
     case VIR_DOMAIN_CHR_TYPE_SPICEVMC:
     case VIR_DOMAIN_CHR_TYPE_SPICEPORT:
-    case VIR_DOMAIN_CHR_TYPE_NMDM:
     case VIR_DOMAIN_CHR_TYPE_QEMU_VDAGENT:
     case VIR_DOMAIN_CHR_TYPE_DBUS:
+        /* the display or nothing: endpoints of this domain alone */
+        return;
+
     case VIR_DOMAIN_CHR_TYPE_LAST:
-        /* Host-side endpoints of this domain alone (a pty, a log file, the
-         * display), not resources two domains can share. */
+    default:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what,
+                         "character device type %d is not one tvdc knows", src->type);
         return;
     }
 }
 
 
 static void
-virTVDCCollectStorage(GPtrArray *list,
+virTVDCCollectStorage(virTVDCUse *use,
                       const char *what,
                       virStorageSource *src,
                       bool chain)
@@ -752,6 +1036,16 @@ virTVDCCollectStorage(GPtrArray *list,
     if (!src || virStorageSourceIsEmpty(src))
         return;
 
+    /* a persistent reservation helper the domain's QEMU talks to */
+    if (src->pr && src->pr->path) {
+        g_autofree char *pr = g_strdup_printf("%s reservations", what);
+
+        if (src->pr->managed == VIR_TRISTATE_BOOL_YES)
+            virTVDCUseDecided(use, src->pr->path);
+        else
+            virTVDCUseSocket(use, pr, src->pr->path);
+    }
+
     for (n = src; virStorageSourceIsBacking(n); n = n->backingStore) {
         g_autofree char *key = NULL;
 
@@ -760,32 +1054,32 @@ virTVDCCollectStorage(GPtrArray *list,
         case VIR_STORAGE_TYPE_BLOCK:
         case VIR_STORAGE_TYPE_DIR:
             if (n->path && *n->path)
-                virTVDCResourceAdd(list, g_strdup(what), n->path);
+                virTVDCResourceAdd(use, g_strdup(what), n->path);
             break;
 
         case VIR_STORAGE_TYPE_NVME:
             if (n->nvme) {
                 key = virTVDCPCIKey(&n->nvme->pciAddr);
-                virTVDCResourceAdd(list, g_strdup(what), key);
+                virTVDCResourceAdd(use, g_strdup(what), key);
             }
             break;
 
         case VIR_STORAGE_TYPE_VHOST_USER:
-            if (n->vhostuser && n->vhostuser->data.nix.path) {
-                key = g_strdup_printf("socket:%s", n->vhostuser->data.nix.path);
-                virTVDCResourceAdd(list, g_strdup(what), key);
-            }
+            if (n->vhostuser && n->vhostuser->data.nix.path)
+                virTVDCUseSocket(use, what, n->vhostuser->data.nix.path);
             break;
 
         case VIR_STORAGE_TYPE_NETWORK:
-            virTVDCResourceUnsupported(list, what,
+            if (n->hosts && n->nhosts > 0 && n->hosts[0].socket)
+                virTVDCUseDecided(use, n->hosts[0].socket);
+            virTVDCResourceUnsupported(use, what,
                                        "network storage (%s) cannot be labeled; "
                                        "use a file or block device",
                                        NULLSTR(virStorageNetProtocolTypeToString(n->protocol)));
             break;
 
         case VIR_STORAGE_TYPE_VOLUME:
-            virTVDCResourceUnsupported(list, what,
+            virTVDCResourceUnsupported(use, what,
                                        "storage volume '%s/%s' cannot be labeled; "
                                        "give the path of the volume",
                                        n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
@@ -795,7 +1089,7 @@ virTVDCCollectStorage(GPtrArray *list,
         case VIR_STORAGE_TYPE_NONE:
         case VIR_STORAGE_TYPE_LAST:
         default:
-            virTVDCResourceUnsupported(list, what,
+            virTVDCResourceUnsupported(use, what,
                                        "storage type '%s' cannot be labeled",
                                        NULLSTR(virStorageTypeToString(n->type)));
             break;
@@ -808,14 +1102,29 @@ virTVDCCollectStorage(GPtrArray *list,
 
 
 static void
-virTVDCCollectHostdev(GPtrArray *list,
+virTVDCCollectRom(virTVDCUse *use,
+                  const char *what,
+                  const virDomainDeviceInfo *info)
+{
+    g_autofree char *rom = NULL;
+
+    if (!info || !info->romfile)
+        return;
+    rom = g_strdup_printf("%s ROM", what);
+    virTVDCUseFile(use, rom, info->romfile);
+}
+
+
+static void
+virTVDCCollectHostdev(virTVDCUse *use,
                       const virDomainHostdevDef *dev)
 {
     const virDomainHostdevSubsys *subsys = &dev->source.subsys;
     g_autofree char *key = NULL;
+    g_autofree char *what = NULL;
 
     if (dev->mode != VIR_DOMAIN_HOSTDEV_MODE_SUBSYS) {
-        virTVDCResourceUnsupported(list, "hostdev",
+        virTVDCResourceUnsupported(use, "hostdev",
                                    "host devices in capabilities mode cannot be labeled");
         return;
     }
@@ -823,47 +1132,52 @@ virTVDCCollectHostdev(GPtrArray *list,
     switch ((virDomainHostdevSubsysType) subsys->type) {
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_PCI:
         key = virTVDCPCIKey(&subsys->u.pci.addr);
-        virTVDCResourceAdd(list, g_strdup_printf("hostdev %s", key), key);
-        return;
+        break;
 
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_USB:
         if (!subsys->u.usb.vendor || !subsys->u.usb.product) {
-            virTVDCResourceUnsupported(list, "USB hostdev",
+            virTVDCResourceUnsupported(use, "USB hostdev",
                                        "USB device at bus %u device %u: tvdc labels USB "
                                        "devices by vendor and product, give both",
                                        subsys->u.usb.bus, subsys->u.usb.device);
             return;
         }
         key = g_strdup_printf("usb:%04x:%04x", subsys->u.usb.vendor, subsys->u.usb.product);
-        virTVDCResourceAdd(list, g_strdup_printf("hostdev %s", key), key);
-        return;
+        break;
 
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_MDEV:
         key = g_strdup_printf("mdev:%s", subsys->u.mdev.uuidstr);
-        virTVDCResourceAdd(list, g_strdup_printf("hostdev %s", key), key);
-        return;
+        break;
 
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_SCSI:
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_SCSI_HOST:
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_LAST:
     default:
-        virTVDCResourceUnsupported(list, "hostdev", "%s host devices cannot be labeled",
+        virTVDCResourceUnsupported(use, "hostdev", "%s host devices cannot be labeled",
                                    NULLSTR(virDomainHostdevSubsysTypeToString(subsys->type)));
         return;
     }
+
+    what = g_strdup_printf("hostdev %s", key);
+    virTVDCResourceAdd(use, g_strdup(what), key);
+    virTVDCCollectRom(use, what, dev->info);
 }
 
 
 static void
-virTVDCCollectFS(GPtrArray *list,
+virTVDCCollectFS(virTVDCUse *use,
                  const virDomainFSDef *fs)
 {
     g_autofree char *what = g_strdup_printf("filesystem '%s'", NULLSTR(fs->dst));
-    g_autofree char *key = NULL;
+
+    if (fs->binary) {
+        g_autofree char *binary = g_strdup_printf("%s virtiofsd", what);
+
+        virTVDCUseProgram(use, binary, fs->binary, virTVDCVirtiofsd);
+    }
 
     if (fs->sock) {
-        key = g_strdup_printf("socket:%s", fs->sock);
-        virTVDCResourceAdd(list, g_strdup(what), key);
+        virTVDCUseSocket(use, what, fs->sock);
         return;
     }
 
@@ -872,7 +1186,7 @@ virTVDCCollectFS(GPtrArray *list,
     case VIR_DOMAIN_FS_TYPE_FILE:
     case VIR_DOMAIN_FS_TYPE_BLOCK:
         if (fs->src && fs->src->path)
-            virTVDCResourceAdd(list, g_strdup(what), fs->src->path);
+            virTVDCResourceAdd(use, g_strdup(what), fs->src->path);
         return;
 
     case VIR_DOMAIN_FS_TYPE_RAM:
@@ -883,7 +1197,9 @@ virTVDCCollectFS(GPtrArray *list,
     case VIR_DOMAIN_FS_TYPE_VOLUME:
     case VIR_DOMAIN_FS_TYPE_LAST:
     default:
-        virTVDCResourceUnsupported(list, what, "filesystems of type '%s' cannot be labeled",
+        if (fs->src)
+            virTVDCUseDecided(use, fs->src->path);
+        virTVDCResourceUnsupported(use, what, "filesystems of type '%s' cannot be labeled",
                                    NULLSTR(virDomainFSTypeToString(fs->type)));
         return;
     }
@@ -891,122 +1207,616 @@ virTVDCCollectFS(GPtrArray *list,
 
 
 static void
-virTVDCCollectMemory(GPtrArray *list,
+virTVDCCollectMemory(virTVDCUse *use,
                      const virDomainMemoryDef *mem)
 {
     if ((mem->model == VIR_DOMAIN_MEMORY_MODEL_NVDIMM ||
          mem->model == VIR_DOMAIN_MEMORY_MODEL_VIRTIO_PMEM) &&
         mem->nvdimmPath)
-        virTVDCResourceAdd(list,
+        virTVDCResourceAdd(use,
                            g_strdup_printf("memory device %s",
                                            NULLSTR(virDomainMemoryModelTypeToString(mem->model))),
                            mem->nvdimmPath);
 }
 
 
+/* What an interface opens on the host besides its network (decided by
+ * virTVDCCheckNets): a vhost-user socket, a ROM, scripts, other tap or
+ * vhost devices than the kernel's. */
 static void
-virTVDCCollectNet(GPtrArray *list,
-                  const virDomainDef *def,
+virTVDCCollectNet(virTVDCUse *use,
                   const virDomainNetDef *net)
 {
-    g_autofree char *what = NULL;
+    char mac[VIR_MAC_STRING_BUFLEN];
+    g_autofree char *what = g_strdup_printf("interface %s", virMacAddrFormat(&net->mac, mac));
 
-    if (net->type != VIR_DOMAIN_NET_TYPE_VHOSTUSER)
-        return;
-    what = g_strdup_printf("interface %s", net->ifname ? net->ifname : "vhost-user");
-    virTVDCCollectChardev(list, def, what, net->data.vhostuser);
+    if (net->type == VIR_DOMAIN_NET_TYPE_VHOSTUSER)
+        virTVDCCollectChardev(use, what, net->data.vhostuser);
+    virTVDCCollectRom(use, what, &net->info);
+
+    if (net->script)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->script, what,
+                         "element <script> is not allowed for labeled domains "
+                         "(libvirt would run '%s')", net->script);
+    if (net->downscript)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->downscript, what,
+                         "element <downscript> is not allowed for labeled domains "
+                         "(libvirt would run '%s')", net->downscript);
+    if (net->backend.tap && STRNEQ(net->backend.tap, "/dev/net/tun"))
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->backend.tap, what,
+                         "element <backend tap='%s'> is not allowed for labeled domains "
+                         "(only /dev/net/tun)", net->backend.tap);
+    else
+        virTVDCUseDecided(use, net->backend.tap);
+    if (net->backend.vhost && STRNEQ(net->backend.vhost, "/dev/vhost-net"))
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->backend.vhost, what,
+                         "element <backend vhost='%s'> is not allowed for labeled domains "
+                         "(only /dev/vhost-net)", net->backend.vhost);
+    else
+        virTVDCUseDecided(use, net->backend.vhost);
 }
 
 
-/* Every resource of def that the sharing rule covers (DESIGN.md section 2,
- * rule 1): disks including cdroms and their backing chains, filesystems,
- * host devices, shared memory, socket character devices, vhost-user
- * sockets and file-backed memory devices. */
+static void
+virTVDCCollectShmem(virTVDCUse *use,
+                    const virDomainShmemDef *shmem)
+{
+    g_autofree char *key = g_strdup_printf("shmem:%s", shmem->name);
+    g_autofree char *what = g_strdup_printf("shmem '%s'", shmem->name);
+
+    virTVDCResourceAdd(use, g_strdup(what), key);
+    if (shmem->server.enabled)
+        virTVDCCollectChardev(use, what, shmem->server.chr);
+}
+
+
+static void
+virTVDCCollectInput(virTVDCUse *use,
+                    const virDomainInputDef *input)
+{
+    switch ((virDomainInputType) input->type) {
+    case VIR_DOMAIN_INPUT_TYPE_MOUSE:
+    case VIR_DOMAIN_INPUT_TYPE_TABLET:
+    case VIR_DOMAIN_INPUT_TYPE_KBD:
+        return;
+    case VIR_DOMAIN_INPUT_TYPE_PASSTHROUGH:
+    case VIR_DOMAIN_INPUT_TYPE_EVDEV:
+    case VIR_DOMAIN_INPUT_TYPE_LAST:
+    default:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, input->source.evdev, "input",
+                         "element <input type='%s'> is not allowed for labeled domains "
+                         "(host input device '%s')",
+                         NULLSTR(virDomainInputTypeToString(input->type)),
+                         NULLSTR(input->source.evdev));
+        return;
+    }
+}
+
+
+static void
+virTVDCCollectRNG(virTVDCUse *use,
+                  const virDomainRNGDef *rng,
+                  size_t i)
+{
+    g_autofree char *what = g_strdup_printf("rng %zu", i);
+
+    switch ((virDomainRNGBackend) rng->backend) {
+    case VIR_DOMAIN_RNG_BACKEND_RANDOM:
+        /* the host's entropy is nobody's data; any other file is */
+        if (STREQ_NULLABLE(rng->source.file, "/dev/urandom") ||
+            STREQ_NULLABLE(rng->source.file, "/dev/random"))
+            virTVDCUseDecided(use, rng->source.file);
+        else
+            virTVDCUseFile(use, what, rng->source.file);
+        return;
+    case VIR_DOMAIN_RNG_BACKEND_EGD:
+        virTVDCCollectChardev(use, what, rng->source.chardev);
+        return;
+    case VIR_DOMAIN_RNG_BACKEND_BUILTIN:
+        return;
+    case VIR_DOMAIN_RNG_BACKEND_LAST:
+    default:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what,
+                         "rng backend %d is not one tvdc knows", rng->backend);
+        return;
+    }
+}
+
+
+static void
+virTVDCCollectSmartcard(virTVDCUse *use,
+                        const virDomainSmartcardDef *card)
+{
+    switch ((virDomainSmartcardType) card->type) {
+    case VIR_DOMAIN_SMARTCARD_TYPE_PASSTHROUGH:
+        virTVDCCollectChardev(use, "smartcard", card->data.passthru);
+        return;
+    case VIR_DOMAIN_SMARTCARD_TYPE_HOST:
+    case VIR_DOMAIN_SMARTCARD_TYPE_HOST_CERTIFICATES:
+    case VIR_DOMAIN_SMARTCARD_TYPE_LAST:
+    default:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT,
+                         card->type == VIR_DOMAIN_SMARTCARD_TYPE_HOST_CERTIFICATES ?
+                         card->data.cert.database : NULL,
+                         "smartcard",
+                         "element <smartcard mode='%s'> is not allowed for labeled domains "
+                         "(the host's smartcard readers and certificates)",
+                         NULLSTR(virDomainSmartcardTypeToString(card->type)));
+        return;
+    }
+}
+
+
+static void
+virTVDCCollectTPM(virTVDCUse *use,
+                  const virDomainTPMDef *tpm)
+{
+    const virDomainChrSourceDef *src = NULL;
+
+    switch ((virDomainTPMBackendType) tpm->type) {
+    case VIR_DOMAIN_TPM_TYPE_EMULATOR:
+        /* its swtpm, state and socket are libvirt's for this domain,
+         * bound to its label (virTVDCCheckVTPMState) */
+        src = tpm->data.emulator.source;
+        if (src && src->type == VIR_DOMAIN_CHR_TYPE_UNIX)
+            virTVDCUseDecided(use, src->data.nix.path);
+        virTVDCUseDecided(use, tpm->data.emulator.storagepath);
+        virTVDCUseDecided(use, tpm->data.emulator.logfile);
+        return;
+    case VIR_DOMAIN_TPM_TYPE_EXTERNAL:
+        src = tpm->data.external.source;
+        if (src && src->type == VIR_DOMAIN_CHR_TYPE_UNIX)
+            virTVDCUseSocket(use, "tpm external", src->data.nix.path);
+        else
+            virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "tpm",
+                             "an external TPM must be a UNIX socket");
+        return;
+    case VIR_DOMAIN_TPM_TYPE_PASSTHROUGH:
+    case VIR_DOMAIN_TPM_TYPE_LAST:
+    default:
+        src = tpm->data.passthrough.source;
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, src ? src->data.file.path : NULL, "tpm",
+                         "element <tpm><backend type='%s'> is not allowed for labeled "
+                         "domains (the host's TPM)",
+                         NULLSTR(virDomainTPMBackendTypeToString(tpm->type)));
+        return;
+    }
+}
+
+
+static void
+virTVDCCollectGraphics(virTVDCUse *use,
+                       const virDomainGraphicsDef *gr)
+{
+    const char *type = NULLSTR(virDomainGraphicsTypeToString(gr->type));
+    const char *rendernode = NULL;
+    size_t i;
+
+    for (i = 0; i < gr->nListens; i++) {
+        const virDomainGraphicsListenDef *l = &gr->listens[i];
+
+        if (l->type != VIR_DOMAIN_GRAPHICS_LISTEN_TYPE_SOCKET || !l->socket)
+            continue;
+        if (l->autoGenerated)
+            virTVDCUseDecided(use, l->socket);   /* in the domain's private directory */
+        else
+            virTVDCUseSocket(use, "graphics socket", l->socket);
+    }
+
+    switch ((virDomainGraphicsType) gr->type) {
+    case VIR_DOMAIN_GRAPHICS_TYPE_VNC:
+        return;
+    case VIR_DOMAIN_GRAPHICS_TYPE_SPICE:
+        rendernode = gr->data.spice.rendernode;
+        break;
+    case VIR_DOMAIN_GRAPHICS_TYPE_EGL_HEADLESS:
+        rendernode = gr->data.egl_headless.rendernode;
+        break;
+    case VIR_DOMAIN_GRAPHICS_TYPE_SDL:
+    case VIR_DOMAIN_GRAPHICS_TYPE_RDP:
+    case VIR_DOMAIN_GRAPHICS_TYPE_DESKTOP:
+    case VIR_DOMAIN_GRAPHICS_TYPE_DBUS:
+    case VIR_DOMAIN_GRAPHICS_TYPE_LAST:
+    default:
+        if (gr->type == VIR_DOMAIN_GRAPHICS_TYPE_SDL)
+            virTVDCUseDecided(use, gr->data.sdl.xauth);
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "graphics",
+                         "element <graphics type='%s'> is not allowed for labeled domains "
+                         "(only vnc, spice and egl-headless)", type);
+        return;
+    }
+
+    if (rendernode)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, rendernode, "graphics",
+                         "element <graphics type='%s'><gl rendernode='%s'> is not allowed "
+                         "for labeled domains (a host GPU device)", type, rendernode);
+}
+
+
+static void
+virTVDCCollectAudio(virTVDCUse *use,
+                    const virDomainAudioDef *audio)
+{
+    g_autofree char *what = g_strdup_printf("audio %d", audio->id);
+
+    switch ((virDomainAudioType) audio->type) {
+    case VIR_DOMAIN_AUDIO_TYPE_NONE:
+    case VIR_DOMAIN_AUDIO_TYPE_SPICE:
+        return;
+    case VIR_DOMAIN_AUDIO_TYPE_FILE:
+        virTVDCUseOutput(use, what, audio->backend.file.path);
+        return;
+    case VIR_DOMAIN_AUDIO_TYPE_ALSA:
+    case VIR_DOMAIN_AUDIO_TYPE_COREAUDIO:
+    case VIR_DOMAIN_AUDIO_TYPE_JACK:
+    case VIR_DOMAIN_AUDIO_TYPE_OSS:
+    case VIR_DOMAIN_AUDIO_TYPE_PULSEAUDIO:
+    case VIR_DOMAIN_AUDIO_TYPE_SDL:
+    case VIR_DOMAIN_AUDIO_TYPE_DBUS:
+    case VIR_DOMAIN_AUDIO_TYPE_LAST:
+    default:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what,
+                         "element <audio type='%s'> is not allowed for labeled domains "
+                         "(the host's sound system; only none, spice and file)",
+                         NULLSTR(virDomainAudioTypeTypeToString(audio->type)));
+        return;
+    }
+}
+
+
+/* <os>: boot files and firmware are resources like disks (the shared
+ * distribution kernel carries a label of all the types that boot it); the
+ * NVRAM is the domain's own, bound to its label (virTVDCCheckNVRAM). */
+static void
+virTVDCCollectOS(virTVDCUse *use,
+                 const virDomainDef *def)
+{
+    const virDomainLoaderDef *loader = def->os.loader;
+    size_t i;
+    size_t j;
+
+    virTVDCUseFile(use, "kernel", def->os.kernel);
+    virTVDCUseFile(use, "initrd", def->os.initrd);
+    virTVDCUseFile(use, "dtb", def->os.dtb);
+    virTVDCUseFile(use, "ACPI table", def->os.slic_table);
+    if (def->os.init || def->os.bootloader)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, def->os.init, "os",
+                         "element <%s> is not allowed for labeled domains",
+                         def->os.init ? "init" : "bootloader");
+
+    if (loader) {
+        virTVDCUseFile(use, "loader", loader->path);
+        virTVDCUseFile(use, "NVRAM template", loader->nvramTemplate);
+        if (loader->nvram) {
+            if (virStorageSourceGetActualType(loader->nvram) == VIR_STORAGE_TYPE_FILE)
+                virTVDCUseDecided(use, loader->nvram->path);
+            else
+                virTVDCCollectStorage(use, "NVRAM", loader->nvram, false);
+        }
+    }
+
+    for (i = 0; i < def->nsysinfo; i++) {
+        const virSysinfoDef *si = def->sysinfo[i];
+
+        for (j = 0; j < si->nfw_cfgs; j++) {
+            g_autofree char *what = NULL;
+
+            if (!si->fw_cfgs[j].file)
+                continue;
+            what = g_strdup_printf("sysinfo fw_cfg entry '%s'", NULLSTR(si->fw_cfgs[j].name));
+            virTVDCUseFile(use, what, si->fw_cfgs[j].file);
+        }
+    }
+}
+
+
+/* Every device of def (and the <os> and sysinfo parts): each becomes a
+ * resource, an output, private, or a refusal.  The same per-kind
+ * collectors decide hotplugged devices (virTVDCCollectDevice). */
+static void
+virTVDCCollectDevice(virTVDCUse *use,
+                     const virDomainDeviceDef *dev,
+                     size_t index)
+{
+    g_autofree char *what = NULL;
+
+    switch ((virDomainDeviceType) dev->type) {
+    case VIR_DOMAIN_DEVICE_DISK:
+        what = g_strdup_printf("disk '%s'", dev->data.disk->dst);
+        virTVDCCollectStorage(use, what, dev->data.disk->src, true);
+        virTVDCCollectStorage(use, what, dev->data.disk->mirror, true);
+        return;
+    case VIR_DOMAIN_DEVICE_FS:
+        virTVDCCollectFS(use, dev->data.fs);
+        return;
+    case VIR_DOMAIN_DEVICE_NET:
+        virTVDCCollectNet(use, dev->data.net);
+        return;
+    case VIR_DOMAIN_DEVICE_INPUT:
+        virTVDCCollectInput(use, dev->data.input);
+        return;
+    case VIR_DOMAIN_DEVICE_HOSTDEV:
+        virTVDCCollectHostdev(use, dev->data.hostdev);
+        return;
+    case VIR_DOMAIN_DEVICE_SMARTCARD:
+        virTVDCCollectSmartcard(use, dev->data.smartcard);
+        return;
+    case VIR_DOMAIN_DEVICE_CHR: {
+        const virDomainChrDef *chr = dev->data.chr;
+
+        if (chr->deviceType == VIR_DOMAIN_CHR_DEVICE_TYPE_CHANNEL &&
+            chr->targetType == VIR_DOMAIN_CHR_CHANNEL_TARGET_TYPE_VIRTIO &&
+            chr->target.name)
+            what = g_strdup_printf("channel '%s'", chr->target.name);
+        else
+            what = g_strdup_printf("%s %zu",
+                                   NULLSTR(virDomainChrDeviceTypeToString(chr->deviceType)),
+                                   index);
+        virTVDCCollectChardev(use, what, chr->source);
+        return;
+    }
+    case VIR_DOMAIN_DEVICE_REDIRDEV:
+        what = g_strdup_printf("redirdev %zu", index);
+        virTVDCCollectChardev(use, what, dev->data.redirdev->source);
+        return;
+    case VIR_DOMAIN_DEVICE_RNG:
+        virTVDCCollectRNG(use, dev->data.rng, index);
+        return;
+    case VIR_DOMAIN_DEVICE_SHMEM:
+        virTVDCCollectShmem(use, dev->data.shmem);
+        return;
+    case VIR_DOMAIN_DEVICE_TPM:
+        virTVDCCollectTPM(use, dev->data.tpm);
+        return;
+    case VIR_DOMAIN_DEVICE_MEMORY:
+        virTVDCCollectMemory(use, dev->data.memory);
+        return;
+    case VIR_DOMAIN_DEVICE_GRAPHICS:
+        virTVDCCollectGraphics(use, dev->data.graphics);
+        return;
+    case VIR_DOMAIN_DEVICE_AUDIO:
+        virTVDCCollectAudio(use, dev->data.audio);
+        return;
+    case VIR_DOMAIN_DEVICE_VIDEO:
+        if (dev->data.video->backend == VIR_DOMAIN_VIDEO_BACKEND_TYPE_VHOSTUSER)
+            virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "video",
+                             "element <video><driver name='vhostuser'> is not allowed "
+                             "for labeled domains (an external GPU process)");
+        return;
+
+    /* virtual hardware of this domain alone, opening nothing on the host */
+    case VIR_DOMAIN_DEVICE_SOUND:
+    case VIR_DOMAIN_DEVICE_WATCHDOG:
+    case VIR_DOMAIN_DEVICE_CONTROLLER:
+    case VIR_DOMAIN_DEVICE_HUB:
+    case VIR_DOMAIN_DEVICE_MEMBALLOON:
+    case VIR_DOMAIN_DEVICE_NVRAM:
+    case VIR_DOMAIN_DEVICE_PANIC:
+    case VIR_DOMAIN_DEVICE_IOMMU:
+        return;
+
+    case VIR_DOMAIN_DEVICE_LEASE:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, dev->data.lease->path, "lease",
+                         "element <lease> is not allowed for labeled domains");
+        return;
+    case VIR_DOMAIN_DEVICE_VSOCK:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "vsock",
+                         "element <vsock> is not allowed for labeled domains "
+                         "(a channel to host processes tvdc cannot label)");
+        return;
+    case VIR_DOMAIN_DEVICE_NONE:
+    case VIR_DOMAIN_DEVICE_LAST:
+    default:
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "device",
+                         "device kind '%s' is not allowed for labeled domains",
+                         NULLSTR(virDomainDeviceTypeToString(dev->type)));
+        return;
+    }
+}
+
+
+/* Is the element at path (relative to <domain>, "devices/disk/source") in
+ * one of the allow-lists of data elements? */
+static bool
+virTVDCIsDataElement(const char *path)
+{
+    size_t i;
+
+    for (i = 0; virTVDCDataElements[i]; i++) {
+        const char *rest = STRSKIP(path, virTVDCDataElements[i]);
+
+        if (rest && (*rest == '\0' || *rest == '/'))
+            return true;
+    }
+    return false;
+}
+
+
+static void
+virTVDCWalkValue(virTVDCUse *use,
+                 const char *path,
+                 const char *attr,
+                 const char *value)
+{
+    bool pathAttr = attr && (STREQ(attr, "file") || STREQ(attr, "path") ||
+                             STREQ(attr, "socket") || STREQ(attr, "dir"));
+
+    if (!value || (*value != '/' && !pathAttr) ||
+        g_hash_table_contains(use->paths, value))
+        return;
+
+    if (attr)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, value, NULL,
+                         "element <%s> attribute %s='%s' is a host path tvdc does not "
+                         "decide; not allowed for labeled domains", path, attr, value);
+    else
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, value, NULL,
+                         "element <%s> names host path '%s', which tvdc does not decide; "
+                         "not allowed for labeled domains", path, value);
+}
+
+
+static void
+virTVDCWalkNode(virTVDCUse *use,
+                xmlNodePtr node,
+                const char *parent,
+                unsigned int depth)
+{
+    g_autofree char *path = NULL;
+    xmlNodePtr child;
+    xmlAttrPtr attr;
+    bool data;
+
+    if (node->ns && node->ns->prefix)
+        path = g_strdup_printf("%s%s%s:%s", parent ? parent : "", parent ? "/" : "",
+                               (const char *) node->ns->prefix, (const char *) node->name);
+    else
+        path = g_strdup_printf("%s%s%s", parent ? parent : "", parent ? "/" : "",
+                               (const char *) node->name);
+
+    if (depth == 1 || (depth == 2 && STREQ(parent, "devices"))) {
+        const char *const *known = depth == 1 ? virTVDCDomainElements : virTVDCDeviceElements;
+
+        if ((node->ns && node->ns->prefix) ||
+            !g_strv_contains(known, (const char *) node->name)) {
+            use->foreign |= node->ns && node->ns->prefix;
+            virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, NULL,
+                             "element <%s> is not allowed for labeled domains", path);
+            return;
+        }
+    }
+
+    if ((data = virTVDCIsDataElement(path)) && depth == 1 &&
+        STREQ((const char *) node->name, "metadata"))
+        return;   /* anyone's XML: no host path is taken from it */
+
+    if (!data) {
+        for (attr = node->properties; attr; attr = attr->next) {
+            g_autofree char *value = virXMLPropString(node, (const char *) attr->name);
+
+            virTVDCWalkValue(use, path, (const char *) attr->name, value);
+        }
+    }
+
+    for (child = node->children; child; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE) {
+            virTVDCWalkNode(use, child, path, depth + 1);
+        } else if (child->type == XML_TEXT_NODE && !data &&
+                   !STRPREFIX(path, "sysinfo")) {
+            g_autofree char *text = g_strstrip(g_strdup((const char *) child->content));
+
+            virTVDCWalkValue(use, path, NULL, text);
+        }
+    }
+}
+
+
+/* The definition as libvirt formats it, against the allow-lists. */
+static void
+virTVDCWalkXML(virTVDCUse *use)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlNodePtr root;
+    xmlNodePtr child;
+
+    if (!(xml = virDomainDefFormat((virDomainDef *) use->def, NULL, 0)) ||
+        !(doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ||
+        !(root = xmlDocGetRootElement(doc))) {
+        virTVDCUseRefuse(use, TVDC_RULE_STR_INTERNAL, NULL, NULL,
+                         "cannot format the definition to check it: %s",
+                         virGetLastErrorMessage());
+        virResetLastError();
+        return;
+    }
+
+    for (child = root->children; child; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE)
+            virTVDCWalkNode(use, child, NULL, 1);
+    }
+
+    /* passthrough elements of the hypervisor's namespace
+     * (<qemu:commandline>, <qemu:override>, ...) that were not formatted */
+    if (use->def->namespaceData && !use->foreign) {
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, NULL,
+                         "elements of namespace '%s' (<%s:commandline>, ...) are not "
+                         "allowed for labeled domains",
+                         NULLSTR(use->def->ns.prefix), NULLSTR(use->def->ns.prefix));
+    }
+}
+
+
+/* Everything def uses, decided or refused (see the top of this section). */
 static GPtrArray *
 virTVDCCollectResources(const virDomainDef *def)
 {
-    GPtrArray *list = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    virTVDCUse use;
+    virDomainDeviceDef dev;
     size_t i;
 
-    for (i = 0; i < def->ndisks; i++) {
-        g_autofree char *what = g_strdup_printf("disk '%s'", def->disks[i]->dst);
+    virTVDCUseInit(&use, def);
 
-        virTVDCCollectStorage(list, what, def->disks[i]->src, true);
+    virTVDCUseProgram(&use, "emulator", def->emulator, virTVDCEmulators);
+    virTVDCCollectOS(&use, def);
+    if (def->sec)
+        virTVDCUseRefuse(&use, TVDC_RULE_STR_ELEMENT, NULL, "launchSecurity",
+                         "element <launchSecurity> is not allowed for labeled domains");
+
+#define TVDC_EACH(array, count, kind, field) \
+    for (i = 0; i < def->count; i++) { \
+        dev.type = kind; \
+        dev.data.field = def->array[i]; \
+        virTVDCCollectDevice(&use, &dev, i); \
     }
 
-    for (i = 0; i < def->nfss; i++)
-        virTVDCCollectFS(list, def->fss[i]);
+    TVDC_EACH(disks, ndisks, VIR_DOMAIN_DEVICE_DISK, disk);
+    TVDC_EACH(fss, nfss, VIR_DOMAIN_DEVICE_FS, fs);
+    TVDC_EACH(nets, nnets, VIR_DOMAIN_DEVICE_NET, net);
+    TVDC_EACH(inputs, ninputs, VIR_DOMAIN_DEVICE_INPUT, input);
+    TVDC_EACH(audios, naudios, VIR_DOMAIN_DEVICE_AUDIO, audio);
+    TVDC_EACH(videos, nvideos, VIR_DOMAIN_DEVICE_VIDEO, video);
+    TVDC_EACH(hostdevs, nhostdevs, VIR_DOMAIN_DEVICE_HOSTDEV, hostdev);
+    TVDC_EACH(redirdevs, nredirdevs, VIR_DOMAIN_DEVICE_REDIRDEV, redirdev);
+    TVDC_EACH(smartcards, nsmartcards, VIR_DOMAIN_DEVICE_SMARTCARD, smartcard);
+    TVDC_EACH(serials, nserials, VIR_DOMAIN_DEVICE_CHR, chr);
+    TVDC_EACH(parallels, nparallels, VIR_DOMAIN_DEVICE_CHR, chr);
+    TVDC_EACH(channels, nchannels, VIR_DOMAIN_DEVICE_CHR, chr);
+    /* console 0 is usually serial 0 again: the same source twice is
+     * harmless */
+    TVDC_EACH(consoles, nconsoles, VIR_DOMAIN_DEVICE_CHR, chr);
+    TVDC_EACH(leases, nleases, VIR_DOMAIN_DEVICE_LEASE, lease);
+    TVDC_EACH(graphics, ngraphics, VIR_DOMAIN_DEVICE_GRAPHICS, graphics);
+    TVDC_EACH(rngs, nrngs, VIR_DOMAIN_DEVICE_RNG, rng);
+    TVDC_EACH(shmems, nshmems, VIR_DOMAIN_DEVICE_SHMEM, shmem);
+    TVDC_EACH(tpms, ntpms, VIR_DOMAIN_DEVICE_TPM, tpm);
+    TVDC_EACH(mems, nmems, VIR_DOMAIN_DEVICE_MEMORY, memory);
+#undef TVDC_EACH
 
-    for (i = 0; i < def->nhostdevs; i++)
-        virTVDCCollectHostdev(list, def->hostdevs[i]);
-
-    for (i = 0; i < def->nshmems; i++) {
-        g_autofree char *key = g_strdup_printf("shmem:%s", def->shmems[i]->name);
-        g_autofree char *what = g_strdup_printf("shmem '%s'", def->shmems[i]->name);
-
-        virTVDCResourceAdd(list, g_strdup(what), key);
-        if (def->shmems[i]->server.enabled)
-            virTVDCCollectChardev(list, def, what, def->shmems[i]->server.chr);
+    if (def->vsock) {
+        dev.type = VIR_DOMAIN_DEVICE_VSOCK;
+        dev.data.vsock = def->vsock;
+        virTVDCCollectDevice(&use, &dev, 0);
     }
 
-    for (i = 0; i < def->nmems; i++)
-        virTVDCCollectMemory(list, def->mems[i]);
+    virTVDCWalkXML(&use);
 
-    for (i = 0; i < def->nnets; i++)
-        virTVDCCollectNet(list, def, def->nets[i]);
+    g_clear_pointer(&use.paths, g_hash_table_unref);
+    return g_steal_pointer(&use.list);
+}
 
-    for (i = 0; i < def->nserials; i++) {
-        g_autofree char *what = g_strdup_printf("serial %zu", i);
 
-        virTVDCCollectChardev(list, def, what, def->serials[i]->source);
-    }
+/* What one hotplugged (or changed) device uses. */
+static GPtrArray *
+virTVDCCollectOneDevice(const virDomainDef *def,
+                        const virDomainDeviceDef *dev)
+{
+    virTVDCUse use;
 
-    for (i = 0; i < def->nparallels; i++) {
-        g_autofree char *what = g_strdup_printf("parallel %zu", i);
-
-        virTVDCCollectChardev(list, def, what, def->parallels[i]->source);
-    }
-
-    for (i = 0; i < def->nchannels; i++) {
-        g_autofree char *what = NULL;
-
-        if (def->channels[i]->targetType == VIR_DOMAIN_CHR_CHANNEL_TARGET_TYPE_VIRTIO &&
-            def->channels[i]->target.name)
-            what = g_strdup_printf("channel '%s'", def->channels[i]->target.name);
-        else
-            what = g_strdup_printf("channel %zu", i);
-        virTVDCCollectChardev(list, def, what, def->channels[i]->source);
-    }
-
-    for (i = 0; i < def->nconsoles; i++) {
-        g_autofree char *what = g_strdup_printf("console %zu", i);
-
-        /* console 0 is usually serial 0 again: the same source twice is
-         * harmless */
-        virTVDCCollectChardev(list, def, what, def->consoles[i]->source);
-    }
-
-    for (i = 0; i < def->nredirdevs; i++) {
-        g_autofree char *what = g_strdup_printf("redirdev %zu", i);
-
-        virTVDCCollectChardev(list, def, what, def->redirdevs[i]->source);
-    }
-
-    for (i = 0; i < def->nsmartcards; i++) {
-        g_autofree char *what = g_strdup_printf("smartcard %zu", i);
-
-        if (def->smartcards[i]->type == VIR_DOMAIN_SMARTCARD_TYPE_PASSTHROUGH)
-            virTVDCCollectChardev(list, def, what, def->smartcards[i]->data.passthru);
-    }
-
-    for (i = 0; i < def->nrngs; i++) {
-        g_autofree char *what = g_strdup_printf("rng %zu", i);
-
-        if (def->rngs[i]->backend == VIR_DOMAIN_RNG_BACKEND_EGD)
-            virTVDCCollectChardev(list, def, what, def->rngs[i]->source.chardev);
-    }
-
-    return list;
+    virTVDCUseInit(&use, def);
+    virTVDCCollectDevice(&use, dev, 0);
+    g_clear_pointer(&use.paths, g_hash_table_unref);
+    return g_steal_pointer(&use.list);
 }
 
 
@@ -1068,11 +1878,39 @@ virTVDCLoadStore(virTVDCSecurityData *priv,
 }
 
 
+/* The label of a resource in the store: its own, or for an output file
+ * without one, its directory's.  0, or -ENOENT when it has none. */
+static int
+virTVDCResourceLabel(const tvdc_store *store,
+                     const virTVDCResource *res,
+                     const char **label)
+{
+    if (res->key && tvdc_store_get(store, res->key, label) == 0)
+        return 0;
+    if (res->parentKey && tvdc_store_get(store, res->parentKey, label) == 0)
+        return 0;
+    *label = NULL;
+    return -ENOENT;
+}
+
+
+/* The detail of a refused resource (res->problem set). */
+static char *
+virTVDCRefusalDetail(const virTVDCResource *res)
+{
+    if (STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT) ||
+        STREQ_NULLABLE(res->rule, TVDC_RULE_STR_INTERNAL))
+        return res->what ? g_strdup_printf("%s: %s", res->what, res->problem)
+                         : g_strdup(res->problem);
+    return g_strdup_printf("resource: %s: %s", NULLSTR(res->what), res->problem);
+}
+
+
 /*
  * Look up the labels of every resource: on success *labels[i] is the label
- * of resources[i] (pointing into store).  Resources that cannot be resolved,
- * and unlabeled ones, are denials for a labeled domain.  Returns 0, 1 when
- * a would-deny was recorded (permissive), -1 when denied.
+ * of resources[i] (pointing into store).  Refused resources, and unlabeled
+ * ones, are denials for a labeled domain.  Returns 0, 1 when a would-deny
+ * was recorded (permissive), -1 when denied.
  */
 static int
 virTVDCResourceLabels(virTVDCSecurityData *priv,
@@ -1091,11 +1929,16 @@ virTVDCResourceLabels(virTVDCSecurityData *priv,
 
         labels[i] = NULL;
         if (res->problem) {
-            detail = g_strdup_printf("resource: %s: %s", res->what, res->problem);
-            rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
-        } else if (tvdc_store_get(store, res->key, &labels[i]) < 0) {
+            detail = virTVDCRefusalDetail(res);
+            rule = res->rule ? res->rule : TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
+        } else if (virTVDCResourceLabel(store, res, &labels[i]) < 0) {
             labels[i] = NULL;
-            detail = g_strdup_printf("resource: %s (%s) is not labeled", res->what, res->key);
+            if (res->parentKey)
+                detail = g_strdup_printf("resource: %s (%s) is not labeled, nor is its "
+                                         "directory %s", res->what, res->key, res->parentKey);
+            else
+                detail = g_strdup_printf("resource: %s (%s) is not labeled",
+                                         res->what, res->key);
             rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
         } else {
             continue;
@@ -1210,19 +2053,26 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
         return rc;
 
     if (!req->label) {
-        /* An unlabeled domain may use only unlabeled resources. */
+        /* An unlabeled domain may use only unlabeled resources, and
+         * nothing tvdc cannot see through (passthrough, host paths of
+         * elements it does not know), which might be labeled ones. */
         for (i = 0; i < resources->len; i++) {
             virTVDCResource *res = g_ptr_array_index(resources, i);
             const char *label = NULL;
             g_autofree char *detail = NULL;
+            const char *rule = TVDC_RULE_STR_LABELED_RESOURCE;
 
-            if (!res->key || tvdc_store_get(store, res->key, &label) < 0)
+            if (res->problem && STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT)) {
+                detail = virTVDCRefusalDetail(res);
+                rule = res->rule;
+            } else if (res->problem || virTVDCResourceLabel(store, res, &label) < 0) {
                 continue;
-            detail = g_strdup_printf("resource: %s (%s) has label %s; "
-                                     "an unlabeled VM may use only unlabeled resources",
-                                     res->what, res->key, label);
-            if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                            TVDC_RULE_STR_LABELED_RESOURCE, detail) < 0)
+            } else {
+                detail = g_strdup_printf("resource: %s (%s) has label %s; "
+                                         "an unlabeled VM may use only unlabeled resources",
+                                         res->what, res->key, label);
+            }
+            if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
                 return -1;
             wouldDeny = true;
         }
@@ -1366,8 +2216,26 @@ virTVDCNetType(const tvdc_policy *policy,
     switch (kind) {
     case VIR_DOMAIN_NET_TYPE_NETWORK:
         name = net->data.network.name;
-        if (name && tvdc_net_type_of_network(policy, name, type) == 0)
-            return 0;
+        if (name && tvdc_net_type_of_network(policy, name, type) == 0) {
+            /* once libvirt has resolved the network (a live interface
+             * being changed), its bridge must be the type's: a network
+             * redefined onto another bridge does not take a tap there */
+            const char *bridge = net->data.network.actual ?
+                virDomainNetGetActualBridgeName(net) : NULL;
+            uint32_t brType;
+
+            if (!bridge ||
+                (tvdc_net_type_of_bridge_name(policy, bridge, &brType) == 0 &&
+                 brType == *type))
+                return 0;
+            *why = g_strdup_printf("network: %s is on network '%s' of type %s, whose "
+                                   "bridge is '%s', not the TVD bridge of type %s",
+                                   what, name, tvdc_type_name(policy, *type), bridge,
+                                   tvdc_type_name(policy, *type));
+            *type = TVDC_NONE;
+            *rule = TVDC_RULE_STR_NETWORK_PORT;
+            return 1;
+        }
         *why = g_strdup_printf("network: %s is on network '%s', which is not a TVD network "
                                "of policy %s (tvdc-<type>)",
                                what, NULLSTR(name), tvdc_policy_name(policy));
@@ -2614,6 +3482,7 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
         virJSONValueObjectAppendNumberUint(record, "policy_version", policyVersion) < 0 ||
         virTVDCAppendStringOrNull(record, "host", priv->hostName) < 0 ||
         virJSONValueObjectAppendString(record, "saved", nowstr) < 0 ||
+        virJSONValueObjectAppendBoolean(record, "complete", false) < 0 ||
         !(json = virJSONValueToString(record, true))) {
         *why = g_strdup_printf("%s", virGetLastErrorMessage());
         virResetLastError();
@@ -2629,6 +3498,81 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
 }
 
 
+/* SHA-256 of a file's content (hex), or NULL with errno. */
+static char *
+virTVDCFileSHA256(const char *path,
+                  unsigned long long *size)
+{
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_autofree unsigned char *buf = g_new(unsigned char, 1024 * 1024);
+    VIR_AUTOCLOSE fd = -1;
+    ssize_t n;
+
+    *size = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return NULL;
+    while ((n = saferead(fd, buf, 1024 * 1024)) > 0) {
+        g_checksum_update(sum, buf, n);
+        *size += n;
+    }
+    if (n < 0)
+        return NULL;
+    return g_strdup(g_checksum_get_string(sum));
+}
+
+
+/* A domain stopped (after a save or managed save, its image is complete):
+ * bind the records of the images it wrote to their content, so that an
+ * image rewritten in place later (another domain's memory dumped onto it,
+ * an edit) is not restored under the label it was saved under. */
+static void
+virTVDCSavedRecordsComplete(const char *uuid)
+{
+    g_autoptr(DIR) dir = NULL;
+    struct dirent *ent;
+
+    if (virDirOpenIfExists(&dir, TVDC_SAVED_DIR) <= 0) {
+        virResetLastError();
+        return;
+    }
+    while (virDirRead(dir, &ent, TVDC_SAVED_DIR) > 0) {
+        g_autofree char *recordPath = NULL;
+        g_autofree char *sha = NULL;
+        g_autofree char *json = NULL;
+        g_autoptr(virJSONValue) record = NULL;
+        unsigned long long size;
+        const char *path;
+        bool complete = false;
+        struct stat sb;
+
+        if (!virStringHasSuffix(ent->d_name, ".json"))
+            continue;
+        recordPath = g_strdup_printf("%s/%s", TVDC_SAVED_DIR, ent->d_name);
+        if (!(record = virTVDCSavedRecordRead(recordPath)) ||
+            STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "vm_uuid"), uuid) ||
+            (virJSONValueObjectGetBoolean(record, "complete", &complete) == 0 && complete) ||
+            !(path = virJSONValueObjectGetString(record, "path")) ||
+            stat(path, &sb) < 0 || !virTVDCSavedRecordCurrent(record, path, &sb))
+            continue;
+        if (!(sha = virTVDCFileSHA256(path, &size))) {
+            VIR_WARN("tvdc: cannot read memory image %s to record its content: %s",
+                     path, g_strerror(errno));
+            continue;
+        }
+        virJSONValueObjectRemoveKey(record, "complete", NULL);
+        if (virJSONValueObjectAppendBoolean(record, "complete", true) < 0 ||
+            virJSONValueObjectAppendString(record, "sha256", sha) < 0 ||
+            virJSONValueObjectAppendNumberUlong(record, "size", size) < 0 ||
+            !(json = virJSONValueToString(record, true)) ||
+            virFileRewriteStr(recordPath, 0600, json) < 0)
+            VIR_WARN("tvdc: cannot record the content of memory image %s: %s",
+                     path, virGetLastErrorMessage());
+        virResetLastError();
+    }
+    virResetLastError();
+}
+
+
 /* "label market-analysis (types MA, policy bank-dc)", "no label" */
 static char *
 virTVDCDescribeMeaning(const char *label,
@@ -2639,6 +3583,38 @@ virTVDCDescribeMeaning(const char *label,
         return g_strdup("no label (unlabeled)");
     return g_strdup_printf("label %s (types %s, policy %s)", label,
                            types ? types : "unknown", policy ? policy : "none");
+}
+
+
+/* Is the image's content what was saved (the record's hash)?  false and
+ * *detail when not. */
+static bool
+virTVDCSavedRecordContent(virJSONValue *record,
+                          const char *realPath,
+                          char **detail)
+{
+    const char *want = virJSONValueObjectGetString(record, "sha256");
+    g_autofree char *have = NULL;
+    unsigned long long size;
+    bool complete = false;
+
+    if (virJSONValueObjectGetBoolean(record, "complete", &complete) < 0 || !complete || !want) {
+        *detail = g_strdup_printf("restore: memory image %s was never completed by a save on "
+                                  "this host (a dump, or a save that did not finish); it is "
+                                  "not restored under any label", realPath);
+        return false;
+    }
+    if (!(have = virTVDCFileSHA256(realPath, &size))) {
+        *detail = g_strdup_printf("restore: memory image %s: %s", realPath, g_strerror(errno));
+        return false;
+    }
+    if (STRNEQ(have, want)) {
+        *detail = g_strdup_printf("restore: memory image %s was rewritten since it was saved "
+                                  "(its content is not what was saved, SHA-256 %s); it is "
+                                  "not restored under any label", realPath, want);
+        return false;
+    }
+    return true;
 }
 
 
@@ -2683,6 +3659,8 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
         detail = g_strdup_printf("restore: memory image %s is not the file that was saved there "
                                  "(replaced since; record %s); it is not restored under any label",
                                  realPath, recordPath);
+    } else if (!virTVDCSavedRecordContent(record, realPath, &detail)) {
+        /* detail says why */
     } else {
         savedLabel = virJSONValueObjectGetString(record, "label");
         savedTypes = virJSONValueObjectGetString(record, "types");
@@ -2888,6 +3866,125 @@ virTVDCCheckVTPMUnbound(virTVDCSecurityData *priv,
 
 /* ------------------------------------------------------------------------ */
 /* Driver entry points                                                      */
+
+/* ------------------------------------------------------------------------ */
+/* NVRAM: the firmware's variable store is the domain's own, bound to its   */
+/* label like its vTPM state                                                */
+
+#define TVDC_NVRAM_DIR LOCALSTATEDIR "/lib/tvdc/nvram"
+
+/* The domain's NVRAM file, or NULL. */
+static const char *
+virTVDCNVRAMPath(const virDomainDef *def)
+{
+    const virDomainLoaderDef *loader = def->os.loader;
+
+    if (!loader || !loader->nvram ||
+        virStorageSourceGetActualType(loader->nvram) != VIR_STORAGE_TYPE_FILE)
+        return NULL;
+    return loader->nvram->path;
+}
+
+
+static char *
+virTVDCNVRAMRecordPath(const char *path)
+{
+    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
+
+    return g_strdup_printf("%s/%s.json", TVDC_NVRAM_DIR, hash);
+}
+
+
+static int
+virTVDCNVRAMRecordWrite(virTVDCSecurityData *priv,
+                        const virTVDCRequest *req,
+                        const char *path,
+                        char **why)
+{
+    g_autoptr(virJSONValue) record = virJSONValueNewObject();
+    g_autofree char *types = virTVDCLabelMeaning(priv->policy, req->label);
+    g_autofree char *recordPath = virTVDCNVRAMRecordPath(path);
+    g_autofree char *json = NULL;
+
+    if (g_mkdir_with_parents(TVDC_NVRAM_DIR, 0700) < 0) {
+        *why = g_strdup_printf("%s: %s", TVDC_NVRAM_DIR, g_strerror(errno));
+        return -1;
+    }
+    if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
+        virJSONValueObjectAppendString(record, "path", path) < 0 ||
+        virJSONValueObjectAppendString(record, "vm_uuid", req->uuid) < 0 ||
+        virJSONValueObjectAppendString(record, "vm_name", req->def->name) < 0 ||
+        virTVDCAppendStringOrNull(record, "label", req->label) < 0 ||
+        virTVDCAppendStringOrNull(record, "types", types) < 0 ||
+        virTVDCAppendStringOrNull(record, "policy", tvdc_policy_name(priv->policy)) < 0 ||
+        !(json = virJSONValueToString(record, true)) ||
+        virFileRewriteStr(recordPath, 0600, json) < 0) {
+        *why = g_strdup(virGetLastErrorMessage());
+        virResetLastError();
+        return -1;
+    }
+    return 0;
+}
+
+
+/* GenLabel: will libvirt make the NVRAM afresh from its template? */
+static bool
+virTVDCNVRAMFresh(const virDomainDef *def)
+{
+    const char *path = virTVDCNVRAMPath(def);
+
+    return path && access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+
+/* Start or restore of a labeled domain, after libvirt made its NVRAM: the
+ * NVRAM must have been made for this domain under its label (a record in
+ * TVDC_NVRAM_DIR), or be new.  0 yes, 1 would-deny, -1 denied. */
+static int
+virTVDCCheckNVRAM(virTVDCSecurityData *priv,
+                  const virTVDCRequest *req,
+                  bool fresh)
+{
+    const char *path = virTVDCNVRAMPath(req->def);
+    g_autofree char *recordPath = NULL;
+    g_autofree char *types = NULL;
+    g_autofree char *detail = NULL;
+    g_autofree char *why = NULL;
+    g_autoptr(virJSONValue) record = NULL;
+    const char *recLabel;
+
+    if (!path || !req->label)
+        return 0;
+    recordPath = virTVDCNVRAMRecordPath(path);
+    types = virTVDCLabelMeaning(priv->policy, req->label);
+
+    if (fresh) {
+        if (virTVDCNVRAMRecordWrite(priv, req, path, &why) == 0)
+            return 0;
+        detail = g_strdup_printf("nvram: cannot record the label of NVRAM %s: %s", path, why);
+    } else if (!(record = virTVDCSavedRecordRead(recordPath))) {
+        detail = g_strdup_printf("nvram: NVRAM %s has no tvdc record of the domain and label "
+                                 "it was made for (made before tvdc, or by another host); "
+                                 "remove it to start with a fresh one", path);
+    } else if (STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "vm_uuid"), req->uuid) ||
+               STRNEQ_NULLABLE((recLabel = virJSONValueObjectGetString(record, "label")),
+                               req->label) ||
+               STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "types"), types)) {
+        detail = g_strdup_printf("nvram: NVRAM %s was made by VM '%s' (%s) under label %s "
+                                 "(types %s); it is not used by VM '%s' under label %s "
+                                 "(types %s): remove it to start with a fresh one",
+                                 path, NULLSTR(virJSONValueObjectGetString(record, "vm_name")),
+                                 NULLSTR(virJSONValueObjectGetString(record, "vm_uuid")),
+                                 NULLSTR(virJSONValueObjectGetString(record, "label")),
+                                 NULLSTR(virJSONValueObjectGetString(record, "types")),
+                                 req->def->name, req->label, NULLSTR(types));
+    } else {
+        return 0;
+    }
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                         TVDC_RULE_STR_NVRAM_STATE, detail);
+}
+
 
 static virSecurityDriverStatus
 virTVDCSecurityDriverProbe(const char *virtDriver)
@@ -3114,6 +4211,7 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     }
 
     dom = virTVDCDomainNew(&req);
+    dom->nvramFresh = virTVDCNVRAMFresh(def);
 
     if (!priv->policy) {
         if (virTVDCDenyNoPolicy(priv, &req) < 0)
@@ -3276,6 +4374,11 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
                 return -1;
             wouldDeny = rc > 0;
 
+            if (!migrated || incomingPath) {
+                if ((rc = virTVDCCheckNVRAM(priv, &req, dom->nvramFresh)) < 0)
+                    return -1;
+                wouldDeny |= rc > 0;
+            }
             if (migrated && incomingPath) {
                 if ((rc = virTVDCCheckSavedImage(priv, &req, incomingPath)) < 0)
                     return -1;
@@ -3354,6 +4457,8 @@ virTVDCSecurityReleaseLabel(virSecurityManager *mgr,
     virTVDCVTPMRecordRemove(priv, def);
 
     virUUIDFormat(def->uuid, uuid);
+    if (priv->privileged)
+        virTVDCSavedRecordsComplete(uuid);
     if (!(dom = g_hash_table_lookup(priv->domains, uuid)))
         return 0;
 
@@ -3458,11 +4563,12 @@ virTVDCSecuritySetImageLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    g_auto(virTVDCUse) use = { 0 };
 
-    virTVDCCollectStorage(resources, "disk image", src,
+    virTVDCUseInit(&use, def);
+    virTVDCCollectStorage(&use, "disk image", src,
                           flags & VIR_SECURITY_DOMAIN_IMAGE_LABEL_BACKING_CHAIN);
-    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
+    return virTVDCCheckHotplug(priv, def, use.list, NULL, 0);
 }
 
 
@@ -3474,10 +4580,11 @@ virTVDCSecuritySetHostdevLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    g_auto(virTVDCUse) use = { 0 };
 
-    virTVDCCollectHostdev(resources, dev);
-    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
+    virTVDCUseInit(&use, def);
+    virTVDCCollectHostdev(&use, dev);
+    return virTVDCCheckHotplug(priv, def, use.list, NULL, 0);
 }
 
 
@@ -3489,10 +4596,11 @@ virTVDCSecuritySetChardevLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    g_auto(virTVDCUse) use = { 0 };
 
-    virTVDCCollectChardev(resources, def, "character device", dev_source);
-    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
+    virTVDCUseInit(&use, def);
+    virTVDCCollectChardev(&use, "character device", dev_source);
+    return virTVDCCheckHotplug(priv, def, use.list, NULL, 0);
 }
 
 
@@ -3503,10 +4611,11 @@ virTVDCSecuritySetMemoryLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    g_auto(virTVDCUse) use = { 0 };
 
-    virTVDCCollectMemory(resources, mem);
-    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
+    virTVDCUseInit(&use, def);
+    virTVDCCollectMemory(&use, mem);
+    return virTVDCCheckHotplug(priv, def, use.list, NULL, 0);
 }
 
 
@@ -3517,20 +4626,24 @@ virTVDCSecuritySetNetdevLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
+    g_auto(virTVDCUse) use = { 0 };
 
-    virTVDCCollectNet(resources, def, net);
-    return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
+    virTVDCUseInit(&use, def);
+    virTVDCCollectNet(&use, net);
+    return virTVDCCheckHotplug(priv, def, use.list, NULL, 0);
 }
 
 
 /* A device about to be hotplugged (patch "qemu: let the security drivers
- * refuse a device before hotplugging it"): the sharing rule, decided before
- * libvirt does anything with it (detaches a host device from its host
- * driver, creates a shared memory or chardev backend).  Disks are decided
- * by domainSetSecurityImageLabel, which also sees their backing chains and
- * covers media changes and block jobs, and which runs before QEMU is told
- * about them. */
+ * refuse a device before hotplugging it"), or an interface about to be
+ * changed (patch "qemu: ask the security drivers before changing an
+ * interface of a running domain": virsh update-device moves the existing
+ * tap to the new bridge without any other callback): decided before
+ * libvirt does anything with it, by the same collectors as the domain's
+ * own devices at define and start, so that a device kind or backend tvdc
+ * does not decide is refused here too.  A disk's images are decided by
+ * domainSetSecurityImageLabel, which also sees backing chains, media
+ * changes and block jobs. */
 static int
 virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
                             virDomainDef *def,
@@ -3538,85 +4651,14 @@ virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = g_ptr_array_new_with_free_func(virTVDCResourceFree);
-    g_autofree char *what = NULL;
+    g_autoptr(GPtrArray) resources = NULL;
 
-    switch ((virDomainDeviceType) dev->type) {
-    case VIR_DOMAIN_DEVICE_FS:
-        virTVDCCollectFS(resources, dev->data.fs);
-        break;
+    if (dev->type == VIR_DOMAIN_DEVICE_DISK)
+        return 0;
 
-    case VIR_DOMAIN_DEVICE_HOSTDEV:
-        virTVDCCollectHostdev(resources, dev->data.hostdev);
-        break;
-
-    case VIR_DOMAIN_DEVICE_SHMEM: {
-        virDomainShmemDef *shmem = dev->data.shmem;
-        g_autofree char *key = g_strdup_printf("shmem:%s", shmem->name);
-
-        what = g_strdup_printf("shmem '%s'", shmem->name);
-        virTVDCResourceAdd(resources, g_strdup(what), key);
-        if (shmem->server.enabled)
-            virTVDCCollectChardev(resources, def, what, shmem->server.chr);
-        break;
-    }
-
-    case VIR_DOMAIN_DEVICE_MEMORY:
-        virTVDCCollectMemory(resources, dev->data.memory);
-        break;
-
-    case VIR_DOMAIN_DEVICE_NET:
-        virTVDCCollectNet(resources, def, dev->data.net);
+    resources = virTVDCCollectOneDevice(def, dev);
+    if (dev->type == VIR_DOMAIN_DEVICE_NET)
         return virTVDCCheckHotplug(priv, def, resources, &dev->data.net, 1);
-
-    case VIR_DOMAIN_DEVICE_CHR: {
-        virDomainChrDef *chr = dev->data.chr;
-
-        if (chr->deviceType == VIR_DOMAIN_CHR_DEVICE_TYPE_CHANNEL &&
-            chr->targetType == VIR_DOMAIN_CHR_CHANNEL_TARGET_TYPE_VIRTIO &&
-            chr->target.name)
-            what = g_strdup_printf("channel '%s'", chr->target.name);
-        else
-            what = g_strdup(NULLSTR(virDomainChrDeviceTypeToString(chr->deviceType)));
-        virTVDCCollectChardev(resources, def, what, chr->source);
-        break;
-    }
-
-    case VIR_DOMAIN_DEVICE_REDIRDEV:
-        virTVDCCollectChardev(resources, def, "redirdev", dev->data.redirdev->source);
-        break;
-
-    case VIR_DOMAIN_DEVICE_SMARTCARD:
-        if (dev->data.smartcard->type == VIR_DOMAIN_SMARTCARD_TYPE_PASSTHROUGH)
-            virTVDCCollectChardev(resources, def, "smartcard", dev->data.smartcard->data.passthru);
-        break;
-
-    case VIR_DOMAIN_DEVICE_RNG:
-        if (dev->data.rng->backend == VIR_DOMAIN_RNG_BACKEND_EGD)
-            virTVDCCollectChardev(resources, def, "rng", dev->data.rng->source.chardev);
-        break;
-
-    case VIR_DOMAIN_DEVICE_DISK:
-    case VIR_DOMAIN_DEVICE_NONE:
-    case VIR_DOMAIN_DEVICE_LEASE:
-    case VIR_DOMAIN_DEVICE_INPUT:
-    case VIR_DOMAIN_DEVICE_SOUND:
-    case VIR_DOMAIN_DEVICE_VIDEO:
-    case VIR_DOMAIN_DEVICE_WATCHDOG:
-    case VIR_DOMAIN_DEVICE_CONTROLLER:
-    case VIR_DOMAIN_DEVICE_GRAPHICS:
-    case VIR_DOMAIN_DEVICE_HUB:
-    case VIR_DOMAIN_DEVICE_MEMBALLOON:
-    case VIR_DOMAIN_DEVICE_NVRAM:
-    case VIR_DOMAIN_DEVICE_TPM:
-    case VIR_DOMAIN_DEVICE_PANIC:
-    case VIR_DOMAIN_DEVICE_IOMMU:
-    case VIR_DOMAIN_DEVICE_VSOCK:
-    case VIR_DOMAIN_DEVICE_AUDIO:
-    case VIR_DOMAIN_DEVICE_LAST:
-        break;
-    }
-
     return virTVDCCheckHotplug(priv, def, resources, NULL, 0);
 }
 
@@ -3686,6 +4728,148 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
     virTVDCAuditLibvirt(&req, "permit", TVDC_RULE_STR_OK, detail, true);
     VIR_INFO("tvdc: VM '%s': %s", def->name, detail);
     return 0;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Files libvirt writes a domain's memory to, and monitor passthrough       */
+
+/* Before libvirt opens (and truncates) the target of a save, managed save,
+ * core dump or memory snapshot (patch "qemu: let the security drivers
+ * refuse a save, dump or memory snapshot target before it is opened"): a
+ * labeled domain's memory goes to a new file, to its own earlier image, or
+ * to a file labeled for one of its types; never over another type's file.
+ * An unlabeled domain's never over a labeled file. */
+static int
+virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
+                                 virDomainDef *def,
+                                 const char *path)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autofree char *realPath = NULL;
+    g_autofree char *recordPath = NULL;
+    g_autofree char *key = NULL;
+    g_autofree char *detail = NULL;
+    g_autoptr(virJSONValue) record = NULL;
+    const tvdc_store *store = NULL;
+    const char *storeLabel = NULL;
+    const char *rule = TVDC_RULE_STR_IMAGE_TARGET;
+    virTVDCRequest req;
+    const char *label;
+    struct stat sb;
+    int64_t vmIdx;
+    int64_t resIdx;
+    tvdc_verdict verdict;
+
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCPolicyRefresh(priv);
+    virTVDCRequestInit(&req, "save", def, label);
+
+    if (stat(path, &sb) < 0 && errno == ENOENT)
+        return 0;   /* a new file: recorded under the label when it is written */
+    if (!priv->policy)
+        return virTVDCDenyNoPolicy(priv, &req);
+
+    if ((realPath = realpath(path, NULL))) {
+        recordPath = virTVDCSavedRecordPath(realPath);
+        record = virTVDCSavedRecordRead(recordPath);
+    }
+    if (realPath && virTVDCLoadStore(priv, &req, &store) == 0 && store &&
+        tvdc_resource_canonicalize(realPath, &key) == 0)
+        ignore_value(tvdc_store_get(store, key, &storeLabel));
+
+    if (!realPath || !S_ISREG(sb.st_mode)) {
+        detail = g_strdup_printf("save: target %s is not a regular file", path);
+    } else if (!label) {
+        if (!storeLabel)
+            return 0;
+        rule = TVDC_RULE_STR_LABELED_RESOURCE;
+        detail = g_strdup_printf("save: target %s has label %s; an unlabeled VM may use only "
+                                 "unlabeled resources", realPath, storeLabel);
+    } else if (record && virTVDCSavedRecordCurrent(record, realPath, &sb) &&
+               STREQ_NULLABLE(virJSONValueObjectGetString(record, "vm_uuid"), req.uuid) &&
+               STREQ_NULLABLE(virJSONValueObjectGetString(record, "label"), label)) {
+        return 0;   /* its own earlier image */
+    } else if (storeLabel &&
+               (vmIdx = tvdc_find_label(priv->policy, label)) >= 0 &&
+               (resIdx = tvdc_find_label(priv->policy, storeLabel)) >= 0 &&
+               tvdc_decide_share(priv->policy, vmIdx, resIdx, &verdict) == TVDC_PERMIT) {
+        return 0;
+    } else if (storeLabel) {
+        rule = tvdc_rule_to_string(TVDC_RULE_NO_SHARED_TYPE);
+        detail = g_strdup_printf("save: target %s has label %s, which shares no type with "
+                                 "label %s; libvirt would overwrite it", realPath, storeLabel,
+                                 label);
+    } else {
+        detail = g_strdup_printf("save: target %s exists and is neither a memory image of "
+                                 "this VM nor labeled for its types; libvirt would overwrite "
+                                 "it (write to a new file)", realPath);
+    }
+    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0 ? -1 : 0;
+}
+
+
+/* Is a monitor command read-only?  QMP query-* commands, and HMP "info"
+ * commands (plain, or through QMP's human-monitor-command): they open
+ * nothing on the host and change nothing. */
+static bool
+virTVDCMonitorCommandReadOnly(const char *cmd)
+{
+    g_autoptr(virJSONValue) json = NULL;
+    const char *execute;
+    const char *line;
+
+    while (g_ascii_isspace(*cmd))
+        cmd++;
+    if (*cmd != '{')
+        return STRPREFIX(cmd, "info ") || STREQ(cmd, "info");
+
+    if (!(json = virJSONValueFromString(cmd))) {
+        virResetLastError();
+        return false;
+    }
+    if (!(execute = virJSONValueObjectGetString(json, "execute")))
+        return false;
+    if (STRPREFIX(execute, "query-"))
+        return true;
+    if (STREQ(execute, "human-monitor-command")) {
+        virJSONValue *args = virJSONValueObjectGetObject(json, "arguments");
+
+        line = args ? virJSONValueObjectGetString(args, "command-line") : NULL;
+        while (line && g_ascii_isspace(*line))
+            line++;
+        return line && (STRPREFIX(line, "info ") || STREQ(line, "info"));
+    }
+    return false;
+}
+
+
+/* virsh qemu-monitor-command (patch "qemu: let the security drivers refuse
+ * a monitor command passthrough"): raw commands reach QEMU past every
+ * other check (blockdev-add of any file, migrate to exec:, ...); only
+ * read-only ones are allowed. */
+static int
+virTVDCSecurityVerifyMonitorCommand(virSecurityManager *mgr,
+                                    virDomainDef *def,
+                                    const char *cmd)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autofree char *detail = NULL;
+    virTVDCRequest req;
+    const char *label;
+
+    if (virTVDCMonitorCommandReadOnly(cmd))
+        return 0;
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCRequestInit(&req, "monitor", def, label);
+    detail = g_strdup_printf("monitor: command '%.60s' is not allowed: raw monitor commands "
+                             "bypass tvdc (only query-* and info commands are)", cmd);
+    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
+                       TVDC_RULE_STR_PASSTHROUGH, detail) < 0 ? -1 : 0;
 }
 
 
@@ -3857,6 +5041,8 @@ virSecurityDriver virTVDCSecurityDriver = {
 
     .domainSecurityVerify               = virTVDCSecurityVerify,
     .domainSecurityVerifyDevice         = virTVDCSecurityVerifyDevice,
+    .domainSecurityVerifyImageTarget    = virTVDCSecurityVerifyImageTarget,
+    .domainSecurityVerifyMonitorCommand = virTVDCSecurityVerifyMonitorCommand,
 
     .domainSetSecurityImageLabel        = virTVDCSecuritySetImageLabel,
     .domainRestoreSecurityImageLabel    = virTVDCSecurityRestoreImageLabel,
