@@ -11,6 +11,10 @@
 #                                 as the box was brought up); also in two
 #                                 steps: stop_libvirtd HOST, start_libvirtd
 #   install_policy HOST JSON      compile JSON into HOST's /etc/tvdc/policy.bin
+#                                 (and label_boot HOST JSON)
+#   label_boot HOST JSON          label the box's guest kernel and initrd in
+#                                 HOST's store with JSON's label of all types
+#                                 (box_up --policy does it on every host)
 #   disk NAME HOST LABEL          a 1 MiB raw image, labeled LABEL in HOST's
 #                                 store ("" = unlabeled); prints its path
 #   domain_xml NAME LABEL [DEVICES] [KERNEL] > FILE
@@ -94,6 +98,12 @@ it_setup() {
     KERNEL=${KERNEL%% initrd=*}
     INITRD=${image##* initrd=}
     [[ -r $KERNEL && -r $INITRD ]] || bail "guest image not readable: $image"
+    # Boot files are resources (libvirt-driver/README.md): labeled VMs boot
+    # the box image, labeled in each host's store by label_boot; unlabeled
+    # VMs boot unlabeled copies of it.
+    mkdir -p "$WORK/boot"
+    cp "$KERNEL" "$WORK/boot/vmlinuz" && cp "$INITRD" "$WORK/boot/initrd.img" ||
+        bail "cannot copy the guest image to $WORK/boot"
     note "$IT_NAME: work directory $WORK"
 }
 
@@ -191,7 +201,7 @@ dcbox_up_once() {
 
 # box_up [--hosts N] [--policy FILE] [--security-driver LIST]
 box_up() {
-    local args=("$@") i
+    local args=("$@") i h letters=(a b c d e f g h)
     BOX_HOSTS=2 BOX_DRIVER=""
     for (( i = 0; i < ${#args[@]}; i++ )); do
         case ${args[i]} in
@@ -199,13 +209,36 @@ box_up() {
             --security-driver) BOX_DRIVER=${args[i+1]} ;;
         esac
     done
-    dcbox_up_once "$@" && return 0
-    # A first up that failed half-way (see wait_for_namespaces) may leave a
-    # holder behind that up would take for a complete one: start afresh.
-    note "ci/dcbox up $* failed, retrying from scratch: $(tail -1 "$WORK/dcbox.log")"
-    "$DCBOX" down >>"$WORK/dcbox.log" 2>&1
-    kill_leftovers
-    dcbox_up_once "$@" || bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
+    if ! dcbox_up_once "$@"; then
+        # A first up that failed half-way (see wait_for_namespaces) may leave
+        # a holder behind that up would take for a complete one: start afresh.
+        note "ci/dcbox up $* failed, retrying from scratch: $(tail -1 "$WORK/dcbox.log")"
+        "$DCBOX" down >>"$WORK/dcbox.log" 2>&1
+        kill_leftovers
+        dcbox_up_once "$@" || bail "ci/dcbox up $* failed: $(tail -5 "$WORK/dcbox.log")"
+    fi
+    for (( i = 0; i < ${#args[@]}; i++ )); do
+        [[ ${args[i]} == --policy ]] || continue
+        for (( h = 0; h < BOX_HOSTS; h++ )); do
+            label_boot "host-${letters[h]}" "${args[i+1]}"
+        done
+    done
+}
+
+# boot_label POLICY.json: the first label of all the policy's types, which
+# the box's guest kernel and initrd carry (the normal case for a shared
+# distribution kernel: every TVD boots it)
+boot_label() {
+    jq -r '(.types | sort) as $t | [.labels[] | select((.types | sort) == $t) | .name][0] // empty' "$1"
+}
+
+# label_boot HOST POLICY.json: label the box image in HOST's store
+label_boot() {
+    local l
+    l=$(boot_label "$2")
+    [[ -n $l ]] || bail "policy $2 has no label of all its types for the guest kernel"
+    label "$1" "$KERNEL" "$l"
+    label "$1" "$INITRD" "$l"
 }
 
 on() {
@@ -251,6 +284,7 @@ restart_libvirtd() {
 install_policy() {
     on "$1" tvdc policy compile "$2" --output /etc/tvdc/policy.bin >/dev/null ||
         bail "$1: cannot compile $2"
+    label_boot "$1" "$2"
 }
 
 # write_tvdc_conf HOST < CONTENT: HOST's /etc/libvirt/tvdc.conf (read when
@@ -294,7 +328,10 @@ disk_xml() {        # disk_xml PATH [TARGET] [DEVICE]
 # $GUEST_ARGS is added to the guest's kernel command line (tvdc.ip=...,
 # tvdc.ping=...: see ci/guest/init).
 domain_xml() {
-    local name=$1 label=$2 devices=${3:-} kernel=${4:-$KERNEL}
+    local name=$1 label=$2 devices=${3:-} kernel=${4:-$KERNEL} initrd=$INITRD
+    if [[ -z $label ]]; then
+        kernel=${4:-$WORK/boot/vmlinuz} initrd=$WORK/boot/initrd.img
+    fi
     cat <<EOF
 <domain type='qemu'>
   <name>$name</name>
@@ -303,7 +340,7 @@ domain_xml() {
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$kernel</kernel>
-    <initrd>$INITRD</initrd>
+    <initrd>$initrd</initrd>
     <cmdline>console=ttyS0 quiet${GUEST_ARGS:+ $GUEST_ARGS}</cmdline>
   </os>
   <features><acpi/></features>
