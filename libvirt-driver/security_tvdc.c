@@ -2775,21 +2775,22 @@ virTVDCLoadPolicy(const tvdc_config *cfg,
  * what cannot be loaded is recorded in priv->unavailable, and every domain
  * is then denied with that reason. */
 static void
-virTVDCLoad(virTVDCSecurityData *priv)
+virTVDCLoad(virTVDCSecurityData *priv,
+            const char *configPath)
 {
     tvdc_error err = { 0 };
     int rc;
 
-    if ((rc = tvdc_config_load(TVDC_CONFIG_PATH, &priv->cfg, &err)) < 0) {
+    if ((rc = tvdc_config_load(configPath, &priv->cfg, &err)) < 0) {
         priv->cfg = NULL;
         priv->auditLog = TVDC_DEFAULT_AUDIT_LOG;
         priv->hostName = g_strdup(g_get_host_name());
         if (err.line)
             priv->unavailable = g_strdup_printf("configuration %s:%u:%u: %s",
-                                                TVDC_CONFIG_PATH, err.line, err.column,
+                                                configPath, err.line, err.column,
                                                 err.message);
         else
-            priv->unavailable = g_strdup_printf("configuration %s: %s", TVDC_CONFIG_PATH,
+            priv->unavailable = g_strdup_printf("configuration %s: %s", configPath,
                                                 err.message[0] ? err.message : g_strerror(-rc));
         return;
     }
@@ -4012,7 +4013,7 @@ virTVDCSecurityDriverOpen(virSecurityManager *mgr)
     priv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) virTVDCDomainFree);
 
-    virTVDCLoad(priv);
+    virTVDCLoad(priv, TVDC_CONFIG_PATH);
 
     if (priv->unavailable) {
         VIR_ERROR(_("tvdc: no policy in force, every VM will be denied: %s"),
@@ -4094,12 +4095,12 @@ virTVDCSecurityGetDOI(virSecurityManager *mgr G_GNUC_UNUSED)
  * policy change never makes a defined domain disappear: it stays defined
  * and its start is refused, with the reason, when the verification runs
  * again. */
+/* The decision of domainSecurityVerify, on the driver's state (the
+ * data-driven unit test, securitytvdctest, calls it directly). */
 static int
-virTVDCSecurityVerify(virSecurityManager *mgr,
-                      virDomainDef *def)
+virTVDCVerifyDef(virTVDCSecurityData *priv,
+                 virDomainDef *def)
 {
-    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
-    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autoptr(GPtrArray) resources = NULL;
     virTVDCRequest req;
     const char *label;
@@ -4126,6 +4127,17 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
     if (virTVDCCheckNets(priv, &req, def->nets, def->nnets, NULL) < 0)
         return -1;
     return 0;
+}
+
+
+static int
+virTVDCSecurityVerify(virSecurityManager *mgr,
+                      virDomainDef *def)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+
+    return virTVDCVerifyDef(priv, def);
 }
 
 
