@@ -1,0 +1,353 @@
+#!/bin/bash
+# Integration test: the driver's allow-list on the XML paths a labeled VM
+# could use to reach outside the policy, with real guests.  Each element is
+# tried at define (virsh define: refused, nothing defined) and at start
+# (virsh create of the same XML: refused, nothing runs, no QEMU process),
+# and where a file of another type is named, that file is checked after the
+# refusal: its content unchanged (known content written first) and no
+# process holding it open.  Paths:
+#   <qemu:commandline> -drive of an underwriting image;
+#   <kernel> of another type, unlabeled, and relabeled after define;
+#   OVMF <loader>/<nvram>: the NVRAM libvirt makes is bound to the VM and
+#     label that made it: another VM naming it, or the same VM relabeled,
+#     is refused at start, the NVRAM untouched; the VM itself starts again;
+#   <sysinfo type='fwcfg'> file, <interface><rom file> of another type;
+#   <serial type='file'> onto another type's file, into an unlabeled
+#     directory (both refused), into a market-analysis log directory
+#     (permitted: the guest's console appears in it);
+#   <audio type='file'>; <rng> random backend file of another type, at
+#     define and hotplugged into a running VM (refused, the live XML has no
+#     rng; /dev/urandom is attached);
+#   <input type='evdev'>, <tpm> passthrough, <smartcard mode='host'>,
+#     an <emulator> that is not the host's QEMU (never run as the VM);
+#   and a VM that uses several permitted elements at once (its own labeled
+#     kernel, a labeled fw_cfg file, a labeled NIC ROM, the private
+#     console) boots, with QEMU given those files.
+#
+#   bash libvirt-driver/tests/it-isolation.sh      (root; one box host)
+set -uo pipefail
+# shellcheck source=libvirt-driver/tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+H="host-a"
+MA="label market-analysis, types MA"
+NOSHARE="label market-analysis (types MA) shares no type with resource label underwriting (types SU)"
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS.fd
+NVRAM_DIR=/var/lib/libvirt/qemu/nvram
+ROM_SRC=/usr/lib/ipxe/qemu/efi-virtio.rom
+
+# vm_xml NAME LABEL DEVICES [KERNEL]: domain_xml into $WORK/xml/NAME.xml,
+# with $OS_EXTRA added to <os>, $DOM_EXTRA to <domain>, $DOM_NS as
+# attributes of <domain> and <emulator> set to $EMULATOR; prints the path
+vm_xml() {
+    local f=$WORK/xml/$1.xml
+    domain_xml "$@" | awk -v os="${OS_EXTRA:-}" -v dom="${DOM_EXTRA:-}" -v ns="${DOM_NS:-}" \
+                          -v emu="${EMULATOR:-}" '
+        /^<domain / && ns != "" { sub(/>$/, " " ns ">") }
+        /^<\/domain>/ && dom != "" { print dom }
+        /<emulator>/ && emu != "" { sub(/<emulator>[^<]*</, "<emulator>" emu "<") }
+        { print }
+        /<type arch=/ && os != "" { print os }' >"$f"
+    printf '%s\n' "$f"
+}
+
+sum() {             # sum FILE: its SHA-256 (short), or "missing"
+    if [[ -e $1 ]]; then sha256sum "$1" | cut -c1-16; else echo missing; fi
+}
+
+# holders PATH: the pids of processes that have PATH open, space-separated
+# (the box's hosts share this machine's pid namespace and /tmp)
+holders() {
+    find /proc/[0-9]*/fd -lname "$1" 2>/dev/null | cut -d/ -f3 | sort -u | xargs
+}
+
+qemu_pid() {        # qemu_pid VM: its QEMU's pid on $H, or nothing
+    on "$H" cat "/run/libvirt/qemu/$1.pid" 2>/dev/null
+}
+
+# guarded FILE...: "PATH SUM" for each, to compare after a refusal
+guarded() {
+    local f
+    for f in "$@"; do printf '%s=%s ' "$f" "$(sum "$f")"; done
+}
+
+# after_guard DESC BEFORE FILE...: each FILE unchanged since BEFORE and held
+# by no process
+after_guard() {
+    local desc=$1 before=$2 f held=""
+    shift 2
+    check_eq "$desc: the other type's file is unchanged" "$before" "$(guarded "$@")"
+    for f in "$@"; do held+=$(holders "$f"); done
+    check_eq "$desc: no process holds it open" "" "$held"
+}
+
+# refused_xml DESC VM DETAIL XMLFILE [FILE...]: define and create (a
+# transient start) of XMLFILE are both refused with DETAIL; nothing is
+# defined, nothing runs, no QEMU of VM; each FILE is unchanged, not open
+refused_xml() {
+    local desc=$1 vm=$2 detail=$3 xml=$4 before
+    shift 4
+    before=$(guarded "$@")
+    expect_deny "$desc: define refused" "VM '$vm' ($MA): $detail" on "$H" virsh define "$xml"
+    if defined "$H" "$vm"; then
+        fail "$desc: $vm is not defined" "$vm is in virsh list --all"
+    else
+        pass "$desc: $vm is not defined"
+    fi
+    expect_deny "$desc: create (start) refused" "VM '$vm' ($MA): $detail" on "$H" virsh create "$xml"
+    check_eq "$desc: $vm does not run, no QEMU process of it" "undefined|" \
+        "$(domstate "$H" "$vm")|$(qemu_pid "$vm")"
+    (( $# == 0 )) || after_guard "$desc" "$before" "$@"
+}
+
+# content FILE TEXT: write TEXT into FILE (known content to compare later)
+content() {
+    mkdir -p "$(dirname "$1")"
+    printf '%s\n' "$2" >"$1"
+}
+
+# --- <qemu:commandline>, <kernel> ----------------------------------------------
+passthrough_and_kernel() {
+    local su xml k
+    su=$(disk su-data "$H" underwriting)
+    content "$su" "underwriting data: not for market-analysis"
+    xml=$(DOM_NS="xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" \
+          DOM_EXTRA="  <qemu:commandline><qemu:arg value='-drive'/><qemu:arg value='file=$su,format=raw,if=virtio'/></qemu:commandline>" \
+          vm_xml x-qemucmd market-analysis "")
+    refused_xml "<qemu:commandline> -drive of an underwriting image" x-qemucmd \
+        "element <qemu:commandline> is not allowed for labeled domains" "$xml" "$su"
+
+    mkdir -p "$WORK/kernel-su" "$WORK/kernel-unl" "$WORK/kernel-ma"
+    cp "$KERNEL" "$WORK/kernel-su/vmlinuz" && cp "$KERNEL" "$WORK/kernel-unl/vmlinuz" &&
+        cp "$KERNEL" "$WORK/kernel-ma/vmlinuz" || bail "cannot copy the kernel"
+    label "$H" "$WORK/kernel-su/vmlinuz" underwriting
+    label "$H" "$WORK/kernel-ma/vmlinuz" market-analysis
+    k=$WORK/kernel-su/vmlinuz
+    refused_xml "<kernel> labeled underwriting" x-kernel-su \
+        "resource: kernel ($k): $NOSHARE" "$(vm_xml x-kernel-su market-analysis "" "$k")" "$k"
+    k=$WORK/kernel-unl/vmlinuz
+    refused_xml "<kernel> unlabeled" x-kernel-unl \
+        "resource: kernel ($k) is not labeled" "$(vm_xml x-kernel-unl market-analysis "" "$k")" "$k"
+
+    # a kernel relabeled after define: the start decides again
+    k=$WORK/kernel-ma/vmlinuz
+    expect_ok "<kernel> labeled market-analysis: ma-kern is defined" \
+        on "$H" virsh define "$(vm_xml ma-kern market-analysis "" "$k")"
+    label "$H" "$k" underwriting
+    expect_deny "<kernel> relabeled underwriting after define: the start is refused" \
+        "VM 'ma-kern' ($MA): resource: kernel ($k): $NOSHARE" on "$H" virsh start ma-kern
+    check_eq "<kernel> relabeled: ma-kern is shut off, no QEMU process, nothing holds the kernel" \
+        "shut off||" "$(domstate "$H" ma-kern)|$(qemu_pid ma-kern)|$(holders "$k")"
+    label "$H" "$k" market-analysis
+}
+
+# --- OVMF: <loader>, <nvram> ----------------------------------------------------
+nvram() {
+    local os uuid nv nv_sum made rec
+    label "$H" "$OVMF_CODE" dual-host
+    label "$H" "$OVMF_VARS" dual-host
+    os="    <loader readonly='yes' type='pflash'>$OVMF_CODE</loader>
+    <nvram template='$OVMF_VARS'/>"
+    expect_ok "nvram: ma-efi (OVMF, NVRAM from a dual-host template) is defined" \
+        on "$H" virsh define "$(OS_EXTRA=$os vm_xml ma-efi market-analysis "")"
+    nv=$NVRAM_DIR/ma-efi_VARS.fd
+    check_eq "nvram: libvirt names its NVRAM $nv" "$nv" \
+        "$(on "$H" virsh dumpxml --inactive ma-efi | sed -n "s|.*<nvram[^>]*>\(.*\)</nvram>.*|\1|p")"
+    expect_ok "nvram: ma-efi starts (its NVRAM made afresh from the template)" on "$H" virsh start ma-efi
+    uuid=$(on "$H" virsh domuuid ma-efi | sed '/^$/d')
+    made=$(on "$H" sh -c "test -s $nv && echo made")
+    rec=$(on "$H" sh -c 'cat /var/lib/tvdc/nvram/*.json 2>/dev/null' |
+          jq -sc --arg p "$nv" 'map(select(.path == $p))[0] | "\(.vm_name) \(.vm_uuid) \(.label) \(.types)"')
+    check_eq "nvram: the NVRAM exists, recorded as ma-efi's under market-analysis" \
+        "made|\"ma-efi $uuid market-analysis MA\"" "$made|$rec"
+    on "$H" virsh destroy ma-efi >/dev/null 2>&1
+    nv_sum=$(on "$H" sha256sum "$nv" | cut -c1-16)
+
+    # another VM naming ma-efi's NVRAM
+    os="    <loader readonly='yes' type='pflash'>$OVMF_CODE</loader>
+    <nvram template='$OVMF_VARS'>$nv</nvram>"
+    expect_ok "nvram: ma-efi2 naming ma-efi's NVRAM is defined (decided at start)" \
+        on "$H" virsh define "$(OS_EXTRA=$os vm_xml ma-efi2 market-analysis "")"
+    expect_deny "nvram: ma-efi2 on ma-efi's NVRAM is refused at start" \
+        "VM 'ma-efi2' ($MA): nvram: NVRAM $nv was made by VM 'ma-efi' ($uuid) under label market-analysis (types MA); it is not used by VM 'ma-efi2' under label market-analysis (types MA): remove it to start with a fresh one" \
+        on "$H" virsh start ma-efi2
+    check_eq "nvram: ma-efi2 is shut off, no QEMU; the NVRAM unchanged, held by nothing" \
+        "shut off||$nv_sum|" \
+        "$(domstate "$H" ma-efi2)|$(qemu_pid ma-efi2)|$(on "$H" sha256sum "$nv" | cut -c1-16)|$(holders "$nv")"
+
+    # ma-efi itself relabeled public-web (same UUID, same NVRAM)
+    on "$H" virsh dumpxml --inactive ma-efi | sed "s|<label>market-analysis</label>|<label>public-web</label>|" \
+        >"$WORK/xml/ma-efi-web.xml"
+    on "$H" virsh dumpxml --inactive ma-efi >"$WORK/xml/ma-efi-ma.xml"
+    expect_ok "nvram: ma-efi redefined as public-web" on "$H" virsh define "$WORK/xml/ma-efi-web.xml"
+    expect_deny "nvram: ma-efi relabeled public-web is refused at start" \
+        "VM 'ma-efi' (label public-web, types WEB): nvram: NVRAM $nv was made by VM 'ma-efi' ($uuid) under label market-analysis (types MA); it is not used by VM 'ma-efi' under label public-web (types WEB): remove it to start with a fresh one" \
+        on "$H" virsh start ma-efi
+    check_eq "nvram: ma-efi (public-web) is shut off, no QEMU; the NVRAM unchanged" \
+        "shut off||$nv_sum" \
+        "$(domstate "$H" ma-efi)|$(qemu_pid ma-efi)|$(on "$H" sha256sum "$nv" | cut -c1-16)"
+    on "$H" virsh define "$WORK/xml/ma-efi-ma.xml" >/dev/null || bail "redefine ma-efi"
+    expect_ok "nvram: ma-efi as market-analysis again starts on its NVRAM" on "$H" virsh start ma-efi
+    on "$H" virsh destroy ma-efi >/dev/null 2>&1
+}
+
+# --- fw_cfg, ROM, output files ---------------------------------------------------
+files() {
+    local f xml d
+    f=$WORK/fw/su.bin
+    content "$f" "underwriting firmware config"
+    label "$H" "$f" underwriting
+    xml=$(DOM_EXTRA="  <sysinfo type='fwcfg'><entry name='opt/org.tvdc/su' file='$f'/></sysinfo>" \
+          vm_xml x-fwcfg market-analysis "")
+    refused_xml "<sysinfo type='fwcfg'> file labeled underwriting" x-fwcfg \
+        "resource: sysinfo fw_cfg entry 'opt/org.tvdc/su' ($f): $NOSHARE" "$xml" "$f"
+
+    f=$WORK/rom/su.rom
+    mkdir -p "$WORK/rom"
+    cp "$ROM_SRC" "$f" || bail "cannot copy $ROM_SRC"
+    label "$H" "$f" underwriting
+    refused_xml "<interface><rom file> labeled underwriting" x-rom \
+        "resource: interface 52:54:00:7e:00:01 ROM ($f): $NOSHARE" \
+        "$(vm_xml x-rom market-analysis "<interface type='network'><mac address='52:54:00:7e:00:01'/><source network='tvdc-MA'/><model type='virtio'/><rom file='$f'/></interface>")" \
+        "$f"
+
+    f=$WORK/out/su-serial.log
+    content "$f" "underwriting's log: market-analysis must not write here"
+    label "$H" "$f" underwriting
+    refused_xml "<serial type='file'> onto an underwriting file" x-serial-su \
+        "resource: serial 0 ($f): $NOSHARE" \
+        "$(vm_xml x-serial-su market-analysis "<serial type='file'><source path='$f'/></serial>")" "$f"
+
+    d=$WORK/out-unl
+    mkdir -p "$d"
+    refused_xml "<serial type='file'> into an unlabeled directory" x-serial-unl \
+        "resource: serial 0 ($d/x.log) is not labeled, nor is its directory $d" \
+        "$(vm_xml x-serial-unl market-analysis "<serial type='file'><source path='$d/x.log'/></serial>")"
+    check "<serial type='file'> into an unlabeled directory: the file was not made" test ! -e "$d/x.log"
+
+    f=$WORK/out/su-audio.wav
+    content "$f" "underwriting's recording"
+    label "$H" "$f" underwriting
+    refused_xml "<audio type='file'> onto an underwriting file" x-audio \
+        "resource: audio 1 ($f): $NOSHARE" \
+        "$(vm_xml x-audio market-analysis "<sound model='ich6'><audio id='1'/></sound><audio id='1' type='file' path='$f'/>")" \
+        "$f"
+
+    f=$WORK/out/su-rng
+    content "$f" "underwriting's entropy"
+    label "$H" "$f" underwriting
+    refused_xml "<rng> random backend on an underwriting file" x-rng \
+        "resource: rng 0 ($f): $NOSHARE" \
+        "$(vm_xml x-rng market-analysis "<rng model='virtio'><backend model='random'>$f</backend></rng>")" "$f"
+
+    # permitted: a serial file in a market-analysis log directory
+    d=$WORK/logs-ma
+    mkdir -p "$d"
+    label "$H" "$d" market-analysis
+    expect_ok "<serial type='file'> in a market-analysis log directory: ma-serial starts" \
+        on "$H" virsh create "$(vm_xml ma-serial market-analysis "<serial type='file'><source path='$d/ma-serial.log'/></serial>")"
+    local i
+    for (( i = 0; i < 600; i++ )); do
+        grep -qF "TVDC-GUEST READY" "$d/ma-serial.log" 2>/dev/null && break
+        sleep 0.2
+    done
+    check_eq "<serial type='file'> permitted: ma-serial runs, its console (ttyS0) is in $d/ma-serial.log" \
+        "running|yes" \
+        "$(domstate "$H" ma-serial)|$(grep -qF "TVDC-GUEST READY" "$d/ma-serial.log" 2>/dev/null && echo yes)"
+    on "$H" virsh destroy ma-serial >/dev/null 2>&1
+}
+
+# --- host devices and programs -------------------------------------------------------
+host_elements() {
+    refused_xml "<input type='evdev'>" x-evdev \
+        "input: element <input type='evdev'> is not allowed for labeled domains (host input device '/dev/input/event0')" \
+        "$(vm_xml x-evdev market-analysis "<input type='evdev'><source dev='/dev/input/event0'/></input>")"
+    refused_xml "<tpm> passthrough" x-tpm \
+        "tpm: element <tpm><backend type='passthrough'> is not allowed for labeled domains (the host's TPM)" \
+        "$(vm_xml x-tpm market-analysis "<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm>")"
+    refused_xml "<smartcard mode='host'>" x-smartcard \
+        "smartcard: element <smartcard mode='host'> is not allowed for labeled domains (the host's smartcard readers and certificates)" \
+        "$(vm_xml x-smartcard market-analysis "<smartcard mode='host'/>")"
+
+    # an emulator that is not the host's QEMU: a wrapper that would run it
+    # and says so
+    mkdir -p "$WORK/bin"
+    cat >"$WORK/bin/qemu-system-x86_64" <<EOF
+#!/bin/sh
+echo "\$*" >>$WORK/emulator-runs
+exec /usr/bin/qemu-system-x86_64 "\$@"
+EOF
+    chmod 0755 "$WORK/bin/qemu-system-x86_64"
+    refused_xml "<emulator> not the host's QEMU" x-emu \
+        "emulator: program '$WORK/bin/qemu-system-x86_64' is not one tvdc allows (/usr/bin/qemu-system-*, /usr/bin/kvm, /usr/libexec/qemu-kvm)" \
+        "$(EMULATOR=$WORK/bin/qemu-system-x86_64 vm_xml x-emu market-analysis "")"
+    check_eq "<emulator>: the program never ran as the VM's QEMU" "0" \
+        "$(grep -c 'guest=x-emu' "$WORK/emulator-runs" 2>/dev/null || echo 0)"
+    check_eq "<emulator>: the program never ran at all (not even to probe it)" "0" \
+        "$(wc -l <"$WORK/emulator-runs" 2>/dev/null || echo 0)"
+    [[ ! -s $WORK/emulator-runs ]] || note "the wrapper ran: $(head -3 "$WORK/emulator-runs")"
+}
+
+# --- a permitted VM with several allowed elements, and rng hotplug ---------------------
+permitted() {
+    local k=$WORK/kernel-ma/vmlinuz fw=$WORK/fw/ma.bin rom=$WORK/rom/ma.rom pid cmd f xml got
+    content "$fw" "market-analysis firmware config"
+    label "$H" "$fw" market-analysis
+    cp "$ROM_SRC" "$rom" || bail "cannot copy $ROM_SRC"
+    label "$H" "$rom" market-analysis
+    xml=$(DOM_EXTRA="  <sysinfo type='fwcfg'><entry name='opt/org.tvdc/ma' file='$fw'/></sysinfo>" \
+          vm_xml ma-ok market-analysis \
+          "<interface type='network'><mac address='52:54:00:7e:00:09'/><source network='tvdc-MA'/><model type='virtio'/><rom file='$rom'/></interface>" \
+          "$k")
+    expect_ok "permitted: ma-ok (own market-analysis kernel, fw_cfg file, NIC ROM, private console) is defined" \
+        on "$H" virsh define "$xml"
+    expect_ok "permitted: ma-ok starts" on "$H" virsh start ma-ok
+    if wait_console "$H" ma-ok "TVDC-GUEST READY" 180; then
+        pass "permitted: ma-ok boots (TVDC-GUEST READY on its console)"
+    else
+        fail "permitted: ma-ok boots (TVDC-GUEST READY on its console)" \
+            "$(on "$H" tail -5 /var/log/libvirt/qemu/ma-ok-console.log 2>&1)"
+    fi
+    pid=$(qemu_pid ma-ok)
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+    got=""
+    [[ $cmd == *"-kernel $k "* ]] && got+="kernel "
+    [[ $cmd == *"file=$fw"* ]] && got+="fw_cfg "
+    [[ $cmd == *romfile*"$rom"* ]] && got+="rom"
+    check_eq "permitted: QEMU was given the kernel, the fw_cfg file and the ROM" "kernel fw_cfg rom" "$got"
+
+    # rng hotplug into the running VM
+    f=$WORK/out/su-rng
+    printf "<rng model='virtio'><backend model='random'>%s</backend></rng>\n" "$f" >"$WORK/xml/rng-su.xml"
+    printf "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\n" >"$WORK/xml/rng-urandom.xml"
+    local before
+    before=$(guarded "$f")
+    expect_deny "hotplug: an rng on an underwriting file is refused" \
+        "VM 'ma-ok' ($MA): resource: rng 0 ($f): $NOSHARE" \
+        on "$H" virsh attach-device ma-ok "$WORK/xml/rng-su.xml" --live
+    check_eq "hotplug: ma-ok runs (same QEMU), its live XML has no rng" "running|$pid|0" \
+        "$(domstate "$H" ma-ok)|$(qemu_pid ma-ok)|$(on "$H" virsh dumpxml ma-ok | grep -c '<rng ')"
+    after_guard "hotplug: rng" "$before" "$f"
+    expect_ok "hotplug: an rng on /dev/urandom is attached" \
+        on "$H" virsh attach-device ma-ok "$WORK/xml/rng-urandom.xml" --live
+    check_eq "hotplug: ma-ok's live XML has the /dev/urandom rng" "1" \
+        "$(on "$H" virsh dumpxml ma-ok | grep -c '<backend model=.random.>/dev/urandom</backend>')"
+    on "$H" virsh destroy ma-ok >/dev/null 2>&1
+}
+
+main() {
+    it_setup
+    [[ -r $OVMF_CODE && -r $OVMF_VARS ]] || bail "OVMF is missing ($OVMF_CODE, $OVMF_VARS)"
+    [[ -r $ROM_SRC ]] || bail "$ROM_SRC is missing (ipxe-qemu)"
+    box_up --hosts 1 --policy "$BANK"
+
+    passthrough_and_kernel
+    files
+    host_elements
+    nvram
+    permitted
+    check_eq "no guest is left running" "" "$(running "$H")"
+}
+
+main "$@"
