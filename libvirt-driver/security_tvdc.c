@@ -667,7 +667,9 @@ static const char *const virTVDCDeviceElements[] = {
  * other drivers' labels): not host paths opened for the domain. */
 static const char *const virTVDCDataElements[] = {
     "metadata", "description", "title", "os/cmdline", "resource/partition",
-    "blkiotune/device/path", "seclabel", NULL,
+    "blkiotune/device/path", "seclabel",
+    "devices/filesystem/target",   /* the guest's mount tag */
+    NULL,
 };
 
 
@@ -1759,9 +1761,6 @@ virTVDCCollectResources(const virDomainDef *def)
 
     virTVDCUseProgram(&use, "emulator", def->emulator, virTVDCEmulators);
     virTVDCCollectOS(&use, def);
-    if (def->sec)
-        virTVDCUseRefuse(&use, TVDC_RULE_STR_ELEMENT, NULL, "launchSecurity",
-                         "element <launchSecurity> is not allowed for labeled domains");
 
 #define TVDC_EACH(array, count, kind, field) \
     for (i = 0; i < def->count; i++) { \

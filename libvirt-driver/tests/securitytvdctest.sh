@@ -90,8 +90,9 @@ label "socket:$W/sock/ma.sock" market-analysis
 label "socket:$W/sock/su.sock" underwriting
 label "pci:0000:03:00.0" market-analysis
 
+tvdc policy compile "$POLICY" --output "$T/policy.bin" >/dev/null
 cat >"$T/tvdc.conf" <<CONF
-policy = "$POLICY"
+policy = "$T/policy.bin"
 host_name = "host-a"
 resource_store = "$T/store.json"
 audit_log = "$T/audit.log"
