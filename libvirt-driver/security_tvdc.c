@@ -1232,8 +1232,12 @@ virTVDCCollectNet(virTVDCUse *use,
     char mac[VIR_MAC_STRING_BUFLEN];
     g_autofree char *what = g_strdup_printf("interface %s", virMacAddrFormat(&net->mac, mac));
 
-    if (net->type == VIR_DOMAIN_NET_TYPE_VHOSTUSER)
-        virTVDCCollectChardev(use, what, net->data.vhostuser);
+    if (net->type == VIR_DOMAIN_NET_TYPE_VHOSTUSER) {
+        g_autofree char *vu = g_strdup_printf("interface %s",
+                                              net->ifname ? net->ifname : "vhost-user");
+
+        virTVDCCollectChardev(use, vu, net->data.vhostuser);
+    }
     virTVDCCollectRom(use, what, &net->info);
 
     if (net->script)
