@@ -69,18 +69,16 @@ untouched() {
     check_eq "$1: $2 unchanged, held by no process" "$3|" "$(sum "$2")|$(holders "$2")"
 }
 
-# expect_tvdc_deny DESC CMD...: CMD fails with a tvdc denial (any detail),
-# which is printed; for paths whose exact wording is libvirt's
-expect_refused_by() {
-    local desc=$1 re=$2
-    shift 2
-    run "$@"
-    if (( RC != 0 )) && grep -qE -- "$re" <<<"$ERR"; then
-        pass "$desc"
-        note "  $(head -1 <<<"$ERR")"
-    else
-        fail "$desc" "expected (exit != 0) an error matching: $re" "got (exit $RC):" "$ERR" "$OUT"
-    fi
+# tvdc_label HOST VM [--inactive]: the VM's tvdc label (live or inactive XML)
+tvdc_label() {
+    on "$1" virsh dumpxml "$2" ${3:+"$3"} 2>/dev/null |
+        xmllint --xpath "string(//seclabel[@model='tvdc']/label)" - 2>/dev/null
+}
+
+# skip DESC REASON: a check this box cannot make (TAP SKIP)
+skip() {
+    it_passed=$((it_passed + 1))
+    printf 'ok - %s # SKIP %s\n' "$1" "$2"
 }
 
 record() {          # record PATH: tvdc's record of the memory image at PATH
@@ -102,7 +100,8 @@ update_device() {
         "$(on "$H" ip -o link show "$tap" | sed -n 's/.* master \([^ ]*\).*/\1/p')"
     # the live <interface>, its source moved to tvdc-WEB
     on "$H" virsh dumpxml ma-1 | xmllint --xpath "//devices/interface[mac/@address='$MAC']" - |
-        sed -e "s|<source [^>]*/>|<source network='tvdc-WEB'/>|" >"$WORK/xml/nic-web.xml"
+        sed -e "s|<interface type=[^>]*>|<interface type='network'>|" \
+            -e "s|<source [^>]*/>|<source network='tvdc-WEB'/>|" >"$WORK/xml/nic-web.xml"
     check "update-device: the new interface XML names tvdc-WEB" grep -q "network='tvdc-WEB'" "$WORK/xml/nic-web.xml"
     before=$(live_sum "$H" ma-1)
     expect_deny "update-device: ma-1's NIC onto tvdc-WEB is refused" \
@@ -140,23 +139,46 @@ disks() {
     untouched "change-media" "$su_cd" "$before"
 
     copy=$WORK/img/ma-1-copy.img
-    expect_refused_by "blockcopy: ma-1's disk onto a new (unlabeled) file is refused by tvdc" \
-        "^error: unsupported configuration: tvdc: deny: VM 'ma-1' \\($MA\\): resource: disk image .*$copy" \
+    expect_deny "blockcopy: ma-1's disk onto a new (not yet labeled) file is refused" \
+        "VM 'ma-1' ($MA): resource: disk image: cannot resolve '$copy': No such file or directory" \
         on "$H" virsh blockcopy ma-1 vda "$copy" --transient-job --format raw
     runs_on "blockcopy" ma-1 "$pid"
-    check_eq "blockcopy: no block job, ma-1's disks unchanged, nothing holds the copy" \
-        "none|$disks|" \
-        "$(on "$H" virsh blockjob ma-1 vda --info 2>&1 | grep -q 'No current block job' && echo none)|$(blklist ma-1)|$(holders "$copy")"
+    check_eq "blockcopy: no block job, ma-1's disks unchanged, no copy made" \
+        "none|$disks|missing" \
+        "$(on "$H" virsh blockjob ma-1 vda --info 2>&1 | grep -q 'No current block job' && echo none)|$(blklist ma-1)|$(sum "$copy")"
 
     ovl=$WORK/img/ma-1-overlay.qcow2
-    expect_refused_by "external snapshot: ma-1's disk onto a new (unlabeled) overlay is refused by tvdc" \
-        "^error: unsupported configuration: tvdc: deny: VM 'ma-1' \\($MA\\): resource: disk image .*$ovl" \
-        on "$H" virsh snapshot-create-as ma-1 ext1 --disk-only --atomic \
+    run on "$H" virsh snapshot-create-as ma-1 ext1 --disk-only --atomic \
         --diskspec "vda,snapshot=external,file=$ovl" --diskspec hdc,snapshot=no
+    if (( RC != 0 )) && grep -qxF "error: internal error: missing storage backend for 'file' storage" <<<"$ERR"; then
+        # libvirt stats the overlay through its storage file backend before
+        # any security driver is asked; ci/build-libvirt builds none
+        skip "external snapshot: ma-1's disk onto a new (unlabeled) overlay is refused by tvdc" \
+            "the box's libvirt has no 'file' storage backend (storage_fs not built): external snapshots fail before tvdc is asked"
+    elif (( RC != 0 )) && grep -qxF "error: unsupported configuration: tvdc: deny: VM 'ma-1' ($MA): resource: disk image ($ovl) is not labeled" <<<"$ERR"; then
+        pass "external snapshot: ma-1's disk onto a new (unlabeled) overlay is refused by tvdc"
+    else
+        fail "external snapshot: ma-1's disk onto a new (unlabeled) overlay is refused by tvdc" \
+            "got (exit $RC):" "$ERR"
+    fi
     runs_on "external snapshot" ma-1 "$pid"
     check_eq "external snapshot: no snapshot, ma-1's disks unchanged, nothing holds the overlay" \
         "|$disks|" \
         "$(on "$H" virsh snapshot-list ma-1 --name | sed '/^$/d' | xargs)|$(blklist ma-1)|$(holders "$ovl")"
+
+    # the memory of an external snapshot onto another type's file
+    local target=$WORK/img/su-memsnap.img before
+    content "$target" "underwriting's file, which a memory snapshot must not overwrite"
+    label "$H" "$target" underwriting
+    before=$(sum "$target")
+    expect_deny "memory snapshot: ma-1's memory onto an underwriting file is refused" \
+        "VM 'ma-1' ($MA): save: target $target has label underwriting, which shares no type with label market-analysis; libvirt would overwrite it" \
+        on "$H" virsh snapshot-create-as ma-1 mem1 --memspec "file=$target,snapshot=external" \
+        --diskspec vda,snapshot=no --diskspec hdc,snapshot=no
+    runs_on "memory snapshot" ma-1 "$pid"
+    check_eq "memory snapshot: no snapshot, ma-1 not paused" "|VM status: running" \
+        "$(on "$H" virsh snapshot-list ma-1 --name | sed '/^$/d' | xargs)|$(on "$H" virsh qemu-monitor-command ma-1 --hmp 'info status' 2>/dev/null | tr -d '\r' | sed '/^$/d')"
+    untouched "memory snapshot" "$target" "$before"
 }
 
 # --- qemu-monitor-command ----------------------------------------------------------
@@ -279,13 +301,13 @@ migration() {
     runs_on "migrate --xml" ma-m "$pid"
     check_eq "migrate --xml: host-b has no ma-m, no reservation, and never decided on it (no audit record)" \
         "undefined|0|0" \
-        "$(domstate host-b ma-m)|$(status host-b '.reservations')|$(audit host-b '[.[] | select(.vm_name == "ma-m")] | length')"
+        "$(domstate host-b ma-m)|$(status host-b '.reservations')|$(n=$(audit host-b '[.[] | select(.vm_name == "ma-m")] | length'); echo "${n:-0}")"
     check_eq "migrate --xml: ma-m's live XML still says market-analysis" "market-analysis" \
-        "$(on "$H" virsh dumpxml ma-m | sed -n 's|.*<label>\(.*\)</label>.*|\1|p')"
+        "$(tvdc_label "$H" ma-m)"
     expect_ok "migrate --xml with its own migratable XML is permitted" \
         migrate "$H" ma-m host-b --xml "$WORK/xml/ma-m-own.xml"
     check_eq "migrate: ma-m runs on host-b as market-analysis, not on host-a" "running|market-analysis|shut off" \
-        "$(domstate host-b ma-m)|$(on host-b virsh dumpxml ma-m | sed -n 's|.*<label>\(.*\)</label>.*|\1|p')|$(domstate "$H" ma-m)"
+        "$(domstate host-b ma-m)|$(tvdc_label host-b ma-m)|$(domstate "$H" ma-m)"
     on host-b virsh destroy ma-m >/dev/null 2>&1
 }
 
@@ -306,18 +328,20 @@ snapshots() {
     expect_ok "snapshot: s1 redefined with its domain relabeled public-web" \
         on "$H" virsh snapshot-create ma-s "$WORK/xml/ma-s-s1-web.xml" --redefine
     before=$(on "$H" virsh dumpxml --inactive ma-s | sha256sum | cut -c1-16)
-    expect_refused_by "snapshot-revert: to s1 (public-web) is refused, naming both labels" \
-        "^error: .*(market-analysis.*public-web|public-web.*market-analysis)" \
+    expect_error "snapshot-revert: to s1 (public-web) is refused, naming both labels" \
+        "unsupported configuration: new domain definition changes the static security label of model 'tvdc' from 'market-analysis' to 'public-web'" \
         on "$H" virsh snapshot-revert ma-s s1
     check_eq "snapshot-revert: ma-s is shut off, its definition unchanged (market-analysis)" \
         "shut off|$before|market-analysis" \
-        "$(domstate "$H" ma-s)|$(on "$H" virsh dumpxml --inactive ma-s | sha256sum | cut -c1-16)|$(on "$H" virsh dumpxml --inactive ma-s | sed -n 's|.*<label>\(.*\)</label>.*|\1|p')"
-    expect_refused_by "snapshot-revert --running: to s1 (public-web) is refused" \
-        "^error: .*(market-analysis.*public-web|public-web.*market-analysis)" \
+        "$(domstate "$H" ma-s)|$(on "$H" virsh dumpxml --inactive ma-s | sha256sum | cut -c1-16)|$(tvdc_label "$H" ma-s --inactive)"
+    expect_error "snapshot-revert --running: to s1 (public-web) is refused" \
+        "unsupported configuration: new domain definition changes the static security label of model 'tvdc' from 'market-analysis' to 'public-web'" \
         on "$H" virsh snapshot-revert ma-s s1 --running
     check_eq "snapshot-revert --running: ma-s is not running, still market-analysis" \
         "shut off||market-analysis" \
-        "$(domstate "$H" ma-s)|$(qemu_pid "$H" ma-s)|$(on "$H" virsh dumpxml --inactive ma-s | sed -n 's|.*<label>\(.*\)</label>.*|\1|p')"
+        "$(domstate "$H" ma-s)|$(qemu_pid "$H" ma-s)|$(tvdc_label "$H" ma-s --inactive)"
+    expect_ok "snapshot: a snapshot s2 under ma-s's own label is made" on "$H" virsh snapshot-create-as ma-s s2
+    expect_ok "snapshot-revert: to s2 (market-analysis) is permitted" on "$H" virsh snapshot-revert ma-s s2
 }
 
 main() {
