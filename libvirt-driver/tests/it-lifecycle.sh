@@ -147,6 +147,18 @@ disks() {
         "none|$disks|missing" \
         "$(on "$H" virsh blockjob ma-1 vda --info 2>&1 | grep -q 'No current block job' && echo none)|$(blklist ma-1)|$(sum "$copy")"
 
+    # an existing unlabeled file, reused as it is
+    copy=$WORK/img/ma-1-copy-unl.img
+    content "$copy" "somebody's unlabeled file"
+    before=$(sum "$copy")
+    expect_deny "blockcopy --reuse-external: onto an existing unlabeled file is refused" \
+        "VM 'ma-1' ($MA): resource: disk image ($copy) is not labeled" \
+        on "$H" virsh blockcopy ma-1 vda "$copy" --transient-job --reuse-external --format raw
+    runs_on "blockcopy --reuse-external" ma-1 "$pid"
+    check_eq "blockcopy --reuse-external: no block job, ma-1's disks unchanged" "none|$disks" \
+        "$(on "$H" virsh blockjob ma-1 vda --info 2>&1 | grep -q 'No current block job' && echo none)|$(blklist ma-1)"
+    untouched "blockcopy --reuse-external" "$copy" "$before"
+
     ovl=$WORK/img/ma-1-overlay.qcow2
     run on "$H" virsh snapshot-create-as ma-1 ext1 --disk-only --atomic \
         --diskspec "vda,snapshot=external,file=$ovl" --diskspec hdc,snapshot=no
