@@ -737,14 +737,23 @@ virTVDCResourceAdd(virTVDCUse *use,
 }
 
 
-/* A file or device a domain reads or writes: a resource by its path. */
+/* A file QEMU reads at start (boot files, firmware, ROMs, fw_cfg blobs, an
+ * rng source): a resource by its path.  One that does not exist is
+ * nobody's: QEMU fails to start on it, having read nothing (the check
+ * runs again at every start, so a file that appears later is decided
+ * then). */
 static void
 virTVDCUseFile(virTVDCUse *use,
                const char *what,
                const char *path)
 {
-    if (path)
-        virTVDCResourceAdd(use, g_strdup(what), path);
+    if (!path)
+        return;
+    if (*path == '/' && access(path, F_OK) < 0 && errno == ENOENT) {
+        virTVDCUseDecided(use, path);
+        return;
+    }
+    virTVDCResourceAdd(use, g_strdup(what), path);
 }
 
 
@@ -3502,7 +3511,15 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
 }
 
 
-/* SHA-256 of a file's content (hex), or NULL with errno. */
+/* The layout of a QEMU save image's header (qemu_saveimage.h, 9.0.0):
+ * magic, version, data_len (the domain XML and cookie that follow), ... */
+#define TVDC_SAVE_HEADER_LEN (16 + 19 * 4)
+#define TVDC_SAVE_DATA_LEN_OFFSET (16 + 4)
+
+/* SHA-256 (hex) of a memory image's content after libvirt's header and
+ * domain XML, which save-image-define and save-image-edit rewrite in
+ * place (the label they carry is decided by the record); or of the whole
+ * file when it has no such header.  NULL with errno. */
 static char *
 virTVDCFileSHA256(const char *path,
                   unsigned long long *size)
@@ -3510,10 +3527,21 @@ virTVDCFileSHA256(const char *path,
     g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
     g_autofree unsigned char *buf = g_new(unsigned char, 1024 * 1024);
     VIR_AUTOCLOSE fd = -1;
+    struct stat sb;
+    uint32_t dataLen;
+    off_t skip = 0;
     ssize_t n;
 
     *size = 0;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0)
+        return NULL;
+    if (saferead(fd, buf, TVDC_SAVE_HEADER_LEN) == TVDC_SAVE_HEADER_LEN &&
+        (memcmp(buf, "LibvirtQemudSave", 16) == 0 || memcmp(buf, "LibvirtQemudPart", 16) == 0)) {
+        memcpy(&dataLen, buf + TVDC_SAVE_DATA_LEN_OFFSET, sizeof(dataLen));
+        if ((off_t) TVDC_SAVE_HEADER_LEN + dataLen <= sb.st_size)
+            skip = TVDC_SAVE_HEADER_LEN + (off_t) dataLen;
+    }
+    if (lseek(fd, skip, SEEK_SET) < 0)
         return NULL;
     while ((n = saferead(fd, buf, 1024 * 1024)) > 0) {
         g_checksum_update(sum, buf, n);
@@ -3663,8 +3691,6 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
         detail = g_strdup_printf("restore: memory image %s is not the file that was saved there "
                                  "(replaced since; record %s); it is not restored under any label",
                                  realPath, recordPath);
-    } else if (!virTVDCSavedRecordContent(record, realPath, &detail)) {
-        /* detail says why */
     } else {
         savedLabel = virJSONValueObjectGetString(record, "label");
         savedTypes = virJSONValueObjectGetString(record, "types");
@@ -3674,8 +3700,11 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
         if (STREQ_NULLABLE(savedLabel, req->label) &&
             (!req->label ||
              (STREQ_NULLABLE(savedTypes, types) &&
-              STREQ_NULLABLE(savedPolicy, tvdc_policy_name(priv->policy)))))
-            return 0;
+              STREQ_NULLABLE(savedPolicy, tvdc_policy_name(priv->policy))))) {
+            if (virTVDCSavedRecordContent(record, realPath, &detail))
+                return 0;
+            return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
+        }
 
         saved = virTVDCDescribeMeaning(savedLabel, savedTypes, savedPolicy);
         wanted = virTVDCDescribeMeaning(req->label, types, tvdc_policy_name(priv->policy));
