@@ -11,6 +11,7 @@
 #   OVMF <loader>/<nvram>: the NVRAM libvirt makes is bound to the VM and
 #     label that made it: another VM naming it, or the same VM relabeled,
 #     is refused at start, the NVRAM untouched; the VM itself starts again;
+#     a <loader> of another type is refused;
 #   <sysinfo type='fwcfg'> file, <interface><rom file> of another type;
 #   <serial type='file'> onto another type's file, into an unlabeled
 #     directory (both refused), into a market-analysis log directory
@@ -188,6 +189,17 @@ nvram() {
         "shut off||$nv_sum" \
         "$(domstate "$H" ma-efi)|$(qemu_pid ma-efi)|$(on "$H" sha256sum "$nv" | cut -c1-16)"
     on "$H" virsh define "$WORK/xml/ma-efi-ma.xml" >/dev/null || bail "redefine ma-efi"
+
+    # firmware of another type
+    local code=$WORK/fw/su-code.fd
+    mkdir -p "$WORK/fw"
+    cp "$OVMF_CODE" "$code" || bail "cannot copy $OVMF_CODE"
+    label "$H" "$code" underwriting
+    refused_xml "<loader> labeled underwriting" x-loader-su \
+        "resource: loader ($code): $NOSHARE" \
+        "$(OS_EXTRA="    <loader readonly='yes' type='pflash'>$code</loader>
+    <nvram template='$OVMF_VARS'/>" vm_xml x-loader-su market-analysis "")" "$code"
+
     expect_ok "nvram: ma-efi as market-analysis again starts on its NVRAM" on "$H" virsh start ma-efi
     on "$H" virsh destroy ma-efi >/dev/null 2>&1
 }
@@ -347,6 +359,9 @@ main() {
     host_elements
     nvram
     permitted
+    check_eq "audit: each refused VM's denials are recorded with their rule, none of them permitted" \
+        "x-audio no-shared-type,x-emu element-not-allowed,x-evdev element-not-allowed,x-fwcfg no-shared-type,x-kernel-su no-shared-type,x-kernel-unl unlabeled-resource,x-loader-su no-shared-type,x-qemucmd element-not-allowed,x-rng no-shared-type,x-rom no-shared-type,x-serial-su no-shared-type,x-serial-unl unlabeled-resource,x-smartcard element-not-allowed,x-tpm element-not-allowed|0" \
+        "$(audit "$H" '[.[] | select(.vm_name | startswith("x-")) | select(.decision == "deny") | "\(.vm_name) \(.rule)"] | unique | join(",")' | tr -d '"')|$(audit "$H" '[.[] | select(.vm_name | startswith("x-")) | select(.decision != "deny")] | length')"
     check_eq "no guest is left running" "" "$(running "$H")"
 }
 

@@ -90,8 +90,10 @@ main() {
     # --- audit: one record per decision, every field -------------------
     uuid=$(on host-a virsh domuuid ma-1 | sed '/^$/d')
     rec=$(record_fields host-a ma-1 permit)
+    # three resources: its disk, and the kernel and initrd it boots (boot
+    # files are resources since the allow-list, issue #10)
     check_eq "audit: the permitted start of ma-1 is exactly one record with every field" \
-        "start|host-a|ma-1|$uuid|market-analysis|permit|ok|host: host host-a (label dual-host) may run label market-analysis; collocation: no running type conflicts with label market-analysis; resources checked: 1|$POLICY_NAME|1" \
+        "start|host-a|ma-1|$uuid|market-analysis|permit|ok|host: host host-a (label dual-host) may run label market-analysis; collocation: no running type conflicts with label market-analysis; resources checked: 3|$POLICY_NAME|1" \
         "$rec"
     uuid=$(on host-a virsh domuuid su-1 | sed '/^$/d')
     rec=$(record_fields host-a su-1 deny)
