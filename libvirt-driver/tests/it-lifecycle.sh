@@ -113,6 +113,19 @@ update_device() {
         "$(on "$H" ip -o link show "$tap" | sed -n 's/.* master \([^ ]*\).*/\1/p')|$(live_sum "$H" ma-1)"
     check_eq "update-device: tvdcb103 (WEB) has no port of ma-1" "" \
         "$(on "$H" ip -o link show master tvdcb103 | awk -F': ' '{print $2}' | grep -x "$tap")"
+    # the same, naming WEB's bridge, or a bridge that is not tvdc's
+    sed -e "s|<interface type=[^>]*>|<interface type='bridge'>|" \
+        -e "s|<source [^>]*/>|<source bridge='tvdcb103'/>|" "$WORK/xml/nic-web.xml" >"$WORK/xml/nic-br103.xml"
+    expect_deny "update-device: ma-1's NIC onto bridge tvdcb103 (WEB) is refused" \
+        "VM 'ma-1' ($MA): network: interface $MAC is on the TVD network of type WEB, which label market-analysis (MA) does not have" \
+        on "$H" virsh update-device ma-1 "$WORK/xml/nic-br103.xml" --live
+    sed -e "s|tvdcb103|br0|" "$WORK/xml/nic-br103.xml" >"$WORK/xml/nic-br0.xml"
+    expect_deny "update-device: ma-1's NIC onto br0 (not a TVD bridge) is refused" \
+        "VM 'ma-1' ($MA): network: interface $MAC is on bridge 'br0', which is not a TVD bridge of policy bank-dc (tvdcb<network id>)" \
+        on "$H" virsh update-device ma-1 "$WORK/xml/nic-br0.xml" --live
+    check_eq "update-device: after both, the tap is still a port of tvdcb101, the live XML unchanged" \
+        "tvdcb101|$before" \
+        "$(on "$H" ip -o link show "$tap" | sed -n 's/.* master \([^ ]*\).*/\1/p')|$(live_sum "$H" ma-1)"
     # the same interface on its own network, link down: update-device works
     sed -e "s|network='tvdc-WEB'|network='tvdc-MA'|" -e "s|<link state=[^>]*/>||" \
         -e "s|</interface>|<link state='down'/></interface>|" "$WORK/xml/nic-web.xml" >"$WORK/xml/nic-down.xml"
@@ -191,6 +204,19 @@ disks() {
     check_eq "memory snapshot: no snapshot, ma-1 not paused" "|VM status: running" \
         "$(on "$H" virsh snapshot-list ma-1 --name | sed '/^$/d' | xargs)|$(on "$H" virsh qemu-monitor-command ma-1 --hmp 'info status' 2>/dev/null | tr -d '\r' | sed '/^$/d')"
     untouched "memory snapshot" "$target" "$before"
+
+    # a push backup of ma-1's disk into an underwriting file
+    printf "<domainbackup><disks><disk name='vda' type='file'><target file='%s'/><driver type='raw'/></disk><disk name='hdc' backup='no'/></disks></domainbackup>\n" \
+        "$target" >"$WORK/xml/backup-su.xml"
+    expect_deny "backup-begin --reuse-external: ma-1's disk into an underwriting file is refused" \
+        "VM 'ma-1' ($MA): resource: disk image ($target): $NOSHARE" \
+        on "$H" virsh backup-begin ma-1 "$WORK/xml/backup-su.xml" --reuse-external
+    expect_deny "backup-begin: ma-1's disk into an underwriting file is refused" \
+        "VM 'ma-1' ($MA): resource: disk image ($target): $NOSHARE" \
+        on "$H" virsh backup-begin ma-1 "$WORK/xml/backup-su.xml"
+    runs_on "backup" ma-1 "$pid"
+    check_eq "backup: no job runs" "None" "$(on "$H" virsh domjobinfo ma-1 | awk '/^Job type:/ {print $3}')"
+    untouched "backup" "$target" "$before"
 }
 
 # --- qemu-monitor-command ----------------------------------------------------------
@@ -214,6 +240,11 @@ monitor() {
     expect_deny "monitor: QMP human-monitor-command drive_add is refused" \
         "VM 'ma-1' ($MA): monitor: command '${cmd:0:60}' is not allowed: raw monitor commands bypass tvdc (only query-* and info commands are)" \
         on "$H" virsh qemu-monitor-command ma-1 "$cmd"
+    # an info command (allowed) with a second line: QEMU runs neither
+    run on "$H" virsh qemu-monitor-command ma-1 --hmp "info status
+drive_add 0 file=$su,if=none,format=raw,id=su3"
+    check_eq "monitor: 'info status' with a drive_add on a second line: QEMU refuses the line, adds nothing" \
+        "status: extraneous characters at the end of line" "$(tr -d '\r' <<<"$OUT" | head -1)"
     runs_on "monitor" ma-1 "$pid"
     run on "$H" virsh qemu-monitor-command ma-1 '{"execute":"query-named-block-nodes"}'
     check_eq "monitor: QMP query-named-block-nodes is answered; QEMU has no node of the underwriting image" \
