@@ -5,12 +5,16 @@
 # (same QEMU process), its live XML or disks are what they were, and the
 # other type's file is unchanged (known content, checksum) and not held by
 # any process.
-#   update-device of a NIC onto tvdc-WEB (the tap stays on tvdcb101);
+#   update-device of a NIC onto tvdc-WEB, bridge tvdcb103 or br0 (the tap
+#     stays on tvdcb101); its link set down on tvdc-MA works;
 #   change-media of a cdrom to an underwriting image;
-#   blockcopy and an external disk-only snapshot onto a new, unlabeled file;
+#   blockcopy, an external disk-only snapshot and a push backup onto a new,
+#     unlabeled file (nothing left behind), blockcopy onto an existing
+#     unlabeled file, a backup into an underwriting file, a memory snapshot
+#     onto an underwriting file;
 #   qemu-monitor-command: HMP drive_add, QMP blockdev-add and
 #     human-monitor-command of an underwriting image refused; query-* and
-#     info commands answered;
+#     info commands answered (an info with a second line adds nothing);
 #   save, dump and managedsave (through a link planted at the managed save
 #     path) onto an underwriting file, dump onto an unlabeled file: refused;
 #     save onto a new file and onto the VM's own earlier image: permitted,
@@ -19,7 +23,9 @@
 #   migrate --xml that relabels the VM: refused on the source (the
 #     destination never hears of it), the VM runs on; with its own XML it
 #     migrates;
-#   snapshot-revert to a snapshot whose definition has another label.
+#   snapshot-revert (also --running) to a snapshot whose definition has
+#     another label: refused, the definition unchanged; to its own: works;
+#   every refusal of ma-1 audited with its operation and rule.
 #
 #   bash libvirt-driver/tests/it-lifecycle.sh      (root; two box hosts)
 set -uo pipefail
