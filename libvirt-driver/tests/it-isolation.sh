@@ -15,7 +15,10 @@
 #   <sysinfo type='fwcfg'> file, <interface><rom file> of another type;
 #   <serial type='file'> onto another type's file, into an unlabeled
 #     directory (both refused), into a market-analysis log directory
-#     (permitted: the guest's console appears in it);
+#     (permitted: the guest's console appears in it); a chardev <log file>
+#     onto another type's file; the "own log" rule cannot reach the log
+#     libvirt keeps for another VM whose name extends this VM's (fin-1.log
+#     is not VM fin's);
 #   <audio type='file'>; <rng> random backend file of another type, at
 #     define and hotplugged into a running VM (refused, the live XML has no
 #     rng; /dev/urandom is attached);
@@ -268,6 +271,30 @@ files() {
         "running|yes" \
         "$(domstate "$H" ma-serial)|$(grep -qF "TVDC-GUEST READY" "$d/ma-serial.log" 2>/dev/null && echo yes)"
     on "$H" virsh destroy ma-serial >/dev/null 2>&1
+
+    # a chardev's <log file> onto another type's file
+    f=$WORK/out/su-chardev.log
+    content "$f" "underwriting's chardev log"
+    label "$H" "$f" underwriting
+    refused_xml "<serial><log file> onto an underwriting file" x-chrlog \
+        "resource: serial 0 log ($f): $NOSHARE" \
+        "$(vm_xml x-chrlog market-analysis "<serial type='pty'><log file='$f' append='on'/></serial>")" "$f"
+
+    # "the domain's own log" is /var/log/libvirt/qemu/NAME-WORD.log: a VM
+    # named fin must not get fin-1.log, the log libvirt keeps for VM fin-1
+    # (underwriting)
+    local victim=/var/log/libvirt/qemu/fin-1.log before
+    on "$H" virsh define "$(vm_xml fin-1 underwriting "")" >/dev/null || bail "define fin-1"
+    on "$H" virsh start fin-1 >/dev/null || bail "start fin-1"
+    on "$H" virsh destroy fin-1 >/dev/null 2>&1
+    before=$(on "$H" sha256sum "$victim" | cut -c1-16)
+    [[ -n $before ]] || bail "libvirt kept no log $victim for fin-1"
+    expect_deny "private log: VM fin (market-analysis) may not write $victim, VM fin-1's (underwriting) log" \
+        "VM 'fin' ($MA): resource: serial 0 ($victim) is not labeled, nor is its directory /var/log/libvirt/qemu" \
+        on "$H" virsh create "$(vm_xml fin market-analysis "<serial type='file'><source path='$victim'/></serial>")"
+    check_eq "private log: fin does not run; fin-1's log is unchanged" "undefined|$before" \
+        "$(domstate "$H" fin)|$(on "$H" sha256sum "$victim" | cut -c1-16)"
+    on "$H" virsh destroy fin >/dev/null 2>&1
 }
 
 # --- host devices and programs -------------------------------------------------------
@@ -366,7 +393,7 @@ main() {
     nvram
     permitted
     check_eq "audit: each refused VM's denials are recorded with their rule, none of them permitted" \
-        "x-audio no-shared-type,x-emu element-not-allowed,x-evdev element-not-allowed,x-fwcfg no-shared-type,x-kernel-su no-shared-type,x-kernel-unl unlabeled-resource,x-loader-su no-shared-type,x-qemucmd element-not-allowed,x-rng no-shared-type,x-rom no-shared-type,x-serial-su no-shared-type,x-serial-unl unlabeled-resource,x-smartcard element-not-allowed,x-tpm element-not-allowed|0" \
+        "x-audio no-shared-type,x-chrlog no-shared-type,x-emu element-not-allowed,x-evdev element-not-allowed,x-fwcfg no-shared-type,x-kernel-su no-shared-type,x-kernel-unl unlabeled-resource,x-loader-su no-shared-type,x-qemucmd element-not-allowed,x-rng no-shared-type,x-rom no-shared-type,x-serial-su no-shared-type,x-serial-unl unlabeled-resource,x-smartcard element-not-allowed,x-tpm element-not-allowed|0" \
         "$(audit "$H" '[.[] | select(.vm_name | startswith("x-")) | select(.decision == "deny") | "\(.vm_name) \(.rule)"] | unique | join(",")' | tr -d '"')|$(audit "$H" '[.[] | select(.vm_name | startswith("x-")) | select(.decision != "deny")] | length')"
     check_eq "no guest is left running" "" "$(running "$H")"
 }

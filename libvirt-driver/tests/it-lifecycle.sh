@@ -18,7 +18,7 @@
 #   save, dump and managedsave (through a link planted at the managed save
 #     path) onto an underwriting file, dump onto an unlabeled file: refused;
 #     save onto a new file and onto the VM's own earlier image: permitted,
-#     and those images restore;
+#     and those images restore; another VM's save onto that image: refused;
 #   restore of an image rewritten in place since its save: refused;
 #   migrate --xml that relabels the VM: refused on the source (the
 #     destination never hears of it), the VM runs on; with its own XML it
@@ -299,6 +299,16 @@ images() {
     expect_ok "restore: the new image restores" on "$H" virsh restore "$img"
     check_eq "restore: ma-1 runs, QEMU resumed it" "running|VM status: running" \
         "$(domstate "$H" ma-1)|$(on "$H" virsh qemu-monitor-command ma-1 --hmp 'info status' 2>/dev/null | tr -d '\r' | sed '/^$/d')"
+
+    # another VM of the same type onto ma-1's image: not its own
+    local img_sum mpid
+    img_sum=$(sum "$img")
+    mpid=$(qemu_pid "$H" ma-m)
+    expect_deny "save: ma-m onto ma-1's memory image (not its own, unlabeled) is refused" \
+        "VM 'ma-m' ($MA): save: target $img exists and is neither a memory image of this VM nor labeled for its types; libvirt would overwrite it (write to a new file)" \
+        on "$H" virsh save ma-m "$img"
+    runs_on "save (ma-m)" ma-m "$mpid"
+    untouched "save (ma-m)" "$img" "$img_sum"
 
     # an image rewritten in place (same file, same inode) since its save
     on "$H" virsh save ma-1 "$img" >/dev/null || bail "save ma-1"
