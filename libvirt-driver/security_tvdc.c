@@ -795,21 +795,34 @@ virTVDCUseRefuse(virTVDCUse *use,
 
 /* A log file of this domain's own under libvirt's log directory:
  * /var/log/libvirt/qemu/NAME-WORD.log (WORD letters, digits, '_'), where
- * the test bed and most tools put a domain's serial console. */
+ * the test bed and most tools put a domain's serial console, unless a
+ * domain named NAME-WORD exists here (that is its log). */
 static bool
 virTVDCIsPrivateLog(const virDomainDef *def,
                     const char *path)
 {
     g_autofree char *prefix = g_strdup_printf("%s/%s-", TVDC_QEMU_LOG_DIR, def->name);
+    g_autofree char *other = NULL;
+    g_autofree char *config = NULL;
+    g_autofree char *status = NULL;
     const char *rest;
     size_t n;
 
     if (!(rest = STRSKIP(path, prefix)) || !virStringHasSuffix(rest, ".log"))
         return false;
     n = strlen(rest) - strlen(".log");
-    if (n == 0)
+    if (n == 0 ||
+        strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
         return false;
-    return strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+
+    /* NAME-WORD.log is also the log libvirt keeps for a domain named
+     * NAME-WORD: not this domain's while such a domain is defined or
+     * running here */
+    other = g_strndup(path + strlen(TVDC_QEMU_LOG_DIR) + 1,
+                      strlen(path) - strlen(TVDC_QEMU_LOG_DIR) - 1 - strlen(".log"));
+    config = g_strdup_printf("%s/libvirt/qemu/%s.xml", SYSCONFDIR, other);
+    status = g_strdup_printf("%s/%s.xml", TVDC_QEMU_STATE_DIR, other);
+    return access(config, F_OK) < 0 && access(status, F_OK) < 0;
 }
 
 
@@ -4855,6 +4868,50 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
 }
 
 
+/* Before libvirt runs a domain's emulator, even only to probe its
+ * capabilities while the definition is parsed (patch "security: let the
+ * security drivers refuse an emulator before it is run"): only the host's
+ * own QEMU, for every domain, labeled or not (libvirtd runs it as root),
+ * and for a path given to an API without a domain (def NULL). */
+static int
+virTVDCSecurityVerifyEmulator(virSecurityManager *mgr,
+                              virDomainDef *def,
+                              const char *path)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_auto(virTVDCUse) use = { 0 };
+    g_autofree char *detail = NULL;
+    virTVDCResource *res;
+    virTVDCRequest req;
+    const char *label;
+
+    virTVDCUseInit(&use, def);
+    virTVDCUseProgram(&use, "emulator", path, virTVDCEmulators);
+    if (use.list->len == 0)
+        return 0;
+    res = g_ptr_array_index(use.list, 0);
+    detail = virTVDCRefusalDetail(res);
+
+    if (!def) {
+        /* a path given to an API (virsh domcapabilities --emulatorbin) */
+        ignore_value(virTVDCAuditWrite(priv, "verify", NULL, NULL, NULL,
+                                       priv->permissive ? "would-deny" : "deny",
+                                       res->rule, detail));
+        if (priv->permissive) {
+            VIR_WARN("tvdc (permissive mode): would-deny: %s", detail);
+            return 0;
+        }
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED, _("tvdc: deny: %s"), detail);
+        return -1;
+    }
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCRequestInit(&req, "verify", def, label);
+    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, detail) < 0 ? -1 : 0;
+}
+
+
 /* Is a monitor command read-only?  QMP query-* commands, and HMP "info"
  * commands (plain, or through QMP's human-monitor-command): they open
  * nothing on the host and change nothing. */
@@ -5087,6 +5144,7 @@ virSecurityDriver virTVDCSecurityDriver = {
     .domainSecurityVerifyDevice         = virTVDCSecurityVerifyDevice,
     .domainSecurityVerifyImageTarget    = virTVDCSecurityVerifyImageTarget,
     .domainSecurityVerifyMonitorCommand = virTVDCSecurityVerifyMonitorCommand,
+    .domainSecurityVerifyEmulator       = virTVDCSecurityVerifyEmulator,
 
     .domainSetSecurityImageLabel        = virTVDCSecuritySetImageLabel,
     .domainRestoreSecurityImageLabel    = virTVDCSecurityRestoreImageLabel,
