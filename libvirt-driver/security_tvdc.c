@@ -4792,11 +4792,13 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 /* Files libvirt writes a domain's memory to, and monitor passthrough       */
 
 /* Before libvirt opens (and truncates) the target of a save, managed save,
- * core dump or memory snapshot (patch "qemu: let the security drivers
- * refuse a save, dump or memory snapshot target before it is opened"): a
- * labeled domain's memory goes to a new file, to its own earlier image, or
- * to a file labeled for one of its types; never over another type's file.
- * An unlabeled domain's never over a labeled file. */
+ * core dump or memory snapshot, or creates a block copy, external snapshot
+ * or backup image (patches 0011, 0014), and before QEMU sends a domain's
+ * memory or disks to a UNIX socket (migration and pull-mode backup, patch
+ * 0017): a labeled domain's data goes to a new file, to its own earlier
+ * image, or to a file or socket labeled for one of its types; never over
+ * another type's file or into its socket.  An unlabeled domain's never to
+ * a labeled one. */
 static int
 virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
                                  virDomainDef *def,
@@ -4833,12 +4835,20 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
         recordPath = virTVDCSavedRecordPath(realPath);
         record = virTVDCSavedRecordRead(recordPath);
     }
-    if (realPath && virTVDCLoadStore(priv, &req, &store) == 0 && store &&
-        tvdc_resource_canonicalize(realPath, &key) == 0)
+    if (realPath && S_ISSOCK(sb.st_mode)) {
+        g_autofree char *name = g_strdup_printf("socket:%s", realPath);
+
+        g_clear_pointer(&record, virJSONValueFree);
+        if (tvdc_resource_canonicalize(name, &key) < 0)
+            key = NULL;
+    } else if (realPath && tvdc_resource_canonicalize(realPath, &key) < 0) {
+        key = NULL;
+    }
+    if (key && virTVDCLoadStore(priv, &req, &store) == 0 && store)
         ignore_value(tvdc_store_get(store, key, &storeLabel));
 
-    if (!realPath || !S_ISREG(sb.st_mode)) {
-        detail = g_strdup_printf("save: target %s is not a regular file", path);
+    if (!realPath || (!S_ISREG(sb.st_mode) && !S_ISSOCK(sb.st_mode))) {
+        detail = g_strdup_printf("save: target %s is neither a regular file nor a socket", path);
     } else if (!label) {
         if (!storeLabel)
             return 0;
@@ -4857,8 +4867,13 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
     } else if (storeLabel) {
         rule = tvdc_rule_to_string(TVDC_RULE_NO_SHARED_TYPE);
         detail = g_strdup_printf("save: target %s has label %s, which shares no type with "
-                                 "label %s; libvirt would overwrite it", realPath, storeLabel,
-                                 label);
+                                 "label %s; libvirt would %s", realPath, storeLabel, label,
+                                 S_ISSOCK(sb.st_mode) ? "send the VM's data there"
+                                                      : "overwrite it");
+    } else if (S_ISSOCK(sb.st_mode)) {
+        rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
+        detail = g_strdup_printf("save: target socket %s is not labeled; the VM's memory or "
+                                 "disks would be sent there", realPath);
     } else {
         detail = g_strdup_printf("save: target %s exists and is neither a memory image of "
                                  "this VM nor labeled for its types; libvirt would overwrite "

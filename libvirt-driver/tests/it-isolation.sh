@@ -295,6 +295,14 @@ files() {
     check_eq "private log: fin does not run; fin-1's log is unchanged" "undefined|$before" \
         "$(domstate "$H" fin)|$(on "$H" sha256sum "$victim" | cut -c1-16)"
     on "$H" virsh destroy fin >/dev/null 2>&1
+    # fin-1 undefined: libvirt keeps its log, which is still not fin's
+    on "$H" virsh undefine fin-1 >/dev/null || bail "undefine fin-1"
+    expect_deny "private log: after fin-1 is undefined, its log (kept by libvirt) is still not fin's" \
+        "VM 'fin' ($MA): resource: serial 0 ($victim) is not labeled, nor is its directory /var/log/libvirt/qemu" \
+        on "$H" virsh create "$(vm_xml fin market-analysis "<serial type='file'><source path='$victim'/></serial>")"
+    check_eq "private log: fin does not run; the former fin-1's log is unchanged" "undefined|$before" \
+        "$(domstate "$H" fin)|$(on "$H" sha256sum "$victim" | cut -c1-16)"
+    on "$H" virsh destroy fin >/dev/null 2>&1
 }
 
 # --- host devices and programs -------------------------------------------------------
