@@ -295,6 +295,25 @@ files() {
     check_eq "private log: fin does not run; fin-1's log is unchanged" "undefined|$before" \
         "$(domstate "$H" fin)|$(on "$H" sha256sum "$victim" | cut -c1-16)"
     on "$H" virsh destroy fin >/dev/null 2>&1
+    # the other order: gin (market-analysis) writes gin-1.log while no gin-1
+    # exists; then a VM gin-1 (public-web) is defined and started, whose
+    # libvirt log that is
+    local glog=/var/log/libvirt/qemu/gin-1.log i
+    expect_ok "private log: gin (market-analysis) runs with its console in $glog (no gin-1 exists)" \
+        on "$H" virsh create "$(vm_xml gin market-analysis "<serial type='file'><source path='$glog'/></serial>")"
+    for (( i = 0; i < 600; i++ )); do
+        on "$H" grep -qF "TVDC-GUEST READY" "$glog" 2>/dev/null && break
+        sleep 0.2
+    done
+    run on "$H" virsh define "$(vm_xml gin-1 public-web "")"
+    (( RC != 0 )) || run on "$H" virsh start gin-1
+    check_eq "private log: gin-1 (public-web) does not run with gin's (market-analysis) console as its libvirt log" \
+        "no" \
+        "$([[ $(domstate "$H" gin-1) == running ]] && on "$H" grep -qF "TVDC-GUEST READY" "$glog" && echo yes || echo no)"
+    note "  gin-1: $(domstate "$H" gin-1)${ERR:+; $ERR}"
+    on "$H" virsh destroy gin-1 >/dev/null 2>&1
+    on "$H" virsh destroy gin >/dev/null 2>&1
+
     # fin-1 undefined: libvirt keeps its log, which is still not fin's
     on "$H" virsh undefine fin-1 >/dev/null || bail "undefine fin-1"
     expect_deny "private log: after fin-1 is undefined, its log (kept by libvirt) is still not fin's" \
