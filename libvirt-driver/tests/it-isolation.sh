@@ -297,7 +297,7 @@ files() {
     on "$H" virsh destroy fin >/dev/null 2>&1
     # the other order: gin (market-analysis) writes gin-1.log while no gin-1
     # exists; then a VM gin-1 (public-web) is defined and started, whose
-    # libvirt log that is
+    # libvirt log that is: gin's output must not become gin-1's log
     local glog=/var/log/libvirt/qemu/gin-1.log i
     expect_ok "private log: gin (market-analysis) runs with its console in $glog (no gin-1 exists)" \
         on "$H" virsh create "$(vm_xml gin market-analysis "<serial type='file'><source path='$glog'/></serial>")"
@@ -305,6 +305,8 @@ files() {
         on "$H" grep -qF "TVDC-GUEST READY" "$glog" 2>/dev/null && break
         sleep 0.2
     done
+    # (while gin runs, virtlogd holds the file and gin-1's start fails)
+    on "$H" virsh destroy gin >/dev/null 2>&1
     run on "$H" virsh define "$(vm_xml gin-1 public-web "")"
     (( RC != 0 )) || run on "$H" virsh start gin-1
     check_eq "private log: gin-1 (public-web) does not run with gin's (market-analysis) console as its libvirt log" \
