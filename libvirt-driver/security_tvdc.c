@@ -140,6 +140,7 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_RULE_STR_NETWORK_SETUP "network-setup"
 #define TVDC_RULE_STR_NETWORK_PORT "network-port"
 #define TVDC_RULE_STR_ELEMENT "element-not-allowed"
+#define TVDC_RULE_STR_PRIVATE_LOG "private-log"
 #define TVDC_RULE_STR_NVRAM_STATE "nvram-state"
 #define TVDC_RULE_STR_IMAGE_TARGET "image-target"
 #define TVDC_RULE_STR_PASSTHROUGH "passthrough"
@@ -222,6 +223,7 @@ struct _virTVDCRequest {
 
 
 static void virTVDCPolicyRefresh(virTVDCSecurityData *priv);
+static virJSONValue *virTVDCSavedRecordRead(const char *recordPath);
 static void virTVDCFileIdGet(const char *path, virTVDCFileId *id);
 static bool virTVDCFileIdEqual(const virTVDCFileId *a, const virTVDCFileId *b);
 
@@ -235,6 +237,7 @@ struct _virTVDCResource {
                                 * counts when the file has none */
     char *problem;             /* why it is refused, NULL if it can be checked */
     const char *rule;          /* and the rule of that refusal */
+    bool privateLog;           /* key is the domain's own log (virTVDCIsPrivateLog) */
 };
 
 
@@ -793,10 +796,40 @@ virTVDCUseRefuse(virTVDCUse *use,
     virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, what, __VA_ARGS__)
 
 
+/* Which domain a log file under libvirt's log directory is the own log
+ * of: one record per file (written when the domain starts with it), so
+ * that a file left behind is not taken for another domain's own. */
+#define TVDC_LOG_RECORD_DIR LOCALSTATEDIR "/lib/tvdc/logs"
+
+static char *
+virTVDCLogRecordPath(const char *path)
+{
+    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
+
+    return g_strdup_printf("%s/%s.json", TVDC_LOG_RECORD_DIR, hash);
+}
+
+
+/* The UUID of the domain whose own log path is, or NULL. */
+static char *
+virTVDCLogOwner(const char *path)
+{
+    g_autofree char *recordPath = virTVDCLogRecordPath(path);
+    g_autoptr(virJSONValue) record = virTVDCSavedRecordRead(recordPath);
+
+    if (!record || STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "path"), path))
+        return NULL;
+    return g_strdup(virJSONValueObjectGetString(record, "vm_uuid"));
+}
+
+
 /* A log file of this domain's own under libvirt's log directory:
  * /var/log/libvirt/qemu/NAME-WORD.log (WORD letters, digits, '_'), where
- * the test bed and most tools put a domain's serial console, unless a
- * domain named NAME-WORD exists here (that is its log). */
+ * the test bed and most tools put a domain's serial console.  That is
+ * also the name of the log libvirt keeps for a domain named NAME-WORD, so
+ * it is this domain's only while no such domain is defined or running
+ * here, and only if it is new or recorded as this domain's (a file left
+ * by a former domain NAME-WORD, or another domain's console, is not). */
 static bool
 virTVDCIsPrivateLog(const virDomainDef *def,
                     const char *path)
@@ -805,6 +838,8 @@ virTVDCIsPrivateLog(const virDomainDef *def,
     g_autofree char *other = NULL;
     g_autofree char *config = NULL;
     g_autofree char *status = NULL;
+    g_autofree char *owner = NULL;
+    char uuid[VIR_UUID_STRING_BUFLEN];
     const char *rest;
     size_t n;
 
@@ -815,14 +850,58 @@ virTVDCIsPrivateLog(const virDomainDef *def,
         strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != n)
         return false;
 
-    /* NAME-WORD.log is also the log libvirt keeps for a domain named
-     * NAME-WORD: not this domain's while such a domain is defined or
-     * running here */
     other = g_strndup(path + strlen(TVDC_QEMU_LOG_DIR) + 1,
                       strlen(path) - strlen(TVDC_QEMU_LOG_DIR) - 1 - strlen(".log"));
     config = g_strdup_printf("%s/libvirt/qemu/%s.xml", SYSCONFDIR, other);
     status = g_strdup_printf("%s/%s.xml", TVDC_QEMU_STATE_DIR, other);
-    return access(config, F_OK) < 0 && access(status, F_OK) < 0;
+    if (access(config, F_OK) == 0 || access(status, F_OK) == 0)
+        return false;
+
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return true;
+    virUUIDFormat(def->uuid, uuid);
+    return (owner = virTVDCLogOwner(path)) && STREQ(owner, uuid);
+}
+
+
+/* Record the domain's own logs as its (a start that was permitted).
+ * 0, or -1 and *why. */
+static int
+virTVDCLogRecordWrite(const virDomainDef *def,
+                      GPtrArray *resources,
+                      char **why)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    size_t i;
+
+    virUUIDFormat(def->uuid, uuid);
+    for (i = 0; i < resources->len; i++) {
+        virTVDCResource *res = g_ptr_array_index(resources, i);
+        g_autoptr(virJSONValue) record = NULL;
+        g_autofree char *owner = NULL;
+        g_autofree char *recordPath = NULL;
+        g_autofree char *json = NULL;
+
+        if (!res->privateLog || ((owner = virTVDCLogOwner(res->key)) && STREQ(owner, uuid)))
+            continue;
+        if (g_mkdir_with_parents(TVDC_LOG_RECORD_DIR, 0700) < 0) {
+            *why = g_strdup_printf("%s: %s", TVDC_LOG_RECORD_DIR, g_strerror(errno));
+            return -1;
+        }
+        record = virJSONValueNewObject();
+        recordPath = virTVDCLogRecordPath(res->key);
+        if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
+            virJSONValueObjectAppendString(record, "path", res->key) < 0 ||
+            virJSONValueObjectAppendString(record, "vm_uuid", uuid) < 0 ||
+            virJSONValueObjectAppendString(record, "vm_name", def->name) < 0 ||
+            !(json = virJSONValueToString(record, true)) ||
+            virFileRewriteStr(recordPath, 0600, json) < 0) {
+            *why = g_strdup(virGetLastErrorMessage());
+            virResetLastError();
+            return -1;
+        }
+    }
+    return 0;
 }
 
 
@@ -842,12 +921,15 @@ virTVDCUseOutput(virTVDCUse *use,
     if (!path)
         return;
     virTVDCUseDecided(use, path);
-    if (virTVDCIsPrivateLog(use->def, path))
-        return;
-
     res = g_new0(virTVDCResource, 1);
     res->what = g_strdup(what);
     g_ptr_array_add(use->list, res);
+    if (virTVDCIsPrivateLog(use->def, path)) {
+        res->key = g_strdup(path);
+        res->privateLog = true;
+        return;
+    }
+
     if (*path != '/') {
         res->problem = g_strdup_printf("file '%s' is not an absolute path", path);
         res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
@@ -1775,6 +1857,25 @@ virTVDCWalkXML(virTVDCUse *use)
 }
 
 
+/* The log libvirt keeps for the domain (QEMU's output) must not be another
+ * domain's own console log: a domain NAME's console NAME-1.log, left
+ * behind or still in use, would otherwise become the log of a domain
+ * named NAME-1, of whatever type. */
+static void
+virTVDCCollectOwnLog(virTVDCUse *use)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s.log", TVDC_QEMU_LOG_DIR, use->def->name);
+    g_autofree char *owner = virTVDCLogOwner(path);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    virUUIDFormat(use->def->uuid, uuid);
+    if (owner && STRNEQ(owner, uuid))
+        virTVDCUseRefuse(use, TVDC_RULE_STR_PRIVATE_LOG, NULL, "log",
+                         "libvirt's log of this VM, %s, is the console log of VM %s; "
+                         "remove it to start this VM", path, owner);
+}
+
+
 /* Everything def uses, decided or refused (see the top of this section). */
 static GPtrArray *
 virTVDCCollectResources(const virDomainDef *def)
@@ -1786,6 +1887,7 @@ virTVDCCollectResources(const virDomainDef *def)
     virTVDCUseInit(&use, def);
 
     virTVDCUseProgram(&use, "emulator", def->emulator, virTVDCEmulators);
+    virTVDCCollectOwnLog(&use);
     virTVDCCollectOS(&use, def);
 
 #define TVDC_EACH(array, count, kind, field) \
@@ -1924,6 +2026,7 @@ static char *
 virTVDCRefusalDetail(const virTVDCResource *res)
 {
     if (STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT) ||
+        STREQ_NULLABLE(res->rule, TVDC_RULE_STR_PRIVATE_LOG) ||
         STREQ_NULLABLE(res->rule, TVDC_RULE_STR_INTERNAL))
         return res->what ? g_strdup_printf("%s: %s", res->what, res->problem)
                          : g_strdup(res->problem);
@@ -1953,6 +2056,8 @@ virTVDCResourceLabels(virTVDCSecurityData *priv,
         const char *rule;
 
         labels[i] = NULL;
+        if (res->privateLog)
+            continue;
         if (res->problem) {
             detail = virTVDCRefusalDetail(res);
             rule = res->rule ? res->rule : TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
@@ -2087,10 +2192,12 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
             g_autofree char *detail = NULL;
             const char *rule = TVDC_RULE_STR_LABELED_RESOURCE;
 
-            if (res->problem && STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT)) {
+            if (res->problem && (STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT) ||
+                                 STREQ_NULLABLE(res->rule, TVDC_RULE_STR_PRIVATE_LOG))) {
                 detail = virTVDCRefusalDetail(res);
                 rule = res->rule;
-            } else if (res->problem || virTVDCResourceLabel(store, res, &label) < 0) {
+            } else if (res->privateLog || res->problem ||
+                       virTVDCResourceLabel(store, res, &label) < 0) {
                 continue;
             } else {
                 detail = g_strdup_printf("resource: %s (%s) has label %s; "
@@ -4485,6 +4592,20 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
             g_hash_table_insert(priv->domains, dom->uuid, dom);
         }
         dom->wouldDeny |= wouldDeny;
+    }
+
+    if (priv->privileged) {
+        g_autofree char *why = NULL;
+
+        if (virTVDCLogRecordWrite(def, resources, &why) < 0) {
+            g_autofree char *detail = g_strdup_printf("log: cannot record the VM's own logs in "
+                                                      "%s: %s", TVDC_LOG_RECORD_DIR, why);
+
+            if (virTVDCDeny(priv, &req, VIR_ERR_OPERATION_FAILED,
+                            TVDC_RULE_STR_INTERNAL, detail) < 0)
+                return -1;
+            wouldDeny = true;
+        }
     }
 
     if (!wouldDeny && !dom->wouldDeny &&

@@ -113,7 +113,9 @@ testDecide(virTVDCSecurityData *priv,
     for (i = 0; i < resources->len; i++) {
         virTVDCResource *res = g_ptr_array_index(resources, i);
 
-        if (res->problem)
+        if (res->privateLog)
+            virBufferAsprintf(&out, "private %s: %s\n", res->what, res->key);
+        else if (res->problem)
             virBufferAsprintf(&out, "refused %s: %s\n", NULLSTR(res->rule),
                               NULLSTR(res->problem));
         else
