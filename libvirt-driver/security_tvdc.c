@@ -4293,6 +4293,25 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
 }
 
 
+/* Record the domain's own logs as its, at a start (GenLabel, before
+ * libvirt creates them; again in SetAllLabel, a no-op then).  0, 1
+ * would-deny recorded, -1 denied. */
+static int
+virTVDCOwnLogsRecord(virTVDCSecurityData *priv,
+                     const virTVDCRequest *req,
+                     GPtrArray *resources)
+{
+    g_autofree char *why = NULL;
+    g_autofree char *detail = NULL;
+
+    if (!priv->privileged || virTVDCLogRecordWrite(req->def, resources, &why) == 0)
+        return 0;
+    detail = g_strdup_printf("log: cannot record the VM's own logs in %s: %s",
+                             TVDC_LOG_RECORD_DIR, why);
+    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_INTERNAL, detail);
+}
+
+
 static virTVDCDomain *
 virTVDCDomainNew(const virTVDCRequest *req)
 {
@@ -4361,6 +4380,9 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
         /* unlabeled: decided in domainSetSecurityAllLabel */
         virTVDCDropImplicitLabel(def);
         virTVDCRequestInit(&req, "start", def, NULL);
+        resources = virTVDCCollectResources(def);
+        if (virTVDCOwnLogsRecord(priv, &req, resources) < 0)
+            return -1;
         return virTVDCVTPMRecordWrite(priv, &req) < 0 ? -1 : 0;
     }
 
@@ -4460,6 +4482,14 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     /* the reservation first: two starts must not both make bridges of
      * conflicting types */
     if ((rc = virTVDCEnsureNets(priv, &req, netTypes)) < 0) {
+        if (dom->reserved)
+            ignore_value(tvdc_host_release(priv->host, req.uuid));
+        return -1;
+    }
+    wouldDeny |= rc > 0;
+
+    /* before libvirt creates the domain's log files for this start */
+    if ((rc = virTVDCOwnLogsRecord(priv, &req, resources)) < 0) {
         if (dom->reserved)
             ignore_value(tvdc_host_release(priv->host, req.uuid));
         return -1;
@@ -4594,19 +4624,9 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
         dom->wouldDeny |= wouldDeny;
     }
 
-    if (priv->privileged) {
-        g_autofree char *why = NULL;
-
-        if (virTVDCLogRecordWrite(def, resources, &why) < 0) {
-            g_autofree char *detail = g_strdup_printf("log: cannot record the VM's own logs in "
-                                                      "%s: %s", TVDC_LOG_RECORD_DIR, why);
-
-            if (virTVDCDeny(priv, &req, VIR_ERR_OPERATION_FAILED,
-                            TVDC_RULE_STR_INTERNAL, detail) < 0)
-                return -1;
-            wouldDeny = true;
-        }
-    }
+    if ((rc = virTVDCOwnLogsRecord(priv, &req, resources)) < 0)
+        return -1;
+    wouldDeny |= rc > 0;
 
     if (!wouldDeny && !dom->wouldDeny &&
         virTVDCPermit(priv, &req, label ? dom->permitDetail : unlabeledDetail) < 0)
