@@ -143,6 +143,7 @@ VIR_LOG_INIT("security.security_tvdc");
 #define TVDC_RULE_STR_PRIVATE_LOG "private-log"
 #define TVDC_RULE_STR_NVRAM_STATE "nvram-state"
 #define TVDC_RULE_STR_IMAGE_TARGET "image-target"
+#define TVDC_RULE_STR_IMAGE_CONTENT "image-content"
 #define TVDC_RULE_STR_PASSTHROUGH "passthrough"
 #define TVDC_RULE_STR_OK "ok"
 
@@ -3823,7 +3824,8 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
               STREQ_NULLABLE(savedPolicy, tvdc_policy_name(priv->policy))))) {
             if (virTVDCSavedRecordContent(record, realPath, &detail))
                 return 0;
-            return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
+            return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                                 TVDC_RULE_STR_IMAGE_CONTENT, detail);
         }
 
         saved = virTVDCDescribeMeaning(savedLabel, savedTypes, savedPolicy);

@@ -418,7 +418,7 @@ main() {
     migration
     snapshots
     check_eq "audit: ma-1's refusals are recorded by operation and rule" \
-        "hotplug network-share x3,hotplug no-shared-type x2,hotplug unlabeled-resource x4,monitor passthrough x3,restore no-image-record x1,save image-target x1,save no-shared-type x4" \
+        "hotplug network-share x3,hotplug no-shared-type x2,hotplug unlabeled-resource x4,monitor passthrough x3,restore image-content x1,save image-target x1,save no-shared-type x4" \
         "$(audit "$H" '[.[] | select(.vm_name == "ma-1" and .decision == "deny") | "\(.operation) \(.rule)"] | group_by(.) | map("\(.[0]) x\(length)") | join(",")' | tr -d '"')"
 }
 
