@@ -797,25 +797,71 @@ virTVDCUseRefuse(virTVDCUse *use,
     virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, what, __VA_ARGS__)
 
 
+/* tvdc's records about files (a domain's own logs, its NVRAM, memory
+ * images): one root-only JSON file per path, DIR/SHA256(PATH).json,
+ * written durably (new file, fsync, rename). */
+static char *
+virTVDCRecordPath(const char *dir,
+                  const char *path)
+{
+    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
+
+    return g_strdup_printf("%s/%s.json", dir, hash);
+}
+
+
+/* A record naming a file and the domain it belongs to; the caller may
+ * append more. */
+static virJSONValue *
+virTVDCRecordNew(const char *path,
+                 const char *uuid,
+                 const char *name)
+{
+    g_autoptr(virJSONValue) record = virJSONValueNewObject();
+
+    if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
+        virJSONValueObjectAppendString(record, "path", path) < 0 ||
+        virJSONValueObjectAppendString(record, "vm_uuid", uuid) < 0 ||
+        virJSONValueObjectAppendString(record, "vm_name", name) < 0)
+        return NULL;
+    return g_steal_pointer(&record);
+}
+
+
+/* Write record for path into dir.  0, or -1 and *why. */
+static int
+virTVDCRecordWrite(const char *dir,
+                   const char *path,
+                   virJSONValue *record,
+                   char **why)
+{
+    g_autofree char *recordPath = virTVDCRecordPath(dir, path);
+    g_autofree char *json = NULL;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        *why = g_strdup_printf("%s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    if (!record || !(json = virJSONValueToString(record, true)) ||
+        virFileRewriteStr(recordPath, 0600, json) < 0) {
+        *why = g_strdup(virGetLastErrorMessage());
+        virResetLastError();
+        return -1;
+    }
+    return 0;
+}
+
+
 /* Which domain a log file under libvirt's log directory is the own log
  * of: one record per file (written when the domain starts with it), so
  * that a file left behind is not taken for another domain's own. */
 #define TVDC_LOG_RECORD_DIR LOCALSTATEDIR "/lib/tvdc/logs"
 
-static char *
-virTVDCLogRecordPath(const char *path)
-{
-    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
-
-    return g_strdup_printf("%s/%s.json", TVDC_LOG_RECORD_DIR, hash);
-}
-
-
 /* The UUID of the domain whose own log path is, or NULL. */
 static char *
 virTVDCLogOwner(const char *path)
 {
-    g_autofree char *recordPath = virTVDCLogRecordPath(path);
+    g_autofree char *recordPath = virTVDCRecordPath(TVDC_LOG_RECORD_DIR, path);
     g_autoptr(virJSONValue) record = virTVDCSavedRecordRead(recordPath);
 
     if (!record || STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "path"), path))
@@ -880,27 +926,12 @@ virTVDCLogRecordWrite(const virDomainDef *def,
         virTVDCResource *res = g_ptr_array_index(resources, i);
         g_autoptr(virJSONValue) record = NULL;
         g_autofree char *owner = NULL;
-        g_autofree char *recordPath = NULL;
-        g_autofree char *json = NULL;
 
         if (!res->privateLog || ((owner = virTVDCLogOwner(res->key)) && STREQ(owner, uuid)))
             continue;
-        if (g_mkdir_with_parents(TVDC_LOG_RECORD_DIR, 0700) < 0) {
-            *why = g_strdup_printf("%s: %s", TVDC_LOG_RECORD_DIR, g_strerror(errno));
+        record = virTVDCRecordNew(res->key, uuid, def->name);
+        if (virTVDCRecordWrite(TVDC_LOG_RECORD_DIR, res->key, record, why) < 0)
             return -1;
-        }
-        record = virJSONValueNewObject();
-        recordPath = virTVDCLogRecordPath(res->key);
-        if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
-            virJSONValueObjectAppendString(record, "path", res->key) < 0 ||
-            virJSONValueObjectAppendString(record, "vm_uuid", uuid) < 0 ||
-            virJSONValueObjectAppendString(record, "vm_name", def->name) < 0 ||
-            !(json = virJSONValueToString(record, true)) ||
-            virFileRewriteStr(recordPath, 0600, json) < 0) {
-            *why = g_strdup(virGetLastErrorMessage());
-            virResetLastError();
-            return -1;
-        }
     }
     return 0;
 }
@@ -3503,9 +3534,7 @@ virTVDCCheckOrigin(virTVDCSecurityData *priv,
 static char *
 virTVDCSavedRecordPath(const char *realPath)
 {
-    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, realPath, -1);
-
-    return g_strdup_printf("%s/%s.json", TVDC_SAVED_DIR, hash);
+    return virTVDCRecordPath(TVDC_SAVED_DIR, realPath);
 }
 
 
@@ -3590,45 +3619,25 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
                         const struct stat *sb,
                         char **why)
 {
-    g_autoptr(virJSONValue) record = virJSONValueNewObject();
+    g_autoptr(virJSONValue) record = virTVDCRecordNew(realPath, uuid, def->name);
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
     g_autofree char *nowstr = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
     g_autofree char *types = virTVDCLabelMeaning(priv->policy, label);
-    g_autofree char *recordPath = virTVDCSavedRecordPath(realPath);
-    g_autofree char *json = NULL;
     const char *policyName = priv->policy ? tvdc_policy_name(priv->policy) : NULL;
     unsigned int policyVersion = priv->policy ? tvdc_policy_version(priv->policy) : 0;
 
-    if (g_mkdir_with_parents(TVDC_SAVED_DIR, 0700) < 0) {
-        *why = g_strdup_printf("%s: %s", TVDC_SAVED_DIR, g_strerror(errno));
-        return -1;
-    }
-
-    if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
-        virJSONValueObjectAppendString(record, "path", realPath) < 0 ||
-        virJSONValueObjectAppendNumberUlong(record, "device", sb->st_dev) < 0 ||
-        virJSONValueObjectAppendNumberUlong(record, "inode", sb->st_ino) < 0 ||
-        virJSONValueObjectAppendString(record, "vm_name", def->name) < 0 ||
-        virJSONValueObjectAppendString(record, "vm_uuid", uuid) < 0 ||
-        virTVDCAppendStringOrNull(record, "label", label) < 0 ||
-        virTVDCAppendStringOrNull(record, "types", types) < 0 ||
-        virTVDCAppendStringOrNull(record, "policy", policyName) < 0 ||
-        virJSONValueObjectAppendNumberUint(record, "policy_version", policyVersion) < 0 ||
-        virTVDCAppendStringOrNull(record, "host", priv->hostName) < 0 ||
-        virJSONValueObjectAppendString(record, "saved", nowstr) < 0 ||
-        virJSONValueObjectAppendBoolean(record, "complete", false) < 0 ||
-        !(json = virJSONValueToString(record, true))) {
-        *why = g_strdup_printf("%s", virGetLastErrorMessage());
-        virResetLastError();
-        return -1;
-    }
-
-    if (virFileRewriteStr(recordPath, 0600, json) < 0) {
-        *why = g_strdup_printf("%s", virGetLastErrorMessage());
-        virResetLastError();
-        return -1;
-    }
-    return 0;
+    if (record &&
+        (virJSONValueObjectAppendNumberUlong(record, "device", sb->st_dev) < 0 ||
+         virJSONValueObjectAppendNumberUlong(record, "inode", sb->st_ino) < 0 ||
+         virTVDCAppendStringOrNull(record, "label", label) < 0 ||
+         virTVDCAppendStringOrNull(record, "types", types) < 0 ||
+         virTVDCAppendStringOrNull(record, "policy", policyName) < 0 ||
+         virJSONValueObjectAppendNumberUint(record, "policy_version", policyVersion) < 0 ||
+         virTVDCAppendStringOrNull(record, "host", priv->hostName) < 0 ||
+         virJSONValueObjectAppendString(record, "saved", nowstr) < 0 ||
+         virJSONValueObjectAppendBoolean(record, "complete", false) < 0))
+        g_clear_pointer(&record, virJSONValueFree);
+    return virTVDCRecordWrite(TVDC_SAVED_DIR, realPath, record, why);
 }
 
 
@@ -4044,9 +4053,7 @@ virTVDCNVRAMPath(const virDomainDef *def)
 static char *
 virTVDCNVRAMRecordPath(const char *path)
 {
-    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
-
-    return g_strdup_printf("%s/%s.json", TVDC_NVRAM_DIR, hash);
+    return virTVDCRecordPath(TVDC_NVRAM_DIR, path);
 }
 
 
@@ -4056,29 +4063,15 @@ virTVDCNVRAMRecordWrite(virTVDCSecurityData *priv,
                         const char *path,
                         char **why)
 {
-    g_autoptr(virJSONValue) record = virJSONValueNewObject();
+    g_autoptr(virJSONValue) record = virTVDCRecordNew(path, req->uuid, req->def->name);
     g_autofree char *types = virTVDCLabelMeaning(priv->policy, req->label);
-    g_autofree char *recordPath = virTVDCNVRAMRecordPath(path);
-    g_autofree char *json = NULL;
 
-    if (g_mkdir_with_parents(TVDC_NVRAM_DIR, 0700) < 0) {
-        *why = g_strdup_printf("%s: %s", TVDC_NVRAM_DIR, g_strerror(errno));
-        return -1;
-    }
-    if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
-        virJSONValueObjectAppendString(record, "path", path) < 0 ||
-        virJSONValueObjectAppendString(record, "vm_uuid", req->uuid) < 0 ||
-        virJSONValueObjectAppendString(record, "vm_name", req->def->name) < 0 ||
-        virTVDCAppendStringOrNull(record, "label", req->label) < 0 ||
-        virTVDCAppendStringOrNull(record, "types", types) < 0 ||
-        virTVDCAppendStringOrNull(record, "policy", tvdc_policy_name(priv->policy)) < 0 ||
-        !(json = virJSONValueToString(record, true)) ||
-        virFileRewriteStr(recordPath, 0600, json) < 0) {
-        *why = g_strdup(virGetLastErrorMessage());
-        virResetLastError();
-        return -1;
-    }
-    return 0;
+    if (record &&
+        (virTVDCAppendStringOrNull(record, "label", req->label) < 0 ||
+         virTVDCAppendStringOrNull(record, "types", types) < 0 ||
+         virTVDCAppendStringOrNull(record, "policy", tvdc_policy_name(priv->policy)) < 0))
+        g_clear_pointer(&record, virJSONValueFree);
+    return virTVDCRecordWrite(TVDC_NVRAM_DIR, path, record, why);
 }
 
 
