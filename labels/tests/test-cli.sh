@@ -5,6 +5,7 @@ set -u
 ex=$TVDC_EXAMPLES
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=labels/tests/cli-lib.sh
 . "$(dirname "$0")/cli-lib.sh"
 
 # --- validate ---

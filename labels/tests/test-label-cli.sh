@@ -7,6 +7,7 @@ ex=$TVDC_EXAMPLES
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 tmp=$(cd "$tmp" && pwd -P)     # stored names are realpaths
+# shellcheck source=labels/tests/cli-lib.sh
 . "$(dirname "$0")/cli-lib.sh"
 empty() {  # empty FILE DESCRIPTION
     if [ ! -s "$1" ]; then ok; else bad "$2: not empty: $(cat "$1")"; fi
@@ -48,7 +49,7 @@ usb:046d:c52b public-web" "list: canonical names, sorted"
 mode=$(stat -c %a "$TVDC_STORE")
 [ "$mode" = 600 ] && ok || bad "store mode $mode, want 600"
 jq -e '.version == 1 and (.resources | length) == 8' "$TVDC_STORE" >/dev/null && ok || bad "store format: $(cat "$TVDC_STORE")"
-left=$(ls "$tmp/store" | grep -v -x -e resources.json -e resources.json.lock)
+left=$(find "$tmp/store" -mindepth 1 -maxdepth 1 ! -name resources.json ! -name resources.json.lock -printf '%f\n')
 [ -z "$left" ] && ok || bad "files left behind: $left"
 
 # --- get: any name of the resource finds it ---

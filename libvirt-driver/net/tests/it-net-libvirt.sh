@@ -19,7 +19,8 @@ if [[ ${1:-} != --inside ]]; then
     [[ $(id -u) -eq 0 ]] || { echo "it-net-libvirt: needs root"; exit 77; }
     build=${TVDC_LIBVIRT_BUILD:-}
     if [[ -z $build ]]; then
-        for d in $(ls -td "$CACHE"/libvirt-*/ 2>/dev/null); do
+        mapfile -t dirs < <(ls -td "$CACHE"/libvirt-*/ 2>/dev/null)
+        for d in "${dirs[@]}"; do
             if [[ -x $d/build/src/virtnetworkd && -x $d/build/tools/virsh ]]; then
                 build=${d%/}/build
                 break
