@@ -1621,10 +1621,11 @@ virTVDCCollectOS(virTVDCUse *use,
     virTVDCUseFile(use, "initrd", def->os.initrd);
     virTVDCUseFile(use, "dtb", def->os.dtb);
     virTVDCUseFile(use, "ACPI table", def->os.slic_table);
-    if (def->os.init || def->os.bootloader)
+    /* (<bootloader> is refused by the XML walk: not a child of <domain> tvdc
+     * knows) */
+    if (def->os.init)
         virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, def->os.init, "os",
-                         "element <%s> is not allowed for labeled domains",
-                         def->os.init ? "init" : "bootloader");
+                         "element <init> is not allowed for labeled domains");
 
     if (loader) {
         virTVDCUseFile(use, "loader", loader->path);
