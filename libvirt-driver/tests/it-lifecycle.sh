@@ -23,6 +23,10 @@
 #   migrate --xml that relabels the VM: refused on the source (the
 #     destination never hears of it), the VM runs on; with its own XML it
 #     migrates;
+#   migrate --migrateuri unix:// and a pull-mode backup served on an
+#     underwriting socket: refused (no migration, no job); domcapabilities
+#     --emulatorbin of a program that is not the host's QEMU: refused
+#     before libvirt runs it;
 #   snapshot-revert (also --running) to a snapshot whose definition has
 #     another label: refused, the definition unchanged; to its own: works;
 #   every refusal of ma-1 audited with its operation and rule.
@@ -326,6 +330,53 @@ images() {
         "$(domstate "$H" ma-1)|$(qemu_pid "$H" ma-1)"
 }
 
+# --- UNIX sockets a domain's memory or disks would be sent to, and an -----
+# --- emulator given to an API ----------------------------------------------
+sockets() {
+    local pid sock err marker
+    # (after migration: its records on host-b there are about --xml only)
+    on "$H" virsh start ma-m >/dev/null || bail "start ma-m again on $H"
+    pid=$(qemu_pid "$H" ma-m)
+    sock=$WORK/sock/su-data.sock
+    mkdir -p "$WORK/sock"
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock" ||
+        bail "cannot make $sock"
+    label "$H" "socket:$sock" underwriting
+    label host-b "socket:$sock" underwriting
+
+    run migrate "$H" ma-m host-b --migrateuri "unix://$sock"
+    err=$(grep '^error:' <<<"$ERR" | tail -1)
+    if (( RC != 0 )) && grep -qF "tvdc: deny: VM 'ma-m' ($MA): save: target $sock has label underwriting, which shares no type with label market-analysis; libvirt would send the VM's data there" <<<"$err"; then
+        pass "migrate --migrateuri unix:// onto an underwriting socket is refused"
+    else
+        fail "migrate --migrateuri unix:// onto an underwriting socket is refused" "got (exit $RC):" "$ERR"
+    fi
+    runs_on "migrate unix://" ma-m "$pid"
+    check_eq "migrate unix://: host-b has no ma-m" "undefined" "$(domstate host-b ma-m)"
+
+    printf "<domainbackup mode='pull'><server transport='unix' socket='%s'/></domainbackup>\n" \
+        "$sock" >"$WORK/xml/pull.xml"
+    expect_deny "backup-begin: a pull-mode backup served on an underwriting socket is refused" \
+        "VM 'ma-m' ($MA): save: target $sock has label underwriting, which shares no type with label market-analysis; libvirt would send the VM's data there" \
+        on "$H" virsh backup-begin ma-m "$WORK/xml/pull.xml"
+    runs_on "backup-begin" ma-m "$pid"
+    check "backup-begin: ma-m has no backup job" \
+        sh -c "! '$DCBOX' exec $H virsh domjobinfo ma-m 2>/dev/null | grep -q Backup"
+
+    # a client's emulator for domcapabilities: refused before libvirt runs it
+    marker=$WORK/emulator-ran
+    printf '#!/bin/sh\ntouch %s\nexec /usr/bin/qemu-system-x86_64 "$@"\n' "$marker" >"$WORK/fake-qemu"
+    chmod +x "$WORK/fake-qemu"
+    run on "$H" virsh domcapabilities --emulatorbin "$WORK/fake-qemu" --virttype qemu
+    if (( RC != 0 )) &&
+        grep -qF "tvdc: deny: emulator: program '$WORK/fake-qemu' is not one tvdc allows" <<<"$ERR"; then
+        pass "domcapabilities --emulatorbin of another program is refused"
+    else
+        fail "domcapabilities --emulatorbin of another program is refused" "got (exit $RC):" "$ERR"
+    fi
+    check "domcapabilities: the program never ran" test ! -e "$marker"
+}
+
 # --- migrate --xml that relabels the VM ---------------------------------------------
 migration() {
     local pid err
@@ -416,6 +467,7 @@ main() {
     monitor
     images
     migration
+    sockets
     snapshots
     check_eq "audit: ma-1's refusals are recorded by operation and rule" \
         "hotplug network-share x3,hotplug no-shared-type x2,hotplug unlabeled-resource x4,monitor passthrough x3,restore image-content x1,save image-target x1,save no-shared-type x4" \
