@@ -9,7 +9,7 @@
 # PCI or USB device to give away and no vhost-user backend: for those, a
 # permitted device gets past tvdc to libvirt's or QEMU's own refusal (and
 # the VM is unchanged), while a refused one never gets that far: tvdc
-# decides before libvirt touches the device (patch 0008).  A persistent
+# decides before libvirt touches the device (patch 0006).  A persistent
 # attach (--config) is checked too.
 #
 #   bash libvirt-driver/tests/it-hotplug.sh      (root; one box host)
