@@ -4931,7 +4931,7 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 /* Before libvirt opens (and truncates) the target of a save, managed save,
  * core dump or memory snapshot, or creates a block copy, external snapshot
  * or backup image (patches 0009, 0012), and before QEMU sends a domain's
- * memory or disks to a UNIX socket (migration and pull-mode backup, patch
+ * memory or disks to a UNIX socket (migration and pull-mode backup, patches
  * 0015, 0016): a labeled domain's data goes to a new file, to its own earlier
  * image, or to a file or socket labeled for one of its types; never over
  * another type's file or into its socket.  An unlabeled domain's never to
