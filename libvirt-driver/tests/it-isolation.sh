@@ -207,6 +207,17 @@ nvram() {
     on "$H" virsh destroy ma-efi >/dev/null 2>&1
 }
 
+# fin_refused DESC DESC2 LOG SUM: VM fin (market-analysis) with its console
+# in another VM's libvirt log LOG is refused (DESC), does not run and LOG
+# keeps its checksum SUM (DESC2)
+fin_refused() {
+    expect_deny "$1" \
+        "VM 'fin' ($MA): resource: serial 0 ($3) is not labeled, nor is its directory /var/log/libvirt/qemu" \
+        on "$H" virsh create "$(vm_xml fin market-analysis "<serial type='file'><source path='$3'/></serial>")"
+    check_eq "$2" "undefined|$4" "$(domstate "$H" fin)|$(on "$H" sha256sum "$3" | cut -c1-16)"
+    on "$H" virsh destroy fin >/dev/null 2>&1
+}
+
 # --- fw_cfg, ROM, output files ---------------------------------------------------
 files() {
     local f xml d
@@ -289,12 +300,8 @@ files() {
     on "$H" virsh destroy fin-1 >/dev/null 2>&1
     before=$(on "$H" sha256sum "$victim" | cut -c1-16)
     [[ -n $before ]] || bail "libvirt kept no log $victim for fin-1"
-    expect_deny "private log: VM fin (market-analysis) may not write $victim, VM fin-1's (underwriting) log" \
-        "VM 'fin' ($MA): resource: serial 0 ($victim) is not labeled, nor is its directory /var/log/libvirt/qemu" \
-        on "$H" virsh create "$(vm_xml fin market-analysis "<serial type='file'><source path='$victim'/></serial>")"
-    check_eq "private log: fin does not run; fin-1's log is unchanged" "undefined|$before" \
-        "$(domstate "$H" fin)|$(on "$H" sha256sum "$victim" | cut -c1-16)"
-    on "$H" virsh destroy fin >/dev/null 2>&1
+    fin_refused "private log: VM fin (market-analysis) may not write $victim, VM fin-1's (underwriting) log" \
+        "private log: fin does not run; fin-1's log is unchanged" "$victim" "$before"
     # the other order: gin (market-analysis) writes gin-1.log while no gin-1
     # exists; then a VM gin-1 (public-web) is defined and started, whose
     # libvirt log that is: gin's output must not become gin-1's log
@@ -318,12 +325,8 @@ files() {
 
     # fin-1 undefined: libvirt keeps its log, which is still not fin's
     on "$H" virsh undefine fin-1 >/dev/null || bail "undefine fin-1"
-    expect_deny "private log: after fin-1 is undefined, its log (kept by libvirt) is still not fin's" \
-        "VM 'fin' ($MA): resource: serial 0 ($victim) is not labeled, nor is its directory /var/log/libvirt/qemu" \
-        on "$H" virsh create "$(vm_xml fin market-analysis "<serial type='file'><source path='$victim'/></serial>")"
-    check_eq "private log: fin does not run; the former fin-1's log is unchanged" "undefined|$before" \
-        "$(domstate "$H" fin)|$(on "$H" sha256sum "$victim" | cut -c1-16)"
-    on "$H" virsh destroy fin >/dev/null 2>&1
+    fin_refused "private log: after fin-1 is undefined, its log (kept by libvirt) is still not fin's" \
+        "private log: fin does not run; the former fin-1's log is unchanged" "$victim" "$before"
 }
 
 # --- host devices and programs -------------------------------------------------------
