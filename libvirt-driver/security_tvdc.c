@@ -224,7 +224,6 @@ struct _virTVDCRequest {
 
 
 static void virTVDCPolicyRefresh(virTVDCSecurityData *priv);
-static virJSONValue *virTVDCSavedRecordRead(const char *recordPath);
 static void virTVDCFileIdGet(const char *path, virTVDCFileId *id);
 static bool virTVDCFileIdEqual(const virTVDCFileId *a, const virTVDCFileId *b);
 
@@ -810,6 +809,26 @@ virTVDCRecordPath(const char *dir,
 }
 
 
+/* Read a record; NULL with errno ENOENT when there is none. */
+static virJSONValue *
+virTVDCRecordRead(const char *recordPath)
+{
+    g_autofree char *content = NULL;
+    virJSONValue *record;
+
+    if (virFileReadAllQuiet(recordPath, 1024 * 1024, &content) < 0)
+        return NULL;
+    if (!(record = virJSONValueFromString(content)) ||
+        virJSONValueGetType(record) != VIR_JSON_TYPE_OBJECT) {
+        virJSONValueFree(record);
+        virResetLastError();
+        errno = EBADMSG;
+        return NULL;
+    }
+    return record;
+}
+
+
 /* A record naming a file and the domain it belongs to; the caller may
  * append more. */
 static virJSONValue *
@@ -862,7 +881,7 @@ static char *
 virTVDCLogOwner(const char *path)
 {
     g_autofree char *recordPath = virTVDCRecordPath(TVDC_LOG_RECORD_DIR, path);
-    g_autoptr(virJSONValue) record = virTVDCSavedRecordRead(recordPath);
+    g_autoptr(virJSONValue) record = virTVDCRecordRead(recordPath);
 
     if (!record || STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "path"), path))
         return NULL;
@@ -3539,27 +3558,6 @@ virTVDCSavedRecordPath(const char *realPath)
 }
 
 
-/* Read the record of a memory image; NULL with errno ENOENT when there is
- * none. */
-static virJSONValue *
-virTVDCSavedRecordRead(const char *recordPath)
-{
-    g_autofree char *content = NULL;
-    virJSONValue *record;
-
-    if (virFileReadAllQuiet(recordPath, 1024 * 1024, &content) < 0)
-        return NULL;
-    if (!(record = virJSONValueFromString(content)) ||
-        virJSONValueGetType(record) != VIR_JSON_TYPE_OBJECT) {
-        virJSONValueFree(record);
-        virResetLastError();
-        errno = EBADMSG;
-        return NULL;
-    }
-    return record;
-}
-
-
 /* Is the image the record is about still the file at its path? */
 static bool
 virTVDCSavedRecordCurrent(virJSONValue *record,
@@ -3596,7 +3594,7 @@ virTVDCSavedRecordsPrune(void)
         if (!virStringHasSuffix(ent->d_name, ".json"))
             continue;
         recordPath = g_strdup_printf("%s/%s", TVDC_SAVED_DIR, ent->d_name);
-        if (!(record = virTVDCSavedRecordRead(recordPath)) ||
+        if (!(record = virTVDCRecordRead(recordPath)) ||
             !(path = virJSONValueObjectGetString(record, "path")))
             continue;
         if (stat(path, &sb) < 0 ? errno == ENOENT
@@ -3652,7 +3650,7 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
  * place (the label they carry is decided by the record); or of the whole
  * file when it has no such header.  NULL with errno. */
 static char *
-virTVDCFileSHA256(const char *path,
+virTVDCSavedImageSHA256(const char *path,
                   unsigned long long *size)
 {
     g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
@@ -3711,13 +3709,13 @@ virTVDCSavedRecordsComplete(const char *uuid)
         if (!virStringHasSuffix(ent->d_name, ".json"))
             continue;
         recordPath = g_strdup_printf("%s/%s", TVDC_SAVED_DIR, ent->d_name);
-        if (!(record = virTVDCSavedRecordRead(recordPath)) ||
+        if (!(record = virTVDCRecordRead(recordPath)) ||
             STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "vm_uuid"), uuid) ||
             (virJSONValueObjectGetBoolean(record, "complete", &complete) == 0 && complete) ||
             !(path = virJSONValueObjectGetString(record, "path")) ||
             stat(path, &sb) < 0 || !virTVDCSavedRecordCurrent(record, path, &sb))
             continue;
-        if (!(sha = virTVDCFileSHA256(path, &size))) {
+        if (!(sha = virTVDCSavedImageSHA256(path, &size))) {
             VIR_WARN("tvdc: cannot read memory image %s to record its content: %s",
                      path, g_strerror(errno));
             continue;
@@ -3767,7 +3765,7 @@ virTVDCSavedRecordContent(virJSONValue *record,
                                   "not restored under any label", realPath);
         return false;
     }
-    if (!(have = virTVDCFileSHA256(realPath, &size))) {
+    if (!(have = virTVDCSavedImageSHA256(realPath, &size))) {
         *detail = g_strdup_printf("restore: memory image %s: %s", realPath, g_strerror(errno));
         return false;
     }
@@ -3808,7 +3806,7 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
 
     if (!realPath || stat(realPath, &sb) < 0) {
         detail = g_strdup_printf("restore: memory image %s: %s", path, g_strerror(errno));
-    } else if (!(record = virTVDCSavedRecordRead(recordPath))) {
+    } else if (!(record = virTVDCRecordRead(recordPath))) {
         if (errno == ENOENT)
             detail = g_strdup_printf("restore: memory image %s has no record on host %s of the "
                                      "label it was saved under (saved on another host or "
@@ -4111,7 +4109,7 @@ virTVDCCheckNVRAM(virTVDCSecurityData *priv,
         if (virTVDCNVRAMRecordWrite(priv, req, path, &why) == 0)
             return 0;
         detail = g_strdup_printf("nvram: cannot record the label of NVRAM %s: %s", path, why);
-    } else if (!(record = virTVDCSavedRecordRead(recordPath))) {
+    } else if (!(record = virTVDCRecordRead(recordPath))) {
         detail = g_strdup_printf("nvram: NVRAM %s has no tvdc record of the domain and label "
                                  "it was made for (made before tvdc, or by another host); "
                                  "remove it to start with a fresh one", path);
@@ -4289,9 +4287,9 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
 }
 
 
-/* Record the domain's own logs as its, at a start (GenLabel, before
- * libvirt creates them; again in SetAllLabel, a no-op then).  0, 1
- * would-deny recorded, -1 denied. */
+/* Record the domain's own logs as its, at a start, restore or incoming
+ * migration (GenLabel: before libvirt creates them).  0, 1 would-deny
+ * recorded, -1 denied. */
 static int
 virTVDCOwnLogsRecord(virTVDCSecurityData *priv,
                      const virTVDCRequest *req,
@@ -4620,10 +4618,6 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
         dom->wouldDeny |= wouldDeny;
     }
 
-    if ((rc = virTVDCOwnLogsRecord(priv, &req, resources)) < 0)
-        return -1;
-    wouldDeny |= rc > 0;
-
     if (!wouldDeny && !dom->wouldDeny &&
         virTVDCPermit(priv, &req, label ? dom->permitDetail : unlabeledDetail) < 0)
         return -1;
@@ -4639,20 +4633,16 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
  * once (the QEMU driver calls this once per stop, also after a failed
  * start; a domain it does not know about holds nothing). */
 static int
-virTVDCSecurityReleaseLabel(virSecurityManager *mgr,
-                            virDomainDef *def)
+virTVDCReleaseLocked(virTVDCSecurityData *priv,
+                     virDomainDef *def,
+                     const char *uuid)
 {
-    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    char uuid[VIR_UUID_STRING_BUFLEN];
     virTVDCDomain *dom;
     int rc;
 
     virTVDCVTPMRecordRemove(priv, def);
 
-    virUUIDFormat(def->uuid, uuid);
-    if (priv->privileged)
-        virTVDCSavedRecordsComplete(uuid);
     if (!(dom = g_hash_table_lookup(priv->domains, uuid)))
         return 0;
 
@@ -4668,6 +4658,22 @@ virTVDCSecurityReleaseLabel(virSecurityManager *mgr,
         virTVDCUpdateViolations(priv, NULL);
     virTVDCWriteStatus(priv);
     return 0;
+}
+
+
+static int
+virTVDCSecurityReleaseLabel(virSecurityManager *mgr,
+                            virDomainDef *def)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    virUUIDFormat(def->uuid, uuid);
+    /* hashing the images it saved touches no driver state: not under the
+     * lock every other decision waits for */
+    if (priv->privileged)
+        virTVDCSavedRecordsComplete(uuid);
+    return virTVDCReleaseLocked(priv, def, uuid);
 }
 
 
@@ -4970,7 +4976,7 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
 
     if ((realPath = realpath(path, NULL))) {
         recordPath = virTVDCSavedRecordPath(realPath);
-        record = virTVDCSavedRecordRead(recordPath);
+        record = virTVDCRecordRead(recordPath);
     }
     if (realPath && S_ISSOCK(sb.st_mode)) {
         g_autofree char *name = g_strdup_printf("socket:%s", realPath);
