@@ -56,20 +56,6 @@ vm_xml() {
     printf '%s\n' "$f"
 }
 
-sum() {             # sum FILE: its SHA-256 (short), or "missing"
-    if [[ -e $1 ]]; then sha256sum "$1" | cut -c1-16; else echo missing; fi
-}
-
-# holders PATH: the pids of processes that have PATH open, space-separated
-# (the box's hosts share this machine's pid namespace and /tmp)
-holders() {
-    find /proc/[0-9]*/fd -lname "$1" 2>/dev/null | cut -d/ -f3 | sort -u | xargs
-}
-
-qemu_pid() {        # qemu_pid VM: its QEMU's pid on $H, or nothing
-    on "$H" cat "/run/libvirt/qemu/$1.pid" 2>/dev/null
-}
-
 # guarded FILE...: "PATH SUM" for each, to compare after a refusal
 guarded() {
     local f
@@ -101,7 +87,7 @@ refused_xml() {
     fi
     expect_deny "$desc: create (start) refused" "VM '$vm' ($MA): $detail" on "$H" virsh create "$xml"
     check_eq "$desc: $vm does not run, no QEMU process of it" "undefined|" \
-        "$(domstate "$H" "$vm")|$(qemu_pid "$vm")"
+        "$(domstate "$H" "$vm")|$(qemu_pid "$H" "$vm")"
     (( $# == 0 )) || after_guard "$desc" "$before" "$@"
 }
 
@@ -142,7 +128,7 @@ passthrough_and_kernel() {
     expect_deny "<kernel> relabeled underwriting after define: the start is refused" \
         "VM 'ma-kern' ($MA): resource: kernel ($k): $NOSHARE" on "$H" virsh start ma-kern
     check_eq "<kernel> relabeled: ma-kern is shut off, no QEMU process, nothing holds the kernel" \
-        "shut off||" "$(domstate "$H" ma-kern)|$(qemu_pid ma-kern)|$(holders "$k")"
+        "shut off||" "$(domstate "$H" ma-kern)|$(qemu_pid "$H" ma-kern)|$(holders "$k")"
     label "$H" "$k" market-analysis
 }
 
@@ -178,7 +164,7 @@ nvram() {
         on "$H" virsh start ma-efi2
     check_eq "nvram: ma-efi2 is shut off, no QEMU; the NVRAM unchanged, held by nothing" \
         "shut off||$nv_sum|" \
-        "$(domstate "$H" ma-efi2)|$(qemu_pid ma-efi2)|$(on "$H" sha256sum "$nv" | cut -c1-16)|$(holders "$nv")"
+        "$(domstate "$H" ma-efi2)|$(qemu_pid "$H" ma-efi2)|$(on "$H" sha256sum "$nv" | cut -c1-16)|$(holders "$nv")"
 
     # ma-efi itself relabeled public-web (same UUID, same NVRAM)
     on "$H" virsh dumpxml --inactive ma-efi | sed "s|<label>market-analysis</label>|<label>public-web</label>|" \
@@ -190,7 +176,7 @@ nvram() {
         on "$H" virsh start ma-efi
     check_eq "nvram: ma-efi (public-web) is shut off, no QEMU; the NVRAM unchanged" \
         "shut off||$nv_sum" \
-        "$(domstate "$H" ma-efi)|$(qemu_pid ma-efi)|$(on "$H" sha256sum "$nv" | cut -c1-16)"
+        "$(domstate "$H" ma-efi)|$(qemu_pid "$H" ma-efi)|$(on "$H" sha256sum "$nv" | cut -c1-16)"
     on "$H" virsh define "$WORK/xml/ma-efi-ma.xml" >/dev/null || bail "redefine ma-efi"
 
     # firmware of another type
@@ -386,7 +372,7 @@ permitted() {
         fail "permitted: ma-ok boots (TVDC-GUEST READY on its console)" \
             "$(on "$H" tail -5 /var/log/libvirt/qemu/ma-ok-console.log 2>&1)"
     fi
-    pid=$(qemu_pid ma-ok)
+    pid=$(qemu_pid "$H" ma-ok)
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
     got=""
     [[ $cmd == *"-kernel $k "* ]] && got+="kernel "
@@ -404,7 +390,7 @@ permitted() {
         "VM 'ma-ok' ($MA): resource: rng 0 ($f): $NOSHARE" \
         on "$H" virsh attach-device ma-ok "$WORK/xml/rng-su.xml" --live
     check_eq "hotplug: ma-ok runs (same QEMU), its live XML has no rng" "running|$pid|0" \
-        "$(domstate "$H" ma-ok)|$(qemu_pid ma-ok)|$(on "$H" virsh dumpxml ma-ok | grep -c '<rng ')"
+        "$(domstate "$H" ma-ok)|$(qemu_pid "$H" ma-ok)|$(on "$H" virsh dumpxml ma-ok | grep -c '<rng ')"
     after_guard "hotplug: rng" "$before" "$f"
     expect_ok "hotplug: an rng on /dev/urandom is attached" \
         on "$H" virsh attach-device ma-ok "$WORK/xml/rng-urandom.xml" --live

@@ -42,19 +42,6 @@ NOSHARE="label market-analysis (types MA) shares no type with resource label und
 SAVED_DIR=/var/lib/tvdc/saved-images
 MAC=52:54:00:7e:01:01
 
-sum() {             # sum FILE: its SHA-256 (short), or "missing"
-    if [[ -e $1 ]]; then sha256sum "$1" | cut -c1-16; else echo missing; fi
-}
-
-# holders PATH: the pids of processes that have PATH open
-holders() {
-    find /proc/[0-9]*/fd -lname "$1" 2>/dev/null | cut -d/ -f3 | sort -u | xargs
-}
-
-qemu_pid() {        # qemu_pid HOST VM
-    on "$1" cat "/run/libvirt/qemu/$2.pid" 2>/dev/null
-}
-
 live_sum() {        # live_sum HOST VM: its live XML's checksum
     on "$1" virsh dumpxml "$2" 2>/dev/null | sha256sum | cut -c1-16
 }

@@ -24,6 +24,8 @@
 #   audit HOST JQ-FILTER          the audit records of HOST selected by a jq
 #                                 filter over the array (tvdc audit --json)
 #   status HOST JQ-FILTER         HOST's tvdc status --json through jq
+#   sum FILE, holders PATH, qemu_pid HOST VM   a file's checksum, who holds it
+#                                 open, a VM's QEMU pid (outcome checks)
 #
 # Environment: TVDC_ROOT (the repository; default: from this file's place),
 # TVDC_IT_KEEP=1 keeps the work directory (box logs, XML) even on success.
@@ -482,6 +484,21 @@ audit() {
 # exit status of tvdc status, 1 when degraded, is not the point here)
 status() {
     { on "$1" tvdc status --json 2>/dev/null || true; } | jq -c "$2"
+}
+
+# sum FILE: its SHA-256 (short), or "missing"
+sum() {
+    if [[ -e $1 ]]; then sha256sum "$1" | cut -c1-16; else echo missing; fi
+}
+
+# holders PATH: the pids of processes that have PATH open, space-separated
+holders() {
+    find /proc/[0-9]*/fd -lname "$1" 2>/dev/null | cut -d/ -f3 | sort -u | xargs
+}
+
+# qemu_pid HOST VM: the pid of VM's QEMU on HOST, or nothing
+qemu_pid() {
+    on "$1" cat "/run/libvirt/qemu/$2.pid" 2>/dev/null
 }
 
 # destroy_all HOST: destroy every running guest of HOST
