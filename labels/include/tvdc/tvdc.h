@@ -719,8 +719,9 @@ int tvdc_vtpm_verify(const char *ca_dir, const void *cert, size_t len,
 
 /* Read NV indexes of the TPM 2 state in state_dir (swtpm's
  * tpm2-00.permall): the state file is copied and a private `swtpm chardev`
- * (found in PATH) answers TPM2_NV_ReadPublic and TPM2_NV_Read on the copy,
- * so the original is never modified and may be in use.  For each entry the
+ * (found in PATH: for the tvdc command; libvirtd runs its own, see below)
+ * answers TPM2_NV_ReadPublic and TPM2_NV_Read on the copy, so the original
+ * is never modified and may be in use.  For each entry the
  * caller sets index; data (malloc'ed) and len are set, NULL/0 when the
  * index is not defined.  Returns how many were found, -ENOENT no state,
  * -EIO swtpm could not read it (an encrypted state, for one). */
@@ -737,6 +738,27 @@ int tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n,
  * P-256 index) and the NV index it was found at. */
 int tvdc_vtpm_state_ek_cert(const char *state_dir, uint8_t **ret,
                             size_t *ret_len, uint32_t *nv, tvdc_error *err);
+
+/* The same for a caller that runs swtpm itself (libvirtd: virCommand with
+ * its configured swtpm, never a program found in PATH):
+ *   1. tvdc_vtpm_state_copy: the state copied into a private directory
+ *      (tmpfs when there is one); *copy_dir malloc'ed;
+ *   2. tvdc_vtpm_swtpm_args: the arguments after the program name to run
+ *      swtpm with on the copy, talking on its file descriptor fd (the
+ *      child's end of a socket pair); *ret is one malloc'ed block,
+ *      NULL-terminated: free() it;
+ *   3. tvdc_vtpm_nv_read_fd / tvdc_vtpm_ek_cert_fd over the parent's end
+ *      (state_dir only names the state in messages), as above;
+ *   4. close the parent's end (swtpm ends on EOF), wait for swtpm, and
+ *      tvdc_vtpm_state_copy_remove: the copy (it holds the vTPM's seeds)
+ *      is overwritten and removed. */
+int tvdc_vtpm_state_copy(const char *state_dir, char **copy_dir, tvdc_error *err);
+int tvdc_vtpm_swtpm_args(const char *copy_dir, int fd, char ***ret);
+int tvdc_vtpm_nv_read_fd(int fd, const char *state_dir, tvdc_vtpm_nv *nv, size_t n,
+                         tvdc_error *err);
+int tvdc_vtpm_ek_cert_fd(int fd, const char *state_dir, uint8_t **ret, size_t *ret_len,
+                         uint32_t *nv, tvdc_error *err);
+void tvdc_vtpm_state_copy_remove(const char *copy_dir);
 
 /* Destroy a vTPM state directory: every regular file in it is overwritten
  * with random bytes, synced and unlinked, then the directory is removed.
