@@ -274,6 +274,53 @@ int tvdc_store_update(const char *path, const char *key, const char *label,
                       const tvdc_policy *p, tvdc_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* What a VM uses (the libvirt driver's collector)                          */
+
+/* One thing a VM's definition makes libvirt or QEMU open, as the caller
+ * collected it. */
+typedef struct tvdc_use {
+    const char *what;        /* "disk 'vda'", for explanations */
+    const char *key;         /* canonical store key; NULL: not resolved */
+    const char *parent_key;  /* a file the VM writes: its directory's key,
+                              * whose label counts when the file has none */
+    const char *refused;     /* the collector refused it: its rule name
+                              * ("element-not-allowed", "private-log", ...) */
+    int is_private;          /* the VM's own (its log): nothing to decide */
+} tvdc_use;
+
+typedef enum tvdc_use_rule {
+    TVDC_USE_OK,
+    TVDC_USE_REFUSED,        /* the collector's refusal stands */
+    TVDC_USE_UNLABELED,      /* "unlabeled-resource": labeled VM, unlabeled resource */
+    TVDC_USE_LABELED,        /* "labeled-resource": unlabeled VM, labeled resource */
+    TVDC_USE_SHARE,          /* the sharing rule denies it: see verdict */
+    _TVDC_USE_RULE_MAX,
+} tvdc_use_rule;
+
+typedef struct tvdc_use_verdict {
+    tvdc_use_rule rule;
+    const char *label;       /* the resource's label (into the store), NULL */
+    tvdc_verdict verdict;    /* TVDC_USE_SHARE: the sharing verdict */
+} tvdc_use_verdict;
+
+/* "unlabeled-resource", "labeled-resource"; NULL for the others (a
+ * refusal keeps the collector's rule, a sharing denial the policy's). */
+const char *tvdc_use_rule_to_string(tvdc_use_rule r);
+
+/* May a VM with label vm_label (NULL: unlabeled) use u, given the labels
+ * of store s?  A labeled VM may use what is private to it or labeled (by
+ * the resource's own label, else its directory's) with a label that shares
+ * a type with its own; a collector's refusal stands.  An unlabeled VM may
+ * use only unlabeled resources and is refused only the refusals of rules
+ * "element-not-allowed" and "private-log" (what it cannot see through
+ * might be labeled).  TVDC_PERMIT or TVDC_DENY with *v filled; -ENOENT if
+ * vm_label is not in p (nothing to share with), -EINVAL for bad
+ * arguments.  Pure. */
+int tvdc_decide_use(const tvdc_policy *p, const tvdc_store *s,
+                    const char *vm_label, const tvdc_use *u,
+                    tvdc_use_verdict *v);
+
+/* ------------------------------------------------------------------------ */
 /* Signed policies                                                          */
 
 /* Detached signature over the exact bytes (ECDSA P-256 with SHA-256, or
