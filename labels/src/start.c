@@ -2,8 +2,8 @@
 /*
  * The full start decision (DESIGN.md section 2): the pure checks of
  * decide.c, then anti-collocation against a host's reservation table
- * (host.c), reserving when everything permits.  Above both, so neither
- * depends on the other's caller.
+ * (host.c), reserving when everything permits.  It sits above both:
+ * bitset.c <- decide.c <- host.c <- start.c, and no call goes back up.
  */
 #include "internal.h"
 
