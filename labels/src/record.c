@@ -31,6 +31,19 @@ static inline void json_putp(json_object **o) { json_object_put(*o); }
 static inline void tvdc_record_freep(tvdc_record **r) { tvdc_record_free(*r); }
 static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 
+/* 32 bytes as 64 lower-case hex digits and a NUL. */
+static void
+sha256_hex(const uint8_t sum[32], char hex[65])
+{
+    static const char hexd[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < 32; i++) {
+        hex[2 * i] = hexd[sum[i] >> 4];
+        hex[2 * i + 1] = hexd[sum[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
 void
 tvdc_record_free(tvdc_record *r)
 {
@@ -99,7 +112,6 @@ tvdc_record_new(tvdc_record_kind kind, const tvdc_policy *p, const char *path,
 int
 tvdc_record_path(const char *dir, const char *path, char **ret)
 {
-    static const char hexd[] = "0123456789abcdef";
     uint8_t sum[32];
     char hex[65];
     int r;
@@ -109,11 +121,7 @@ tvdc_record_path(const char *dir, const char *path, char **ret)
     r = tv_sha256(path, strlen(path), sum);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < sizeof(sum); i++) {
-        hex[2 * i] = hexd[sum[i] >> 4];
-        hex[2 * i + 1] = hexd[sum[i] & 15];
-    }
-    hex[64] = '\0';
+    sha256_hex(sum, hex);
     return asprintf(ret, "%s/%s" RECORD_SUFFIX, dir, hex) < 0 ? -ENOMEM : 0;
 }
 
@@ -290,40 +298,26 @@ record_from_json(json_object *o, tvdc_record **ret)
     return 0;
 }
 
-/* Read one record file (its directory checked by the caller). */
+/* Read one record file (its directory checked by the caller, root's and
+ * writable by no one else, so the file cannot change under the check). */
 static int
 record_read_file(const char *file, tvdc_record **ret)
 {
     _cleanup_free_ char *buf = NULL;
-    _cleanup_close_ int fd = -1;
     _cleanup_(json_putp) json_object *o = NULL;
     struct stat st;
-    size_t len = 0;
+    size_t len;
+    int k;
 
-    fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ELOOP ? -EPERM : -errno;
-    if (fstat(fd, &st) < 0)
+    if (lstat(file, &st) < 0)
         return -errno;
+    if (S_ISLNK(st.st_mode) || !owner_ok(&st))
+        return -EPERM;
     if (!S_ISREG(st.st_mode))
         return -EBADMSG;
-    if (!owner_ok(&st))
-        return -EPERM;
-    if (st.st_size > RECORD_MAX_BYTES)
-        return -EBADMSG;
-    buf = malloc((size_t) st.st_size + 1);
-    if (!buf)
-        return -ENOMEM;
-    while (len < (size_t) st.st_size) {
-        ssize_t k = read(fd, buf + len, (size_t) st.st_size - len);
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -EBADMSG;
-        len += (size_t) k;
-    }
-    buf[len] = '\0';
+    k = tv_read_file(file, RECORD_MAX_BYTES, &buf, &len);
+    if (k < 0)
+        return k == -EFBIG ? -EBADMSG : k;
     o = json_tokener_parse(buf);
     if (!o || !json_object_is_type(o, json_type_object))
         return -EBADMSG;
@@ -429,7 +423,6 @@ tvdc_record_prune(const char *dir)
 int
 tvdc_saved_image_sha256(const char *path, char hex[65], uint64_t *size)
 {
-    static const char hexd[] = "0123456789abcdef";
     _cleanup_free_ uint8_t *buf = malloc(HASH_CHUNK);
     _cleanup_close_ int fd = -1;
     EVP_MD_CTX *ctx = NULL;
@@ -477,11 +470,7 @@ tvdc_saved_image_sha256(const char *path, char hex[65], uint64_t *size)
     EVP_MD_CTX_free(ctx);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < sizeof(sum); i++) {
-        hex[2 * i] = hexd[sum[i] >> 4];
-        hex[2 * i + 1] = hexd[sum[i] & 15];
-    }
-    hex[64] = '\0';
+    sha256_hex(sum, hex);
     *size = total;
     return 0;
 }

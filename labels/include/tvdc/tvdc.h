@@ -527,10 +527,12 @@ typedef struct tvdc_record {
     uint64_t size;
 } tvdc_record;
 
-/* A record of kind for path, owned by the VM (uuid, name) with label under
- * p (label NULL: unlabeled; p NULL: no policy): types, policy and
- * policy_version say what the label means; a memory image's record gets
- * the time now and complete 0 (the caller sets device and inode). */
+/* A record of kind for path, owned by the VM (uuid, name).  NVRAM and
+ * memory images: with label under p (label NULL: unlabeled; p NULL: no
+ * policy), types, policy and policy_version saying what the label means;
+ * a memory image's record also gets host, the time now and complete 0
+ * (the caller sets device and inode).  A log's record ignores p, label
+ * and host. */
 int tvdc_record_new(tvdc_record_kind kind, const tvdc_policy *p, const char *path,
                     const char *uuid, const char *name, const char *label,
                     const char *host, tvdc_record **ret);
