@@ -25,11 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tvdc/tvdc.h"
-
-#ifndef TVDC_VTPM_CONF
-#define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"
-#endif
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 static const char usage[] =
 "Usage: tvdc-vtpm-certtool --type ek|platform --ek KEY --dir DIR --vmid [NAME:]UUID\n"

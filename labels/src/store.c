@@ -950,9 +950,6 @@ store_serialize(const tvdc_store *s, char **ret, size_t *ret_len)
 {
     _cleanup_(json_object_putp) json_object *root = NULL;
     json_object *res, *v;
-    const char *text;
-    size_t len;
-    char *buf;
 
     root = json_object_new_object();
     res = json_object_new_object();
@@ -976,21 +973,8 @@ store_serialize(const tvdc_store *s, char **ret, size_t *ret_len)
             return -ENOMEM;
         }
     }
-    text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                JSON_C_TO_STRING_SPACED |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (!text)
-        return -ENOMEM;
-    len = strlen(text);
-    buf = malloc(len + 2);
-    if (!buf)
-        return -ENOMEM;
-    memcpy(buf, text, len);
-    buf[len++] = '\n';
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    return 0;
+    return tv_json_to_line(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                 JSON_C_TO_STRING_NOSLASHESCAPE, ret, ret_len);
 }
 
 int

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 static const char audit_usage[] =
 "NAME\n"
@@ -78,7 +78,7 @@ field(json_object *o, const char *k)
     return json_object_get_string(v);
 }
 
-int
+static int
 cmd_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -100,7 +100,7 @@ cmd_audit(int argc, char **argv)
     FILE *f;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, audit_usage)) >= 0) {
         switch (c) {
         case 'l': log = optarg; break;
         case 'v': vm = optarg; break;
@@ -118,10 +118,10 @@ cmd_audit(int argc, char **argv)
             }
             break;
         case 'j': json = true; break;
-        case 'h': fputs(audit_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind < argc) {
         tool_err("audit: unexpected argument '%s'", argv[optind]);
         return EXIT_ERR;
@@ -174,3 +174,9 @@ cmd_audit(int argc, char **argv)
         json_object_put(arr);
     return bad ? EXIT_ERR : EXIT_OK;
 }
+
+const tvdc_verb tvdc_verb_audit = {
+    .name    = "audit",
+    .summary = "show the decisions the libvirt driver logged",
+    .run     = cmd_audit,
+};

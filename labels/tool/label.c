@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 static const char label_usage[] =
 "NAME\n"
@@ -134,14 +134,10 @@ parse_args(int argc, char **argv, args *a)
 
     *a = (args) { .store = tool_default_store(), .policy = tool_default_policy() };
     optind = 0;
-    opterr = 0;
     /* Options anywhere (getopt moves the words to the end); "--" ends them,
      * for a resource whose name starts with '-'. */
-    while ((c = getopt_long(argc, argv, ":h", label_opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, ":h", label_opts, label_usage)) >= 0) {
         switch (c) {
-        case 'h':
-            fputs(label_usage, stdout);
-            return -1;
         case OPT_STORE:
             a->store = optarg;
             break;
@@ -152,18 +148,12 @@ parse_args(int argc, char **argv, args *a)
         case OPT_JSON:
             a->json = true;
             break;
-        case ':':
-            tool_err("label: option '%s' needs an argument", argv[optind - 1]);
-            return EXIT_ERR;
-        default:
-            if (optopt > 0 && optopt < 0x100)
-                tool_err("label: unknown option '-%c' (see 'tvdc label --help')", optopt);
-            else
-                tool_err("label: unknown option '%s' (see 'tvdc label --help')",
-                         argv[optind - 1]);
-            return EXIT_ERR;
         }
     }
+    if (c == TOOL_OPT_HELP)
+        return -1;
+    if (c != TOOL_OPT_END)
+        return EXIT_ERR;
     words = (const char *const *) argv + optind;
     n_words = argc - optind;
 
@@ -449,7 +439,7 @@ do_list(const args *a)
     return EXIT_OK;
 }
 
-int
+static int
 cmd_label(int argc, char **argv)
 {
     args a;
@@ -466,3 +456,9 @@ cmd_label(int argc, char **argv)
         return do_get(&a);
     return do_list(&a);
 }
+
+const tvdc_verb tvdc_verb_label = {
+    .name    = "label",
+    .summary = "assign labels to resources (disks, devices, sockets, shmem)",
+    .run     = cmd_label,
+};

@@ -13,7 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 #define SIG_FILE_MODE 0644
 
@@ -165,14 +165,14 @@ cmd_policy_sign(int argc, char **argv)
     int c, r, ret = EXIT_ERR;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "k:o:h", opts, sign_usage)) >= 0) {
         switch (c) {
         case 'k': key = optarg; break;
         case 'o': output = optarg; break;
-        case 'h': fputs(sign_usage, stdout); return EXIT_OK;
-        default:  return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!key || optind != argc - 1) {
         tool_err("policy sign: expected --key KEY.pem and one policy file "
                  "(see 'tvdc policy sign --help')");
@@ -192,7 +192,7 @@ cmd_policy_sign(int argc, char **argv)
     }
 
     /* One read: the bytes validated are the bytes signed. */
-    r = tvdc_read_file(policy, TVDC_MAX_POLICY_BYTES, &buf, &len);
+    r = tv_read_file(policy, TVDC_MAX_POLICY_BYTES, &buf, &len);
     if (r < 0) {
         tool_err("%s: %s", policy, r == -EFBIG ? "larger than 2 GiB" : strerror(-r));
         goto out;
@@ -217,7 +217,7 @@ cmd_policy_sign(int argc, char **argv)
         ret = EXIT_OK;
         goto out;
     }
-    r = tvdc_write_file_atomic(output, sig, sig_len, SIG_FILE_MODE);
+    r = tv_write_file_atomic(output, sig, sig_len, SIG_FILE_MODE);
     if (r < 0) {
         tool_err("policy sign: cannot write %s: %s", output, strerror(-r));
         goto out;
@@ -256,15 +256,15 @@ cmd_policy_verify(int argc, char **argv)
     int c, r;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "t:s:h", opts, verify_usage)) >= 0) {
         switch (c) {
         case 't': trust = optarg; break;
         case 's': sig = optarg; break;
         case OPT_STATE: state = optarg; break;
-        case 'h': fputs(verify_usage, stdout); return EXIT_OK;
-        default:  return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!trust || optind != argc - 1) {
         tool_err("policy verify: expected --trust DIR and one policy file "
                  "(see 'tvdc policy verify --help')");
@@ -316,7 +316,7 @@ pem_to_fd(int fd, EVP_PKEY *k, bool private)
     n = BIO_get_mem_data(bio, &data);
     r = 0;
     /* The file was created O_EXCL (a key is never overwritten), so it is
-     * written here rather than replaced with tvdc_write_file_atomic. */
+     * written here rather than replaced with tv_write_file_atomic. */
     while (n > 0 && r == 0) {
         ssize_t w = write(fd, data, (size_t) n);
         if (w < 0 && errno != EINTR)
@@ -350,14 +350,14 @@ cmd_policy_keygen(int argc, char **argv)
     size_t len;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "t:o:h", opts, keygen_usage)) >= 0) {
         switch (c) {
         case 't': type = optarg; break;
         case 'o': out = optarg; break;
-        case 'h': fputs(keygen_usage, stdout); return EXIT_OK;
-        default:  return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!type || !out || optind != argc) {
         tool_err("policy keygen: expected --type ecdsa|ed25519 and --out KEY.pem "
                  "(see 'tvdc policy keygen --help')");

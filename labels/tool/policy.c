@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 extern const char tvdc_default_policy[];
 extern const size_t tvdc_default_policy_len;
@@ -113,16 +113,11 @@ parse_args(int argc, char **argv, const char *allowed, int n_pos, args *a)
 
     *a = (args) { 0 };
     optind = 0;
-    while ((c = getopt_long(argc, argv, "ho:", common_opts, NULL)) >= 0) {
-        if (c == 'h') {
-            fputs(policy_usage, stdout);
-            return -1;
-        }
-        if (c == '?' || (c != OPT_JSON && !strchr(allowed, c)) ||
+    while ((c = tool_getopt(argc, argv, "ho:", common_opts, policy_usage)) >= 0) {
+        if ((c != OPT_JSON && !strchr(allowed, c)) ||
             (c == OPT_JSON && !strchr(allowed, 'j'))) {
-            if (c != '?')
-                tool_err("policy %s: option not valid here (see 'tvdc policy --help')",
-                         argv[0]);
+            tool_err("policy %s: option not valid here (see 'tvdc policy --help')",
+                     argv[0]);
             return EXIT_ERR;
         }
         switch (c) {
@@ -134,6 +129,10 @@ parse_args(int argc, char **argv, const char *allowed, int n_pos, args *a)
         case 'R': if (push(&a->resources, &a->n_resources, optarg) < 0) return EXIT_ERR; break;
         }
     }
+    if (c == TOOL_OPT_HELP)
+        return -1;
+    if (c != TOOL_OPT_END)
+        return EXIT_ERR;
     for (; optind < argc; optind++) {
         if (a->n_pos == n_pos) {
             tool_err("policy %s: unexpected argument '%s'", argv[0], argv[optind]);
@@ -634,7 +633,7 @@ static const struct {
     { "keygen",   cmd_policy_keygen },
 };
 
-int
+static int
 cmd_policy(int argc, char **argv)
 {
     if (argc < 2) {
@@ -651,3 +650,9 @@ cmd_policy(int argc, char **argv)
     tool_err("policy: unknown command '%s' (try 'tvdc policy --help')", argv[1]);
     return EXIT_ERR;
 }
+
+const tvdc_verb tvdc_verb_policy = {
+    .name    = "policy",
+    .summary = "validate, show, compile, decide, diff, sign and verify policies",
+    .run     = cmd_policy,
+};

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 static const char status_usage[] =
 "NAME\n"
@@ -53,7 +53,7 @@ print_list(json_object *arr, char *out, size_t len)
                       json_object_get_string(json_object_array_get_idx(arr, i)));
 }
 
-int
+static int
 cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -69,14 +69,14 @@ cmd_status(int argc, char **argv)
     int c;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, status_usage)) >= 0) {
         switch (c) {
         case 'f': file = optarg; break;
         case 'j': json = true; break;
-        case 'h': fputs(status_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind < argc) {
         tool_err("status: unexpected argument '%s'", argv[optind]);
         return EXIT_ERR;
@@ -146,3 +146,9 @@ cmd_status(int argc, char **argv)
     json_object_put(st);
     return degraded ? EXIT_DENIED : EXIT_OK;
 }
+
+const tvdc_verb tvdc_verb_status = {
+    .name    = "status",
+    .summary = "what this host's libvirtd enforces: policy, reservations, VMs",
+    .run     = cmd_status,
+};

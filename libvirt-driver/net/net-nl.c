@@ -42,10 +42,6 @@
 
 #include "net-internal.h"
 
-/* Serializes tvdc's own changes between processes (the driver and `tvdc
- * net`); best effort where /run is not writable. */
-#define TN_LOCK_PATH "/run/tvdc-net.lock"
-
 static void nl_socket_freep(struct nl_sock **sk) { nl_socket_free(*sk); }
 static void rtnl_link_putp(struct rtnl_link **l) { rtnl_link_put(*l); }
 static void nl_cache_freep(struct nl_cache **c) { nl_cache_free(*c); }
@@ -95,10 +91,12 @@ tn_open(struct nl_sock **ret, tvdc_error *err)
     return 0;
 }
 
+/* Serializes tvdc's own changes between processes (the driver and `tvdc
+ * net`); best effort where /run is not writable. */
 static int
 tn_lock(void)
 {
-    int fd = open(TN_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = open(TVDC_NET_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
     if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
         close(fd);

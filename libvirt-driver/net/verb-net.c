@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "tvdc-net.h"
-#include "tvdc-tool.h"
+#include "tvdc-cli.h"
 
 static const char net_usage[] =
 "NAME\n"
@@ -146,7 +146,7 @@ parse_opts(int argc, char **argv, net_opts *o)
     int c;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, net_usage)) >= 0) {
         switch (c) {
         case O_POLICY: o->policy = optarg; break;
         case O_HOST: o->host = optarg; break;
@@ -197,40 +197,41 @@ parse_opts(int argc, char **argv, net_opts *o)
         case O_CONNECT: o->connect = optarg; break;
         case O_CHECK: o->check = true; break;
         case O_JSON: o->json = true; break;
-        case 'h': fputs(net_usage, stdout); exit(EXIT_OK);
-        default: return EXIT_ERR;
         }
     }
-    return EXIT_OK;
+    if (c == TOOL_OPT_HELP)
+        return -1;
+    return c == TOOL_OPT_END ? EXIT_OK : EXIT_ERR;
 }
 
 /* tvdc.conf's network settings with the options on top. */
 static int
 net_config(net_opts *o, const tvdc_config *conf)
 {
-    tvdc_config merged = *conf;
+    tvdc_net_mode mode = o->nc.mode;
     tvdc_error e = { 0 };
 
+    tvdc_net_config_init(&o->nc, conf);
     if (o->mode_set)
-        merged.net_mode = o->nc.mode;
+        o->nc.mode = mode;
     if (o->uplink)
-        merged.net_uplink = (char *) o->uplink;
+        o->nc.uplink = o->uplink;
     if (o->underlay)
-        merged.net_underlay = (char *) o->underlay;
+        o->nc.underlay = o->underlay;
     if (o->n_peers) {
-        merged.vxlan_peers = (char **) o->peers;
-        merged.n_vxlan_peers = o->n_peers;
+        o->nc.vxlan_peers = o->peers;
+        o->nc.n_vxlan_peers = o->n_peers;
     }
     if (o->group) {
-        merged.vxlan_group = (char *) o->group;
+        o->nc.vxlan_group = o->group;
         if (!o->n_peers)
-            merged.n_vxlan_peers = 0;
+            o->nc.n_vxlan_peers = 0;
     }
     if (o->local)
-        merged.vxlan_local = (char *) o->local;
+        o->nc.vxlan_local = o->local;
     if (o->vxlan_port)
-        merged.vxlan_port = (int) o->vxlan_port;
-    if (tvdc_net_config_from(&merged, &o->nc, &e) < 0) {
+        o->nc.vxlan_port = (uint16_t) o->vxlan_port;
+    if (tvdc_net_config_check(&o->nc, &e) < 0) {
         tool_err("net: %s", e.message);
         return EXIT_ERR;
     }
@@ -247,7 +248,7 @@ load_host(net_opts *o, const tvdc_config *conf, tvdc_policy **pol, uint32_t *hos
     if (!o->policy)
         o->policy = tool_default_policy();
     if (!o->host)
-        o->host = conf->host_name;
+        o->host = tvdc_config_host_name(conf);
     if ((r = tool_load_policy(o->policy, pol)) != EXIT_OK)
         return r;
     h = tvdc_find_host(*pol, o->host);
@@ -710,7 +711,7 @@ net_which(net_opts *o)
     return rc;
 }
 
-int
+static int
 cmd_net(int argc, char **argv)
 {
     net_opts o = { 0 };
@@ -722,8 +723,11 @@ cmd_net(int argc, char **argv)
         return argc < 2 ? EXIT_ERR : EXIT_OK;
     }
     sub = argv[1];
-    if ((rc = parse_opts(argc - 1, argv + 1, &o)) != EXIT_OK)
+    if ((rc = parse_opts(argc - 1, argv + 1, &o)) != EXIT_OK) {
+        if (rc < 0)     /* --help */
+            rc = EXIT_OK;
         goto out;
+    }
     if (strcmp(sub, "trunk") == 0 || strcmp(sub, "which") == 0) {
         if (optind + 1 != argc - 1) {
             tool_err("net %s: expected one %s", sub, sub[0] == 't' ? "PORT" : "IFNAME");
@@ -754,3 +758,9 @@ out:
     free(o.types);
     return rc;
 }
+
+const tvdc_verb tvdc_verb_net = {
+    .name    = "net",
+    .summary = "this host's TVD bridges (802.1Q VLAN or VXLAN), via netlink",
+    .run     = cmd_net,
+};

@@ -19,8 +19,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "internal.h"
-#include "tvdc/tvdc.h"
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 /* TCG OIDs. */
 #define OID_TPM_MANUFACTURER   "2.23.133.2.1"

@@ -13,12 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "tvdc-tool.h"
-#include "tvdc/tvdc.h"
-
-#ifndef TVDC_VTPM_CONF
-#define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"
-#endif
+#include "tvdc-cli.h"
+#include "tvdc-vtpm.h"
 
 /* Where the privileged QEMU driver of libvirt keeps each VM's vTPM state:
  * SWTPM_DIR/UUID/tpm2 (qemu_tpm.c). */
@@ -164,7 +160,7 @@ cmd_ca(int argc, char **argv)
     }
     what = argv[1];
     optind = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc - 1, argv + 1, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'c': curve = optarg; break;
@@ -174,10 +170,10 @@ cmd_ca(int argc, char **argv)
                 return EXIT_ERR;
             break;
         case 'C': conf_path = optarg; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind < argc - 1) {
         tool_err("vtpm ca: unexpected argument '%s'", argv[optind + 1]);
         return EXIT_ERR;
@@ -237,7 +233,7 @@ cmd_record(int argc, char **argv)
     }
     what = argv[1];
     optind = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc - 1, argv + 1, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 'u': uuid = optarg; break;
         case 'n': name = optarg; break;
@@ -245,10 +241,10 @@ cmd_record(int argc, char **argv)
         case 'p': policy = optarg; break;
         case 'd': dir = optarg; break;
         case 'C': conf_path = optarg; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!dir) {
         tvdc_vtpm_conf *conf = load_conf();
         if (!conf)
@@ -554,7 +550,7 @@ cmd_show(int argc, char **argv)
     int c, r;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 's': state = optarg; break;
         case 'f': certfile = optarg; break;
@@ -563,10 +559,10 @@ cmd_show(int argc, char **argv)
         case 'c': uri = optarg; break;
         case 'C': conf_path = optarg; break;
         case 'j': json = true; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind + 1 != argc || (state && certfile) || (uri && (state || certfile))) {
         tool_err("vtpm show: usage: tvdc vtpm show VM [--connect URI | --state-dir DIR | "
                  "--cert FILE] [--json]");
@@ -704,8 +700,8 @@ wipe_audit(const char *vm, const char *uuid, const tvdc_vtpm_identity *id, const
     };
     int r;
 
-    if (conf && conf->host_name)
-        snprintf(host, sizeof(host), "%s", conf->host_name);
+    if (tvdc_config_host_name(conf))
+        snprintf(host, sizeof(host), "%s", tvdc_config_host_name(conf));
     else
         (void) gethostname(host, sizeof(host) - 1);
     rec.host = host;
@@ -736,15 +732,15 @@ cmd_wipe(int argc, char **argv)
     int c, rc = EXIT_ERR;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 's': state = optarg; break;
         case 'c': uri = optarg; break;
         case 'C': conf_path = optarg; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind + 1 != argc || (state && uri)) {
         tool_err("vtpm wipe: usage: tvdc vtpm wipe VM [--connect URI | --state-dir DIR]");
         return EXIT_ERR;
@@ -797,7 +793,7 @@ cmd_wipe(int argc, char **argv)
     return rc;
 }
 
-int
+static int
 cmd_vtpm(int argc, char **argv)
 {
     static const struct {
@@ -820,3 +816,9 @@ cmd_vtpm(int argc, char **argv)
     tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe)", argv[1]);
     return EXIT_ERR;
 }
+
+const tvdc_verb tvdc_verb_vtpm = {
+    .name    = "vtpm",
+    .summary = "the datacenter vTPM CA; a VM's vTPM certificates and state",
+    .run     = cmd_vtpm,
+};

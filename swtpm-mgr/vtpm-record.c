@@ -9,8 +9,8 @@
 
 #include <json-c/json.h>
 
-#include "internal.h"
-#include "tvdc/tvdc.h"
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 #define RECORD_MAX_BYTES (1u << 20)
 #define VM_NAME_MAX 1024
