@@ -110,11 +110,11 @@ trust_set_done(trust_set *ts)
     ts->n = ts->cap = 0;
 }
 
-static inline void EVP_PKEY_freep(EVP_PKEY **k) { EVP_PKEY_free(*k); }
-static inline void EVP_MD_CTX_freep(EVP_MD_CTX **c) { EVP_MD_CTX_free(*c); }
-static inline void BIO_freep(BIO **b) { BIO_free(*b); }
-static inline void X509_freep(X509 **x) { X509_free(*x); }
-static inline void json_object_putp(json_object **o) { json_object_put(*o); }
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX, EVP_MD_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO, BIO_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509, X509_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object, json_object_put)
 static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 
 static void

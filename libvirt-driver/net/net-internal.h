@@ -77,6 +77,7 @@ typedef struct tn_state {
 } tn_state;
 
 void tn_state_free(tn_state *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(tn_state, tn_state_free)
 const tn_link *tn_state_find(const tn_state *s, const char *name);
 const tn_link *tn_state_find_index(const tn_state *s, int ifindex);
 
@@ -154,6 +155,7 @@ typedef struct tn_plan {
 } tn_plan;
 
 void tn_plan_free(tn_plan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(tn_plan, tn_plan_free)
 
 enum {
     TN_PLAN_CLEAN = 1 << 0,  /* want nothing: delete every tvdc link (p may be NULL) */

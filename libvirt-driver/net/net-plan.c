@@ -456,8 +456,6 @@ tn_plan_free(tn_plan *p)
     free(p);
 }
 
-static void tn_plan_freep(tn_plan **p) { tn_plan_free(*p); }
-
 /* Growable arrays of actions. */
 typedef struct action_vec {
     tn_action *v;
