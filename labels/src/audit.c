@@ -22,12 +22,7 @@
 
 #include "internal.h"
 
-static void
-json_object_putp(json_object **o)
-{
-    if (*o)
-        json_object_put(*o);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* "2025-05-20T12:34:56.123456Z" */

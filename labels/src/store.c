@@ -42,11 +42,7 @@ struct tvdc_store {
 /* An untrusted string for a message (buf: char[TV_ESC_MAX]). */
 #define ESC(s, buf) tv_escape((s), strlen(s), (buf), sizeof(buf))
 
-static void
-json_object_putp(json_object **o)
-{
-    json_object_put(*o);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object, json_object_put)
 
 static void
 json_tokener_freep(json_tokener **t)
