@@ -25,11 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tvdc/tvdc.h"
-
-#ifndef TVDC_VTPM_CONF
-#define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"
-#endif
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 static const char usage[] =
 "Usage: tvdc-vtpm-certtool --type ek|platform --ek KEY --dir DIR --vmid [NAME:]UUID\n"
@@ -267,11 +264,13 @@ parse_uint(const char *s, const char *what, uint32_t *ret)
 static int
 write_cert(const char *dir, const char *file, const uint8_t *der, size_t len)
 {
-    char *path = NULL;
+    _cleanup_free_ char *path = NULL;
     int fd, r = 0;
 
-    if (asprintf(&path, "%s/%s", dir, file) < 0)
+    if (asprintf(&path, "%s/%s", dir, file) < 0) {
+        path = NULL;
         return -ENOMEM;
+    }
     /* No fsync: swtpm_setup reads the file at once and stores it in the
      * TPM's NV; the directory is its temporary one. */
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -281,7 +280,6 @@ write_cert(const char *dir, const char *file, const uint8_t *der, size_t len)
         r = -errno;
     if (r < 0)
         fail_msg("%s: %s", path, strerror(-r));
-    free(path);
     return r;
 }
 

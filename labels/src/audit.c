@@ -22,12 +22,7 @@
 
 #include "internal.h"
 
-static void
-json_object_putp(json_object **o)
-{
-    if (*o)
-        json_object_put(*o);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* "2025-05-20T12:34:56.123456Z" */
@@ -87,9 +82,6 @@ build_line(const tvdc_audit_record *r, char **ret, size_t *ret_len)
     _cleanup_json_ json_object *o = NULL;
     json_object *v;
     char time_buf[64];
-    const char *s;
-    size_t len;
-    char *line;
     int k;
 
     if ((k = format_time(r->time_usec, time_buf, sizeof(time_buf))) < 0)
@@ -121,21 +113,8 @@ build_line(const tvdc_audit_record *r, char **ret, size_t *ret_len)
 
     /* PLAIN escapes control characters (a newline in a detail stays "\n"),
      * so the record is always exactly one line. */
-    s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                          JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (!s)
-        return -ENOMEM;
-    len = strlen(s);
-    line = malloc(len + 2);
-    if (!line)
-        return -ENOMEM;
-    memcpy(line, s, len);
-    line[len] = '\n';
-    line[len + 1] = '\0';
-
-    *ret = line;
-    *ret_len = len + 1;
-    return 0;
+    return tv_json_to_line(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                           ret, ret_len);
 }
 
 /* mkdir -p of path's parent directory, new directories 0700.  Returns 0 or

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Host configuration: /etc/libvirt/tvdc.conf.
+ * Host configuration: tvdc.conf(5), TVDC_CONFIG_PATH (tvdc-paths.h).
  *
  * The syntax is the subset of libvirt's conf format (src/util/virconf.c)
  * that a flat list of settings needs:
  *
  *     # comment
- *     policy = "/etc/tvdc/policy.bin"
+ *     policy = "/srv/tvdc/policy.bin"
  *     require_signature = 1
  *     mode = 'permissive'    # trailing comment
  *     vxlan_peers = [ "192.0.2.1",
@@ -37,6 +37,25 @@
 #define CONFIG_LIST_MAX 4096        /* elements of a list */
 #define CONFIG_IFNAME_MAX 15        /* IFNAMSIZ - 1 */
 #define DEFAULT_VXLAN_PORT 4789
+
+struct tvdc_config {
+    char *policy;
+    char *trust_dir;
+    int require_signature;
+    char *rollback_state;
+    char *host_name;
+    char *resource_store;
+    tvdc_mode mode;
+    char *audit_log;
+    tvdc_net_mode net_mode;
+    char *net_uplink;        /* NULL: not set */
+    char *net_underlay;      /* NULL: not set */
+    char **vxlan_peers;      /* n_vxlan_peers numeric addresses, as written */
+    size_t n_vxlan_peers;
+    char *vxlan_group;       /* NULL: not set */
+    char *vxlan_local;       /* NULL: chosen by route */
+    int vxlan_port;
+};
 
 typedef enum conf_kind {
     CONF_PATH,      /* absolute path */
@@ -96,12 +115,6 @@ tvdc_config_free(tvdc_config *c)
     free(c);
 }
 
-static void
-tvdc_config_freep(tvdc_config **c)
-{
-    tvdc_config_free(*c);
-}
-
 static int
 config_set_defaults(tvdc_config *c)
 {
@@ -109,11 +122,11 @@ config_set_defaults(tvdc_config *c)
         size_t offset;
         const char *value;
     } defaults[] = {
-        { offsetof(tvdc_config, policy),         "/etc/tvdc/policy.bin" },
-        { offsetof(tvdc_config, trust_dir),      "/etc/tvdc/trusted-keys" },
-        { offsetof(tvdc_config, rollback_state), "/var/lib/tvdc/policy-state" },
-        { offsetof(tvdc_config, resource_store), "/etc/tvdc/resources.json" },
-        { offsetof(tvdc_config, audit_log),      "/var/log/tvdc/audit.log" },
+        { offsetof(tvdc_config, policy),         TVDC_DEFAULT_POLICY },
+        { offsetof(tvdc_config, trust_dir),      TVDC_DEFAULT_TRUST_DIR },
+        { offsetof(tvdc_config, rollback_state), TVDC_DEFAULT_ROLLBACK_STATE },
+        { offsetof(tvdc_config, resource_store), TVDC_DEFAULT_RESOURCE_STORE },
+        { offsetof(tvdc_config, audit_log),      TVDC_DEFAULT_AUDIT_LOG },
     };
 
     for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
@@ -689,4 +702,30 @@ tvdc_config_load(const char *path, tvdc_config **ret, tvdc_error *err)
         return tv_error(err, r, 0, 0, "%s: cannot read: %s", path, strerror(-r));
 
     return tv_config_parse(buf, len, ret, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accessors                                                                */
+
+const char *tvdc_config_policy(const tvdc_config *c) { return c ? c->policy : NULL; }
+const char *tvdc_config_trust_dir(const tvdc_config *c) { return c ? c->trust_dir : NULL; }
+int tvdc_config_require_signature(const tvdc_config *c) { return c ? c->require_signature : 0; }
+const char *tvdc_config_rollback_state(const tvdc_config *c) { return c ? c->rollback_state : NULL; }
+const char *tvdc_config_host_name(const tvdc_config *c) { return c ? c->host_name : NULL; }
+const char *tvdc_config_resource_store(const tvdc_config *c) { return c ? c->resource_store : NULL; }
+tvdc_mode tvdc_config_mode(const tvdc_config *c) { return c ? c->mode : TVDC_MODE_ENFORCING; }
+const char *tvdc_config_audit_log(const tvdc_config *c) { return c ? c->audit_log : NULL; }
+tvdc_net_mode tvdc_config_net_mode(const tvdc_config *c) { return c ? c->net_mode : TVDC_NET_MODE_VLAN; }
+const char *tvdc_config_net_uplink(const tvdc_config *c) { return c ? c->net_uplink : NULL; }
+const char *tvdc_config_net_underlay(const tvdc_config *c) { return c ? c->net_underlay : NULL; }
+const char *tvdc_config_vxlan_group(const tvdc_config *c) { return c ? c->vxlan_group : NULL; }
+const char *tvdc_config_vxlan_local(const tvdc_config *c) { return c ? c->vxlan_local : NULL; }
+int tvdc_config_vxlan_port(const tvdc_config *c) { return c ? c->vxlan_port : 0; }
+
+const char *const *
+tvdc_config_vxlan_peers(const tvdc_config *c, size_t *n)
+{
+    if (n)
+        *n = c ? c->n_vxlan_peers : 0;
+    return c ? (const char *const *) c->vxlan_peers : NULL;
 }

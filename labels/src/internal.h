@@ -1,69 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libtvdc internals.  Never installed.  Internal symbols use the tv_ prefix
- * (the version script exports tvdc_* only).
+ * (the version script exports tvdc_* only); the helpers every part of tvdc
+ * shares are in tvdc-basic.h.
  */
 #pragma once
 
-#include <errno.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "tvdc/tvdc.h"
+#include "tvdc-basic.h"
 
 /* The image hash covers the header and body; exposed for tests that forge
  * structurally bad images with a valid hash. */
 int tv_image_rehash(uint8_t *img, size_t len);
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
-#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-
-static inline void freep(void *p) { free(*(void **) p); }
-#define _cleanup_free_ _cleanup_(freep)
-static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
-#define _cleanup_close_ _cleanup_(closep)
-static inline void tvdc_policy_freep(tvdc_policy **p) { tvdc_policy_free(*p); }
-static inline void tvdc_host_freep(tvdc_host **h) { tvdc_host_free(*h); }
-static inline void tvdc_store_freep(tvdc_store **s) { tvdc_store_free(*s); }
-
-/* Hand a pointer over to the caller and make the cleanup a no-op. */
-#define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
-
-/* Fill *err (when non-NULL) and return r.  Always returns r (negative). */
-int tv_error(tvdc_error *err, int r, unsigned line, unsigned col,
-             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/* Line and column (1-based) of byte offset off in buf. */
-void tv_offset_to_position(const char *buf, size_t len, size_t off,
-                           unsigned *line, unsigned *col);
-
-/* A printable, bounded copy of untrusted text for messages (out, which
- * must hold at least 8 bytes). */
-const char *tv_escape(const char *s, size_t len, char *out, size_t outlen);
-#define TV_ESC_MAX 96
-
-/* Value of a hex digit, or -1. */
-int tv_unhexchar(char c);
-
-/* Names. */
-bool tv_name_valid(const char *s, size_t len);      /* type/label/policy */
-bool tv_hostname_valid(const char *s, size_t len);  /* RFC 1123 */
-
 /* SHA-256 (OpenSSL EVP). */
 int tv_sha256(const void *buf, size_t len, uint8_t out[32]);
-
-/* Read a whole regular file, at most max bytes (-EFBIG beyond).  The buffer
- * gets a terminating NUL that *len does not count. */
-int tv_read_file(const char *path, size_t max, char **ret, size_t *len);
-
-/* Write a file atomically: temp file in the same directory, fsync, rename,
- * fsync of the directory.  mode is the new file's mode. */
-int tv_write_file_atomic(const char *path, const void *buf, size_t len,
-                         unsigned mode);
 
 /* ------------------------------------------------------------------------ */
 /* JSON positions (json-locate.c).  json-c keeps no positions, so on the

@@ -110,11 +110,11 @@ trust_set_done(trust_set *ts)
     ts->n = ts->cap = 0;
 }
 
-static inline void EVP_PKEY_freep(EVP_PKEY **k) { EVP_PKEY_free(*k); }
-static inline void EVP_MD_CTX_freep(EVP_MD_CTX **c) { EVP_MD_CTX_free(*c); }
-static inline void BIO_freep(BIO **b) { BIO_free(*b); }
-static inline void X509_freep(X509 **x) { X509_free(*x); }
-static inline void json_object_putp(json_object **o) { json_object_put(*o); }
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX, EVP_MD_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO, BIO_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509, X509_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object, json_object_put)
 static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 
 static void
@@ -913,7 +913,7 @@ state_check_and_record(const char *state_path, const tvdc_policy *p, tvdc_error 
     _cleanup_(json_object_putp) json_object *root = NULL;
     _cleanup_free_ char *lock_path = NULL, *buf = NULL;
     _cleanup_close_ int fd = -1;
-    const char *name = tvdc_policy_name(p), *text;
+    const char *name = tvdc_policy_name(p);
     uint32_t version = tvdc_policy_version(p);
     json_object *policies, *entry, *v, *h, *n;
     char hash[65];
@@ -977,17 +977,13 @@ state_check_and_record(const char *state_path, const tvdc_policy *p, tvdc_error 
         json_object_put(n);
         return -ENOMEM;
     }
-    text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                JSON_C_TO_STRING_SPACED |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (!text)
-        return -ENOMEM;
     free(buf);
-    if (asprintf(&buf, "%s\n", text) < 0) {
-        buf = NULL;
-        return -ENOMEM;
-    }
-    r = tv_write_file_atomic(state_path, buf, strlen(buf), 0600);
+    buf = NULL;
+    r = tv_json_to_line(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                              JSON_C_TO_STRING_NOSLASHESCAPE, &buf, &len);
+    if (r < 0)
+        return r;
+    r = tv_write_file_atomic(state_path, buf, len, 0600);
     if (r < 0)
         return tv_error(err, r, 0, 0, "%s: %s", state_path, strerror(-r));
     return 0;

@@ -42,11 +42,7 @@ struct tvdc_store {
 /* An untrusted string for a message (buf: char[TV_ESC_MAX]). */
 #define ESC(s, buf) tv_escape((s), strlen(s), (buf), sizeof(buf))
 
-static void
-json_object_putp(json_object **o)
-{
-    json_object_put(*o);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object, json_object_put)
 
 static void
 json_tokener_freep(json_tokener **t)
@@ -950,9 +946,6 @@ store_serialize(const tvdc_store *s, char **ret, size_t *ret_len)
 {
     _cleanup_(json_object_putp) json_object *root = NULL;
     json_object *res, *v;
-    const char *text;
-    size_t len;
-    char *buf;
 
     root = json_object_new_object();
     res = json_object_new_object();
@@ -976,21 +969,8 @@ store_serialize(const tvdc_store *s, char **ret, size_t *ret_len)
             return -ENOMEM;
         }
     }
-    text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                JSON_C_TO_STRING_SPACED |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE);
-    if (!text)
-        return -ENOMEM;
-    len = strlen(text);
-    buf = malloc(len + 2);
-    if (!buf)
-        return -ENOMEM;
-    memcpy(buf, text, len);
-    buf[len++] = '\n';
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    return 0;
+    return tv_json_to_line(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                 JSON_C_TO_STRING_NOSLASHESCAPE, ret, ret_len);
 }
 
 int

@@ -39,11 +39,12 @@ typedef struct good_case {
     tvdc_mode mode;
 } good_case;
 
-#define D_POLICY "/etc/tvdc/policy.bin"
-#define D_TRUST "/etc/tvdc/trusted-keys"
-#define D_STATE "/var/lib/tvdc/policy-state"
-#define D_STORE "/etc/tvdc/resources.json"
-#define D_AUDIT "/var/log/tvdc/audit.log"
+/* The defaults as built (tvdc-paths.h, from meson.build). */
+#define D_POLICY TVDC_DEFAULT_POLICY
+#define D_TRUST TVDC_DEFAULT_TRUST_DIR
+#define D_STATE TVDC_DEFAULT_ROLLBACK_STATE
+#define D_STORE TVDC_DEFAULT_RESOURCE_STORE
+#define D_AUDIT TVDC_DEFAULT_AUDIT_LOG
 
 static const good_case good_cases[] = {
     { "empty", "",
@@ -77,14 +78,14 @@ static void
 check_config(const good_case *g, const tvdc_config *c)
 {
     assert_non_null(c);
-    assert_string_equal(c->policy, g->policy);
-    assert_string_equal(c->trust_dir, g->trust_dir);
-    assert_string_equal(c->rollback_state, g->rollback_state);
-    assert_string_equal(c->host_name, g->host_name ? g->host_name : this_host());
-    assert_string_equal(c->resource_store, g->resource_store);
-    assert_string_equal(c->audit_log, g->audit_log);
-    assert_int_equal(c->require_signature, g->require_signature);
-    assert_int_equal(c->mode, g->mode);
+    assert_string_equal(tvdc_config_policy(c), g->policy);
+    assert_string_equal(tvdc_config_trust_dir(c), g->trust_dir);
+    assert_string_equal(tvdc_config_rollback_state(c), g->rollback_state);
+    assert_string_equal(tvdc_config_host_name(c), g->host_name ? g->host_name : this_host());
+    assert_string_equal(tvdc_config_resource_store(c), g->resource_store);
+    assert_string_equal(tvdc_config_audit_log(c), g->audit_log);
+    assert_int_equal(tvdc_config_require_signature(c), g->require_signature);
+    assert_int_equal(tvdc_config_mode(c), g->mode);
 }
 
 static void
@@ -361,33 +362,37 @@ test_net(void **state)
         "vxlan_group = \"239.1.1.1\"\n"
         "vxlan_local = \"2001:db8::7\"\n"
         "vxlan_port = 8472\n";
+    const char *const *peers;
     tvdc_config *c = NULL;
     tvdc_error err = { 0 };
+    size_t n;
 
     /* defaults */
     assert_int_equal(tv_config_parse("", 0, &c, &err), 0);
-    assert_int_equal(c->net_mode, TVDC_NET_MODE_VLAN);
-    assert_null(c->net_uplink);
-    assert_null(c->net_underlay);
-    assert_int_equal(c->n_vxlan_peers, 0);
-    assert_null(c->vxlan_group);
-    assert_null(c->vxlan_local);
-    assert_int_equal(c->vxlan_port, 4789);
+    assert_int_equal(tvdc_config_net_mode(c), TVDC_NET_MODE_VLAN);
+    assert_null(tvdc_config_net_uplink(c));
+    assert_null(tvdc_config_net_underlay(c));
+    assert_null(tvdc_config_vxlan_peers(c, &n));
+    assert_int_equal(n, 0);
+    assert_null(tvdc_config_vxlan_group(c));
+    assert_null(tvdc_config_vxlan_local(c));
+    assert_int_equal(tvdc_config_vxlan_port(c), 4789);
     tvdc_config_free(c);
 
     /* every key */
     c = NULL;
     if (tv_config_parse(text, strlen(text), &c, &err) < 0)
         fail_msg("%u:%u: %s", err.line, err.column, err.message);
-    assert_int_equal(c->net_mode, TVDC_NET_MODE_VXLAN);
-    assert_string_equal(c->net_uplink, "eno1");
-    assert_string_equal(c->net_underlay, "ul0");
-    assert_int_equal(c->n_vxlan_peers, 2);
-    assert_string_equal(c->vxlan_peers[0], "192.0.2.1");
-    assert_string_equal(c->vxlan_peers[1], "192.0.2.2");
-    assert_string_equal(c->vxlan_group, "239.1.1.1");
-    assert_string_equal(c->vxlan_local, "2001:db8::7");
-    assert_int_equal(c->vxlan_port, 8472);
+    assert_int_equal(tvdc_config_net_mode(c), TVDC_NET_MODE_VXLAN);
+    assert_string_equal(tvdc_config_net_uplink(c), "eno1");
+    assert_string_equal(tvdc_config_net_underlay(c), "ul0");
+    peers = tvdc_config_vxlan_peers(c, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(peers[0], "192.0.2.1");
+    assert_string_equal(peers[1], "192.0.2.2");
+    assert_string_equal(tvdc_config_vxlan_group(c), "239.1.1.1");
+    assert_string_equal(tvdc_config_vxlan_local(c), "2001:db8::7");
+    assert_int_equal(tvdc_config_vxlan_port(c), 8472);
     /* the other settings are untouched */
     check_config(&good_cases[0], c);
     tvdc_config_free(c);
@@ -400,13 +405,15 @@ test_net(void **state)
         static const char t3[] = "vxlan_peers = [ ]\n";
 
         assert_int_equal(tv_config_parse(t2, strlen(t2), &c, &err), 0);
-        assert_int_equal(c->n_vxlan_peers, 2);
-        assert_string_equal(c->vxlan_peers[1], "fd00::2");
-        assert_string_equal(c->net_uplink, "abcdefghijklmno");
+        peers = tvdc_config_vxlan_peers(c, &n);
+        assert_int_equal(n, 2);
+        assert_string_equal(peers[1], "fd00::2");
+        assert_string_equal(tvdc_config_net_uplink(c), "abcdefghijklmno");
         tvdc_config_free(c);
         c = NULL;
         assert_int_equal(tv_config_parse(t3, strlen(t3), &c, &err), 0);
-        assert_int_equal(c->n_vxlan_peers, 0);
+        tvdc_config_vxlan_peers(c, &n);
+        assert_int_equal(n, 0);
         tvdc_config_free(c);
     }
 }

@@ -6,40 +6,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 static const char audit_usage[] =
-"NAME\n"
-"    tvdc audit - show the decisions of the tvdc security driver\n"
+"Usage: tvdc audit [--log FILE] [--vm NAME] [--decision permit|deny|would-deny]\n"
+"                  [--since TIME] [--json]\n"
 "\n"
-"SYNOPSIS\n"
-"    tvdc audit [--log FILE] [--vm NAME] [--decision permit|deny|would-deny]\n"
-"               [--since TIME] [--json]\n"
-"\n"
-"DESCRIPTION\n"
-"    libvirtd's tvdc driver appends one JSON line per decision to its audit\n"
-"    log, durably, before libvirt acts on it: every denial, every permitted\n"
-"    start and migration, and in permissive mode every would-be denial\n"
-"    (decision \"would-deny\").  This command prints them, oldest first.\n"
-"\n"
-"OPTIONS\n"
-"    --log FILE       The log (default: audit_log of tvdc.conf, else\n"
-"                     /var/log/tvdc/audit.log).\n"
-"    --vm NAME        Only records of this VM (name or UUID).\n"
-"    --decision D     Only records with this decision.\n"
-"    --since TIME     Only records at or after TIME: an ISO 8601 UTC time\n"
-"                     (2026-11-23, 2026-11-23T21:00:00Z) or an age (30s,\n"
-"                     10m, 2h, 7d).\n"
-"    --json           A JSON array of the records, as logged.\n"
-"\n"
-"EXIT STATUS\n"
-"    0 printed (possibly nothing), 2 unreadable log, a malformed record\n"
-"    (reported with its line number; the others are still printed) or bad\n"
-"    usage.\n"
-"\n"
-"EXAMPLES\n"
-"    tvdc audit --decision deny --since 1h\n"
-"    tvdc audit --vm web-1 --json\n";
+"The decisions of libvirtd's tvdc driver, oldest first.  TIME: an ISO 8601\n"
+"UTC time or an age (30s, 10m, 2h, 7d).\n"
+"Exit status: 0 printed; 2 error.  See tvdc(1).\n";
 
 /* TIME -> the "time" string format of the log, for comparison. */
 static int
@@ -78,7 +53,7 @@ field(json_object *o, const char *k)
     return json_object_get_string(v);
 }
 
-int
+static int
 cmd_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -100,7 +75,7 @@ cmd_audit(int argc, char **argv)
     FILE *f;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, audit_usage)) >= 0) {
         switch (c) {
         case 'l': log = optarg; break;
         case 'v': vm = optarg; break;
@@ -118,10 +93,10 @@ cmd_audit(int argc, char **argv)
             }
             break;
         case 'j': json = true; break;
-        case 'h': fputs(audit_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind < argc) {
         tool_err("audit: unexpected argument '%s'", argv[optind]);
         return EXIT_ERR;
@@ -174,3 +149,9 @@ cmd_audit(int argc, char **argv)
         json_object_put(arr);
     return bad ? EXIT_ERR : EXIT_OK;
 }
+
+const tvdc_verb tvdc_verb_audit = {
+    .name    = "audit",
+    .summary = "show the decisions the libvirt driver logged",
+    .run     = cmd_audit,
+};

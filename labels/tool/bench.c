@@ -21,32 +21,15 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 extern char **environ;
 
 static const char bench_usage[] =
-"NAME\n"
-"    tvdc bench - measure decision latency and policy load cost\n"
+"Usage: tvdc bench [--json] [--quick]\n"
 "\n"
-"SYNOPSIS\n"
-"    tvdc bench [--json] [--quick]\n"
-"\n"
-"DESCRIPTION\n"
-"    Generates policies and measures, in one run:\n"
-"      * a start decision (label, host, anti-collocation, 8 resources) with\n"
-"        1000 VMs running, at 64 and at 4096 types: median and p99 in ns;\n"
-"      * the same decisions made naively on the parsed JSON (string sets),\n"
-"        as the ratio naive/tvdc at 4096 types;\n"
-"      * loading a compiled policy of 4096 types, 100,000 labels and 100\n"
-"        conflict sets in a fresh process the way libvirtd does (Ed25519\n"
-"        signature check, anti-rollback state, structure and hash checks):\n"
-"        wall time and peak RSS.\n"
-"    Targets: decide median <= 1000 ns at 4096 types; load <= 300 ms and\n"
-"    <= 100 MiB.  --quick uses fewer iterations.\n"
-"\n"
-"EXIT STATUS\n"
-"    0 measured (whether or not targets were met: see the output), 2 error.\n";
+"Decision latency and policy load cost on generated policies.\n"
+"Exit status: 0 measured; 2 error.  See tvdc(1).\n";
 
 #define RUNNING 1000
 #define RESOURCES 8
@@ -413,14 +396,14 @@ sign_for_load(const char *dir, const char *path)
         goto out;
     PEM_write_PUBKEY(f, k);
     fclose(f);
-    r = tvdc_read_file(path, TVDC_MAX_POLICY_BYTES, &img, &len);
+    r = tv_read_file(path, TVDC_MAX_POLICY_BYTES, &img, &len);
     if (r < 0)
         goto out;
     r = tvdc_sign(img, len, key, &sig, &sig_len, NULL);
     if (r < 0)
         goto out;
     snprintf(sigpath, sizeof(sigpath), "%s.sig", path);
-    r = tvdc_write_file_atomic(sigpath, sig, sig_len, 0644);
+    r = tv_write_file_atomic(sigpath, sig, sig_len, 0644);
  out:
     EVP_PKEY_free(k);
     free(img);
@@ -477,7 +460,7 @@ measure_load(const char *path, double *ms, double *mib)
     return 0;
 }
 
-int
+static int
 cmd_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -499,15 +482,15 @@ cmd_bench(int argc, char **argv)
     int c, r;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, bench_usage)) >= 0) {
         switch (c) {
         case 'j': json = true; break;
         case 'q': quick = true; break;
         case 'L': return load_child(optarg);
-        case 'h': fputs(bench_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind < argc) {
         tool_err("bench: unexpected argument '%s'", argv[optind]);
         return EXIT_ERR;
@@ -609,3 +592,9 @@ cmd_bench(int argc, char **argv)
     free(s);
     return EXIT_ERR;
 }
+
+const tvdc_verb tvdc_verb_bench = {
+    .name    = "bench",
+    .summary = "measure decision latency and policy load cost",
+    .run     = cmd_bench,
+};

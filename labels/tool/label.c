@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 static const char label_usage[] =
 "NAME\n"
@@ -21,77 +21,19 @@ static const char label_usage[] =
 "    tvdc label list [--store FILE] [--json]\n"
 "\n"
 "DESCRIPTION\n"
-"    A VM may use a resource only if the resource's label shares a type with\n"
-"    the VM's label; an unlabeled resource is denied to every labeled VM.\n"
-"    The labels of a host's resources are kept in one root-owned store file,\n"
-"    apart from the policy: the datacenter administrator writes the policy,\n"
-"    the TVD administrator assigns its labels.\n"
-"\n"
-"    set     Label RESOURCE with LABEL, replacing any label it had.  LABEL\n"
-"            must be defined in the policy; without a readable, valid\n"
-"            policy nothing is set.\n"
-"    unset   Remove RESOURCE's label.\n"
-"    get     Print RESOURCE's label.\n"
-"    list    Print every labeled resource and its label, one per line\n"
-"            (RESOURCE LABEL), sorted by resource.\n"
-"\n"
-"    Every change rewrites the store atomically (temporary file, fsync,\n"
-"    rename) under a lock, so concurrent changes are never lost and readers\n"
-"    never see a partial file.\n"
-"\n"
-"OPTIONS\n"
-"    --store FILE   The store (default: $TVDC_STORE, else\n"
-"                   /etc/tvdc/resources.json).\n"
-"    --policy FILE  The policy LABEL must be defined in, JSON or compiled\n"
-"                   (default: $TVDC_POLICY, else /etc/tvdc/policy.bin).\n"
-"    --json         get: {\"resource\": ..., \"label\": ...} (label null if\n"
-"                   unlabeled); list: an array of such objects.\n"
-"    --help         This text.\n"
+"    A VM may use a resource only if their labels share a type.\n"
 "\n"
 "RESOURCE NAMES\n"
-"    Resources are stored under canonical names; RESOURCE is canonicalized\n"
-"    first, so any name of the same resource finds it.\n"
-"\n"
-"    PATH              A disk image, block device (disk, cdrom) or directory\n"
-"                      (a <filesystem> share).  It must exist; stored as its\n"
-"                      realpath, so relative paths and symlinks are resolved.\n"
-"    pci:DDDD:BB:SS.F  A PCI host device; pci:BB:SS.F means domain 0000.\n"
-"                      Stored in lower case, zero-padded: pci:0000:03:00.0.\n"
-"    usb:VVVV:PPPP     A USB host device by vendor and product id.\n"
-"    mdev:UUID         A mediated device.\n"
-"    shmem:NAME        A <shmem> region (1..255 printable characters, no '/').\n"
-"    socket:PATH       A socket chardev or vhost-user socket.  Its directory\n"
-"                      must exist (stored as its realpath); the socket need\n"
-"                      not exist yet.\n"
-"\n"
-"    Names are UTF-8 without control characters.  For unset and get, a path\n"
-"    that no longer exists is looked up with its directory resolved, so the\n"
-"    labels of deleted images can still be removed.\n"
+"    PATH, pci:DDDD:BB:SS.F, usb:VVVV:PPPP, mdev:UUID, shmem:NAME, socket:PATH\n"
 "\n"
 "FILES\n"
-"    /etc/tvdc/resources.json\n"
-"        The store: {\"version\": 1, \"resources\": {RESOURCE: LABEL, ...}},\n"
-"        mode 0600.  A file that is not valid is an error, never an empty\n"
-"        store.\n"
-"    /etc/tvdc/resources.json.lock\n"
-"        Serializes writers; it is never removed.\n"
-"    /etc/tvdc/policy.bin\n"
-"        The policy (see tvdc policy compile).\n"
+"    " TVDC_DEFAULT_RESOURCE_STORE " (--store, $TVDC_STORE)\n"
 "\n"
 "EXIT STATUS\n"
-"    0   done; get: RESOURCE is labeled.\n"
-"    1   get, unset: RESOURCE is not labeled.\n"
-"    2   error: usage, a malformed or missing resource, a label the policy\n"
-"        does not define, a missing or invalid policy, an unreadable or\n"
-"        invalid store.\n"
+"    0 done; 1 get, unset: not labeled; 2 error.  See tvdc(1).\n"
 "\n"
 "EXAMPLES\n"
-"    tvdc label set /var/lib/libvirt/images/trading.qcow2 market-analysis\n"
-"    tvdc label set pci:03:00.0 underwriting\n"
-"    tvdc label set socket:/run/vhost/web0.sock public-web\n"
-"    tvdc label get ./trading.qcow2\n"
-"    tvdc label list --json\n"
-"    tvdc label unset pci:0000:03:00.0\n";
+"    tvdc label set pci:03:00.0 underwriting\n";
 
 enum { OPT_JSON = 0x100, OPT_STORE, OPT_POLICY };
 
@@ -134,14 +76,10 @@ parse_args(int argc, char **argv, args *a)
 
     *a = (args) { .store = tool_default_store(), .policy = tool_default_policy() };
     optind = 0;
-    opterr = 0;
     /* Options anywhere (getopt moves the words to the end); "--" ends them,
      * for a resource whose name starts with '-'. */
-    while ((c = getopt_long(argc, argv, ":h", label_opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, ":h", label_opts, label_usage)) >= 0) {
         switch (c) {
-        case 'h':
-            fputs(label_usage, stdout);
-            return -1;
         case OPT_STORE:
             a->store = optarg;
             break;
@@ -152,18 +90,12 @@ parse_args(int argc, char **argv, args *a)
         case OPT_JSON:
             a->json = true;
             break;
-        case ':':
-            tool_err("label: option '%s' needs an argument", argv[optind - 1]);
-            return EXIT_ERR;
-        default:
-            if (optopt > 0 && optopt < 0x100)
-                tool_err("label: unknown option '-%c' (see 'tvdc label --help')", optopt);
-            else
-                tool_err("label: unknown option '%s' (see 'tvdc label --help')",
-                         argv[optind - 1]);
-            return EXIT_ERR;
         }
     }
+    if (c == TOOL_OPT_HELP)
+        return -1;
+    if (c != TOOL_OPT_END)
+        return EXIT_ERR;
     words = (const char *const *) argv + optind;
     n_words = argc - optind;
 
@@ -449,7 +381,7 @@ do_list(const args *a)
     return EXIT_OK;
 }
 
-int
+static int
 cmd_label(int argc, char **argv)
 {
     args a;
@@ -466,3 +398,9 @@ cmd_label(int argc, char **argv)
         return do_get(&a);
     return do_list(&a);
 }
+
+const tvdc_verb tvdc_verb_label = {
+    .name    = "label",
+    .summary = "assign labels to resources (disks, devices, sockets, shmem)",
+    .run     = cmd_label,
+};

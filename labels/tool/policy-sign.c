@@ -13,7 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 #define SIG_FILE_MODE 0644
 
@@ -25,40 +25,17 @@ static const char sign_usage[] =
 "    tvdc policy sign --key KEY.pem [--output SIG] POLICY\n"
 "\n"
 "DESCRIPTION\n"
-"    Signs the exact bytes of POLICY (JSON source or compiled binary; both\n"
-"    are signable) with the private key in KEY.pem and writes the signature\n"
-"    to POLICY.sig, atomically.  POLICY must be a valid policy: a typo is\n"
-"    refused before it can be signed.\n"
-"\n"
-"    KEY.pem is an unencrypted PEM private key, ECDSA on P-256 (signatures\n"
-"    ecdsa-p256-sha256) or Ed25519 (ed25519); other key types are refused.\n"
-"    Make one with 'tvdc policy keygen' or 'openssl genpkey -algorithm\n"
-"    ed25519 -out KEY.pem'.\n"
-"\n"
-"    The signature is text:\n"
-"        -----BEGIN TVDC SIGNATURE-----\n"
-"        Algorithm: ed25519\n"
-"        Key-Id: <SHA-256 of the DER public key, hex>\n"
-"\n"
-"        <base64 of the signature>\n"
-"        -----END TVDC SIGNATURE-----\n"
-"    An ECDSA signature is DER (as 'openssl dgst -sha256 -sign' writes it),\n"
-"    an Ed25519 one the 64 bytes of RFC 8032.\n"
+"    Signs the exact bytes of POLICY (ECDSA P-256 or Ed25519 key).\n"
 "\n"
 "OPTIONS\n"
 "    -k, --key KEY.pem    the private key (required)\n"
-"    -o, --output SIG     where to write the signature (default POLICY.sig;\n"
-"                         '-' for standard output)\n"
-"    -h, --help           this text\n"
+"    -o, --output SIG     the signature (default POLICY.sig; '-' stdout)\n"
 "\n"
 "EXIT STATUS\n"
-"    0 signed; 2 error (usage, unreadable or invalid policy, unusable key,\n"
-"    cannot write the signature).\n"
+"    0 signed; 2 error.  See tvdc(1).\n"
 "\n"
 "EXAMPLES\n"
-"    tvdc policy keygen --type ed25519 --out signer.pem\n"
-"    tvdc policy sign --key signer.pem bank.json\n"
-"    tvdc policy sign --key signer.pem --output - policy.bin\n";
+"    tvdc policy sign --key signer.pem bank.json\n";
 
 static const char verify_usage[] =
 "NAME\n"
@@ -68,66 +45,24 @@ static const char verify_usage[] =
 "    tvdc policy verify --trust DIR [--signature SIG] [--state FILE] POLICY\n"
 "\n"
 "DESCRIPTION\n"
-"    Accepts POLICY as a host's libvirt would: its signature (POLICY.sig\n"
-"    unless --signature says otherwise) must verify against one of the\n"
-"    public keys in DIR, over the exact bytes of POLICY, and POLICY must be\n"
-"    a valid policy.\n"
-"\n"
-"    DIR holds *.pem files with PEM public keys or X.509 certificates\n"
-"    (only the certificate's key counts: no chain, no dates).  ECDSA P-256\n"
-"    and Ed25519 keys are used, other keys ignored.  Every file is read:\n"
-"    a file that cannot be read or parsed, or that holds a private key, is\n"
-"    an error whatever else the directory holds.  DIR and its files must\n"
-"    not be writable by everyone.  The Key-Id of the signature only says\n"
-"    which key to try first.\n"
-"\n"
-"    With --state, also the anti-rollback check: a version lower than the\n"
-"    last one accepted for the policy's name, or that version again with\n"
-"    different content, is refused; otherwise the version and the source\n"
-"    hash are recorded in FILE (JSON, mode 0600, written atomically under a\n"
-"    lock on FILE.lock).  A malformed state file is an error, never reset.\n"
+"    Accepts POLICY as a host's libvirt would: signature and anti-rollback.\n"
 "\n"
 "OPTIONS\n"
 "    -t, --trust DIR       directory of trusted keys (required)\n"
 "    -s, --signature SIG   the signature (default POLICY.sig)\n"
 "        --state FILE      anti-rollback state to check and update\n"
-"    -h, --help            this text\n"
 "\n"
 "EXIT STATUS\n"
-"    0 verified (and, with --state, accepted and recorded); 1 rejected:\n"
-"    no trusted key verifies the signature, or a rollback; 2 error (usage,\n"
-"    unreadable or malformed policy, signature, key or state file, or no\n"
-"    usable key in DIR).\n"
+"    0 verified; 1 rejected (no trusted key, rollback); 2 error.  See tvdc(1).\n"
 "\n"
 "EXAMPLES\n"
-"    tvdc policy verify --trust /etc/tvdc/trusted-keys bank.json\n"
-"    tvdc policy verify --trust /etc/tvdc/trusted-keys \\\n"
-"        --state /var/lib/tvdc/policy-state /etc/tvdc/policy.bin\n";
+"    tvdc policy verify --trust " TVDC_DEFAULT_TRUST_DIR " bank.json\n";
 
 static const char keygen_usage[] =
-"NAME\n"
-"    tvdc policy keygen - make a policy-signing key pair\n"
+"Usage: tvdc policy keygen --type ecdsa|ed25519 --out KEY.pem\n"
 "\n"
-"SYNOPSIS\n"
-"    tvdc policy keygen --type ecdsa|ed25519 --out KEY.pem\n"
-"\n"
-"DESCRIPTION\n"
-"    Writes a new private key to KEY.pem (PKCS#8 PEM, unencrypted, mode\n"
-"    0600) and its public key to KEY.pub.pem, the file to install in the\n"
-"    trust directories of the hosts.  Existing files are never overwritten.\n"
-"    Keep KEY.pem off the hosts.\n"
-"\n"
-"OPTIONS\n"
-"    -t, --type TYPE   ecdsa (P-256) or ed25519 (required)\n"
-"    -o, --out KEY.pem where to write the private key (required)\n"
-"    -h, --help        this text\n"
-"\n"
-"EXIT STATUS\n"
-"    0 written; 2 error (usage, a file exists, cannot write).\n"
-"\n"
-"EXAMPLES\n"
-"    tvdc policy keygen --type ed25519 --out signer.pem\n"
-"    install -m 0644 signer.pub.pem /etc/tvdc/trusted-keys/\n";
+"Writes a private key to KEY.pem (0600) and its public key to KEY.pub.pem.\n"
+"Exit status: 0 written; 2 error.  See tvdc(1).\n";
 
 /* The value of a "Name: value" header line of our own signature text. */
 static void
@@ -165,14 +100,14 @@ cmd_policy_sign(int argc, char **argv)
     int c, r, ret = EXIT_ERR;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "k:o:h", opts, sign_usage)) >= 0) {
         switch (c) {
         case 'k': key = optarg; break;
         case 'o': output = optarg; break;
-        case 'h': fputs(sign_usage, stdout); return EXIT_OK;
-        default:  return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!key || optind != argc - 1) {
         tool_err("policy sign: expected --key KEY.pem and one policy file "
                  "(see 'tvdc policy sign --help')");
@@ -192,7 +127,7 @@ cmd_policy_sign(int argc, char **argv)
     }
 
     /* One read: the bytes validated are the bytes signed. */
-    r = tvdc_read_file(policy, TVDC_MAX_POLICY_BYTES, &buf, &len);
+    r = tv_read_file(policy, TVDC_MAX_POLICY_BYTES, &buf, &len);
     if (r < 0) {
         tool_err("%s: %s", policy, r == -EFBIG ? "larger than 2 GiB" : strerror(-r));
         goto out;
@@ -217,7 +152,7 @@ cmd_policy_sign(int argc, char **argv)
         ret = EXIT_OK;
         goto out;
     }
-    r = tvdc_write_file_atomic(output, sig, sig_len, SIG_FILE_MODE);
+    r = tv_write_file_atomic(output, sig, sig_len, SIG_FILE_MODE);
     if (r < 0) {
         tool_err("policy sign: cannot write %s: %s", output, strerror(-r));
         goto out;
@@ -256,15 +191,15 @@ cmd_policy_verify(int argc, char **argv)
     int c, r;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "t:s:h", opts, verify_usage)) >= 0) {
         switch (c) {
         case 't': trust = optarg; break;
         case 's': sig = optarg; break;
         case OPT_STATE: state = optarg; break;
-        case 'h': fputs(verify_usage, stdout); return EXIT_OK;
-        default:  return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!trust || optind != argc - 1) {
         tool_err("policy verify: expected --trust DIR and one policy file "
                  "(see 'tvdc policy verify --help')");
@@ -316,7 +251,7 @@ pem_to_fd(int fd, EVP_PKEY *k, bool private)
     n = BIO_get_mem_data(bio, &data);
     r = 0;
     /* The file was created O_EXCL (a key is never overwritten), so it is
-     * written here rather than replaced with tvdc_write_file_atomic. */
+     * written here rather than replaced with tv_write_file_atomic. */
     while (n > 0 && r == 0) {
         ssize_t w = write(fd, data, (size_t) n);
         if (w < 0 && errno != EINTR)
@@ -350,14 +285,14 @@ cmd_policy_keygen(int argc, char **argv)
     size_t len;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "t:o:h", opts, keygen_usage)) >= 0) {
         switch (c) {
         case 't': type = optarg; break;
         case 'o': out = optarg; break;
-        case 'h': fputs(keygen_usage, stdout); return EXIT_OK;
-        default:  return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!type || !out || optind != argc) {
         tool_err("policy keygen: expected --type ecdsa|ed25519 and --out KEY.pem "
                  "(see 'tvdc policy keygen --help')");

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 extern const char tvdc_default_policy[];
 extern const size_t tvdc_default_policy_len;
@@ -26,44 +26,8 @@ static const char policy_usage[] =
 "    tvdc policy verify --trust DIR [--signature SIG] [--state FILE] FILE\n"
 "    tvdc policy keygen --type ecdsa|ed25519 --out KEY.pem\n"
 "\n"
-"DESCRIPTION\n"
-"    A policy names types, labels (a name for a set of types), conflict sets\n"
-"    and hosts (see DESIGN.md section 2).  FILE is the JSON source or its\n"
-"    compiled form; every command reads both.\n"
-"\n"
-"    validate  Check FILE.  Prints a one-line summary, or FILE:LINE:COL: and\n"
-"              the element at fault (e.g. labels[3].types[1]) on stderr.\n"
-"    show      Print the policy (--json: the normalized JSON).\n"
-"    compile   Write the compact binary form that hosts load (default OUT:\n"
-"              FILE with .json replaced by .bin).  Its identity is the\n"
-"              SHA-256 of the JSON source; libvirtd never parses JSON.\n"
-"    decide    The start decision for a VM with LABEL on HOST, where VMs with\n"
-"              the --running labels already run, using resources with the\n"
-"              --resource labels: label, host authorization, anti-collocation,\n"
-"              sharing.  Names the rule and the objects of every check.\n"
-"    diff      Types, labels, conflict sets, hosts and networks added,\n"
-"              removed or changed from OLD to NEW.\n"
-"    default   Print the embedded default policy (bank-dc, the TVDc paper's\n"
-"              bank example).\n"
-"    sign, verify, keygen\n"
-"              Detached signatures (ECDSA P-256 or Ed25519) over the exact\n"
-"              bytes of a policy, checked against a directory of trusted\n"
-"              keys, with anti-rollback state; see 'tvdc policy sign --help'.\n"
-"\n"
-"LIMITS\n"
-"    1,048,576 types; 16,777,216 labels; 65,536 conflict sets; 1,048,576\n"
-"    hosts; names of 64 characters ([A-Za-z0-9][A-Za-z0-9_.-]*), host names\n"
-"    of 253 (RFC 1123); VLAN ids 1..4094; 2 GiB per policy file.\n"
-"\n"
 "EXIT STATUS\n"
-"    0 valid / permit, 1 deny, 2 error (usage, unreadable or invalid\n"
-"    input, an unknown --running label).\n"
-"\n"
-"EXAMPLES\n"
-"    tvdc policy validate labels/examples/bank.json\n"
-"    tvdc policy decide bank.json --host host-a --label market-analysis \\\n"
-"        --running underwriting\n"
-"    tvdc policy compile bank.json --output /etc/tvdc/policy.bin\n";
+"    0 valid / permit, 1 deny, 2 error.  See tvdc(1).\n";
 
 enum { OPT_JSON = 0x100 };
 
@@ -113,16 +77,11 @@ parse_args(int argc, char **argv, const char *allowed, int n_pos, args *a)
 
     *a = (args) { 0 };
     optind = 0;
-    while ((c = getopt_long(argc, argv, "ho:", common_opts, NULL)) >= 0) {
-        if (c == 'h') {
-            fputs(policy_usage, stdout);
-            return -1;
-        }
-        if (c == '?' || (c != OPT_JSON && !strchr(allowed, c)) ||
+    while ((c = tool_getopt(argc, argv, "ho:", common_opts, policy_usage)) >= 0) {
+        if ((c != OPT_JSON && !strchr(allowed, c)) ||
             (c == OPT_JSON && !strchr(allowed, 'j'))) {
-            if (c != '?')
-                tool_err("policy %s: option not valid here (see 'tvdc policy --help')",
-                         argv[0]);
+            tool_err("policy %s: option not valid here (see 'tvdc policy --help')",
+                     argv[0]);
             return EXIT_ERR;
         }
         switch (c) {
@@ -134,6 +93,10 @@ parse_args(int argc, char **argv, const char *allowed, int n_pos, args *a)
         case 'R': if (push(&a->resources, &a->n_resources, optarg) < 0) return EXIT_ERR; break;
         }
     }
+    if (c == TOOL_OPT_HELP)
+        return -1;
+    if (c != TOOL_OPT_END)
+        return EXIT_ERR;
     for (; optind < argc; optind++) {
         if (a->n_pos == n_pos) {
             tool_err("policy %s: unexpected argument '%s'", argv[0], argv[optind]);
@@ -634,7 +597,7 @@ static const struct {
     { "keygen",   cmd_policy_keygen },
 };
 
-int
+static int
 cmd_policy(int argc, char **argv)
 {
     if (argc < 2) {
@@ -651,3 +614,9 @@ cmd_policy(int argc, char **argv)
     tool_err("policy: unknown command '%s' (try 'tvdc policy --help')", argv[1]);
     return EXIT_ERR;
 }
+
+const tvdc_verb tvdc_verb_policy = {
+    .name    = "policy",
+    .summary = "validate, show, compile, decide, diff, sign and verify policies",
+    .run     = cmd_policy,
+};

@@ -5,34 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tvdc-tool.h"
+#include "verbs.h"
 
 static const char status_usage[] =
-"NAME\n"
-"    tvdc status - the policy, reservations and VMs of this host's libvirtd\n"
+"Usage: tvdc status [--file FILE] [--json]\n"
 "\n"
-"SYNOPSIS\n"
-"    tvdc status [--file FILE] [--json]\n"
-"\n"
-"DESCRIPTION\n"
-"    libvirtd's tvdc driver publishes its state after every change: the\n"
-"    policy in force (name, version, source hash) or why there is none, the\n"
-"    mode, this host's label, the active types and reservations, and every\n"
-"    VM with its label, state and any policy violation (a running VM that a\n"
-"    newer policy would refuse keeps running and is listed here).  A policy\n"
-"    file replaced while libvirtd runs is put in force at once; one that does\n"
-"    not load or verify is refused, and the policy in force is shown with\n"
-"    the reason on an 'error' line.\n"
-"\n"
-"OPTIONS\n"
-"    --file FILE   The status file (default " TVDC_STATUS_PATH ").\n"
-"    --json        The status file's JSON, as the driver wrote it.\n"
-"\n"
-"EXIT STATUS\n"
-"    0 a policy is in force and no VM violates it; 1 no policy is in force\n"
-"    (every labeled VM is denied), a VM violates the policy, or a replacement\n"
-"    policy was refused, so that monitoring can alert; 2 the status cannot be\n"
-"    read (is libvirtd running with security_driver tvdc?).\n";
+"The policy, mode, reservations and VMs of this host's libvirtd\n"
+"(default FILE " TVDC_STATUS_PATH ").\n"
+"Exit status: 0 policy in force, no violation; 1 no policy, a violation or\n"
+"a refused replacement; 2 unreadable status.  See tvdc(1).\n";
 
 static const char *
 str(json_object *o, const char *k)
@@ -53,7 +34,7 @@ print_list(json_object *arr, char *out, size_t len)
                       json_object_get_string(json_object_array_get_idx(arr, i)));
 }
 
-int
+static int
 cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -69,14 +50,14 @@ cmd_status(int argc, char **argv)
     int c;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, status_usage)) >= 0) {
         switch (c) {
         case 'f': file = optarg; break;
         case 'j': json = true; break;
-        case 'h': fputs(status_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind < argc) {
         tool_err("status: unexpected argument '%s'", argv[optind]);
         return EXIT_ERR;
@@ -146,3 +127,9 @@ cmd_status(int argc, char **argv)
     json_object_put(st);
     return degraded ? EXIT_DENIED : EXIT_OK;
 }
+
+const tvdc_verb tvdc_verb_status = {
+    .name    = "status",
+    .summary = "what this host's libvirtd enforces: policy, reservations, VMs",
+    .run     = cmd_status,
+};

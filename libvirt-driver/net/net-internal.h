@@ -11,17 +11,8 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdlib.h>
-
+#include "tvdc-basic.h"
 #include "tvdc-net.h"
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
-static inline void tn_freep(void *p) { free(*(void **) p); }
-#define _cleanup_free_ _cleanup_(tn_freep)
 
 #define TN_ALIAS_MAX 256          /* IFALIASZ */
 #define TN_BRIDGE_PREFIX "tvdcb"
@@ -33,8 +24,9 @@ static inline void tn_freep(void *p) { free(*(void **) p); }
  * "tvdc" in ASCII; net-nl.c refuses to use it if a foreign link has it. */
 #define TN_DOOMED_GROUP 0x74766463u
 
-/* Fill *err (when non-NULL) with a message and return r (negative). */
-int tn_error(tvdc_error *err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Fill *err (when non-NULL) with a message without a position and return r
+ * (negative). */
+#define tn_error(err, r, ...) tv_error((err), (r), 0, 0, __VA_ARGS__)
 
 /* ------------------------------------------------------------------------ */
 /* A snapshot of the kernel's state                                         */
@@ -85,6 +77,7 @@ typedef struct tn_state {
 } tn_state;
 
 void tn_state_free(tn_state *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(tn_state, tn_state_free)
 const tn_link *tn_state_find(const tn_state *s, const char *name);
 const tn_link *tn_state_find_index(const tn_state *s, int ifindex);
 
@@ -162,6 +155,7 @@ typedef struct tn_plan {
 } tn_plan;
 
 void tn_plan_free(tn_plan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(tn_plan, tn_plan_free)
 
 enum {
     TN_PLAN_CLEAN = 1 << 0,  /* want nothing: delete every tvdc link (p may be NULL) */

@@ -42,15 +42,9 @@
 
 #include "net-internal.h"
 
-/* Serializes tvdc's own changes between processes (the driver and `tvdc
- * net`); best effort where /run is not writable. */
-#define TN_LOCK_PATH "/run/tvdc-net.lock"
-
-static void nl_socket_freep(struct nl_sock **sk) { nl_socket_free(*sk); }
-static void rtnl_link_putp(struct rtnl_link **l) { rtnl_link_put(*l); }
-static void nl_cache_freep(struct nl_cache **c) { nl_cache_free(*c); }
-static void tn_state_freep(tn_state **s) { tn_state_free(*s); }
-static void tn_plan_freep(tn_plan **p) { tn_plan_free(*p); }
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock, nl_socket_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link, rtnl_link_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cache, nl_cache_free)
 static void unlockp(int *fd) { if (*fd >= 0) close(*fd); }
 
 /* libnl's error codes, back to errno (libnl maps errno to NLE_* when it
@@ -95,10 +89,12 @@ tn_open(struct nl_sock **ret, tvdc_error *err)
     return 0;
 }
 
+/* Serializes tvdc's own changes between processes (the driver and `tvdc
+ * net`); best effort where /run is not writable. */
 static int
 tn_lock(void)
 {
-    int fd = open(TN_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = open(TVDC_NET_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
     if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
         close(fd);

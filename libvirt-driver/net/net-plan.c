@@ -14,21 +14,6 @@
 
 #include "net-internal.h"
 
-int
-tn_error(tvdc_error *err, int r, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err) {
-        err->line = 0;
-        err->column = 0;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        va_end(ap);
-    }
-    return r;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 
@@ -252,23 +237,46 @@ tvdc_net_report_free(tvdc_net_report *r)
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 
+void
+tvdc_net_config_init(tvdc_net_config *ret, const tvdc_config *conf)
+{
+    *ret = (tvdc_net_config) {
+        .mode = tvdc_config_net_mode(conf),
+        .uplink = tvdc_config_net_uplink(conf),
+        .underlay = tvdc_config_net_underlay(conf),
+        .vxlan_peers = tvdc_config_vxlan_peers(conf, &ret->n_vxlan_peers),
+        .n_vxlan_peers = ret->n_vxlan_peers,
+        .vxlan_group = tvdc_config_vxlan_group(conf),
+        .vxlan_local = tvdc_config_vxlan_local(conf),
+        .vxlan_port = (uint16_t) tvdc_config_vxlan_port(conf),
+    };
+}
+
 int
 tvdc_net_config_from(const tvdc_config *conf, tvdc_net_config *ret, tvdc_error *err)
 {
-    tvdc_net_config c = { 0 };
-    tn_addr a, first = { 0 };
+    tvdc_net_config c;
+    int r;
 
     if (!conf || !ret)
         return -EINVAL;
-    c.mode = conf->net_mode;
-    c.uplink = conf->net_uplink;
-    c.underlay = conf->net_underlay;
-    c.vxlan_peers = (const char *const *) conf->vxlan_peers;
-    c.n_vxlan_peers = conf->n_vxlan_peers;
-    c.vxlan_group = conf->vxlan_group;
-    c.vxlan_local = conf->vxlan_local;
-    c.vxlan_port = (uint16_t) conf->vxlan_port;
+    tvdc_net_config_init(&c, conf);
+    r = tvdc_net_config_check(&c, err);
+    if (r < 0)
+        return r;
+    *ret = c;
+    return 0;
+}
 
+int
+tvdc_net_config_check(const tvdc_net_config *cfg, tvdc_error *err)
+{
+    tvdc_net_config c;
+    tn_addr a, first = { 0 };
+
+    if (!cfg)
+        return -EINVAL;
+    c = *cfg;
     switch (c.mode) {
     case TVDC_NET_MODE_VLAN:
         if (!c.uplink)
@@ -304,7 +312,6 @@ tvdc_net_config_from(const tvdc_config *conf, tvdc_net_config *ret, tvdc_error *
     default:
         return tn_error(err, -EINVAL, "unknown net_mode %d", (int) c.mode);
     }
-    *ret = c;
     return 0;
 }
 
@@ -448,8 +455,6 @@ tn_plan_free(tn_plan *p)
     free(p->actions);
     free(p);
 }
-
-static void tn_plan_freep(tn_plan **p) { tn_plan_free(*p); }
 
 /* Growable arrays of actions. */
 typedef struct action_vec {

@@ -70,6 +70,12 @@ typedef struct tvdc_net_config {
  * points into conf.  -EINVAL with *err filled. */
 int tvdc_net_config_from(const tvdc_config *conf, tvdc_net_config *ret, tvdc_error *err);
 
+/* The two halves of tvdc_net_config_from, for a caller that changes
+ * settings in between (`tvdc net` options): init copies conf's settings
+ * unchecked (conf NULL: all unset, mode vlan); check is the check above. */
+void tvdc_net_config_init(tvdc_net_config *ret, const tvdc_config *conf);
+int tvdc_net_config_check(const tvdc_net_config *c, tvdc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Names (pure: no kernel)                                                  */
 

@@ -17,8 +17,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "internal.h"
-#include "tvdc/tvdc.h"
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 /* Paths are bounded by the test directory; truncation cannot happen. */
 #if defined(__GNUC__) && !defined(__clang__)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -185,61 +186,96 @@ test_alias(void **state)
 static void
 test_config(void **state)
 {
-    static char *peers4[] = { "10.0.0.1", "10.0.0.2" };
-    static char *peers_mixed[] = { "10.0.0.1", "fd00::2" };
-    static char *peers6[] = { "fd00::1", "fd00::2" };
-    static char *peers_bad[] = { "10.0.0.1", "host-b" };
+    static const char *const peers4[] = { "10.0.0.1", "10.0.0.2" };
+    static const char *const peers_mixed[] = { "10.0.0.1", "fd00::2" };
+    static const char *const peers6[] = { "fd00::1", "fd00::2" };
+    static const char *const peers_bad[] = { "10.0.0.1", "host-b" };
     static const struct {
-        tvdc_config conf;
+        tvdc_net_config conf;
         const char *error;    /* NULL: fine */
     } cases[] = {
-        { { .net_mode = TVDC_NET_MODE_VLAN, .net_uplink = "eno1" }, NULL },
-        { { .net_mode = TVDC_NET_MODE_VLAN },
+        { { .mode = TVDC_NET_MODE_VLAN, .uplink = "eno1" }, NULL },
+        { { .mode = TVDC_NET_MODE_VLAN },
           "net_mode is \"vlan\" but net_uplink (the 802.1Q uplink) is not set" },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0", .vxlan_peers = peers4,
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0", .vxlan_peers = peers4,
             .n_vxlan_peers = 2, .vxlan_port = 4789 }, NULL },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0",
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0",
             .vxlan_group = "239.1.1.1", .vxlan_local = "10.0.0.1" }, NULL },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .vxlan_group = "239.1.1.1" },
+        { { .mode = TVDC_NET_MODE_VXLAN, .vxlan_group = "239.1.1.1" },
           "net_mode is \"vxlan\" but net_underlay (the underlay device) is not set" },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0" },
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0" },
           "net_mode is \"vxlan\" but neither vxlan_peers nor vxlan_group is set" },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0", .vxlan_peers = peers4,
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0", .vxlan_peers = peers4,
             .n_vxlan_peers = 2, .vxlan_group = "239.1.1.1" },
           "vxlan_peers and vxlan_group are both set: choose one" },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0", .vxlan_peers = peers_mixed,
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0", .vxlan_peers = peers_mixed,
             .n_vxlan_peers = 2 },
           "vxlan_peers, vxlan_group and vxlan_local mix IPv4 and IPv6" },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0", .vxlan_peers = peers4,
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0", .vxlan_peers = peers4,
             .n_vxlan_peers = 2, .vxlan_local = "fd00::9" },
           "vxlan_peers, vxlan_group and vxlan_local mix IPv4 and IPv6" },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0", .vxlan_peers = peers6,
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0", .vxlan_peers = peers6,
             .n_vxlan_peers = 2 }, "an IPv6 underlay needs vxlan_local" },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0", .vxlan_peers = peers6,
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0", .vxlan_peers = peers6,
             .n_vxlan_peers = 2, .vxlan_local = "fd00::1" }, NULL },
-        { { .net_mode = TVDC_NET_MODE_VXLAN, .net_underlay = "ul0", .vxlan_peers = peers_bad,
+        { { .mode = TVDC_NET_MODE_VXLAN, .underlay = "ul0", .vxlan_peers = peers_bad,
             .n_vxlan_peers = 2 }, "not an IPv4 or IPv6 address: \"host-b\"" },
     };
 
     for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-        tvdc_net_config c;
         tvdc_error e = { 0 };
         int r;
 
-        memset(&c, 0xa5, sizeof(c));
-        r = tvdc_net_config_from(&cases[i].conf, &c, &e);
+        r = tvdc_net_config_check(&cases[i].conf, &e);
         print_message("config[%zu]: %d %s\n", i, r, e.message);
         if (!cases[i].error) {
             assert_int_equal(r, 0);
-            assert_int_equal(c.mode, cases[i].conf.net_mode);
-            assert_ptr_equal(c.uplink, cases[i].conf.net_uplink);
-            assert_int_equal(c.n_vxlan_peers, cases[i].conf.n_vxlan_peers);
         } else {
             assert_int_equal(r, -EINVAL);
             assert_string_equal(e.message, cases[i].error);
-            assert_int_equal(((unsigned char *) &c)[0], 0xa5);   /* untouched */
         }
     }
+}
+
+/* tvdc_net_config_from: a tvdc.conf's settings, checked; nothing written
+ * on failure. */
+static void
+test_config_from(void **state)
+{
+    static const char good[] =
+        "net_mode = \"vxlan\"\nnet_underlay = \"ul0\"\n"
+        "vxlan_peers = [ \"10.0.0.1\", \"10.0.0.2\" ]\nvxlan_port = 4790\n";
+    static const char bad[] = "net_mode = \"vlan\"\n";
+    char path[] = "/tmp/test-net-plan.XXXXXX";
+    tvdc_config *conf = NULL;
+    tvdc_net_config c;
+    tvdc_error e = { 0 };
+    int fd;
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good, sizeof(good) - 1), (ssize_t) sizeof(good) - 1);
+    assert_int_equal(tvdc_config_load(path, &conf, &e), 0);
+    assert_int_equal(tvdc_net_config_from(conf, &c, &e), 0);
+    assert_int_equal(c.mode, TVDC_NET_MODE_VXLAN);
+    assert_string_equal(c.underlay, "ul0");
+    assert_null(c.uplink);
+    assert_int_equal(c.n_vxlan_peers, 2);
+    assert_string_equal(c.vxlan_peers[1], "10.0.0.2");
+    assert_int_equal(c.vxlan_port, 4790);
+    tvdc_config_free(conf);
+
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(pwrite(fd, bad, sizeof(bad) - 1, 0), (ssize_t) sizeof(bad) - 1);
+    close(fd);
+    assert_int_equal(tvdc_config_load(path, &conf, &e), 0);
+    memset(&c, 0xa5, sizeof(c));
+    assert_int_equal(tvdc_net_config_from(conf, &c, &e), -EINVAL);
+    assert_string_equal(e.message,
+                        "net_mode is \"vlan\" but net_uplink (the 802.1Q uplink) is not set");
+    assert_int_equal(((unsigned char *) &c)[0], 0xa5);   /* untouched */
+    tvdc_config_free(conf);
+    unlink(path);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -803,6 +839,7 @@ main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_alias),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config_from),
         cmocka_unit_test(test_vlan_ranges),
         cmocka_unit_test(test_trunk),
         cmocka_unit_test(test_host_vlans),

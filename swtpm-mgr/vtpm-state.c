@@ -16,8 +16,8 @@
 
 #include <openssl/rand.h>
 
-#include "internal.h"
-#include "tvdc/tvdc.h"
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 #define STATE_FILE "tpm2-00.permall"
 #define STATE_MAX_BYTES (64u << 20)

@@ -8,104 +8,20 @@
 #include <unistd.h>
 
 #include "tvdc-net.h"
-#include "tvdc-tool.h"
+#include "tvdc-cli.h"
 
 static const char net_usage[] =
-"NAME\n"
-"    tvdc net - this host's TVD bridges: 802.1Q VLANs or VXLAN, via netlink\n"
+"Usage: tvdc net apply [OPTIONS] [--type TYPE]... [--connect URI]\n"
+"       tvdc net show [OPTIONS]\n"
+"       tvdc net clean [--json] [--connect URI]\n"
+"       tvdc net trunk [--policy FILE] [--host HOST] [--check] [--json] PORT\n"
+"       tvdc net which [--policy FILE] [--json] IFNAME\n"
+"OPTIONS: --policy FILE, --host HOST, --conf FILE, --mode vlan|vxlan,\n"
+"--uplink DEV, --underlay DEV, --peer ADDR, --group ADDR, --local ADDR,\n"
+"--vxlan-port N, --json (tvdc.conf(5) for the settings).\n"
 "\n"
-"SYNOPSIS\n"
-"    tvdc net apply [OPTIONS] [--type TYPE]... [--connect URI]\n"
-"    tvdc net show [OPTIONS]\n"
-"    tvdc net clean [--json] [--connect URI]\n"
-"    tvdc net trunk [--policy FILE] [--host HOST] [--check] [--json] PORT\n"
-"    tvdc net which [--policy FILE] [--json] IFNAME\n"
-"\n"
-"DESCRIPTION\n"
-"    Every type of the policy with a network id (\"networks\": the VLAN id,\n"
-"    which is also the VXLAN VNI) that this host's label contains gets a\n"
-"    Linux bridge, and an uplink port in it that carries only that type's\n"
-"    traffic to the other hosts:\n"
-"\n"
-"      tvdcb<id>   the bridge; the taps of the type's VMs are its ports\n"
-"      tvdcv<id>   vlan mode: the 802.1Q sub-interface of net_uplink with\n"
-"                  VLAN id <id>\n"
-"      tvdcx<id>   vxlan mode: a VXLAN device with VNI <id> over\n"
-"                  net_underlay, with one all-zeros FDB entry per address of\n"
-"                  vxlan_peers (head-end replication; this host's own\n"
-"                  addresses are skipped, so every host can have the same\n"
-"                  list), or vxlan_group (multicast) instead\n"
-"\n"
-"    Names are made of the id, so they fit the kernel's 15 bytes whatever\n"
-"    the type is called.  Each interface tvdc makes has the alias\n"
-"    \"tvdc:<policy>:<type>\", which marks it as tvdc's: only such interfaces\n"
-"    are ever changed or removed, and a foreign interface with one of these\n"
-"    names is an error.  Everything is done through netlink; ip, bridge and\n"
-"    brctl are never run.\n"
-"\n"
-"    apply   Make the host's interfaces exactly what the policy wants:\n"
-"            create what is missing, repair what differs (down, not\n"
-"            enslaved, wrong VLAN id, VNI, parent, port or FDB), and remove\n"
-"            every other interface of tvdc's (types the label lacks, other\n"
-"            policies, the other mode).  Idempotent.  An error (no such\n"
-"            uplink, a kernel without 802.1Q or VXLAN, a name clash) leaves\n"
-"            nothing half-made: interfaces created by the failed run are\n"
-"            removed again.  With --connect, also defines and starts the\n"
-"            libvirt networks tvdc-<type> (<forward mode='bridge'/> on the\n"
-"            type's bridge) so that virsh and virt-manager users choose a\n"
-"            TVD by name, and removes other tvdc-* networks.\n"
-"            With --type, only the bridges of these types are made right\n"
-"            and nothing else is touched (what the libvirt driver does\n"
-"            before it creates a VM's taps).\n"
-"    show    What apply would find, per type: ok, missing, differs (and\n"
-"            how), foreign (a name clash), no-network (the type has no\n"
-"            network id), and stale interfaces of tvdc's.  Changes nothing.\n"
-"    clean   Remove every interface of tvdc's (any policy), in one batch,\n"
-"            and with --connect every tvdc-* libvirt network.\n"
-"    trunk   On a switch built from a Linux bridge: make PORT (a port of\n"
-"            that bridge, the trunk to host HOST) carry exactly HOST's VLANs,\n"
-"            tagged: VLAN filtering is turned on in the bridge, the host's\n"
-"            VLANs added, every other VLAN of the port (the default PVID 1\n"
-"            too) removed.  With --check only compare.\n"
-"    which   The type of IFNAME as the libvirt driver sees it: a bridge of\n"
-"            tvdc's (its name and its alias agree with the policy), or a\n"
-"            port (a VM's tap) and the bridge it is really enslaved to.\n"
-"\n"
-"OPTIONS\n"
-"    --policy FILE     The policy, JSON or compiled (default: $TVDC_POLICY,\n"
-"                      else tvdc.conf's policy, else /etc/tvdc/policy.bin).\n"
-"    --host HOST       This host's name in the policy (default: tvdc.conf's\n"
-"                      host_name, else the host name).\n"
-"    --conf FILE       tvdc.conf to read (default: $TVDC_CONF, else\n"
-"                      " TVDC_CONFIG_PATH ").\n"
-"    --mode MODE, --uplink DEV, --underlay DEV, --peer ADDR (repeatable),\n"
-"    --group ADDR, --local ADDR, --vxlan-port N\n"
-"                      Override tvdc.conf's net_mode, net_uplink,\n"
-"                      net_underlay, vxlan_peers, vxlan_group, vxlan_local,\n"
-"                      vxlan_port.\n"
-"    --type TYPE       apply: only this type (repeatable).\n"
-"    --connect URI     libvirt connection for the tvdc-<type> networks\n"
-"                      (virsh -c URI); the virsh run is $TVDC_VIRSH or\n"
-"                      virsh from PATH.\n"
-"    --check           trunk: change nothing; exit 1 if PORT differs.\n"
-"    --json            Machine-readable output.\n"
-"    --help            This text.\n"
-"\n"
-"CONFIGURATION\n"
-"    tvdc.conf (libvirt conf syntax):\n"
-"\n"
-"      net_mode = \"vxlan\"                  # or \"vlan\" (the default)\n"
-"      net_uplink = \"eno1\"                 # vlan: the 802.1Q parent\n"
-"      net_underlay = \"eno2\"               # vxlan: the underlay device\n"
-"      vxlan_peers = [ \"192.0.2.1\", \"192.0.2.2\" ]\n"
-"      vxlan_port = 4789                   # the default\n"
-"\n"
-"EXIT STATUS\n"
-"    0 done, or (show, trunk --check) everything as the policy wants, or\n"
-"    (which) IFNAME has a type; 1 (show, trunk --check) something is\n"
-"    missing or differs, (which) IFNAME is on no tvdc bridge; 2 error: usage,\n"
-"    bad policy or configuration, no such uplink, a kernel without the\n"
-"    support the mode needs, a name clash.\n";
+"Exit status: 0 done or as the policy wants; 1 something differs, or no\n"
+"type; 2 error.  See tvdc(1).\n";
 
 typedef struct net_opts {
     const char *policy, *host, *connect, *port;
@@ -146,7 +62,7 @@ parse_opts(int argc, char **argv, net_opts *o)
     int c;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, net_usage)) >= 0) {
         switch (c) {
         case O_POLICY: o->policy = optarg; break;
         case O_HOST: o->host = optarg; break;
@@ -197,40 +113,41 @@ parse_opts(int argc, char **argv, net_opts *o)
         case O_CONNECT: o->connect = optarg; break;
         case O_CHECK: o->check = true; break;
         case O_JSON: o->json = true; break;
-        case 'h': fputs(net_usage, stdout); exit(EXIT_OK);
-        default: return EXIT_ERR;
         }
     }
-    return EXIT_OK;
+    if (c == TOOL_OPT_HELP)
+        return -1;
+    return c == TOOL_OPT_END ? EXIT_OK : EXIT_ERR;
 }
 
 /* tvdc.conf's network settings with the options on top. */
 static int
 net_config(net_opts *o, const tvdc_config *conf)
 {
-    tvdc_config merged = *conf;
+    tvdc_net_mode mode = o->nc.mode;
     tvdc_error e = { 0 };
 
+    tvdc_net_config_init(&o->nc, conf);
     if (o->mode_set)
-        merged.net_mode = o->nc.mode;
+        o->nc.mode = mode;
     if (o->uplink)
-        merged.net_uplink = (char *) o->uplink;
+        o->nc.uplink = o->uplink;
     if (o->underlay)
-        merged.net_underlay = (char *) o->underlay;
+        o->nc.underlay = o->underlay;
     if (o->n_peers) {
-        merged.vxlan_peers = (char **) o->peers;
-        merged.n_vxlan_peers = o->n_peers;
+        o->nc.vxlan_peers = o->peers;
+        o->nc.n_vxlan_peers = o->n_peers;
     }
     if (o->group) {
-        merged.vxlan_group = (char *) o->group;
+        o->nc.vxlan_group = o->group;
         if (!o->n_peers)
-            merged.n_vxlan_peers = 0;
+            o->nc.n_vxlan_peers = 0;
     }
     if (o->local)
-        merged.vxlan_local = (char *) o->local;
+        o->nc.vxlan_local = o->local;
     if (o->vxlan_port)
-        merged.vxlan_port = (int) o->vxlan_port;
-    if (tvdc_net_config_from(&merged, &o->nc, &e) < 0) {
+        o->nc.vxlan_port = (uint16_t) o->vxlan_port;
+    if (tvdc_net_config_check(&o->nc, &e) < 0) {
         tool_err("net: %s", e.message);
         return EXIT_ERR;
     }
@@ -247,7 +164,7 @@ load_host(net_opts *o, const tvdc_config *conf, tvdc_policy **pol, uint32_t *hos
     if (!o->policy)
         o->policy = tool_default_policy();
     if (!o->host)
-        o->host = conf->host_name;
+        o->host = tvdc_config_host_name(conf);
     if ((r = tool_load_policy(o->policy, pol)) != EXIT_OK)
         return r;
     h = tvdc_find_host(*pol, o->host);
@@ -710,7 +627,7 @@ net_which(net_opts *o)
     return rc;
 }
 
-int
+static int
 cmd_net(int argc, char **argv)
 {
     net_opts o = { 0 };
@@ -722,8 +639,11 @@ cmd_net(int argc, char **argv)
         return argc < 2 ? EXIT_ERR : EXIT_OK;
     }
     sub = argv[1];
-    if ((rc = parse_opts(argc - 1, argv + 1, &o)) != EXIT_OK)
+    if ((rc = parse_opts(argc - 1, argv + 1, &o)) != EXIT_OK) {
+        if (rc < 0)     /* --help */
+            rc = EXIT_OK;
         goto out;
+    }
     if (strcmp(sub, "trunk") == 0 || strcmp(sub, "which") == 0) {
         if (optind + 1 != argc - 1) {
             tool_err("net %s: expected one %s", sub, sub[0] == 't' ? "PORT" : "IFNAME");
@@ -754,3 +674,9 @@ out:
     free(o.types);
     return rc;
 }
+
+const tvdc_verb tvdc_verb_net = {
+    .name    = "net",
+    .summary = "this host's TVD bridges (802.1Q VLAN or VXLAN), via netlink",
+    .run     = cmd_net,
+};

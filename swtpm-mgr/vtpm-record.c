@@ -9,8 +9,8 @@
 
 #include <json-c/json.h>
 
-#include "internal.h"
-#include "tvdc/tvdc.h"
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 #define RECORD_MAX_BYTES (1u << 20)
 #define VM_NAME_MAX 1024
@@ -29,11 +29,7 @@ tvdc_vtpm_identity_free(tvdc_vtpm_identity *id)
     free(id);
 }
 
-static inline void
-identity_freep(tvdc_vtpm_identity **id)
-{
-    tvdc_vtpm_identity_free(*id);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_vtpm_identity, tvdc_vtpm_identity_free)
 
 int
 tvdc_uuid_valid(const char *s)
@@ -77,7 +73,7 @@ int
 tvdc_vtpm_identity_new(const tvdc_policy *p, const char *uuid, const char *name,
                        const char *label, tvdc_vtpm_identity **ret)
 {
-    _cleanup_(identity_freep) tvdc_vtpm_identity *id = NULL;
+    _cleanup_(tvdc_vtpm_identity_freep) tvdc_vtpm_identity *id = NULL;
     int64_t l = -1, n = 0;
 
     if (!p || !ret || !tvdc_uuid_valid(uuid) || !vm_name_valid(name))
@@ -237,7 +233,7 @@ tvdc_vtpm_record_read(const char *dir, const char *uuid, tvdc_vtpm_identity **re
     static const char *const fields[] = {
         "version", "uuid", "name", "label", "types", "policy_name", "policy_version", NULL,
     };
-    _cleanup_(identity_freep) tvdc_vtpm_identity *id = NULL;
+    _cleanup_(tvdc_vtpm_identity_freep) tvdc_vtpm_identity *id = NULL;
     _cleanup_free_ char *path = NULL, *buf = NULL;
     _cleanup_close_ int fd = -1;
     json_tokener *tok;
@@ -395,11 +391,7 @@ tvdc_vtpm_conf_free(tvdc_vtpm_conf *c)
     free(c);
 }
 
-static inline void
-conf_freep(tvdc_vtpm_conf **c)
-{
-    tvdc_vtpm_conf_free(*c);
-}
+DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_vtpm_conf, tvdc_vtpm_conf_free)
 
 static char *
 trim(char *s)
@@ -417,7 +409,7 @@ trim(char *s)
 int
 tvdc_vtpm_conf_load(const char *path, int missing_ok, tvdc_vtpm_conf **ret, tvdc_error *err)
 {
-    _cleanup_(conf_freep) tvdc_vtpm_conf *c = calloc(1, sizeof(*c));
+    _cleanup_(tvdc_vtpm_conf_freep) tvdc_vtpm_conf *c = calloc(1, sizeof(*c));
     _cleanup_free_ char *buf = NULL;
     char *line, *save;
     unsigned lineno = 0;

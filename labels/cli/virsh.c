@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tvdc-tool.h"
+#include "tvdc-cli.h"
 
 extern char **environ;
 

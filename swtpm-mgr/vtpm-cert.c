@@ -19,8 +19,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "internal.h"
-#include "tvdc/tvdc.h"
+#include "tvdc-basic.h"
+#include "tvdc-vtpm.h"
 
 /* TCG OIDs. */
 #define OID_TPM_MANUFACTURER   "2.23.133.2.1"
@@ -115,11 +115,11 @@ IMPLEMENT_ASN1_ENCODE_FUNCTIONS_fname(TV_SDA, TV_SDA, TV_SDA)
 
 /* ------------------------------------------------------------------------ */
 
-static inline void x509_freep(X509 **x) { X509_free(*x); }
-static inline void pkey_freep(EVP_PKEY **k) { EVP_PKEY_free(*k); }
-static inline void bio_freep(BIO **b) { BIO_free(*b); }
-static inline void vmid_freep(TVDC_VMID **v) { TVDC_VMID_free(*v); }
-static inline void identity_freep(tvdc_vtpm_identity **id) { tvdc_vtpm_identity_free(*id); }
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509, X509_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO, BIO_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(TVDC_VMID, TVDC_VMID_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_vtpm_identity, tvdc_vtpm_identity_free)
 
 /* Append OpenSSL's first queued error to a message. */
 static int
@@ -209,9 +209,9 @@ int
 tvdc_vtpm_ca_init(const char *dir, const char *curve, const char *cn, int owner,
                   int group, tvdc_error *err)
 {
-    _cleanup_(x509_freep) X509 *x = NULL;
-    _cleanup_(pkey_freep) EVP_PKEY *key = NULL;
-    _cleanup_(bio_freep) BIO *kb = NULL, *cb = NULL;
+    _cleanup_(X509_freep) X509 *x = NULL;
+    _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+    _cleanup_(BIO_freep) BIO *kb = NULL, *cb = NULL;
     _cleanup_free_ char *keypath = NULL, *certpath = NULL;
     X509_NAME *name;
     X509V3_CTX ctx;
@@ -586,7 +586,7 @@ add_policies(X509 *x, bool restricted)
 static int
 add_identity(X509 *x, const tvdc_vtpm_identity *id)
 {
-    _cleanup_(vmid_freep) TVDC_VMID *v = TVDC_VMID_new();
+    _cleanup_(TVDC_VMID_freep) TVDC_VMID *v = TVDC_VMID_new();
     unsigned char *der = NULL;
     int len, r;
 
@@ -620,8 +620,8 @@ int
 tvdc_vtpm_issue(const char *ca_dir, const tvdc_vtpm_cert_request *req, uint8_t **der,
                 size_t *der_len, tvdc_error *err)
 {
-    _cleanup_(x509_freep) X509 *x = NULL, *ca = NULL;
-    _cleanup_(pkey_freep) EVP_PKEY *cakey = NULL, *ek = NULL;
+    _cleanup_(X509_freep) X509 *x = NULL, *ca = NULL;
+    _cleanup_(EVP_PKEY_freep) EVP_PKEY *cakey = NULL, *ek = NULL;
     _cleanup_free_ char *cn = NULL;
     const bool is_ek = req && req->type == TVDC_VTPM_CERT_EK;
     const char *usage;
@@ -765,9 +765,9 @@ utf8_dup(const ASN1_UTF8STRING *s)
 int
 tvdc_vtpm_cert_identity(const void *cert, size_t len, tvdc_vtpm_identity **ret)
 {
-    _cleanup_(x509_freep) X509 *x = load_cert(cert, len);
-    _cleanup_(vmid_freep) TVDC_VMID *v = NULL;
-    _cleanup_(identity_freep) tvdc_vtpm_identity *id = NULL;
+    _cleanup_(X509_freep) X509 *x = load_cert(cert, len);
+    _cleanup_(TVDC_VMID_freep) TVDC_VMID *v = NULL;
+    _cleanup_(tvdc_vtpm_identity_freep) tvdc_vtpm_identity *id = NULL;
     ASN1_OBJECT *obj;
     const X509_EXTENSION *e;
     const ASN1_OCTET_STRING *os;
@@ -822,7 +822,7 @@ tvdc_vtpm_cert_identity(const void *cert, size_t len, tvdc_vtpm_identity **ret)
 int
 tvdc_vtpm_verify(const char *ca_dir, const void *cert, size_t len, tvdc_error *err)
 {
-    _cleanup_(x509_freep) X509 *x = load_cert(cert, len);
+    _cleanup_(X509_freep) X509 *x = load_cert(cert, len);
     _cleanup_free_ char *pem = NULL;
     X509_STORE *store = NULL;
     X509_STORE_CTX *ctx = NULL;

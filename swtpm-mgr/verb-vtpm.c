@@ -13,12 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "tvdc-tool.h"
-#include "tvdc/tvdc.h"
-
-#ifndef TVDC_VTPM_CONF
-#define TVDC_VTPM_CONF "/etc/tvdc/vtpm.conf"
-#endif
+#include "tvdc-cli.h"
+#include "tvdc-vtpm.h"
 
 /* Where the privileged QEMU driver of libvirt keeps each VM's vTPM state:
  * SWTPM_DIR/UUID/tpm2 (qemu_tpm.c). */
@@ -26,60 +22,19 @@
 #define LIBVIRT_DEFAULT_URI "qemu:///system"
 
 static const char vtpm_usage[] =
-"NAME\n"
-"    tvdc vtpm - the datacenter vTPM CA and each VM's vTPM\n"
+"Usage: tvdc vtpm ca init [--dir DIR] [--curve P-256|P-384] [--cn NAME]\n"
+"                         [--owner USER[:GROUP]]\n"
+"       tvdc vtpm ca cert [--dir DIR]\n"
+"       tvdc vtpm record write --uuid UUID --name NAME [--label LABEL]\n"
+"                         [--policy FILE] [--dir DIR]\n"
+"       tvdc vtpm record remove UUID [--dir DIR]\n"
+"       tvdc vtpm show VM [--connect URI | --state-dir DIR | --cert FILE]\n"
+"                         [--ca DIR] [--policy FILE] [--json]\n"
+"       tvdc vtpm wipe VM [--connect URI | --state-dir DIR]\n"
+"Every form takes --config FILE (vtpm.conf, default " TVDC_VTPM_CONF ").\n"
 "\n"
-"SYNOPSIS\n"
-"    tvdc vtpm ca init [--dir DIR] [--curve P-256|P-384] [--cn NAME]\n"
-"                      [--owner USER[:GROUP]]\n"
-"    tvdc vtpm ca cert [--dir DIR]\n"
-"    tvdc vtpm record write --uuid UUID --name NAME [--label LABEL]\n"
-"                      [--policy FILE] [--dir DIR]\n"
-"    tvdc vtpm record remove UUID [--dir DIR]\n"
-"    tvdc vtpm show VM [--connect URI | --state-dir DIR | --cert FILE]\n"
-"                      [--ca DIR] [--policy FILE] [--json]\n"
-"    tvdc vtpm wipe VM [--connect URI | --state-dir DIR]\n"
-"\n"
-"DESCRIPTION\n"
-"    Each VM's software TPM (swtpm) gets its EK and platform certificates\n"
-"    from the datacenter vTPM CA: swtpm_setup runs tvdc-vtpm-certtool,\n"
-"    which states the VM's UUID, name, label, types and policy in a tvdc\n"
-"    extension (OID " TVDC_VTPM_EXT_OID ").\n"
-"\n"
-"    ca init   creates the CA: an EC key (0600) and a self-signed CA\n"
-"              certificate in DIR (0700).  --owner gives them to the user\n"
-"              swtpm_setup runs as (libvirt's swtpm_user, tss by default).\n"
-"    ca cert   prints the issuing CA's certificate chain (PEM) for\n"
-"              verifiers (openssl verify -CAfile).\n"
-"    record    writes or removes the record of a VM that the certificate\n"
-"              tool reads (the libvirt driver writes it before swtpm_setup\n"
-"              runs; this is for tests and manual provisioning).\n"
-"    show      reads the vTPM's EK and platform certificates from its state\n"
-"              (through a private swtpm on a copy) or from a file, verifies\n"
-"              them against the CA and their label against the policy.\n"
-"              VM is the VM's name or UUID: libvirt's state of it,\n"
-"              " LIBVIRT_SWTPM_DIR "/UUID/tpm2, unless --state-dir or --cert\n"
-"              is given (then VM may be - for any).\n"
-"    wipe      destroys the vTPM state of a shut off VM: every file is\n"
-"              overwritten with random bytes, synced and removed, then the\n"
-"              directory; the VM's record goes too, and the wipe is appended\n"
-"              to the audit log.  On its next start libvirt provisions a new\n"
-"              vTPM (new EK, new certificates under the current label).\n"
-"\n"
-"OPTIONS\n"
-"    --connect URI   the libvirt that runs VM (virsh -c URI; default\n"
-"                    $LIBVIRT_DEFAULT_URI, else " LIBVIRT_DEFAULT_URI ");\n"
-"                    the virsh run is $TVDC_VIRSH or virsh from PATH.\n"
-"    --state-dir DIR show, wipe: this vTPM state directory, without libvirt.\n"
-"    --config FILE   vtpm.conf (default $TVDC_VTPM_CONF, else\n"
-"                    " TVDC_VTPM_CONF "): ca_dir and record_dir.\n"
-"    --dir DIR       ca: the CA directory; record: the record directory.\n"
-"    --ca DIR        show: the CA to verify against (default: ca_dir).\n"
-"    --policy FILE   the policy (default: this host's policy).\n"
-"\n"
-"EXIT STATUS\n"
-"    0 ok; 1 show: a certificate does not verify, or its label does not\n"
-"    match the policy or the VM; 2 error.\n";
+"Exit status: 0 ok; 1 show: a certificate or its label does not verify;\n"
+"2 error.  See tvdc(1).\n";
 
 static const char *conf_path;
 
@@ -164,7 +119,7 @@ cmd_ca(int argc, char **argv)
     }
     what = argv[1];
     optind = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc - 1, argv + 1, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'c': curve = optarg; break;
@@ -174,10 +129,10 @@ cmd_ca(int argc, char **argv)
                 return EXIT_ERR;
             break;
         case 'C': conf_path = optarg; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind < argc - 1) {
         tool_err("vtpm ca: unexpected argument '%s'", argv[optind + 1]);
         return EXIT_ERR;
@@ -237,7 +192,7 @@ cmd_record(int argc, char **argv)
     }
     what = argv[1];
     optind = 0;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc - 1, argv + 1, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 'u': uuid = optarg; break;
         case 'n': name = optarg; break;
@@ -245,10 +200,10 @@ cmd_record(int argc, char **argv)
         case 'p': policy = optarg; break;
         case 'd': dir = optarg; break;
         case 'C': conf_path = optarg; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (!dir) {
         tvdc_vtpm_conf *conf = load_conf();
         if (!conf)
@@ -554,7 +509,7 @@ cmd_show(int argc, char **argv)
     int c, r;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 's': state = optarg; break;
         case 'f': certfile = optarg; break;
@@ -563,10 +518,10 @@ cmd_show(int argc, char **argv)
         case 'c': uri = optarg; break;
         case 'C': conf_path = optarg; break;
         case 'j': json = true; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind + 1 != argc || (state && certfile) || (uri && (state || certfile))) {
         tool_err("vtpm show: usage: tvdc vtpm show VM [--connect URI | --state-dir DIR | "
                  "--cert FILE] [--json]");
@@ -704,8 +659,8 @@ wipe_audit(const char *vm, const char *uuid, const tvdc_vtpm_identity *id, const
     };
     int r;
 
-    if (conf && conf->host_name)
-        snprintf(host, sizeof(host), "%s", conf->host_name);
+    if (tvdc_config_host_name(conf))
+        snprintf(host, sizeof(host), "%s", tvdc_config_host_name(conf));
     else
         (void) gethostname(host, sizeof(host) - 1);
     rec.host = host;
@@ -736,15 +691,15 @@ cmd_wipe(int argc, char **argv)
     int c, rc = EXIT_ERR;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
         switch (c) {
         case 's': state = optarg; break;
         case 'c': uri = optarg; break;
         case 'C': conf_path = optarg; break;
-        case 'h': fputs(vtpm_usage, stdout); return EXIT_OK;
-        default: return EXIT_ERR;
         }
     }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
     if (optind + 1 != argc || (state && uri)) {
         tool_err("vtpm wipe: usage: tvdc vtpm wipe VM [--connect URI | --state-dir DIR]");
         return EXIT_ERR;
@@ -797,7 +752,7 @@ cmd_wipe(int argc, char **argv)
     return rc;
 }
 
-int
+static int
 cmd_vtpm(int argc, char **argv)
 {
     static const struct {
@@ -820,3 +775,9 @@ cmd_vtpm(int argc, char **argv)
     tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe)", argv[1]);
     return EXIT_ERR;
 }
+
+const tvdc_verb tvdc_verb_vtpm = {
+    .name    = "vtpm",
+    .summary = "the datacenter vTPM CA; a VM's vTPM certificates and state",
+    .run     = cmd_vtpm,
+};

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The internal basics every C part of tvdc shares (libtvdc, libtvdc-net,
+ * libtvdc-vtpm, the tvdc command, tvdc-vtpm-certtool, the tests): cleanup
+ * helpers, messages with a position, whole-file reads and atomic writes,
+ * JSON to a line of text, and the default paths (tvdc-paths.h, generated
+ * by meson).  Never installed; reached through the tvdc_basic_dep
+ * dependency of labels/meson.build.  Internal symbols use the tv_ prefix
+ * (libtvdc's version script exports tvdc_* only).
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tvdc/tvdc.h"
+#include "tvdc-paths.h"
+
+/* ------------------------------------------------------------------------ */
+/* Cleanup (systemd's macro.h)                                              */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Hand a pointer over to the caller and make the cleanup a no-op. */
+#define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
+
+/* static void namep(type **p) calling func(*p); func accepts NULL. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                   \
+    static inline void func##p(type **p) { func(*p); }
+
+static inline void freep(void *p) { free(*(void **) p); }
+#define _cleanup_free_ _cleanup_(freep)
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define _cleanup_close_ _cleanup_(closep)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_policy, tvdc_policy_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_host, tvdc_host_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_store, tvdc_store_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_config, tvdc_config_free)
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                 */
+
+/* Fill *err (when non-NULL) and return r.  Always returns r (negative). */
+int tv_error(tvdc_error *err, int r, unsigned line, unsigned col,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Line and column (1-based) of byte offset off in buf. */
+void tv_offset_to_position(const char *buf, size_t len, size_t off,
+                           unsigned *line, unsigned *col);
+
+/* A printable, bounded copy of untrusted text for messages (out, which
+ * must hold at least 8 bytes). */
+const char *tv_escape(const char *s, size_t len, char *out, size_t outlen);
+#define TV_ESC_MAX 96
+
+/* Value of a hex digit, or -1. */
+int tv_unhexchar(char c);
+
+/* Names. */
+bool tv_name_valid(const char *s, size_t len);      /* type/label/policy */
+bool tv_hostname_valid(const char *s, size_t len);  /* RFC 1123 */
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                    */
+
+/* Read a whole regular file, at most max bytes (-EFBIG beyond, -EISDIR for
+ * a directory).  The buffer gets a terminating NUL that *len does not
+ * count. */
+int tv_read_file(const char *path, size_t max, char **ret, size_t *len);
+
+/* Replace path atomically: temporary file in the same directory, fsync,
+ * rename, fsync of the directory; a reader sees the old content or the
+ * new, never part of it.  mode is the new file's mode. */
+int tv_write_file_atomic(const char *path, const void *buf, size_t len,
+                         unsigned mode);
+
+/* ------------------------------------------------------------------------ */
+/* JSON (basic-json.c: link json-c)                                         */
+
+struct json_object;
+
+/* The text of o (json_object_to_json_string_ext flags) followed by a
+ * newline, malloc'ed and NUL-terminated; *ret_len (may be NULL) without the
+ * NUL.  JSON_C_TO_STRING_PLAIN gives exactly one line. */
+int tv_json_to_line(struct json_object *o, int flags, char **ret, size_t *ret_len);
