@@ -16,6 +16,7 @@
  * for the domain XML parser.
  */
 
+#include "../security_tvdc_use.c"
 #include "../security_tvdc.c"
 
 #include <dirent.h>
@@ -109,7 +110,7 @@ testDecide(virTVDCSecurityData *priv,
         return virBufferContentAndReset(&out);
     }
 
-    resources = virTVDCCollectResources(def);
+    resources = virTVDCDomainUses(def);
     for (i = 0; i < resources->len; i++) {
         virTVDCResource *res = g_ptr_array_index(resources, i);
 
