@@ -894,28 +894,6 @@ virTVDCLoadNet(virTVDCSecurityData *priv)
 }
 
 
-static bool
-virTVDCLabelHasType(const tvdc_policy *policy,
-                    int64_t label,
-                    uint32_t type)
-{
-    g_autofree uint32_t *types = NULL;
-    int64_t n;
-    int64_t i;
-
-    if (label < 0 || (n = tvdc_label_types(policy, label, NULL, 0)) <= 0)
-        return false;
-    types = g_new0(uint32_t, n);
-    if (tvdc_label_types(policy, label, types, n) != n)
-        return false;
-    for (i = 0; i < n; i++) {
-        if (types[i] == type)
-            return true;
-    }
-    return false;
-}
-
-
 /* "interface 52:54:00:12:34:56", for messages. */
 static char *
 virTVDCNetWhat(const virDomainNetDef *net)
@@ -926,78 +904,40 @@ virTVDCNetWhat(const virDomainNetDef *net)
 }
 
 
-/*
- * The TVD type an interface is connected to, from its definition alone:
- * <source network='tvdc-T'/>, <source bridge='tvdcbN'/>, or a direct
- * (macvtap) interface on tvdcbN.  Returns 0 and *type; 1 when the
- * interface is on something that is not a TVD network (*why, *rule: the
- * denial of a labeled domain, *type TVDC_NONE); 2 when it has no network
- * backend to check here (vhost-user: a labeled socket, a resource; null).
- */
-static int
-virTVDCNetType(const tvdc_policy *policy,
-               const virDomainNetDef *net,
-               uint32_t *type,
-               char **why,
-               const char **rule)
+/* An interface definition as libtvdc-net judges it: what it is on.  A
+ * network libvirt has resolved (a live interface being changed) comes with
+ * its bridge, which must be the type's: a network redefined onto another
+ * bridge does not take a tap there. */
+static void
+virTVDCNetIface(const virDomainNetDef *net,
+                const char *what,
+                tvdc_net_iface *iface)
 {
-    g_autofree char *what = virTVDCNetWhat(net);
-    virDomainNetType kind = net->type;
-    const char *name = NULL;
+    *iface = (tvdc_net_iface) {
+        .kind = TVDC_NET_IFACE_OTHER,
+        .kind_name = virDomainNetTypeToString(net->type),
+        .what = what,
+    };
 
-    *type = TVDC_NONE;
-    *rule = TVDC_RULE_STR_NETWORK_SHARE;
-    switch (kind) {
+    switch ((virDomainNetType) net->type) {
     case VIR_DOMAIN_NET_TYPE_NETWORK:
-        name = net->data.network.name;
-        if (name && tvdc_net_type_of_network(policy, name, type) == 0) {
-            /* once libvirt has resolved the network (a live interface
-             * being changed), its bridge must be the type's: a network
-             * redefined onto another bridge does not take a tap there */
-            const char *bridge = net->data.network.actual ?
-                virDomainNetGetActualBridgeName(net) : NULL;
-            uint32_t brType;
-
-            if (!bridge ||
-                (tvdc_net_type_of_bridge_name(policy, bridge, &brType) == 0 &&
-                 brType == *type))
-                return 0;
-            *why = g_strdup_printf("network: %s is on network '%s' of type %s, whose "
-                                   "bridge is '%s', not the TVD bridge of type %s",
-                                   what, name, tvdc_type_name(policy, *type), bridge,
-                                   tvdc_type_name(policy, *type));
-            *type = TVDC_NONE;
-            *rule = TVDC_RULE_STR_NETWORK_PORT;
-            return 1;
-        }
-        *why = g_strdup_printf("network: %s is on network '%s', which is not a TVD network "
-                               "of policy %s (tvdc-<type>)",
-                               what, NULLSTR(name), tvdc_policy_name(policy));
-        return 1;
-
+        iface->kind = TVDC_NET_IFACE_NETWORK;
+        iface->source = net->data.network.name;
+        if (net->data.network.actual)
+            iface->bridge = virDomainNetGetActualBridgeName(net);
+        break;
     case VIR_DOMAIN_NET_TYPE_BRIDGE:
-        name = net->data.bridge.brname;
-        if (name && tvdc_net_type_of_bridge_name(policy, name, type) == 0)
-            return 0;
-        *why = g_strdup_printf("network: %s is on bridge '%s', which is not a TVD bridge "
-                               "of policy %s (tvdcb<network id>)",
-                               what, NULLSTR(name), tvdc_policy_name(policy));
-        return 1;
-
+        iface->kind = TVDC_NET_IFACE_BRIDGE;
+        iface->source = net->data.bridge.brname;
+        break;
     case VIR_DOMAIN_NET_TYPE_DIRECT:
-        name = net->data.direct.linkdev;
-        if (name && tvdc_net_type_of_bridge_name(policy, name, type) == 0)
-            return 0;
-        *rule = TVDC_RULE_STR_NETWORK_BYPASS;
-        *why = g_strdup_printf("network: %s is a direct (macvtap) interface on '%s', "
-                               "which is not a TVD bridge: it would bypass the TVD bridges",
-                               what, NULLSTR(name));
-        return 1;
-
-    case VIR_DOMAIN_NET_TYPE_VHOSTUSER:
+        iface->kind = TVDC_NET_IFACE_DIRECT;
+        iface->source = net->data.direct.linkdev;
+        break;
+    case VIR_DOMAIN_NET_TYPE_VHOSTUSER:   /* a labeled socket: a resource */
     case VIR_DOMAIN_NET_TYPE_NULL:
-        return 2;
-
+        iface->kind = TVDC_NET_IFACE_UNCHECKED;
+        break;
     case VIR_DOMAIN_NET_TYPE_USER:
     case VIR_DOMAIN_NET_TYPE_ETHERNET:
     case VIR_DOMAIN_NET_TYPE_SERVER:
@@ -1012,20 +952,46 @@ virTVDCNetType(const tvdc_policy *policy,
     default:
         break;
     }
+}
 
-    *rule = TVDC_RULE_STR_NETWORK_BYPASS;
-    *why = g_strdup_printf("network: %s of type '%s' bypasses the TVD bridges; a labeled VM "
-                           "may use only TVD networks (tvdc-<type>) and bridges (tvdcb<id>)",
-                           what, NULLSTR(virDomainNetTypeToString(kind)));
+
+/* Report a network verdict of libtvdc-net (rc < 0: it could not decide).
+ * 0: permitted; 1: would-deny recorded; -1: denied. */
+static int
+virTVDCNetReport(virTVDCSecurityData *priv,
+                 const virTVDCRequest *req,
+                 const tvdc_net_iface *iface,
+                 const tvdc_net_verdict *verdict,
+                 int rc)
+{
+    g_autofree char *detail = NULL;
+    int n;
+
+    if (rc == TVDC_PERMIT)
+        return 0;
+    if (rc < 0) {
+        detail = g_strdup_printf("network: %s: %s", NULLSTR(iface->what), g_strerror(-rc));
+        return virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+    }
+
+    if ((n = tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, NULL, 0)) < 0) {
+        detail = g_strdup_printf("network: %s", NULLSTR(tvdc_net_rule_to_string(verdict->rule)));
+    } else {
+        detail = g_new0(char, n + 1);
+        tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, detail, n + 1);
+    }
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                    tvdc_net_rule_to_string(verdict->rule), detail) < 0)
+        return -1;
     return 1;
 }
 
 
 /*
  * The interfaces of a domain (all of them at define and start, the new one
- * at hotplug): every interface of a labeled domain must be on the TVD
- * network of one of its types.  An unlabeled domain may not use a TVD
- * network (an unlabeled VM uses only unlabeled resources).  types, if not
+ * at hotplug), by their definitions (tvdc_net_decide_iface): every
+ * interface of a labeled domain must be on the TVD network of one of its
+ * types; an unlabeled domain may not use a TVD network.  types, if not
  * NULL, gets the types the interfaces use (for tvdc_net_ensure).  0:
  * permitted; 1: would-deny recorded; -1: denied.
  */
@@ -1036,42 +1002,22 @@ virTVDCCheckNets(virTVDCSecurityData *priv,
                  size_t nnets,
                  GArray *types)
 {
-    int64_t vmLabel = req->label ? tvdc_find_label(priv->policy, req->label) : -1;
     bool wouldDeny = false;
     size_t i;
 
     for (i = 0; i < nnets; i++) {
-        g_autofree char *why = NULL;
-        const char *rule;
-        uint32_t type;
-        int rc = virTVDCNetType(priv->policy, nets[i], &type, &why, &rule);
+        g_autofree char *what = virTVDCNetWhat(nets[i]);
+        tvdc_net_iface iface;
+        tvdc_net_verdict verdict;
+        int rc;
 
-        if (rc == 2 || (rc == 1 && !req->label))
-            continue;
-        if (rc == 0 && !req->label) {
-            g_autofree char *what = virTVDCNetWhat(nets[i]);
-
-            why = g_strdup_printf("network: %s is on the TVD network of type %s; "
-                                  "an unlabeled VM may use only unlabeled resources",
-                                  what, tvdc_type_name(priv->policy, type));
-            rule = TVDC_RULE_STR_LABELED_RESOURCE;
-        } else if (rc == 0 && vmLabel >= 0 && !virTVDCLabelHasType(priv->policy, vmLabel, type)) {
-            g_autofree char *what = virTVDCNetWhat(nets[i]);
-            g_autofree char *vmTypes = virTVDCLabelTypes(priv->policy, req->label);
-
-            why = g_strdup_printf("network: %s is on the TVD network of type %s, which "
-                                  "label %s (%s) does not have",
-                                  what, tvdc_type_name(priv->policy, type),
-                                  req->label, NULLSTR(vmTypes));
-        } else if (rc == 0) {
-            if (types)
-                g_array_append_val(types, type);
-            continue;
-        }
-
-        if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, why) < 0)
+        virTVDCNetIface(nets[i], what, &iface);
+        rc = tvdc_net_decide_iface(priv->policy, req->label, &iface, &verdict);
+        if (rc == TVDC_PERMIT && types && verdict.type != TVDC_NONE)
+            g_array_append_val(types, verdict.type);
+        if ((rc = virTVDCNetReport(priv, req, &iface, &verdict, rc)) < 0)
             return -1;
-        wouldDeny = true;
+        wouldDeny |= rc > 0;
     }
     return wouldDeny ? 1 : 0;
 }
@@ -1114,7 +1060,7 @@ virTVDCEnsureNets(virTVDCSecurityData *priv,
 
 /* A tap (or macvtap) that libvirt is about to hand to QEMU, created and
  * attached by libvirt from the domain's (or the network's) definition: the
- * kernel says which bridge it is a port of. */
+ * kernel says which bridge it is a port of (tvdc_net_type_of_tap_fd). */
 static int
 virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
                              virDomainDef *def,
@@ -1122,15 +1068,14 @@ virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autofree char *detail = NULL;
-    g_autofree char *vmTypes = NULL;
+    char tap[TVDC_NET_IFNAMSIZ] = "";
     char bridge[TVDC_NET_IFNAMSIZ] = "";
     tvdc_error err = { 0 };
+    tvdc_net_iface iface = { .kind = TVDC_NET_IFACE_TAP, .source = tap, .bridge = bridge };
+    tvdc_net_verdict verdict;
     virTVDCRequest req;
     virTVDCDomain *dom;
-    struct ifreq ifr = { 0 };
     const char *label;
-    const char *rule = TVDC_RULE_STR_NETWORK_PORT;
     uint32_t type;
     int rc;
 
@@ -1144,32 +1089,21 @@ virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
     if (!priv->policy)
         return virTVDCDenyNoPolicy(priv, &req);
 
-    if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-        detail = g_strdup_printf("network: cannot tell which interface tap descriptor %d is: %s",
-                                 fd, g_strerror(errno));
-    } else if ((rc = tvdc_net_type_of_port(priv->policy, ifr.ifr_name, &type, bridge, &err)) < 0) {
+    if ((rc = tvdc_net_type_of_tap_fd(priv->policy, fd, &type, tap, bridge, &err)) < 0) {
+        g_autofree char *detail = NULL;
+
         if (!label && (rc == -ENOENT || rc == -ENOLINK))
             return 0;
-        detail = g_strdup_printf("network: tap %s: %s", ifr.ifr_name,
-                                 err.message[0] ? err.message : g_strerror(-rc));
-    } else if (!label) {
-        rule = TVDC_RULE_STR_LABELED_RESOURCE;
-        detail = g_strdup_printf("network: tap %s is a port of %s, the TVD bridge of type %s; "
-                                 "an unlabeled VM may use only unlabeled resources",
-                                 ifr.ifr_name, bridge, tvdc_type_name(priv->policy, type));
-    } else if (!virTVDCLabelHasType(priv->policy, tvdc_find_label(priv->policy, label), type)) {
-        vmTypes = virTVDCLabelTypes(priv->policy, label);
-        detail = g_strdup_printf("network: tap %s is a port of %s, the TVD bridge of type %s, "
-                                 "which label %s (%s) does not have",
-                                 ifr.ifr_name, bridge, tvdc_type_name(priv->policy, type),
-                                 label, NULLSTR(vmTypes));
-    } else {
-        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
-                  ifr.ifr_name, def->name, bridge, tvdc_type_name(priv->policy, type));
-        return 0;
+        detail = g_strdup_printf("network: %s", err.message[0] ? err.message : g_strerror(-rc));
+        return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
+                           TVDC_RULE_STR_NETWORK_PORT, detail) < 0 ? -1 : 0;
     }
 
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0 ? -1 : 0;
+    rc = tvdc_net_decide_port(priv->policy, label, type, &verdict);
+    if (rc == TVDC_PERMIT)
+        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
+                  tap, def->name, bridge, tvdc_type_name(priv->policy, type));
+    return virTVDCNetReport(priv, &req, &iface, &verdict, rc) < 0 ? -1 : 0;
 }
 
 

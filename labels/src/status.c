@@ -75,7 +75,7 @@ status_policy(const tvdc_status *st)
         return NULL;
     for (size_t i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-    if (add_string(o, "path", st->policy_path) < 0 ||
+    if (add_string(o, "path", st->config ? st->config->policy : NULL) < 0 ||
         add_string(o, "name", tvdc_policy_name(st->policy)) < 0 ||
         add(o, "version", json_object_new_int64(tvdc_policy_version(st->policy))) < 0 ||
         add_string(o, "source_sha256", hex) < 0 ||

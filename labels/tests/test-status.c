@@ -111,9 +111,9 @@ test_policy_in_force(void **state)
         { "31111111-2222-3333-4444-555555555555", "odd", NULL, 0, 1,
           "label: unlabeled VM, and policy bank-dc does not allow unlabeled VMs", "unlabeled-vm" },
     };
+    tvdc_config *c = NULL;
     tvdc_status st = {
-        .policy_path = "/etc/tvdc/policy.bin", .host_name = "host-a",
-        .mode = TVDC_MODE_PERMISSIVE, .config_path = "/etc/libvirt/tvdc.conf",
+        .host_name = "host-a", .mode = TVDC_MODE_PERMISSIVE, .config_path = "/etc/libvirt/tvdc.conf",
         .audit_log = "/var/log/tvdc/audit.log", .domains = domains, .n_domains = 3,
         .time_usec = INT64_C(1700000000) * 1000000,
     };
@@ -122,7 +122,10 @@ test_policy_in_force(void **state)
     assert_int_equal(tvdc_host_new(p, &h), 0);
     assert_int_equal(tvdc_host_reserve(h, domains[0].uuid, 0, 0, &v), TVDC_PERMIT);
     assert_int_equal(tvdc_host_reserve(h, domains[1].uuid, 1, 0, &v), TVDC_PERMIT);
+    assert_int_equal(tvdc_config_new(&c, NULL), 0);
+    assert_int_equal(tvdc_config_set_string(c, "policy", "/srv/tvdc/bank.bin", NULL), 0);
     st.policy = p;
+    st.config = c;
     st.host = h;
 
     o = write_and_read(&st);
@@ -140,6 +143,7 @@ test_policy_in_force(void **state)
     assert_int_equal(json_object_get_int(json_object_object_get(o, "reservations")), 2);
 
     assert_keys(json_object_object_get(o, "policy"), policy_keys, ELEMENTSOF(policy_keys));
+    assert_string_equal(str(json_object_object_get(o, "policy"), "path"), "/srv/tvdc/bank.bin");
     assert_string_equal(str(json_object_object_get(o, "policy"), "name"), "bank-dc");
     assert_string_equal(str(json_object_object_get(o, "policy"), "version"), "7");
     assert_int_equal(strlen(str(json_object_object_get(o, "policy"), "source_sha256")), 64);
@@ -170,13 +174,14 @@ test_policy_in_force(void **state)
     json_object_put(o);
     tvdc_host_free(h);
     tvdc_policy_free(p);
+    tvdc_config_free(c);
 }
 
 static void
 test_no_policy(void **state)
 {
     tvdc_status st = {
-        .policy_path = "/etc/tvdc/policy.bin", .host_name = "host-a",
+        .host_name = "host-a",
         .mode = TVDC_MODE_ENFORCING, .config_path = "/etc/libvirt/tvdc.conf",
         .error = "policy /etc/tvdc/policy.bin: No such file or directory",
         .audit_log = "/var/log/tvdc/audit.log",

@@ -613,7 +613,7 @@ typedef struct tvdc_status_domain {
 
 typedef struct tvdc_status {
     const tvdc_policy *policy;    /* NULL: no policy in force */
-    const char *policy_path;
+    const tvdc_config *config;    /* the settings (the policy's path); may be NULL */
     tvdc_host *host;              /* its reservation table; may be NULL */
     const char *host_name;
     tvdc_mode mode;
