@@ -71,6 +71,7 @@
 #include "viralloc.h"
 #include "viraudit.h"
 #include "virbuffer.h"
+#include "virconf.h"
 #include "virerror.h"
 #include "virevent.h"
 #include "virfile.h"
@@ -1160,148 +1161,45 @@ virTVDCAppendStringOrNull(virJSONValue *obj,
 }
 
 
-static virJSONValue *
-virTVDCTypesArray(const tvdc_policy *policy,
-                  const char *label)
-{
-    g_autoptr(virJSONValue) arr = virJSONValueNewArray();
-    g_autofree char *types = virTVDCLabelTypes(policy, label);
-    g_auto(GStrv) names = NULL;
-    size_t i;
-
-    if (types) {
-        names = g_strsplit(types, ",", 0);
-        for (i = 0; names[i]; i++)
-            ignore_value(virJSONValueArrayAppendString(arr, names[i]));
-    }
-    return g_steal_pointer(&arr);
-}
-
-
-static virJSONValue *
-virTVDCStatusPolicy(virTVDCSecurityData *priv)
-{
-    g_autoptr(virJSONValue) policy = virJSONValueNewObject();
-    const uint8_t *hash = tvdc_policy_source_hash(priv->policy);
-    char hex[65] = { 0 };
-    size_t i;
-
-    for (i = 0; i < 32; i++)
-        g_snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-
-    if (virJSONValueObjectAppendString(policy, "path", priv->cfg->policy) < 0 ||
-        virJSONValueObjectAppendString(policy, "name", tvdc_policy_name(priv->policy)) < 0 ||
-        virJSONValueObjectAppendNumberUlong(policy, "version",
-                                            tvdc_policy_version(priv->policy)) < 0 ||
-        virJSONValueObjectAppendString(policy, "source_sha256", hex) < 0 ||
-        virJSONValueObjectAppendBoolean(policy, "allow_unlabeled",
-                                        !!(tvdc_policy_flags(priv->policy) &
-                                           TVDC_POLICY_ALLOW_UNLABELED)) < 0)
-        return NULL;
-    return g_steal_pointer(&policy);
-}
-
-
-/* Write TVDC_STATUS_FILE (atomically: a new file renamed over the old):
- * the policy in force, the mode, this host and its label, and every
- * domain running or starting here with its label, types, reservation and
- * violation of the current policy, if any (the message and the rule).
- * "error" says why no policy is in force, or, beside the policy in force,
- * why the file that replaced it was refused. */
+/* Write TVDC_STATUS_FILE (tvdc_status_write: atomically, a new file
+ * renamed over the old): the policy in force, the mode, this host and its
+ * label, and every domain running or starting here with its label, types,
+ * reservation and violation of the current policy, if any (the message and
+ * the rule).  "error" says why no policy is in force, or, beside the
+ * policy in force, why the file that replaced it was refused. */
 static void
 virTVDCWriteStatus(virTVDCSecurityData *priv)
 {
-    g_autoptr(virJSONValue) status = virJSONValueNewObject();
-    g_autoptr(virJSONValue) policy = NULL;
-    g_autoptr(virJSONValue) hostTypes = NULL;
-    g_autoptr(virJSONValue) domains = virJSONValueNewArray();
-    g_autoptr(virJSONValue) active = virJSONValueNewObject();
-    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-    g_autofree char *nowstr = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
-    g_autofree char *json = NULL;
-    g_autoptr(GHashTable) counts = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                                         g_free, NULL);
-    const char *hostLabel = NULL;
+    g_autofree tvdc_status_domain *domains = NULL;
+    tvdc_status status = {
+        .policy = priv->policy,
+        .config = priv->cfg,
+        .host = priv->host,
+        .host_name = priv->hostName,
+        .mode = priv->permissive ? TVDC_MODE_PERMISSIVE : TVDC_MODE_ENFORCING,
+        .config_path = TVDC_CONFIG_PATH,
+        .error = priv->unavailable ? priv->unavailable : priv->reloadError,
+        .audit_log = priv->auditLog,
+    };
     GHashTableIter iter;
-    gpointer key;
     gpointer value;
+    int rc;
 
     if (!priv->privileged)
         return;
 
-    if (priv->policy) {
-        if (!(policy = virTVDCStatusPolicy(priv)))
-            return;
-        if (priv->hostName) {
-            int64_t idx = tvdc_find_host(priv->policy, priv->hostName);
-
-            if (idx >= 0)
-                hostLabel = tvdc_label_name(priv->policy,
-                                            tvdc_host_label(priv->policy, idx));
-        }
-    }
-    hostTypes = virTVDCTypesArray(priv->policy, hostLabel);
-
+    domains = g_new0(tvdc_status_domain, g_hash_table_size(priv->domains) + 1);
     g_hash_table_iter_init(&iter, priv->domains);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
         virTVDCDomain *dom = value;
-        g_autoptr(virJSONValue) obj = virJSONValueNewObject();
-        g_autoptr(virJSONValue) types = virTVDCTypesArray(priv->policy, dom->label);
-        size_t i;
 
-        if (dom->reserved) {
-            for (i = 0; i < virJSONValueArraySize(types); i++) {
-                const char *t = virJSONValueGetString(virJSONValueArrayGet(types, i));
-                gpointer old = g_hash_table_lookup(counts, t);
-
-                g_hash_table_insert(counts, g_strdup(t),
-                                    GSIZE_TO_POINTER(GPOINTER_TO_SIZE(old) + 1));
-            }
-        }
-
-        if (virJSONValueObjectAppendString(obj, "uuid", dom->uuid) < 0 ||
-            virJSONValueObjectAppendString(obj, "name", dom->name) < 0 ||
-            virTVDCAppendStringOrNull(obj, "label", dom->label) < 0 ||
-            virJSONValueObjectAppend(obj, "types", &types) < 0 ||
-            virJSONValueObjectAppendBoolean(obj, "reserved", dom->reserved) < 0 ||
-            virJSONValueObjectAppendString(obj, "state",
-                                           dom->running ? "running" : "starting") < 0 ||
-            virTVDCAppendStringOrNull(obj, "violation", dom->violation) < 0 ||
-            virTVDCAppendStringOrNull(obj, "violation_rule",
-                                      dom->violation ? dom->violationRule : NULL) < 0 ||
-            virJSONValueArrayAppend(domains, &obj) < 0)
-            return;
+        domains[status.n_domains++] = (tvdc_status_domain) {
+            .uuid = dom->uuid, .name = dom->name, .label = dom->label,
+            .reserved = dom->reserved, .running = dom->running,
+            .violation = dom->violation, .violation_rule = dom->violationRule,
+        };
     }
-
-    g_hash_table_iter_init(&iter, counts);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
-        if (virJSONValueObjectAppendNumberUlong(active, key, GPOINTER_TO_SIZE(value)) < 0)
-            return;
-    }
-
-    if (virJSONValueObjectAppendNumberInt(status, "format", 1) < 0 ||
-        virJSONValueObjectAppendString(status, "updated", nowstr) < 0 ||
-        virJSONValueObjectAppendNumberLong(status, "pid", (long long) getpid()) < 0 ||
-        virTVDCAppendStringOrNull(status, "host", priv->hostName) < 0 ||
-        virTVDCAppendStringOrNull(status, "host_label", hostLabel) < 0 ||
-        virJSONValueObjectAppend(status, "host_types", &hostTypes) < 0 ||
-        virJSONValueObjectAppendString(status, "mode",
-                                       priv->permissive ? "permissive" : "enforcing") < 0 ||
-        virJSONValueObjectAppendString(status, "config", TVDC_CONFIG_PATH) < 0 ||
-        (policy ? virJSONValueObjectAppend(status, "policy", &policy)
-                : virJSONValueObjectAppendNull(status, "policy")) < 0 ||
-        virTVDCAppendStringOrNull(status, "error",
-                                  priv->unavailable ? priv->unavailable : priv->reloadError) < 0 ||
-        virJSONValueObjectAppendString(status, "audit_log", priv->auditLog) < 0 ||
-        virJSONValueObjectAppend(status, "active_types", &active) < 0 ||
-        virJSONValueObjectAppendNumberUlong(status, "reservations",
-                                            priv->host ?
-                                            tvdc_host_n_reservations(priv->host) : 0) < 0 ||
-        virJSONValueObjectAppend(status, "domains", &domains) < 0)
-        return;
-
-    if (!(json = virJSONValueToString(status, true)))
-        return;
+    status.domains = domains;
 
     /* 0711: the vTPM records below it (vtpm/, swtpm-mgr/README.md) are read
      * by swtpm's user; the status file itself is root's alone. */
@@ -1309,10 +1207,8 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
         VIR_WARN("tvdc: cannot create %s: %s", TVDC_STATUS_DIR, g_strerror(errno));
         return;
     }
-    if (virFileRewriteStr(TVDC_STATUS_FILE, 0600, json) < 0) {
-        VIR_WARN("tvdc: cannot write %s: %s", TVDC_STATUS_FILE, virGetLastErrorMessage());
-        virResetLastError();
-    }
+    if ((rc = tvdc_status_write(TVDC_STATUS_FILE, &status)) < 0)
+        VIR_WARN("tvdc: cannot write %s: %s", TVDC_STATUS_FILE, g_strerror(-rc));
 }
 
 
@@ -1366,76 +1262,130 @@ virTVDCPolicyFileIds(const tvdc_config *cfg,
 }
 
 
-/* Load the compiled policy that cfg names, verified as cfg says.  On
- * failure *why says what is wrong. */
+/* Load the policy cfg names, verified as cfg says
+ * (tvdc_policy_load_configured).  On failure *why says what is wrong. */
 static int
 virTVDCLoadPolicy(const tvdc_config *cfg,
                   tvdc_policy **policy,
                   char **why)
 {
-    tvdc_error err = { 0 };
-    g_autofree char *stateDir = NULL;
-    char magic[16];
-    VIR_AUTOCLOSE fd = -1;
-    ssize_t n;
+    char *reason = NULL;
     int rc;
 
-    /* libvirtd parses no JSON policy: only the compiled, bounds-checked and
-     * hashed image that `tvdc policy compile` writes. */
-    if ((fd = open(cfg->policy, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-        *why = g_strdup_printf("policy %s: %s", cfg->policy, g_strerror(errno));
-        return -1;
-    }
-    if ((n = saferead(fd, magic, sizeof(magic))) < 0) {
-        *why = g_strdup_printf("policy %s: %s", cfg->policy, g_strerror(errno));
-        return -1;
-    }
-    if (!tvdc_is_binary_policy(magic, n)) {
-        *why = g_strdup_printf("policy %s is not a compiled policy "
-                               "(libvirtd loads only the output of 'tvdc policy compile')",
-                               cfg->policy);
-        return -1;
-    }
-
-    stateDir = g_path_get_dirname(cfg->rollback_state);
-    if (g_mkdir_with_parents(stateDir, 0700) < 0) {
-        *why = g_strdup_printf("rollback state directory %s: %s",
-                               stateDir, g_strerror(errno));
-        return -1;
-    }
-
-    rc = tvdc_policy_load_trusted(cfg->policy,
-                                  cfg->require_signature ? cfg->trust_dir : NULL,
-                                  cfg->rollback_state, policy, &err);
-    if (rc < 0) {
-        const char *msg = err.message[0] ? err.message : g_strerror(-rc);
-
-        switch (rc) {
-        case -EKEYREJECTED:
-            *why = g_strdup_printf("policy %s: signature does not verify "
-                                   "against the keys in %s: %s",
-                                   cfg->policy, cfg->trust_dir, msg);
-            break;
-        case -ENOKEY:
-            *why = g_strdup_printf("policy %s: no usable signing key in %s: %s",
-                                   cfg->policy, cfg->trust_dir, msg);
-            break;
-        case -ESTALE:
-            *why = g_strdup_printf("policy %s: rollback refused (state %s): %s",
-                                   cfg->policy, cfg->rollback_state, msg);
-            break;
-        default:
-            if (err.line)
-                *why = g_strdup_printf("policy %s:%u:%u: %s",
-                                       cfg->policy, err.line, err.column, msg);
-            else
-                *why = g_strdup_printf("policy %s: %s", cfg->policy, msg);
-            break;
-        }
+    if ((rc = tvdc_policy_load_configured(cfg, policy, &reason)) < 0) {
+        *why = reason ? g_strdup(reason) : g_strdup_printf("policy: %s", g_strerror(-rc));
+        free(reason);
         *policy = NULL;
         return -1;
     }
     return 0;
+}
+
+
+/* tvdc.conf as virConf reads it, each setting checked and kept by libtvdc. */
+typedef struct _virTVDCConfWalk virTVDCConfWalk;
+struct _virTVDCConfWalk {
+    tvdc_config *cfg;
+    GHashTable *seen;          /* names already set */
+    tvdc_error err;
+};
+
+
+/* A list of strings (vxlan_peers), handed over as one. */
+static int
+virTVDCConfSetList(virTVDCConfWalk *walk,
+                   const char *name,
+                   virConfValue *list)
+{
+    g_autofree const char **strs = NULL;
+    virConfValue *v;
+    size_t n = 0;
+
+    for (v = list; v; v = v->next)
+        n++;
+    strs = g_new0(const char *, n + 1);
+    n = 0;
+    for (v = list; v; v = v->next) {
+        if (v->type != VIR_CONF_STRING) {
+            g_snprintf(walk->err.message, sizeof(walk->err.message),
+                       "%s: expected a string, got a number", name);
+            return -EINVAL;
+        }
+        strs[n++] = v->str;
+    }
+    return tvdc_config_set_list(walk->cfg, name, strs, n, &walk->err);
+}
+
+
+static int
+virTVDCConfSet(const char *name,
+               virConfValue *value,
+               void *opaque)
+{
+    virTVDCConfWalk *walk = opaque;
+    int rc = -EINVAL;
+
+    if (!g_hash_table_add(walk->seen, g_strdup(name))) {
+        g_snprintf(walk->err.message, sizeof(walk->err.message),
+                   "%s: set more than once", name);
+        return -1;
+    }
+
+    switch (value->type) {
+    case VIR_CONF_LLONG:
+    case VIR_CONF_ULLONG:
+        rc = tvdc_config_set_int(walk->cfg, name, value->l, &walk->err);
+        break;
+    case VIR_CONF_STRING:
+        rc = tvdc_config_set_string(walk->cfg, name, value->str, &walk->err);
+        break;
+    case VIR_CONF_LIST:
+        rc = virTVDCConfSetList(walk, name, value->list);
+        break;
+    case VIR_CONF_NONE:
+    case VIR_CONF_LAST:
+    default:
+        g_snprintf(walk->err.message, sizeof(walk->err.message), "%s: no value", name);
+        break;
+    }
+    if (rc < 0 && !walk->err.message[0])
+        g_snprintf(walk->err.message, sizeof(walk->err.message), "%s", g_strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+
+/* Read tvdc.conf with virConf, as qemu.conf is read, and hand every
+ * setting to libtvdc (tvdc_config_set_*), which checks it; a missing file
+ * gives the defaults.  NULL with *why when it cannot be used. */
+static tvdc_config *
+virTVDCConfigRead(const char *path,
+                  char **why)
+{
+    g_autoptr(virConf) conf = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    virTVDCConfWalk walk = { .seen = seen };
+    int rc;
+
+    if ((rc = tvdc_config_new(&walk.cfg, &walk.err)) < 0) {
+        *why = g_strdup_printf("configuration %s: %s", path,
+                               walk.err.message[0] ? walk.err.message : g_strerror(-rc));
+        return NULL;
+    }
+    if (!virFileExists(path))
+        return walk.cfg;
+
+    if (!(conf = virConfReadFile(path, 0))) {
+        *why = g_strdup_printf("configuration %s: %s", path, virGetLastErrorMessage());
+        virResetLastError();
+        tvdc_config_free(walk.cfg);
+        return NULL;
+    }
+    if (virConfWalk(conf, virTVDCConfSet, &walk) < 0) {
+        *why = g_strdup_printf("configuration %s: %s", path, walk.err.message);
+        tvdc_config_free(walk.cfg);
+        return NULL;
+    }
+    return walk.cfg;
 }
 
 
@@ -1446,20 +1396,11 @@ static void
 virTVDCLoad(virTVDCSecurityData *priv,
             const char *configPath)
 {
-    tvdc_error err = { 0 };
     int rc;
 
-    if ((rc = tvdc_config_load(configPath, &priv->cfg, &err)) < 0) {
-        priv->cfg = NULL;
+    if (!(priv->cfg = virTVDCConfigRead(configPath, &priv->unavailable))) {
         priv->auditLog = TVDC_DEFAULT_AUDIT_LOG;
         priv->hostName = g_strdup(g_get_host_name());
-        if (err.line)
-            priv->unavailable = g_strdup_printf("configuration %s:%u:%u: %s",
-                                                configPath, err.line, err.column,
-                                                err.message);
-        else
-            priv->unavailable = g_strdup_printf("configuration %s: %s", configPath,
-                                                err.message[0] ? err.message : g_strerror(-rc));
         return;
     }
 
@@ -1539,18 +1480,20 @@ virTVDCAddRunning(virTVDCSecurityData *priv,
 
 
 /* Why the policy in force would not let dom run on this host now, with
- * the rule in *rule; NULL if it would.  The collocation of a reserved
- * domain is checked against every other reservation (its own is taken
- * out for the check), so both sides of a conflict are reported. */
+ * the rule in *rule; NULL if it would (tvdc_decide_running).  Its
+ * collocation is checked against every other reservation, so both sides
+ * of a conflict are reported. */
 static char *
 virTVDCDomainViolation(virTVDCSecurityData *priv,
                        virTVDCDomain *dom,
                        const char **rule)
 {
-    tvdc_verdict verdict;
-    tvdc_verdict ignored;
-    int64_t idx;
-    int64_t host;
+    g_autofree uint32_t *others = NULL;
+    char *violation = NULL;
+    size_t nothers = 0;
+    size_t nres;
+    size_t i;
+    char *ret;
     int rc;
 
     if (!priv->policy) {
@@ -1558,41 +1501,27 @@ virTVDCDomainViolation(virTVDCSecurityData *priv,
         return g_strdup_printf("no policy: %s", priv->unavailable);
     }
 
-    if (!dom->label) {
-        if (tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED)
-            return NULL;
-        *rule = TVDC_RULE_STR_UNLABELED_VM;
-        return g_strdup_printf("label: unlabeled VM, and policy %s does not allow unlabeled VMs",
-                               tvdc_policy_name(priv->policy));
+    nres = tvdc_host_n_reservations(priv->host);
+    others = g_new0(uint32_t, nres + 1);
+    for (i = 0; i < nres; i++) {
+        const char *id;
+        uint32_t label;
+
+        if (tvdc_host_reservation(priv->host, i, &id, &label) == 0 && STRNEQ(id, dom->uuid))
+            others[nothers++] = label;
     }
 
-    if ((idx = tvdc_find_label(priv->policy, dom->label)) < 0) {
-        *rule = tvdc_rule_to_string(TVDC_RULE_UNKNOWN_LABEL);
-        return g_strdup_printf("label: unknown label '%s'", dom->label);
+    rc = tvdc_decide_running(priv->policy, priv->hostName, dom->label, others, nothers,
+                             rule, &violation);
+    if (rc < 0) {
+        *rule = TVDC_RULE_STR_INTERNAL;
+        return g_strdup_printf("internal: cannot decide: %s", g_strerror(-rc));
     }
-
-    if ((host = tvdc_find_host(priv->policy, priv->hostName)) < 0) {
-        *rule = tvdc_rule_to_string(TVDC_RULE_UNKNOWN_HOST);
-        return g_strdup_printf("host: host '%s' is not in the policy and runs no labeled VM",
-                               priv->hostName);
-    }
-    if (tvdc_decide_host(priv->policy, host, idx, &verdict) == TVDC_DENY) {
-        *rule = tvdc_rule_to_string(verdict.rule);
-        return virTVDCFormatVerdict(priv, &verdict, priv->hostName, NULL);
-    }
-
-    if (dom->reserved && tvdc_host_release(priv->host, dom->uuid) == 0) {
-        rc = tvdc_host_check(priv->host, idx, &verdict);
-        if (tvdc_host_reserve(priv->host, dom->uuid, idx, TVDC_RESERVE_FORCE, &ignored) < 0)
-            dom->reserved = false;
-    } else {
-        rc = tvdc_host_check(priv->host, idx, &verdict);
-    }
-    if (rc == TVDC_DENY) {
-        *rule = tvdc_rule_to_string(verdict.rule);
-        return virTVDCFormatVerdict(priv, &verdict, dom->label, NULL);
-    }
-    return NULL;
+    if (rc == 0)
+        return NULL;
+    ret = g_strdup(violation);
+    free(violation);
+    return ret;
 }
 
 
@@ -1679,6 +1608,61 @@ virTVDCPolicyRefused(virTVDCSecurityData *priv,
 }
 
 
+/* Is policy the policy in force, written again (same name, version and
+ * source)?  Then it is dropped, and a refusal of the file before it is
+ * forgotten. */
+static bool
+virTVDCPolicyAgain(virTVDCSecurityData *priv,
+                   tvdc_policy *policy)
+{
+    if (!priv->policy ||
+        STRNEQ(tvdc_policy_name(policy), tvdc_policy_name(priv->policy)) ||
+        tvdc_policy_version(policy) != tvdc_policy_version(priv->policy) ||
+        memcmp(tvdc_policy_source_hash(policy), tvdc_policy_source_hash(priv->policy), 32) != 0)
+        return false;
+
+    tvdc_policy_free(policy);
+    if (priv->reloadError) {
+        VIR_INFO("tvdc: %s holds policy %s version %u, the policy in force, again",
+                 priv->cfg->policy, tvdc_policy_name(priv->policy),
+                 tvdc_policy_version(priv->policy));
+        g_clear_pointer(&priv->reloadError, g_free);
+        virTVDCWriteStatus(priv);
+    }
+    return true;
+}
+
+
+/* The new policy is in force (it replaced old): say so (log, audit) and
+ * report each running domain it would not run. */
+static void
+virTVDCPolicyReplaced(virTVDCSecurityData *priv,
+                      const char *old)
+{
+    g_autofree char *detail = NULL;
+    size_t nviolations;
+
+    detail = g_strdup_printf("policy %s version %u from %s replaces %s; "
+                             "%u VMs run or start here",
+                             tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
+                             priv->cfg->policy, old, g_hash_table_size(priv->domains));
+    VIR_WARN("tvdc: %s", detail);
+    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
+                                   "permit", TVDC_RULE_STR_OK, detail));
+    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
+                              "permit", TVDC_RULE_STR_OK, detail, true);
+    if (tvdc_find_host(priv->policy, priv->hostName) < 0)
+        VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
+                 priv->hostName, tvdc_policy_name(priv->policy));
+
+    nviolations = virTVDCUpdateViolations(priv, "policy-reload");
+    if (nviolations > 0)
+        VIR_WARN("tvdc: %zu running VMs violate policy %s version %u (see tvdc status)",
+                 nviolations, tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy));
+    virTVDCWriteStatus(priv);
+}
+
+
 /* The policy file (or its signature) changed: load it, verified as at
  * startup (signature, rollback).  If it loads, it is in force from now
  * on: new decisions use it, the reservation table is rebuilt for it from
@@ -1692,33 +1676,17 @@ virTVDCPolicyReplace(virTVDCSecurityData *priv)
     tvdc_policy *policy = NULL;
     tvdc_host *host = NULL;
     g_autofree char *old = NULL;
-    g_autofree char *detail = NULL;
     char *why = NULL;
     GHashTableIter iter;
     gpointer value;
-    size_t nviolations;
     int rc;
 
     if (virTVDCLoadPolicy(priv->cfg, &policy, &why) < 0) {
         virTVDCPolicyRefused(priv, why);
         return;
     }
-
-    if (priv->policy &&
-        STREQ(tvdc_policy_name(policy), tvdc_policy_name(priv->policy)) &&
-        tvdc_policy_version(policy) == tvdc_policy_version(priv->policy) &&
-        memcmp(tvdc_policy_source_hash(policy), tvdc_policy_source_hash(priv->policy), 32) == 0) {
-        /* the policy in force, written again */
-        tvdc_policy_free(policy);
-        if (priv->reloadError) {
-            VIR_INFO("tvdc: %s holds policy %s version %u, the policy in force, again",
-                     priv->cfg->policy, tvdc_policy_name(priv->policy),
-                     tvdc_policy_version(priv->policy));
-            g_clear_pointer(&priv->reloadError, g_free);
-            virTVDCWriteStatus(priv);
-        }
+    if (virTVDCPolicyAgain(priv, policy))
         return;
-    }
 
     if ((rc = tvdc_host_new(policy, &host)) < 0) {
         virTVDCPolicyRefused(priv, g_strdup_printf("cannot create the reservation table for "
@@ -1746,24 +1714,7 @@ virTVDCPolicyReplace(virTVDCSecurityData *priv)
     while (g_hash_table_iter_next(&iter, NULL, &value))
         virTVDCReserveForce(priv, value);
 
-    detail = g_strdup_printf("policy %s version %u from %s replaces %s; "
-                             "%u VMs run or start here",
-                             tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
-                             priv->cfg->policy, old, g_hash_table_size(priv->domains));
-    VIR_WARN("tvdc: %s", detail);
-    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
-                                   "permit", TVDC_RULE_STR_OK, detail));
-    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
-                              "permit", TVDC_RULE_STR_OK, detail, true);
-    if (tvdc_find_host(priv->policy, priv->hostName) < 0)
-        VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
-                 priv->hostName, tvdc_policy_name(priv->policy));
-
-    nviolations = virTVDCUpdateViolations(priv, "policy-reload");
-    if (nviolations > 0)
-        VIR_WARN("tvdc: %zu running VMs violate policy %s version %u (see tvdc status)",
-                 nviolations, tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy));
-    virTVDCWriteStatus(priv);
+    virTVDCPolicyReplaced(priv, old);
 }
 
 
