@@ -880,18 +880,13 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
 static void
 virTVDCLoadNet(virTVDCSecurityData *priv)
 {
-    const tvdc_config *cfg = priv->cfg;
     tvdc_error err = { 0 };
+    int rc = tvdc_net_config_managed(priv->cfg, &priv->net, &err);
 
-    if (!cfg->net_uplink && !cfg->net_underlay && cfg->n_vxlan_peers == 0 &&
-        !cfg->vxlan_group)
-        return;
-    if (tvdc_net_config_from(cfg, &priv->net, &err) < 0) {
+    if (rc < 0)
         priv->netError = g_strdup_printf("network settings of %s: %s",
                                          TVDC_CONFIG_PATH, err.message);
-        return;
-    }
-    priv->netManaged = true;
+    priv->netManaged = rc > 0;
 }
 
 

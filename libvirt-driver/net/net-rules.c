@@ -29,6 +29,21 @@ tvdc_net_rule_to_string(tvdc_net_rule r)
 }
 
 int
+tvdc_net_config_managed(const tvdc_config *conf, tvdc_net_config *ret, tvdc_error *err)
+{
+    int r;
+
+    if (!conf || !ret)
+        return -EINVAL;
+    if (!conf->net_uplink && !conf->net_underlay && conf->n_vxlan_peers == 0 &&
+        !conf->vxlan_group)
+        return 0;
+    if ((r = tvdc_net_config_from(conf, ret, err)) < 0)
+        return r;
+    return 1;
+}
+
+int
 tvdc_net_label_has_type(const tvdc_policy *p, const char *label, uint32_t type)
 {
     _cleanup_free_ uint32_t *types = NULL;

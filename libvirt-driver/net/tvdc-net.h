@@ -70,6 +70,12 @@ typedef struct tvdc_net_config {
  * points into conf.  -EINVAL with *err filled. */
 int tvdc_net_config_from(const tvdc_config *conf, tvdc_net_config *ret, tvdc_error *err);
 
+/* Does tvdc.conf say how to make the bridges (net_uplink, net_underlay,
+ * vxlan_peers or vxlan_group set)?  0: no, they are `tvdc net apply`'s job;
+ * 1: yes, and *ret is tvdc_net_config_from's; -EINVAL with *err when the
+ * settings are wrong. */
+int tvdc_net_config_managed(const tvdc_config *conf, tvdc_net_config *ret, tvdc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Names (pure: no kernel)                                                  */
 

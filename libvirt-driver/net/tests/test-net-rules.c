@@ -235,6 +235,28 @@ test_misc(void **state)
     assert_int_equal(tvdc_net_type_of_tap_fd(pol, -1, &t, NULL, NULL, &e), -EINVAL);
 }
 
+static void
+test_managed(void **state)
+{
+    tvdc_config *c = NULL;
+    tvdc_net_config net;
+    tvdc_error e = { 0 };
+
+    assert_int_equal(tvdc_config_new(&c, &e), 0);
+    assert_int_equal(tvdc_net_config_managed(c, &net, &e), 0);
+    assert_int_equal(tvdc_config_set_string(c, "net_mode", "vxlan", &e), 0);
+    assert_int_equal(tvdc_net_config_managed(c, &net, &e), 0);
+    assert_int_equal(tvdc_config_set_string(c, "vxlan_group", "239.1.1.1", &e), 0);
+    assert_int_equal(tvdc_net_config_managed(c, &net, &e), -EINVAL);
+    assert_string_equal(e.message,
+                        "net_mode is \"vxlan\" but net_underlay (the underlay device) is not set");
+    assert_int_equal(tvdc_config_set_string(c, "net_underlay", "eth1", &e), 0);
+    assert_int_equal(tvdc_net_config_managed(c, &net, &e), 1);
+    assert_string_equal(net.underlay, "eth1");
+    assert_int_equal(tvdc_net_config_managed(NULL, &net, &e), -EINVAL);
+    tvdc_config_free(c);
+}
+
 int
 main(void)
 {
@@ -242,6 +264,7 @@ main(void)
         cmocka_unit_test(test_iface),
         cmocka_unit_test(test_port),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_managed),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
