@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "tvdc-net.h"
+#include "net-test.h"
 
 static const char policy_json[] =
     "{\"name\": \"bank-dc\", \"version\": 1,\n"
@@ -26,26 +27,7 @@ static const char policy_json[] =
     " \"hosts\": [{\"name\": \"host-a\", \"label\": \"both\"}],\n"
     " \"networks\": [{\"type\": \"MA\", \"vlan\": 101}, {\"type\": \"SU\", \"vlan\": 102}]}\n";
 
-static tvdc_policy *pol;
-
-static int
-setup(void **state)
-{
-    tvdc_error e = { 0 };
-
-    if (tvdc_policy_parse_json(policy_json, strlen(policy_json), &pol, &e) < 0) {
-        fprintf(stderr, "policy: %u:%u: %s\n", e.line, e.column, e.message);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    tvdc_policy_free(pol);
-    return 0;
-}
+NET_TEST_POLICY_FIXTURE(policy_json)
 
 #define IF "interface 52:54:00:00:00:01"
 
