@@ -233,7 +233,7 @@ tvdc_status_write(const char *path, const tvdc_status *st)
         return -ENOMEM;
     if ((r = status_build(st, o)) < 0)
         return r;
-    if (!(s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+    if (!(s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                 JSON_C_TO_STRING_NOSLASHESCAPE)))
         return -ENOMEM;
     if (asprintf(&text, "%s\n", s) < 0)
