@@ -191,6 +191,7 @@ add_header(json_object *o, const tvdc_status *st)
 static int
 status_build(const tvdc_status *st, json_object *o)
 {
+    int64_t reservations = st->host ? (int64_t) tvdc_host_n_reservations(st->host) : 0;
     json_object *domains;
     int r;
 
@@ -202,8 +203,7 @@ status_build(const tvdc_status *st, json_object *o)
     if (add_string(o, "error", st->error) < 0 ||
         add_string(o, "audit_log", st->audit_log) < 0 ||
         add(o, "active_types", active_types(st)) < 0 ||
-        add(o, "reservations",
-            json_object_new_int64(st->host ? (int64_t) tvdc_host_n_reservations(st->host) : 0)) < 0 ||
+        add(o, "reservations", json_object_new_int64(reservations)) < 0 ||
         add(o, "domains", domains = json_object_new_array()) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < st->n_domains; i++) {
@@ -233,8 +233,9 @@ tvdc_status_write(const char *path, const tvdc_status *st)
         return -ENOMEM;
     if ((r = status_build(st, o)) < 0)
         return r;
-    if (!(s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE)))
+    s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (!s)
         return -ENOMEM;
     if (asprintf(&text, "%s\n", s) < 0)
         return -ENOMEM;

@@ -113,7 +113,8 @@ test_policy_in_force(void **state)
     };
     tvdc_config *c = NULL;
     tvdc_status st = {
-        .host_name = "host-a", .mode = TVDC_MODE_PERMISSIVE, .config_path = "/etc/libvirt/tvdc.conf",
+        .host_name = "host-a", .mode = TVDC_MODE_PERMISSIVE,
+        .config_path = "/etc/libvirt/tvdc.conf",
         .audit_log = "/var/log/tvdc/audit.log", .domains = domains, .n_domains = 3,
         .time_usec = INT64_C(1700000000) * 1000000,
     };
