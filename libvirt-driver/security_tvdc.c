@@ -967,7 +967,9 @@ virTVDCNetReport(virTVDCSecurityData *priv,
         return 0;
     if (rc < 0) {
         detail = g_strdup_printf("network: %s: %s", NULLSTR(iface->what), g_strerror(-rc));
-        return virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        if (virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail) < 0)
+            return -1;
+        return 1;
     }
 
     if ((n = tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, NULL, 0)) < 0) {
