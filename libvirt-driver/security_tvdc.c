@@ -52,9 +52,6 @@
 #include <config.h>
 
 #include <fcntl.h>
-#include <linux/if_tun.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
