@@ -605,22 +605,6 @@ virTVDCLoadStore(virTVDCSecurityData *priv,
 }
 
 
-/* The label of a resource in the store: its own, or for an output file
- * without one, its directory's.  0, or -ENOENT when it has none. */
-static int
-virTVDCResourceLabel(const tvdc_store *store,
-                     const virTVDCResource *res,
-                     const char **label)
-{
-    if (res->key && tvdc_store_get(store, res->key, label) == 0)
-        return 0;
-    if (res->parentKey && tvdc_store_get(store, res->parentKey, label) == 0)
-        return 0;
-    *label = NULL;
-    return -ENOENT;
-}
-
-
 /* The detail of a refused resource (res->problem set). */
 static char *
 virTVDCRefusalDetail(const virTVDCResource *res)
@@ -631,54 +615,6 @@ virTVDCRefusalDetail(const virTVDCResource *res)
         return res->what ? g_strdup_printf("%s: %s", res->what, res->problem)
                          : g_strdup(res->problem);
     return g_strdup_printf("resource: %s: %s", NULLSTR(res->what), res->problem);
-}
-
-
-/*
- * Look up the labels of every resource: on success *labels[i] is the label
- * of resources[i] (pointing into store).  Refused resources, and unlabeled
- * ones, are denials for a labeled domain.  Returns 0, 1 when a would-deny
- * was recorded (permissive), -1 when denied.
- */
-static int
-virTVDCResourceLabels(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
-                      GPtrArray *resources,
-                      const tvdc_store *store,
-                      const char **labels)
-{
-    bool wouldDeny = false;
-    size_t i;
-
-    for (i = 0; i < resources->len; i++) {
-        virTVDCResource *res = g_ptr_array_index(resources, i);
-        g_autofree char *detail = NULL;
-        const char *rule;
-
-        labels[i] = NULL;
-        if (res->privateLog)
-            continue;
-        if (res->problem) {
-            detail = virTVDCRefusalDetail(res);
-            rule = res->rule ? res->rule : TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
-        } else if (virTVDCResourceLabel(store, res, &labels[i]) < 0) {
-            labels[i] = NULL;
-            if (res->parentKey)
-                detail = g_strdup_printf("resource: %s (%s) is not labeled, nor is its "
-                                         "directory %s", res->what, res->key, res->parentKey);
-            else
-                detail = g_strdup_printf("resource: %s (%s) is not labeled",
-                                         res->what, res->key);
-            rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
-        } else {
-            continue;
-        }
-
-        if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
-            return -1;
-        wouldDeny = true;
-    }
-    return wouldDeny ? 1 : 0;
 }
 
 
@@ -758,11 +694,122 @@ virTVDCCheckVTPM(virTVDCSecurityData *priv,
 }
 
 
+/* A collected resource, as libtvdc decides it. */
+static void
+virTVDCUseOf(const virTVDCResource *res,
+             tvdc_use *use)
+{
+    *use = (tvdc_use) {
+        .what = res->what,
+        .key = res->key,
+        .parent_key = res->parentKey,
+        .refused = !res->problem ? NULL :
+                   res->rule ? res->rule : TVDC_RULE_STR_UNSUPPORTED_RESOURCE,
+        .is_private = res->privateLog,
+    };
+}
+
+
+/* The rule and the English detail of a denied use, for the audit record. */
+static char *
+virTVDCUseDenial(virTVDCSecurityData *priv,
+                 const virTVDCResource *res,
+                 const tvdc_use *use,
+                 const tvdc_use_verdict *v,
+                 const char **rule)
+{
+    *rule = tvdc_use_rule_to_string(v->rule);
+    switch (v->rule) {
+    case TVDC_USE_REFUSED:
+        *rule = use->refused;
+        return virTVDCRefusalDetail(res);
+    case TVDC_USE_UNLABELED:
+        if (res->parentKey)
+            return g_strdup_printf("resource: %s (%s) is not labeled, nor is its "
+                                   "directory %s", res->what, res->key, res->parentKey);
+        return g_strdup_printf("resource: %s (%s) is not labeled", res->what, NULLSTR(res->key));
+    case TVDC_USE_LABELED:
+        return g_strdup_printf("resource: %s (%s) has label %s; an unlabeled VM may "
+                               "use only unlabeled resources", res->what, res->key, v->label);
+    case TVDC_USE_SHARE:
+        *rule = tvdc_rule_to_string(v->verdict.rule);
+        return virTVDCFormatVerdict(priv, &v->verdict, v->label, res);
+    case TVDC_USE_OK:
+    case _TVDC_USE_RULE_MAX:
+    default:
+        *rule = TVDC_RULE_STR_INTERNAL;
+        return g_strdup_printf("resource: %s: no denial", res->what);
+    }
+}
+
+
+/* Decide one resource (libtvdc's tvdc_decide_use) and report its denial
+ * if it is one of the rule's kinds (sharing or not).  0 nothing reported,
+ * 1 would-deny recorded, -1 denied; *label: its label. */
+static int
+virTVDCDecideUse(virTVDCSecurityData *priv,
+                 const virTVDCRequest *req,
+                 const tvdc_store *store,
+                 const virTVDCResource *res,
+                 bool sharing,
+                 const char **label)
+{
+    g_autofree char *detail = NULL;
+    const char *rule = TVDC_RULE_STR_INTERNAL;
+    int code = VIR_ERR_CONFIG_UNSUPPORTED;
+    tvdc_use_verdict v = { 0 };
+    tvdc_use use;
+    int rc;
+
+    virTVDCUseOf(res, &use);
+    rc = tvdc_decide_use(priv->policy, store, req->label, &use, &v);
+    *label = v.label;
+    if (rc == -ENOENT || rc == TVDC_PERMIT ||
+        (rc == TVDC_DENY && (v.rule == TVDC_USE_SHARE) != sharing) || (rc < 0 && sharing))
+        return 0;   /* -ENOENT: the domain's unknown label, see virTVDCCheckLabel */
+    if (rc < 0) {
+        code = VIR_ERR_INTERNAL_ERROR;
+        detail = g_strdup_printf("resource: %s (%s): %s", res->what,
+                                 NULLSTR(res->key), g_strerror(-rc));
+    } else {
+        detail = virTVDCUseDenial(priv, res, &use, &v, &rule);
+    }
+    return virTVDCRefuse(priv, req, code, rule, detail);
+}
+
+
 /*
- * The sharing rule for a list of resources of a domain with a label
- * (define, the final check at start, hotplug); for an unlabeled domain,
- * every resource must be unlabeled.  0: permitted; 1: would-deny recorded
- * (permissive); -1: denied.
+ * Report refused and unlabeled resources; labels[i] is the label of
+ * resources[i] that the sharing rule decides (pointing into store), or
+ * NULL.  0, 1 when a would-deny was recorded (permissive), -1 denied.
+ */
+static int
+virTVDCResourceLabels(virTVDCSecurityData *priv,
+                      const virTVDCRequest *req,
+                      GPtrArray *resources,
+                      const tvdc_store *store,
+                      const char **labels)
+{
+    bool wouldDeny = false;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < resources->len; i++) {
+        if ((rc = virTVDCDecideUse(priv, req, store, g_ptr_array_index(resources, i),
+                                   false, &labels[i])) < 0)
+            return -1;
+        wouldDeny |= rc > 0;
+    }
+    return wouldDeny ? 1 : 0;
+}
+
+
+/*
+ * The sharing rule for a list of resources of a domain (define, the final
+ * check at start, hotplug): refusals and unlabeled resources first, then
+ * the sharing rule; for an unlabeled domain, every resource must be
+ * unlabeled.  0: permitted; 1: would-deny recorded (permissive); -1:
+ * denied.
  */
 static int
 virTVDCCheckResources(virTVDCSecurityData *priv,
@@ -771,91 +818,35 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
 {
     const tvdc_store *store = NULL;
     g_autofree const char **labels = NULL;
-    bool wouldDeny = false;
-    int64_t vmLabel = -1;
+    bool wouldDeny;
     size_t i;
     int rc;
 
     if (resources->len == 0)
         return 0;
-
     if ((rc = virTVDCLoadStore(priv, req, &store)) != 0)
         return rc;
-
-    if (!req->label) {
-        /* An unlabeled domain may use only unlabeled resources, and
-         * nothing tvdc cannot see through (passthrough, host paths of
-         * elements it does not know), which might be labeled ones. */
-        for (i = 0; i < resources->len; i++) {
-            virTVDCResource *res = g_ptr_array_index(resources, i);
-            const char *label = NULL;
-            g_autofree char *detail = NULL;
-            const char *rule = TVDC_RULE_STR_LABELED_RESOURCE;
-
-            if (res->problem && (STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT) ||
-                                 STREQ_NULLABLE(res->rule, TVDC_RULE_STR_PRIVATE_LOG))) {
-                detail = virTVDCRefusalDetail(res);
-                rule = res->rule;
-            } else if (res->privateLog || res->problem ||
-                       virTVDCResourceLabel(store, res, &label) < 0) {
-                continue;
-            } else {
-                detail = g_strdup_printf("resource: %s (%s) has label %s; "
-                                         "an unlabeled VM may use only unlabeled resources",
-                                         res->what, res->key, label);
-            }
-            if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0)
-                return -1;
-            wouldDeny = true;
-        }
-        return wouldDeny ? 1 : 0;
-    }
 
     labels = g_new0(const char *, resources->len);
     if ((rc = virTVDCResourceLabels(priv, req, resources, store, labels)) < 0)
         return -1;
     wouldDeny = rc > 0;
 
-    /* An unknown label was reported by virTVDCCheckLabel: nothing to share
-     * with. */
-    if ((vmLabel = tvdc_find_label(priv->policy, req->label)) < 0)
+    /* An unknown label of the domain was reported by virTVDCCheckLabel:
+     * nothing to share with. */
+    if (req->label && tvdc_find_label(priv->policy, req->label) < 0)
         return 1;
 
     for (i = 0; i < resources->len; i++) {
-        virTVDCResource *res = g_ptr_array_index(resources, i);
-        tvdc_verdict verdict;
-        g_autofree char *detail = NULL;
-        int64_t resLabel;
+        const char *label;
 
         if (!labels[i])
             continue;
-
-        if ((resLabel = tvdc_find_label(priv->policy, labels[i])) < 0) {
-            verdict = (tvdc_verdict) {
-                .check = TVDC_CHECK_RESOURCE,
-                .rule = TVDC_RULE_UNKNOWN_RESOURCE,
-                .vm_label = vmLabel, .type = TVDC_NONE, .other_label = TVDC_NONE,
-                .other_type = TVDC_NONE, .conflict = TVDC_NONE, .host = TVDC_NONE,
-            };
-        } else if ((rc = tvdc_decide_share(priv->policy, vmLabel, resLabel, &verdict)) < 0) {
-            detail = g_strdup_printf("resource: %s (%s): %s", res->what, res->key,
-                                     g_strerror(-rc));
-            if (virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR,
-                            TVDC_RULE_STR_INTERNAL, detail) < 0)
-                return -1;
-            wouldDeny = true;
-            continue;
-        } else if (rc == TVDC_PERMIT) {
-            continue;
-        }
-
-        detail = virTVDCFormatVerdict(priv, &verdict, labels[i], res);
-        if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                        tvdc_rule_to_string(verdict.rule), detail) < 0)
+        if ((rc = virTVDCDecideUse(priv, req, store, g_ptr_array_index(resources, i),
+                                   true, &label)) < 0)
             return -1;
-        wouldDeny = true;
+        wouldDeny |= rc > 0;
     }
-
     return wouldDeny ? 1 : 0;
 }
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Sharing and host authorization (DESIGN.md section 2, rules 1 and 2), and
- * explanations.  Pure functions of a compiled policy: no I/O, no state.
+ * Sharing, host authorization and anti-collocation (DESIGN.md section 2,
+ * rules 1 to 3), and explanations.  Pure functions of a compiled policy and
+ * the sets they are given: no I/O, no state, no locks (tvdc_host calls
+ * tvdc_decide_collocation under its own).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,80 +55,10 @@ tv_verdict_init(tvdc_verdict *v, tvdc_check check, uint32_t vm_label)
     };
 }
 
-/* First type other than `except` in both sets, or TVDC_NONE.  Both sets
- * ascend by word, so this is a merge. */
-uint32_t
-tv_sets_intersect_except(const tvdc_policy *p, uint32_t a, uint32_t b, uint32_t except)
-{
-    uint32_t i = p->set_start[a], ie = p->set_start[a + 1];
-    uint32_t j = p->set_start[b], je = p->set_start[b + 1];
-
-    while (i < ie && j < je) {
-        if (p->word_idx[i] < p->word_idx[j]) {
-            i++;
-        } else if (p->word_idx[i] > p->word_idx[j]) {
-            j++;
-        } else {
-            uint64_t x = p->word_bits[i] & p->word_bits[j];
-            if (p->word_idx[i] == except / 64 && except != TVDC_NONE)
-                x &= ~(UINT64_C(1) << (except % 64));
-            if (x)
-                return p->word_idx[i] * 64 + __builtin_ctzll(x);
-            i++;
-            j++;
-        }
-    }
-    return TVDC_NONE;
-}
-
 static uint32_t
 sets_intersect(const tvdc_policy *p, uint32_t a, uint32_t b)
 {
     return tv_sets_intersect_except(p, a, b, TVDC_NONE);
-}
-
-/* First type of set a that is not in set b, or TVDC_NONE (a within b). */
-static uint32_t
-sets_missing(const tvdc_policy *p, uint32_t a, uint32_t b)
-{
-    uint32_t j = p->set_start[b], je = p->set_start[b + 1];
-
-    for (uint32_t i = p->set_start[a]; i < p->set_start[a + 1]; i++) {
-        uint64_t have = 0;
-
-        while (j < je && p->word_idx[j] < p->word_idx[i])
-            j++;
-        if (j < je && p->word_idx[j] == p->word_idx[i])
-            have = p->word_bits[j];
-        if (p->word_bits[i] & ~have)
-            return p->word_idx[i] * 64 + __builtin_ctzll(p->word_bits[i] & ~have);
-    }
-    return TVDC_NONE;
-}
-
-bool
-tv_set_has(const tvdc_policy *p, uint32_t set, uint32_t type)
-{
-    uint32_t lo = p->set_start[set], hi = p->set_start[set + 1], w = type / 64;
-
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (p->word_idx[mid] < w)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < p->set_start[set + 1] && p->word_idx[lo] == w &&
-           (p->word_bits[lo] >> (type % 64) & 1);
-}
-
-uint32_t
-tv_conflict_holding(const tvdc_policy *p, uint32_t t, uint32_t u)
-{
-    for (uint32_t c = 0; c < p->h->n_conflicts; c++)
-        if (tv_set_has(p, tv_set_conflict(p, c), t) && tv_set_has(p, tv_set_conflict(p, c), u))
-            return c;
-    return TVDC_NONE;
 }
 
 int
@@ -173,13 +105,75 @@ tvdc_decide_host(const tvdc_policy *p, uint32_t host, uint32_t vm_label, tvdc_ve
     tv_verdict_init(v, TVDC_CHECK_HOST, vm_label);
     v->host = host;
     v->other_label = p->host_label[host];
-    t = sets_missing(p, tv_set_label(p, vm_label), tv_set_label(p, p->host_label[host]));
+    t = tv_sets_missing(p, tv_set_label(p, vm_label), tv_set_label(p, p->host_label[host]));
     if (t != TVDC_NONE) {
         v->rule = TVDC_RULE_HOST_LACKS_TYPE;
         v->type = t;
         return TVDC_DENY;
     }
     return TVDC_PERMIT;
+}
+
+static bool
+active_valid(const tvdc_policy *p, const tvdc_active_set *a)
+{
+    if (a->n_type_words != tv_type_words(p->h->n_types) || (a->n_type_words && !a->types) ||
+        (a->n_labels && !a->labels))
+        return false;
+    for (size_t k = 0; k < a->n_labels; k++)
+        if (a->labels[k] >= p->h->n_labels)
+            return false;
+    return true;
+}
+
+/* A type of the label that conflicts with another of its types, or with a
+ * different type in bits (bits NULL: only the label's own types). */
+static int
+find_conflict(const tvdc_policy *p, uint32_t set, const uint64_t *bits, tvdc_verdict *v)
+{
+    uint32_t t, u;
+
+    for (tv_set_iter it = tv_set_iter_init(p, set); tv_set_iter_next(&it, &t);) {
+        uint32_t m = p->type_mask[t];
+        if (m == TVDC_NONE)
+            continue;
+        u = bits ? tv_set_intersect_bits_except(p, tv_set_mask(p, m), bits, t)
+                 : tv_sets_intersect_except(p, tv_set_mask(p, m), set, t);
+        if (u != TVDC_NONE) {
+            v->rule = bits ? TVDC_RULE_CONFLICT : TVDC_RULE_SELF_CONFLICT;
+            v->type = t;
+            v->other_type = u;
+            v->conflict = tv_conflict_holding(p, t, u);
+            return TVDC_DENY;
+        }
+    }
+    return TVDC_PERMIT;
+}
+
+int
+tvdc_decide_collocation(const tvdc_policy *p, const tvdc_active_set *active,
+                        uint32_t vm_label, tvdc_verdict *v)
+{
+    uint32_t set;
+
+    if (!p || !v || vm_label >= p->h->n_labels || (active && !active_valid(p, active)))
+        return -EINVAL;
+    set = tv_set_label(p, vm_label);
+    tv_verdict_init(v, TVDC_CHECK_COLLOCATION, vm_label);
+
+    /* The VM's own types first: such a label can never run. */
+    if (find_conflict(p, set, NULL, v) == TVDC_DENY)
+        return TVDC_DENY;
+    if (!active || find_conflict(p, set, active->types, v) == TVDC_PERMIT)
+        return TVDC_PERMIT;
+
+    /* Name one running VM's label that holds the running type, to explain. */
+    for (size_t k = 0; k < active->n_labels; k++)
+        if (tv_set_has(p, tv_set_label(p, active->labels[k]), v->other_type)) {
+            v->other_label = active->labels[k];
+            break;
+        }
+    return TVDC_DENY;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -306,71 +300,4 @@ tvdc_verdict_format(const tvdc_policy *p, const tvdc_verdict *v, const char *sub
         return -EINVAL;
     }
     return s.pos > INT32_MAX ? INT32_MAX : (int) s.pos;
-}
-
-int
-tvdc_decide_start(const tvdc_policy *p, tvdc_host *h, const char *host_name,
-                  const char *vm_label, const char *const *resource_labels,
-                  size_t n_resources, const char *reserve_id,
-                  tvdc_verdict *checks, size_t *n_checks)
-{
-    int64_t l, host;
-    size_t n = 0;
-    bool ok = true;
-    int r;
-
-    if (!p || !host_name || !vm_label || (n_resources && !resource_labels) || !checks ||
-        !n_checks || (h && tv_host_policy(h) != p))
-        return -EINVAL;
-
-    l = tvdc_find_label(p, vm_label);
-    tv_verdict_init(&checks[n], TVDC_CHECK_LABEL, TVDC_NONE);
-    if (l < 0) {
-        checks[n].rule = TVDC_RULE_UNKNOWN_LABEL;
-        *n_checks = 1;
-        return TVDC_DENY;
-    }
-    checks[n++].vm_label = l;
-
-    host = tvdc_find_host(p, host_name);
-    if (host < 0) {
-        tv_verdict_init(&checks[n], TVDC_CHECK_HOST, l);
-        checks[n++].rule = TVDC_RULE_UNKNOWN_HOST;
-        ok = false;
-    } else {
-        r = tvdc_decide_host(p, host, l, &checks[n++]);
-        if (r < 0)
-            return r;
-        ok = ok && r == TVDC_PERMIT;
-    }
-
-    /* Resources before collocation, so a reservation is made only when
-     * everything else permits; reported in the documented order. */
-    for (size_t i = 0; i < n_resources; i++) {
-        tvdc_verdict *v = &checks[3 + i];
-        int64_t rl = resource_labels[i] ? tvdc_find_label(p, resource_labels[i]) : -ENOENT;
-
-        if (rl < 0) {
-            tv_verdict_init(v, TVDC_CHECK_RESOURCE, l);
-            v->rule = TVDC_RULE_UNKNOWN_RESOURCE;
-            ok = false;
-            continue;
-        }
-        r = tvdc_decide_share(p, l, rl, v);
-        if (r < 0)
-            return r;
-        ok = ok && r == TVDC_PERMIT;
-    }
-
-    if (h && ok && reserve_id)
-        r = tvdc_host_reserve(h, reserve_id, l, 0, &checks[n]);
-    else
-        r = tv_collocation(p, h, l, &checks[n]);
-    if (r < 0)
-        return r;
-    ok = ok && r == TVDC_PERMIT;
-    n++;
-
-    *n_checks = n + n_resources;
-    return ok ? TVDC_PERMIT : TVDC_DENY;
 }

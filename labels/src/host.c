@@ -1,29 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A host's reservation table: the anti-collocation rule (DESIGN.md
- * section 2, rule 3).  Check and reserve happen under one lock, so of two
- * conflicting VMs started at the same instant exactly one runs.
+ * A host's reservation table for the anti-collocation rule (DESIGN.md
+ * section 2, rule 3; the rule itself is tvdc_decide_collocation).  Check
+ * and reserve happen under one lock, so of two conflicting VMs started at
+ * the same instant exactly one runs.  Every reader takes the lock too.
  *
  * Per type: how many reserved VMs have it, and a dense "active" bitset, so
- * a check costs one AND per word of the VM's conflict masks.
+ * a check costs one AND per word of the VM's conflict masks.  The ids and
+ * labels are parallel dense arrays: the labels are the active set's.
  */
 #include <pthread.h>
 
 #include "internal.h"
-
-typedef struct resv {
-    char *id;
-    uint32_t label;
-} resv;
 
 struct tvdc_host {
     const tvdc_policy *p;
     pthread_mutex_t lock;
     uint64_t *active;          /* tv_type_words(n_types) */
     uint32_t *count;           /* n_types */
-    resv *resv;                /* dense array */
+    char **ids;                /* dense arrays of n (room for cap) */
+    uint32_t *labels;
     size_t n, cap;
-    uint32_t *index;           /* id hash -> resv index + 1; 0 empty */
+    uint32_t *index;           /* id hash -> reservation index + 1; 0 empty */
     size_t index_size;         /* power of two, > 2 n */
 };
 
@@ -65,8 +63,9 @@ tvdc_host_free(tvdc_host *h)
     if (h->index)   /* fully constructed: the mutex exists */
         pthread_mutex_destroy(&h->lock);
     for (size_t i = 0; i < h->n; i++)
-        free(h->resv[i].id);
-    free(h->resv);
+        free(h->ids[i]);
+    free(h->ids);
+    free(h->labels);
     free(h->index);
     free(h->active);
     free(h->count);
@@ -85,7 +84,7 @@ index_slot(const tvdc_host *h, const char *id, bool *found)
             *found = false;
             return i;
         }
-        if (strcmp(h->resv[e - 1].id, id) == 0) {
+        if (strcmp(h->ids[e - 1], id) == 0) {
             *found = true;
             return i;
         }
@@ -105,7 +104,7 @@ index_grow(tvdc_host *h)
     h->index_size = size;
     for (size_t k = 0; k < h->n; k++) {
         bool found;
-        h->index[index_slot(h, h->resv[k].id, &found)] = k + 1;
+        h->index[index_slot(h, h->ids[k], &found)] = k + 1;
     }
     return 0;
 }
@@ -123,7 +122,7 @@ index_delete(tvdc_host *h, size_t i)
         j = (j + 1) & mask;
         if (h->index[j] == 0)
             return;
-        home = tv_hash(h->resv[h->index[j] - 1].id) & mask;
+        home = tv_hash(h->ids[h->index[j] - 1]) & mask;
         /* Move j back to i unless its home lies cyclically in (i, j]. */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
             h->index[i] = h->index[j];
@@ -133,101 +132,66 @@ index_delete(tvdc_host *h, size_t i)
     }
 }
 
-/* Under h->lock (or h NULL). */
+/* Under h->lock. */
 static int
-collocation_locked(const tvdc_policy *p, tvdc_host *h, uint32_t label, tvdc_verdict *v)
+check_locked(tvdc_host *h, uint32_t label, tvdc_verdict *v)
 {
-    uint32_t set = tv_set_label(p, label);
+    const tvdc_active_set active = {
+        .types = h->active,
+        .n_type_words = tv_type_words(h->p->h->n_types),
+        .labels = h->labels,
+        .n_labels = h->n,
+    };
 
-    tv_verdict_init(v, TVDC_CHECK_COLLOCATION, label);
-
-    /* The VM's own types first: such a label can never run. */
-    for (uint32_t i = p->set_start[set]; i < p->set_start[set + 1]; i++)
-        for (uint64_t x = p->word_bits[i]; x; x &= x - 1) {
-            uint32_t t = p->word_idx[i] * 64 + __builtin_ctzll(x), m = p->type_mask[t], u;
-            if (m == TVDC_NONE)
-                continue;
-            u = tv_sets_intersect_except(p, tv_set_mask(p, m), set, t);
-            if (u != TVDC_NONE) {
-                v->rule = TVDC_RULE_SELF_CONFLICT;
-                v->type = t;
-                v->other_type = u;
-                v->conflict = tv_conflict_holding(p, t, u);
-                return TVDC_DENY;
-            }
-        }
-
-    if (!h)
-        return TVDC_PERMIT;
-
-    for (uint32_t i = p->set_start[set]; i < p->set_start[set + 1]; i++)
-        for (uint64_t x = p->word_bits[i]; x; x &= x - 1) {
-            uint32_t t = p->word_idx[i] * 64 + __builtin_ctzll(x), m = p->type_mask[t], ms;
-            if (m == TVDC_NONE)
-                continue;
-            ms = tv_set_mask(p, m);
-            for (uint32_t w = p->set_start[ms]; w < p->set_start[ms + 1]; w++) {
-                uint64_t hit = p->word_bits[w] & h->active[p->word_idx[w]];
-                uint32_t u;
-
-                if (p->word_idx[w] == t / 64)
-                    hit &= ~(UINT64_C(1) << (t % 64));   /* same type twice is fine */
-                if (!hit)
-                    continue;
-                u = p->word_idx[w] * 64 + __builtin_ctzll(hit);
-                v->rule = TVDC_RULE_CONFLICT;
-                v->type = t;
-                v->other_type = u;
-                v->conflict = tv_conflict_holding(p, t, u);
-                /* Name one running VM's label that holds u, to explain. */
-                for (size_t k = 0; k < h->n; k++)
-                    if (tv_set_has(p, tv_set_label(p, h->resv[k].label), u)) {
-                        v->other_label = h->resv[k].label;
-                        break;
-                    }
-                return TVDC_DENY;
-            }
-        }
-    return TVDC_PERMIT;
-}
-
-int
-tv_collocation(const tvdc_policy *p, tvdc_host *h, uint32_t label, tvdc_verdict *v)
-{
-    int r;
-
-    if (!h)
-        return collocation_locked(p, NULL, label, v);
-    pthread_mutex_lock(&h->lock);
-    r = collocation_locked(p, h, label, v);
-    pthread_mutex_unlock(&h->lock);
-    return r;
+    return tvdc_decide_collocation(h->p, &active, label, v);
 }
 
 int
 tvdc_host_check(tvdc_host *h, uint32_t vm_label, tvdc_verdict *v)
 {
+    int r;
+
     if (!h || !v || vm_label >= h->p->h->n_labels)
         return -EINVAL;
-    return tv_collocation(h->p, h, vm_label, v);
+    pthread_mutex_lock(&h->lock);
+    r = check_locked(h, vm_label, v);
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+/* Room for twice as many reservations. */
+static int
+grow(tvdc_host *h)
+{
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    char **ids = realloc(h->ids, cap * sizeof(*ids));
+    uint32_t *labels;
+
+    if (!ids)
+        return -ENOMEM;
+    h->ids = ids;
+    labels = realloc(h->labels, cap * sizeof(*labels));
+    if (!labels)
+        return -ENOMEM;   /* ids merely has room to spare */
+    h->labels = labels;
+    h->cap = cap;
+    return 0;
 }
 
 static void
 account(tvdc_host *h, uint32_t label, bool add)
 {
-    const tvdc_policy *p = h->p;
-    uint32_t set = tv_set_label(p, label);
+    uint32_t t;
 
-    for (uint32_t i = p->set_start[set]; i < p->set_start[set + 1]; i++)
-        for (uint64_t x = p->word_bits[i]; x; x &= x - 1) {
-            uint32_t t = p->word_idx[i] * 64 + __builtin_ctzll(x);
-            if (add) {
-                if (h->count[t]++ == 0)
-                    h->active[t / 64] |= UINT64_C(1) << (t % 64);
-            } else if (--h->count[t] == 0) {
-                h->active[t / 64] &= ~(UINT64_C(1) << (t % 64));
-            }
+    for (tv_set_iter it = tv_set_iter_init(h->p, tv_set_label(h->p, label));
+         tv_set_iter_next(&it, &t);) {
+        if (add) {
+            if (h->count[t]++ == 0)
+                tv_bits_set(h->active, t);
+        } else if (--h->count[t] == 0) {
+            tv_bits_clear(h->active, t);
         }
+    }
 }
 
 int
@@ -252,25 +216,18 @@ tvdc_host_reserve(tvdc_host *h, const char *id, uint32_t vm_label, unsigned flag
         r = -EEXIST;
         goto out;
     }
-    verdict = collocation_locked(h->p, h, vm_label, v);
-    if (verdict == TVDC_DENY && !(flags & TVDC_RESERVE_FORCE)) {
-        r = TVDC_DENY;
+    verdict = check_locked(h, vm_label, v);
+    if (verdict < 0 || (verdict == TVDC_DENY && !(flags & TVDC_RESERVE_FORCE))) {
+        r = verdict;
         goto out;
     }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        resv *nr = realloc(h->resv, cap * sizeof(*nr));
-        if (!nr) {
-            r = -ENOMEM;
-            goto out;
-        }
-        h->resv = nr;
-        h->cap = cap;
-    }
+    if (h->n == h->cap && (r = grow(h)) < 0)
+        goto out;
     if (2 * (h->n + 1) >= h->index_size && (r = index_grow(h)) < 0)
         goto out;
     slot = index_slot(h, id, &found);
-    h->resv[h->n] = (resv) { .id = TAKE_PTR(copy), .label = vm_label };
+    h->ids[h->n] = TAKE_PTR(copy);
+    h->labels[h->n] = vm_label;
     h->index[slot] = ++h->n;
     account(h, vm_label, true);
     r = verdict;
@@ -294,14 +251,15 @@ tvdc_host_release(tvdc_host *h, const char *id)
         return -ENOENT;
     }
     k = h->index[slot] - 1;
-    account(h, h->resv[k].label, false);
+    account(h, h->labels[k], false);
     index_delete(h, slot);
-    free(h->resv[k].id);
+    free(h->ids[k]);
     last = h->n - 1;
     if (k != last) {
-        /* Keep the array dense: move the last reservation into the hole. */
-        h->resv[k] = h->resv[last];
-        h->index[index_slot(h, h->resv[k].id, &found)] = k + 1;
+        /* Keep the arrays dense: move the last reservation into the hole. */
+        h->ids[k] = h->ids[last];
+        h->labels[k] = h->labels[last];
+        h->index[index_slot(h, h->ids[k], &found)] = k + 1;
     }
     h->n--;
     pthread_mutex_unlock(&h->lock);
@@ -344,9 +302,9 @@ tvdc_host_reservation(tvdc_host *h, size_t i, const char **id, uint32_t *label)
     pthread_mutex_lock(&h->lock);
     if (i < h->n) {
         if (id)
-            *id = h->resv[i].id;
+            *id = h->ids[i];
         if (label)
-            *label = h->resv[i].label;
+            *label = h->labels[i];
         r = 0;
     }
     pthread_mutex_unlock(&h->lock);

@@ -224,16 +224,55 @@ static inline uint32_t tv_type_words(uint32_t n_types) { return (n_types + 63) /
 /* config.c: tvdc_config_load on a buffer (tests). */
 int tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err);
 
-/* decide.c */
-void tv_verdict_init(tvdc_verdict *v, tvdc_check check, uint32_t vm_label);
+/* bitset.c: sparse sets of the policy (by set number) and dense bitsets of
+ * types (tv_type_words(n_types) words, bit t % 64 of word t / 64). */
 bool tv_set_has(const tvdc_policy *p, uint32_t set, uint32_t type);
+/* First type other than `except` (TVDC_NONE: no exception) in both sets,
+ * or TVDC_NONE. */
 uint32_t tv_sets_intersect_except(const tvdc_policy *p, uint32_t a, uint32_t b,
                                   uint32_t except);
+/* First type of set a that is not in set b, or TVDC_NONE (a within b). */
+uint32_t tv_sets_missing(const tvdc_policy *p, uint32_t a, uint32_t b);
+/* First type other than `except` in set and in the dense bitset bits, or
+ * TVDC_NONE. */
+uint32_t tv_set_intersect_bits_except(const tvdc_policy *p, uint32_t set,
+                                      const uint64_t *bits, uint32_t except);
 /* A conflict set holding both types, or TVDC_NONE. */
 uint32_t tv_conflict_holding(const tvdc_policy *p, uint32_t t, uint32_t u);
 
+/* The types of a sparse set in ascending order:
+ *     for (tv_set_iter it = tv_set_iter_init(p, set); tv_set_iter_next(&it, &t);) */
+typedef struct tv_set_iter {
+    const tvdc_policy *p;
+    uint32_t i, end;     /* the word pair at hand, and the set's end */
+    uint64_t rest;       /* bits of word i not yet returned */
+} tv_set_iter;
+
+static inline tv_set_iter
+tv_set_iter_init(const tvdc_policy *p, uint32_t set)
+{
+    uint32_t i = p->set_start[set], end = p->set_start[set + 1];
+    return (tv_set_iter) { p, i, end, i < end ? p->word_bits[i] : 0 };
+}
+
+static inline bool
+tv_set_iter_next(tv_set_iter *it, uint32_t *type)
+{
+    while (it->rest == 0) {
+        if (++it->i >= it->end)
+            return false;
+        it->rest = it->p->word_bits[it->i];
+    }
+    *type = it->p->word_idx[it->i] * 64 + __builtin_ctzll(it->rest);
+    it->rest &= it->rest - 1;
+    return true;
+}
+
+static inline void tv_bits_set(uint64_t *bits, uint32_t t) { bits[t / 64] |= UINT64_C(1) << (t % 64); }
+static inline void tv_bits_clear(uint64_t *bits, uint32_t t) { bits[t / 64] &= ~(UINT64_C(1) << (t % 64)); }
+
+/* decide.c */
+void tv_verdict_init(tvdc_verdict *v, tvdc_check check, uint32_t vm_label);
+
 /* host.c */
 const tvdc_policy *tv_host_policy(const tvdc_host *h);
-/* Collocation check of label against h's reservations (h may be NULL: no
- * VM runs); takes h's lock. */
-int tv_collocation(const tvdc_policy *p, tvdc_host *h, uint32_t label, tvdc_verdict *v);

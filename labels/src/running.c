@@ -42,45 +42,28 @@ verdict_violation(const tvdc_policy *p, const tvdc_verdict *v, const char *subje
     return violation(rule, detail, tvdc_rule_to_string(v->rule), "%s", buf);
 }
 
-/* Anti-collocation of label beside others: its own types first (such a
- * label never runs), then, for each of its types in order, the lowest
- * type of another VM in a conflict set with it, explained with the first
- * of the others that holds that type (as a host table would). */
+/* Anti-collocation of label beside others (tvdc_decide_collocation over
+ * the active set the others make). */
 static int
 collocation(const tvdc_policy *p, uint32_t label, const uint32_t *others, size_t n_others,
             tvdc_verdict *v)
 {
-    uint32_t set = tv_set_label(p, label);
+    size_t n_words = (tvdc_policy_n_types(p) + 63) / 64;
+    _cleanup_free_ uint64_t *types = calloc(n_words ? n_words : 1, sizeof(*types));
+    tvdc_active_set active = {
+        .types = types, .n_type_words = n_words, .labels = others, .n_labels = n_others,
+    };
 
-    if (tv_collocation(p, NULL, label, v) == TVDC_DENY)
-        return TVDC_DENY;
-    for (uint32_t i = p->set_start[set]; i < p->set_start[set + 1]; i++)
-        for (uint64_t x = p->word_bits[i]; x; x &= x - 1) {
-            uint32_t t = p->word_idx[i] * 64 + __builtin_ctzll(x), m = p->type_mask[t];
-            uint32_t u = TVDC_NONE;
+    if (!types)
+        return -ENOMEM;
+    for (size_t k = 0; k < n_others; k++) {
+        tv_set_iter it = tv_set_iter_init(p, tv_set_label(p, others[k]));
+        uint32_t t;
 
-            if (m == TVDC_NONE)
-                continue;
-            for (size_t k = 0; k < n_others; k++) {
-                uint32_t w = tv_sets_intersect_except(p, tv_set_mask(p, m),
-                                                      tv_set_label(p, others[k]), t);
-                if (w < u)
-                    u = w;
-            }
-            if (u == TVDC_NONE)
-                continue;
-            v->rule = TVDC_RULE_CONFLICT;
-            v->type = t;
-            v->other_type = u;
-            v->conflict = tv_conflict_holding(p, t, u);
-            for (size_t k = 0; k < n_others; k++)
-                if (tv_set_has(p, tv_set_label(p, others[k]), u)) {
-                    v->other_label = others[k];
-                    break;
-                }
-            return TVDC_DENY;
-        }
-    return TVDC_PERMIT;
+        while (tv_set_iter_next(&it, &t))
+            tv_bits_set(types, t);
+    }
+    return tvdc_decide_collocation(p, &active, label, v);
 }
 
 int
@@ -90,6 +73,7 @@ tvdc_decide_running(const tvdc_policy *p, const char *host_name, const char *lab
 {
     tvdc_verdict v;
     int64_t idx, host;
+    int r;
 
     if (!p || !rule || !detail || (n_others > 0 && !others))
         return -EINVAL;
@@ -112,7 +96,9 @@ tvdc_decide_running(const tvdc_policy *p, const char *host_name, const char *lab
                          host_name ? host_name : "(null)");
     if (tvdc_decide_host(p, (uint32_t) host, (uint32_t) idx, &v) == TVDC_DENY)
         return verdict_violation(p, &v, host_name, rule, detail);
-    if (collocation(p, (uint32_t) idx, others, n_others, &v) == TVDC_DENY)
+    if ((r = collocation(p, (uint32_t) idx, others, n_others, &v)) < 0)
+        return r;
+    if (r == TVDC_DENY)
         return verdict_violation(p, &v, label, rule, detail);
     return 0;
 }

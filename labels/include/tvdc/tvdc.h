@@ -192,13 +192,40 @@ int tvdc_decide_share(const tvdc_policy *p, uint32_t vm_label,
 int tvdc_decide_host(const tvdc_policy *p, uint32_t host, uint32_t vm_label,
                      tvdc_verdict *v);
 
+/* What runs (or is starting) on a host, as anti-collocation sees it:
+ *   types:  a dense bitset of the types of the running VMs' labels, bit
+ *           t % 64 of word t / 64 for type t; n_type_words must be
+ *           (tvdc_policy_n_types(p) + 63) / 64;
+ *   labels: the running VMs' labels (repeats allowed), only to name in a
+ *           denial the first of them that has the running type at fault
+ *           (other_label); NULL with n_labels 0 leaves it TVDC_NONE.
+ * The caller keeps the two consistent; tvdc_host does for its
+ * reservations.  The same memory may be read by several threads. */
+typedef struct tvdc_active_set {
+    const uint64_t *types;
+    size_t n_type_words;
+    const uint32_t *labels;
+    size_t n_labels;
+} tvdc_active_set;
+
+/* Anti-collocation (rule 3): may a VM with vm_label start next to active
+ * (NULL: nothing runs)?  Denied when two of its own types are in one
+ * conflict set (TVDC_RULE_SELF_CONFLICT: such a VM never runs), else when
+ * one of its types is in a conflict set with a different running type
+ * (TVDC_RULE_CONFLICT); the same type twice never conflicts.  Returns
+ * TVDC_PERMIT, TVDC_DENY (*v filled in both cases) or -EINVAL: bad label
+ * index, a bitset of the wrong size, a running label out of range. */
+int tvdc_decide_collocation(const tvdc_policy *p, const tvdc_active_set *active,
+                            uint32_t vm_label, tvdc_verdict *v);
+
 /* ------------------------------------------------------------------------ */
 /* A host's reservation table (rule 3)                                      */
 
 typedef struct tvdc_host tvdc_host;
 
 /* A table of the VMs running or starting on one host, for policy p (which
- * must outlive it). */
+ * must outlive it).  Every function but free takes the table's lock, so
+ * they may be called from several threads at once. */
 int tvdc_host_new(const tvdc_policy *p, tvdc_host **ret);
 void tvdc_host_free(tvdc_host *h);
 
@@ -213,7 +240,8 @@ void tvdc_host_free(tvdc_host *h);
 int tvdc_host_reserve(tvdc_host *h, const char *id, uint32_t vm_label,
                       unsigned flags, tvdc_verdict *v);
 
-/* Anti-collocation check only; nothing reserved. */
+/* Anti-collocation check only (tvdc_decide_collocation against the
+ * reservations, under the lock); nothing reserved. */
 int tvdc_host_check(tvdc_host *h, uint32_t vm_label, tvdc_verdict *v);
 
 /* Release id's reservation: 0, or -ENOENT if it holds none (so a double
@@ -222,9 +250,14 @@ int tvdc_host_release(tvdc_host *h, const char *id);
 
 /* How many reserved VMs have this type; -EINVAL for a bad index. */
 int64_t tvdc_host_type_count(tvdc_host *h, uint32_t type);
-/* Number of reservations. */
+/* Number of reservations (0 for NULL). */
 size_t tvdc_host_n_reservations(tvdc_host *h);
-/* The i-th reservation (stable only while nothing is reserved/released). */
+/* The i-th reservation: 0, or -ENOENT past the end; id and label may be
+ * NULL.  Both are read under the lock, from the same reservation.  *id is
+ * the table's copy of the id: it stays valid until that id is released
+ * or h is freed, so a caller that may release it meanwhile copies it
+ * first.  Releasing moves the last reservation into the freed place, so
+ * the order is stable only while nothing is released. */
 int tvdc_host_reservation(tvdc_host *h, size_t i, const char **id, uint32_t *label);
 
 /* The full start decision of DESIGN.md section 2 for a VM on a host, as a
@@ -272,6 +305,53 @@ int tvdc_store_get(const tvdc_store *s, const char *key, const char **label);
  * removed); setting the label a key already has writes nothing. */
 int tvdc_store_update(const char *path, const char *key, const char *label,
                       const tvdc_policy *p, tvdc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* What a VM uses (the libvirt driver's collector)                          */
+
+/* One thing a VM's definition makes libvirt or QEMU open, as the caller
+ * collected it. */
+typedef struct tvdc_use {
+    const char *what;        /* "disk 'vda'", for explanations */
+    const char *key;         /* canonical store key; NULL: not resolved */
+    const char *parent_key;  /* a file the VM writes: its directory's key,
+                              * whose label counts when the file has none */
+    const char *refused;     /* the collector refused it: its rule name
+                              * ("element-not-allowed", "private-log", ...) */
+    int is_private;          /* the VM's own (its log): nothing to decide */
+} tvdc_use;
+
+typedef enum tvdc_use_rule {
+    TVDC_USE_OK,
+    TVDC_USE_REFUSED,        /* the collector's refusal stands */
+    TVDC_USE_UNLABELED,      /* "unlabeled-resource": labeled VM, unlabeled resource */
+    TVDC_USE_LABELED,        /* "labeled-resource": unlabeled VM, labeled resource */
+    TVDC_USE_SHARE,          /* the sharing rule denies it: see verdict */
+    _TVDC_USE_RULE_MAX,
+} tvdc_use_rule;
+
+typedef struct tvdc_use_verdict {
+    tvdc_use_rule rule;
+    const char *label;       /* the resource's label (into the store), NULL */
+    tvdc_verdict verdict;    /* TVDC_USE_SHARE: the sharing verdict */
+} tvdc_use_verdict;
+
+/* "unlabeled-resource", "labeled-resource"; NULL for the others (a
+ * refusal keeps the collector's rule, a sharing denial the policy's). */
+const char *tvdc_use_rule_to_string(tvdc_use_rule r);
+
+/* May a VM with label vm_label (NULL: unlabeled) use u, given the labels
+ * of store s?  A labeled VM may use what is private to it or labeled (by
+ * the resource's own label, else its directory's) with a label that shares
+ * a type with its own; a collector's refusal stands.  An unlabeled VM may
+ * use only unlabeled resources and is refused only the refusals of rules
+ * "element-not-allowed" and "private-log" (what it cannot see through
+ * might be labeled).  TVDC_PERMIT or TVDC_DENY with *v filled; -ENOENT if
+ * vm_label is not in p (nothing to share with), -EINVAL for bad
+ * arguments.  Pure. */
+int tvdc_decide_use(const tvdc_policy *p, const tvdc_store *s,
+                    const char *vm_label, const tvdc_use *u,
+                    tvdc_use_verdict *v);
 
 /* ------------------------------------------------------------------------ */
 /* Signed policies                                                          */
