@@ -53,6 +53,7 @@
 
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@
 #include "viralloc.h"
 #include "viraudit.h"
 #include "virbuffer.h"
+#include "vircommand.h"
 #include "virconf.h"
 #include "virerror.h"
 #include "virevent.h"
@@ -77,6 +79,7 @@
 #include "virmacaddr.h"
 #include "virstring.h"
 #include "virthread.h"
+#include "virtpm.h"
 #include "viruuid.h"
 #include "virxml.h"
 
@@ -213,6 +216,7 @@ virTVDCDomainFree(virTVDCDomain *dom)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virTVDCDomain, virTVDCDomainFree);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_conf, tvdc_vtpm_conf_free);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_identity, tvdc_vtpm_identity_free);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(tvdc_binding_result, tvdc_binding_result_done);
 
 
 
@@ -315,29 +319,17 @@ virTVDCLabelTypes(const tvdc_policy *policy,
 }
 
 
-static int
-virTVDCCompareNames(const void *a,
-                    const void *b)
-{
-    return strcmp(*(const char * const *) a, *(const char * const *) b);
-}
-
-
-/* What a label means: its types sorted by name ("MA,WEB"), comparable
- * between two policies (whose type indexes differ); NULL when the policy
- * does not know the label. */
+/* What a label means here (tvdc_label_meaning: its types sorted by name,
+ * "MA,WEB"); NULL when the policy does not know the label. */
 static char *
 virTVDCLabelMeaning(const tvdc_policy *policy,
                     const char *label)
 {
-    g_autofree char *types = virTVDCLabelTypes(policy, label);
-    g_auto(GStrv) names = NULL;
+    char *meaning = NULL;
 
-    if (!types)
+    if (!policy || !label || tvdc_label_meaning(policy, label, &meaning) < 0)
         return NULL;
-    names = g_strsplit(types, ",", 0);
-    qsort(names, g_strv_length(names), sizeof(char *), virTVDCCompareNames);
-    return g_strjoinv(",", names);
+    return meaning;
 }
 
 
@@ -1135,17 +1127,6 @@ virTVDCCheckHotplug(virTVDCSecurityData *priv,
 /* ------------------------------------------------------------------------ */
 /* The status file, for `tvdc status`                                       */
 
-static int
-virTVDCAppendStringOrNull(virJSONValue *obj,
-                          const char *key,
-                          const char *value)
-{
-    if (value)
-        return virJSONValueObjectAppendString(obj, key, value);
-    return virJSONValueObjectAppendNull(obj, key);
-}
-
-
 /* Write TVDC_STATUS_FILE (tvdc_status_write: atomically, a new file
  * renamed over the old): the policy in force, the mode, this host and its
  * label, and every domain running or starting here with its label, types,
@@ -1911,121 +1892,60 @@ virTVDCSetOrigin(virTVDCSecurityData *priv,
 }
 
 
+/* Report a binding decision of libtvdc (tvdc_bind_*): 0 permitted, 1
+ * would-deny recorded (permissive), -1 denied. */
+static int
+virTVDCBindingReport(virTVDCSecurityData *priv,
+                     const virTVDCRequest *req,
+                     int rc,
+                     const tvdc_binding_result *res)
+{
+    g_autofree char *detail = NULL;
+
+    if (rc == TVDC_PERMIT)
+        return 0;
+    if (rc < 0) {
+        detail = g_strdup_printf("binding: %s", g_strerror(-rc));
+        return virTVDCRefuse(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+    }
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, res->detail);
+}
+
+
 /* An incoming migration: does the source host's policy mean by the label
- * what this host's policy means by it?  0 yes, 1 would-deny recorded
- * (permissive), -1 denied. */
+ * what this host's policy means by it (tvdc_bind_migration)?  0 yes, 1
+ * would-deny recorded (permissive), -1 denied. */
 static int
 virTVDCCheckOrigin(virTVDCSecurityData *priv,
                    const virTVDCRequest *req)
 {
     xmlNodePtr node = virTVDCFindOrigin(req->def);
-    g_autofree char *types = virTVDCLabelMeaning(priv->policy, req->label);
     g_autofree char *srcLabel = NULL;
     g_autofree char *srcTypes = NULL;
     g_autofree char *srcPolicy = NULL;
     g_autofree char *srcVersion = NULL;
     g_autofree char *srcHost = NULL;
-    g_autofree char *detail = NULL;
-    const char *rule;
+    g_auto(tvdc_binding_result) res = { 0 };
+    tvdc_origin origin = { 0 };
+    tvdc_migration_request mig = {
+        .label = req->label,
+        .host = priv->hostName,
+        .origin = node ? &origin : NULL,
+    };
 
-    if (!node) {
-        detail = g_strdup_printf("migration: the source host did not say what label %s "
-                                 "means there (no <tvdc:label> in the domain's metadata: "
-                                 "a source without this tvdc driver, or a migration XML "
-                                 "that dropped it)", req->label);
-        rule = TVDC_RULE_STR_NO_ORIGIN;
-    } else {
-        srcLabel = virXMLPropString(node, "name");
-        srcTypes = virXMLPropString(node, "types");
-        srcPolicy = virXMLPropString(node, "policy");
-        srcVersion = virXMLPropString(node, "version");
-        srcHost = virXMLPropString(node, "host");
-
-        if (STRNEQ_NULLABLE(srcLabel, req->label)) {
-            detail = g_strdup_printf("migration: source host %s runs the VM as label %s "
-                                     "(types %s), the migration XML asks for label %s",
-                                     NULLSTR(srcHost), NULLSTR(srcLabel), NULLSTR(srcTypes),
-                                     req->label);
-            rule = TVDC_RULE_STR_LABEL_MISMATCH;
-        } else if (STRNEQ_NULLABLE(srcPolicy, tvdc_policy_name(priv->policy)) ||
-                   STRNEQ_NULLABLE(srcTypes, types)) {
-            detail = g_strdup_printf("migration: the hosts' policies disagree on label %s: "
-                                     "source host %s: policy %s version %s, types %s; "
-                                     "this host %s: policy %s version %u, types %s",
-                                     req->label, NULLSTR(srcHost), NULLSTR(srcPolicy),
-                                     NULLSTR(srcVersion), NULLSTR(srcTypes),
-                                     NULLSTR(priv->hostName), tvdc_policy_name(priv->policy),
-                                     tvdc_policy_version(priv->policy),
-                                     types ? types : "none (unknown label)");
-            rule = TVDC_RULE_STR_POLICY_MISMATCH;
-        } else {
-            return 0;
-        }
+    if (node) {
+        origin.label = srcLabel = virXMLPropString(node, "name");
+        origin.types = srcTypes = virXMLPropString(node, "types");
+        origin.policy = srcPolicy = virXMLPropString(node, "policy");
+        origin.version = srcVersion = virXMLPropString(node, "version");
+        origin.host = srcHost = virXMLPropString(node, "host");
     }
-
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
+    return virTVDCBindingReport(priv, req, tvdc_bind_migration(priv->policy, &mig, &res), &res);
 }
 
 
 /* ------------------------------------------------------------------------ */
 /* Memory images: save, managed save (and dumps)                            */
-
-/* The record of the memory image at realPath (a canonical path). */
-static char *
-virTVDCSavedRecordPath(const char *realPath)
-{
-    return virTVDCRecordPath(TVDC_SAVED_DIR, realPath);
-}
-
-
-/* Is the image the record is about still the file at its path? */
-static bool
-virTVDCSavedRecordCurrent(virJSONValue *record,
-                          const char *realPath,
-                          const struct stat *sb)
-{
-    unsigned long long dev;
-    unsigned long long ino;
-
-    return STREQ_NULLABLE(virJSONValueObjectGetString(record, "path"), realPath) &&
-           virJSONValueObjectGetNumberUlong(record, "device", &dev) == 0 &&
-           virJSONValueObjectGetNumberUlong(record, "inode", &ino) == 0 &&
-           dev == (unsigned long long) sb->st_dev && ino == (unsigned long long) sb->st_ino;
-}
-
-
-/* Drop the records of images that are gone or were replaced. */
-static void
-virTVDCSavedRecordsPrune(void)
-{
-    g_autoptr(DIR) dir = NULL;
-    struct dirent *ent;
-
-    if (virDirOpenIfExists(&dir, TVDC_SAVED_DIR) <= 0) {
-        virResetLastError();
-        return;
-    }
-    while (virDirRead(dir, &ent, TVDC_SAVED_DIR) > 0) {
-        g_autofree char *recordPath = NULL;
-        g_autoptr(virJSONValue) record = NULL;
-        const char *path;
-        struct stat sb;
-
-        if (!virStringHasSuffix(ent->d_name, ".json"))
-            continue;
-        recordPath = g_strdup_printf("%s/%s", TVDC_SAVED_DIR, ent->d_name);
-        if (!(record = virTVDCRecordRead(recordPath)) ||
-            !(path = virJSONValueObjectGetString(record, "path")))
-            continue;
-        if (stat(path, &sb) < 0 ? errno == ENOENT
-                                : !virTVDCSavedRecordCurrent(record, path, &sb)) {
-            VIR_DEBUG("tvdc: dropping the record of memory image %s (gone)", path);
-            unlink(recordPath);
-        }
-    }
-    virResetLastError();
-}
-
 
 /* Write the record of a memory image (durable: a new file, fsync,
  * rename).  0, or -1 with *why. */
@@ -2038,67 +1958,20 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
                         const struct stat *sb,
                         char **why)
 {
-    g_autoptr(virJSONValue) record = virTVDCRecordNew(realPath, uuid, def->name);
-    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-    g_autofree char *nowstr = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
-    g_autofree char *types = virTVDCLabelMeaning(priv->policy, label);
-    const char *policyName = priv->policy ? tvdc_policy_name(priv->policy) : NULL;
-    unsigned int policyVersion = priv->policy ? tvdc_policy_version(priv->policy) : 0;
+    g_autoptr(tvdc_record) record = NULL;
+    int rc;
 
-    if (record &&
-        (virJSONValueObjectAppendNumberUlong(record, "device", sb->st_dev) < 0 ||
-         virJSONValueObjectAppendNumberUlong(record, "inode", sb->st_ino) < 0 ||
-         virTVDCAppendStringOrNull(record, "label", label) < 0 ||
-         virTVDCAppendStringOrNull(record, "types", types) < 0 ||
-         virTVDCAppendStringOrNull(record, "policy", policyName) < 0 ||
-         virJSONValueObjectAppendNumberUint(record, "policy_version", policyVersion) < 0 ||
-         virTVDCAppendStringOrNull(record, "host", priv->hostName) < 0 ||
-         virJSONValueObjectAppendString(record, "saved", nowstr) < 0 ||
-         virJSONValueObjectAppendBoolean(record, "complete", false) < 0))
-        g_clear_pointer(&record, virJSONValueFree);
-    return virTVDCRecordWrite(TVDC_SAVED_DIR, realPath, record, why);
-}
-
-
-/* The layout of a QEMU save image's header (qemu_saveimage.h, 9.0.0):
- * magic, version, data_len (the domain XML and cookie that follow), ... */
-#define TVDC_SAVE_HEADER_LEN (16 + 19 * 4)
-#define TVDC_SAVE_DATA_LEN_OFFSET (16 + 4)
-
-/* SHA-256 (hex) of a memory image's content after libvirt's header and
- * domain XML, which save-image-define and save-image-edit rewrite in
- * place (the label they carry is decided by the record); or of the whole
- * file when it has no such header.  NULL with errno. */
-static char *
-virTVDCSavedImageSHA256(const char *path,
-                  unsigned long long *size)
-{
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_autofree unsigned char *buf = g_new(unsigned char, 1024 * 1024);
-    VIR_AUTOCLOSE fd = -1;
-    struct stat sb;
-    uint32_t dataLen;
-    off_t skip = 0;
-    ssize_t n;
-
-    *size = 0;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0)
-        return NULL;
-    if (saferead(fd, buf, TVDC_SAVE_HEADER_LEN) == TVDC_SAVE_HEADER_LEN &&
-        (memcmp(buf, "LibvirtQemudSave", 16) == 0 || memcmp(buf, "LibvirtQemudPart", 16) == 0)) {
-        memcpy(&dataLen, buf + TVDC_SAVE_DATA_LEN_OFFSET, sizeof(dataLen));
-        if ((off_t) TVDC_SAVE_HEADER_LEN + dataLen <= sb.st_size)
-            skip = TVDC_SAVE_HEADER_LEN + (off_t) dataLen;
+    if ((rc = tvdc_record_new(TVDC_RECORD_SAVED_IMAGE, priv->policy, realPath, uuid,
+                              def->name, label, priv->hostName, &record)) == 0) {
+        record->device = sb->st_dev;
+        record->inode = sb->st_ino;
+        rc = tvdc_record_write(TVDC_SAVED_DIR, record);
     }
-    if (lseek(fd, skip, SEEK_SET) < 0)
-        return NULL;
-    while ((n = saferead(fd, buf, 1024 * 1024)) > 0) {
-        g_checksum_update(sum, buf, n);
-        *size += n;
+    if (rc < 0) {
+        *why = g_strdup(g_strerror(-rc));
+        return -1;
     }
-    if (n < 0)
-        return NULL;
-    return g_strdup(g_checksum_get_string(sum));
+    return 0;
 }
 
 
@@ -2109,163 +1982,71 @@ virTVDCSavedImageSHA256(const char *path,
 static void
 virTVDCSavedRecordsComplete(const char *uuid)
 {
-    g_autoptr(DIR) dir = NULL;
-    struct dirent *ent;
+    g_autofree char *failed = NULL;
+    int rc;
 
-    if (virDirOpenIfExists(&dir, TVDC_SAVED_DIR) <= 0) {
-        virResetLastError();
-        return;
-    }
-    while (virDirRead(dir, &ent, TVDC_SAVED_DIR) > 0) {
-        g_autofree char *recordPath = NULL;
-        g_autofree char *sha = NULL;
-        g_autofree char *json = NULL;
-        g_autoptr(virJSONValue) record = NULL;
-        unsigned long long size;
-        const char *path;
-        bool complete = false;
-        struct stat sb;
-
-        if (!virStringHasSuffix(ent->d_name, ".json"))
-            continue;
-        recordPath = g_strdup_printf("%s/%s", TVDC_SAVED_DIR, ent->d_name);
-        if (!(record = virTVDCRecordRead(recordPath)) ||
-            STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "vm_uuid"), uuid) ||
-            (virJSONValueObjectGetBoolean(record, "complete", &complete) == 0 && complete) ||
-            !(path = virJSONValueObjectGetString(record, "path")) ||
-            stat(path, &sb) < 0 || !virTVDCSavedRecordCurrent(record, path, &sb))
-            continue;
-        if (!(sha = virTVDCSavedImageSHA256(path, &size))) {
-            VIR_WARN("tvdc: cannot read memory image %s to record its content: %s",
-                     path, g_strerror(errno));
-            continue;
-        }
-        virJSONValueObjectRemoveKey(record, "complete", NULL);
-        if (virJSONValueObjectAppendBoolean(record, "complete", true) < 0 ||
-            virJSONValueObjectAppendString(record, "sha256", sha) < 0 ||
-            virJSONValueObjectAppendNumberUlong(record, "size", size) < 0 ||
-            !(json = virJSONValueToString(record, true)) ||
-            virFileRewriteStr(recordPath, 0600, json) < 0)
-            VIR_WARN("tvdc: cannot record the content of memory image %s: %s",
-                     path, virGetLastErrorMessage());
-        virResetLastError();
-    }
-    virResetLastError();
+    if ((rc = tvdc_saved_images_complete(TVDC_SAVED_DIR, uuid, &failed)) < 0)
+        VIR_WARN("tvdc: cannot record the content of memory image %s: %s",
+                 NULLSTR(failed), g_strerror(-rc));
 }
 
 
-/* "label market-analysis (types MA, policy bank-dc)", "no label" */
-static char *
-virTVDCDescribeMeaning(const char *label,
-                       const char *types,
-                       const char *policy)
+/* Is the image's content what was saved (tvdc_bind_image_content)?  It is
+ * hashed only when its record says a save completed it. */
+static int
+virTVDCSavedImageContent(const tvdc_record *record,
+                         const char *realPath,
+                         tvdc_binding_result *res)
 {
-    if (!label)
-        return g_strdup("no label (unlabeled)");
-    return g_strdup_printf("label %s (types %s, policy %s)", label,
-                           types ? types : "unknown", policy ? policy : "none");
-}
+    char sha256[65];
+    uint64_t size;
+    int rc = 0;
 
-
-/* Is the image's content what was saved (the record's hash)?  false and
- * *detail when not. */
-static bool
-virTVDCSavedRecordContent(virJSONValue *record,
-                          const char *realPath,
-                          char **detail)
-{
-    const char *want = virJSONValueObjectGetString(record, "sha256");
-    g_autofree char *have = NULL;
-    unsigned long long size;
-    bool complete = false;
-
-    if (virJSONValueObjectGetBoolean(record, "complete", &complete) < 0 || !complete || !want) {
-        *detail = g_strdup_printf("restore: memory image %s was never completed by a save on "
-                                  "this host (a dump, or a save that did not finish); it is "
-                                  "not restored under any label", realPath);
-        return false;
-    }
-    if (!(have = virTVDCSavedImageSHA256(realPath, &size))) {
-        *detail = g_strdup_printf("restore: memory image %s: %s", realPath, g_strerror(errno));
-        return false;
-    }
-    if (STRNEQ(have, want)) {
-        *detail = g_strdup_printf("restore: memory image %s was rewritten since it was saved "
-                                  "(its content is not what was saved, SHA-256 %s); it is "
-                                  "not restored under any label", realPath, want);
-        return false;
-    }
-    return true;
+    if (record->complete && record->sha256)
+        rc = tvdc_saved_image_sha256(realPath, sha256, &size);
+    return tvdc_bind_image_content(record, realPath,
+                                   record->complete && record->sha256 && rc == 0 ? sha256
+                                                                                 : NULL,
+                                   rc, res);
 }
 
 
 /* A restore (virsh restore, a managed save at start): the image must have
  * a record on this host, be the file the record is about, and have been
- * saved under the label it is restored under, with the same meaning.  0
- * yes, 1 would-deny recorded (permissive), -1 denied. */
+ * saved under the label it is restored under, with the same meaning
+ * (tvdc_bind_saved_image), and still hold what was saved.  0 yes, 1
+ * would-deny recorded (permissive), -1 denied. */
 static int
 virTVDCCheckSavedImage(virTVDCSecurityData *priv,
                        const virTVDCRequest *req,
                        const char *path)
 {
-    g_autofree char *realPath = NULL;
+    g_autofree char *realPath = realpath(path, NULL);
     g_autofree char *recordPath = NULL;
-    g_autoptr(virJSONValue) record = NULL;
-    g_autofree char *detail = NULL;
-    g_autofree char *types = NULL;
-    g_autofree char *saved = NULL;
-    g_autofree char *wanted = NULL;
-    const char *rule = TVDC_RULE_STR_NO_IMAGE_RECORD;
-    const char *savedLabel;
-    const char *savedTypes;
-    const char *savedPolicy;
+    g_autoptr(tvdc_record) record = NULL;
+    g_auto(tvdc_binding_result) res = { 0 };
+    tvdc_saved_image_request image = {
+        .path = path,
+        .label = req->label,
+        .host = priv->hostName,
+    };
     struct stat sb;
-
-    if ((realPath = realpath(path, NULL)))
-        recordPath = virTVDCSavedRecordPath(realPath);
+    int rc;
 
     if (!realPath || stat(realPath, &sb) < 0) {
-        detail = g_strdup_printf("restore: memory image %s: %s", path, g_strerror(errno));
-    } else if (!(record = virTVDCRecordRead(recordPath))) {
-        if (errno == ENOENT)
-            detail = g_strdup_printf("restore: memory image %s has no record on host %s of the "
-                                     "label it was saved under (saved on another host or "
-                                     "before tvdc, or copied); it is not restored under "
-                                     "any label",
-                                     realPath, NULLSTR(priv->hostName));
-        else
-            detail = g_strdup_printf("restore: memory image %s: its record %s is unreadable: %s",
-                                     realPath, recordPath, g_strerror(errno));
-    } else if (!virTVDCSavedRecordCurrent(record, realPath, &sb)) {
-        detail = g_strdup_printf("restore: memory image %s is not the file that was saved there "
-                                 "(replaced since; record %s); it is not restored under any label",
-                                 realPath, recordPath);
+        image.file_error = -errno;
     } else {
-        savedLabel = virJSONValueObjectGetString(record, "label");
-        savedTypes = virJSONValueObjectGetString(record, "types");
-        savedPolicy = virJSONValueObjectGetString(record, "policy");
-        types = virTVDCLabelMeaning(priv->policy, req->label);
-
-        if (STREQ_NULLABLE(savedLabel, req->label) &&
-            (!req->label ||
-             (STREQ_NULLABLE(savedTypes, types) &&
-              STREQ_NULLABLE(savedPolicy, tvdc_policy_name(priv->policy))))) {
-            if (virTVDCSavedRecordContent(record, realPath, &detail))
-                return 0;
-            return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                                 TVDC_RULE_STR_IMAGE_CONTENT, detail);
-        }
-
-        saved = virTVDCDescribeMeaning(savedLabel, savedTypes, savedPolicy);
-        wanted = virTVDCDescribeMeaning(req->label, types, tvdc_policy_name(priv->policy));
-        detail = g_strdup_printf("restore: memory image %s was saved by VM '%s' under %s; "
-                                 "it cannot be restored under %s",
-                                 realPath, NULLSTR(virJSONValueObjectGetString(record, "vm_name")),
-                                 saved, wanted);
-        rule = TVDC_RULE_STR_LABEL_MISMATCH;
+        image.path = realPath;
+        image.device = sb.st_dev;
+        image.inode = sb.st_ino;
+        ignore_value(tvdc_record_path(TVDC_SAVED_DIR, realPath, &recordPath));
+        image.record_path = recordPath;
+        image.record_error = tvdc_record_read(TVDC_SAVED_DIR, realPath, &record);
+        image.record = record;
     }
-
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
+    if ((rc = tvdc_bind_saved_image(priv->policy, &image, &res)) == TVDC_PERMIT)
+        rc = virTVDCSavedImageContent(record, realPath, &res);
+    return virTVDCBindingReport(priv, req, rc, &res);
 }
 
 
@@ -2353,64 +2134,23 @@ virTVDCVTPMRecordRemove(virTVDCSecurityData *priv,
 }
 
 
-/* Was the vTPM state in stateDir made for this domain under its current
- * label?  The EK certificate in the state's own NV (which migrates with the
- * state) says so in its tvdc extension; its chain is verified against the
- * datacenter vTPM CA when this host has it.  A state without an EK
- * certificate is what libvirt makes on the destination of a migration
- * (swtpm_setup --overwrite: the real state arrives in the migration
- * stream), or one made without certificates: for a label that requires a
- * vTPM, *unbound says why it is refused unless the domain arrives by
- * migration, which only domainSetSecurityAllLabel knows.  0 bound (or
- * nothing to check), 1 would-deny recorded (permissive), -1 denied. */
+/* A vTPM state bound to the domain: its EK certificate must verify
+ * against the datacenter vTPM CA when this host has it.  0, 1 would-deny
+ * recorded, -1 denied. */
 static int
-virTVDCCheckVTPMState(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
-                      const char *stateDir,
-                      char **unbound)
+virTVDCCheckVTPMCA(virTVDCSecurityData *priv,
+                   const virTVDCRequest *req,
+                   const uint8_t *cert,
+                   size_t len,
+                   const char *stateDir)
 {
     g_autoptr(tvdc_vtpm_conf) conf = NULL;
-    g_autoptr(tvdc_vtpm_identity) id = NULL;
-    g_autofree uint8_t *cert = NULL;
     g_autofree char *caCert = NULL;
     g_autofree char *detail = NULL;
     const char *name = req->def->name;
-    const char *label = req->label ? req->label : "(none)";
     tvdc_error err = { 0 };
-    size_t len = 0;
-    uint32_t nv = 0;
-    int rc;
 
-    if ((rc = tvdc_vtpm_state_ek_cert(stateDir, &cert, &len, &nv, &err)) == -ENOENT) {
-        if (virTVDCVTPMRequired(priv, req))
-            *unbound = g_strdup_printf("vTPM state of VM %s has no EK certificate, label %s "
-                                       "requires one issued under it: wipe it with "
-                                       "'tvdc vtpm wipe %s'", name, label, name);
-        return 0;
-    }
-
-    if (rc < 0) {
-        detail = g_strdup_printf("vTPM state of VM %s cannot be checked: %s",
-                                 name, err.message[0] ? err.message : g_strerror(-rc));
-    } else if ((rc = tvdc_vtpm_cert_identity(cert, len, &id)) == -ENOENT) {
-        if (!virTVDCVTPMRequired(priv, req))
-            return 0;
-        detail = g_strdup_printf("vTPM state of VM %s was not made by tvdc (its EK "
-                                 "certificate has no tvdc extension), the VM now has "
-                                 "label %s: wipe it with 'tvdc vtpm wipe %s'",
-                                 name, label, name);
-    } else if (rc < 0) {
-        detail = g_strdup_printf("vTPM state of VM %s: the EK certificate in NV 0x%08x "
-                                 "is malformed: %s", name, nv, g_strerror(-rc));
-    } else if (STRNEQ(id->uuid, req->uuid)) {
-        detail = g_strdup_printf("vTPM state of VM %s was made for VM %s (%s), this VM "
-                                 "is %s: wipe it with 'tvdc vtpm wipe %s'",
-                                 name, id->name, id->uuid, req->uuid, name);
-    } else if (STRNEQ(id->label, req->label ? req->label : "")) {
-        detail = g_strdup_printf("vTPM state of VM %s was made under label %s, the VM now "
-                                 "has label %s: wipe it with 'tvdc vtpm wipe %s'",
-                                 name, id->label[0] ? id->label : "(none)", label, name);
-    } else if (!(conf = virTVDCVTPMConf(&detail))) {
+    if (!(conf = virTVDCVTPMConf(&detail))) {
         /* detail says why */
     } else if (virFileExists((caCert = g_strdup_printf("%s/%s", conf->ca_dir,
                                                         TVDC_VTPM_CA_CERT))) &&
@@ -2420,10 +2160,137 @@ virTVDCCheckVTPMState(virTVDCSecurityData *priv,
                                  "'tvdc vtpm wipe %s'", name, conf->ca_dir, err.message, name);
     } else {
         VIR_DEBUG("tvdc: vTPM state %s of VM '%s' was made under label %s",
-                  stateDir, name, label);
+                  stateDir, name, req->label ? req->label : "(none)");
         return 0;
     }
+    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                         TVDC_RULE_STR_VTPM_STATE, detail);
+}
 
+
+/* Run libvirt's own swtpm (virCommand, never a program found in PATH) on
+ * the copy of a vTPM state, talking on childFd, and read the EK
+ * certificate through *parentFd, which is closed.  0, -ENOENT none, other
+ * -errno and *err. */
+static int
+virTVDCVTPMRunSwtpm(const char *copy,
+                    int *parentFd,
+                    int childFd,
+                    const char *stateDir,
+                    uint8_t **cert,
+                    size_t *len,
+                    uint32_t *nv,
+                    tvdc_error *err)
+{
+    g_autofree char *swtpm = virTPMGetSwtpm();
+    g_autofree char **args = NULL;
+    g_autoptr(virCommand) cmd = NULL;
+    int rc;
+
+    if (!swtpm || (rc = tvdc_vtpm_swtpm_args(copy, childFd, &args)) < 0) {
+        VIR_FORCE_CLOSE(childFd);
+        if (swtpm)
+            return rc;
+        g_snprintf(err->message, sizeof(err->message), "%s", virGetLastErrorMessage());
+        virResetLastError();
+        return -EIO;
+    }
+    cmd = virCommandNew(swtpm);
+    virCommandAddArgSet(cmd, (const char *const *) args);
+    virCommandPassFD(cmd, childFd, VIR_COMMAND_PASS_FD_CLOSE_PARENT);
+    if (virCommandRunAsync(cmd, NULL) < 0) {
+        g_snprintf(err->message, sizeof(err->message), "%s", virGetLastErrorMessage());
+        virResetLastError();
+        return -EIO;
+    }
+    rc = tvdc_vtpm_ek_cert_fd(*parentFd, stateDir, cert, len, nv, err);
+    VIR_FORCE_CLOSE(*parentFd);  /* swtpm ends on EOF; abort reaps it */
+    virCommandAbort(cmd);
+    return rc;
+}
+
+
+/* The EK certificate in the vTPM state in stateDir, read on a private copy
+ * of the state (tvdc_vtpm_state_copy).  0; -ENOENT no state or no EK
+ * certificate; other -errno and *err. */
+static int
+virTVDCVTPMStateEKCert(const char *stateDir,
+                       uint8_t **cert,
+                       size_t *len,
+                       uint32_t *nv,
+                       tvdc_error *err)
+{
+    g_autofree char *copy = NULL;
+    VIR_AUTOCLOSE parentFd = -1;
+    int pair[2];
+    int rc;
+
+    if ((rc = tvdc_vtpm_state_copy(stateDir, &copy, err)) < 0)
+        return rc;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
+        rc = -errno;
+    } else {
+        parentFd = pair[0];
+        rc = virTVDCVTPMRunSwtpm(copy, &parentFd, pair[1], stateDir, cert, len, nv, err);
+    }
+    tvdc_vtpm_state_copy_remove(copy);
+    return rc;
+}
+
+
+/* Was the vTPM state in stateDir made for this domain under its current
+ * label?  The EK certificate in the state's own NV (which migrates with the
+ * state) says so in its tvdc extension (tvdc_bind_vtpm_state); its chain is
+ * verified against the datacenter vTPM CA when this host has it.  A state
+ * without an EK certificate is what libvirt makes on the destination of a
+ * migration (swtpm_setup --overwrite: the real state arrives in the
+ * migration stream), or one made without certificates: for a label that
+ * requires a vTPM, *unbound says why it is refused unless the domain
+ * arrives by migration, which only domainSetSecurityAllLabel knows.  0
+ * bound (or nothing to check), 1 would-deny recorded (permissive), -1
+ * denied. */
+static int
+virTVDCCheckVTPMState(virTVDCSecurityData *priv,
+                      const virTVDCRequest *req,
+                      const char *stateDir,
+                      char **unbound)
+{
+    g_autoptr(tvdc_vtpm_identity) id = NULL;
+    g_autofree uint8_t *cert = NULL;
+    g_autofree char *detail = NULL;
+    g_auto(tvdc_binding_result) res = { 0 };
+    tvdc_vtpm_state_request state = {
+        .uuid = req->uuid,
+        .name = req->def->name,
+        .label = req->label,
+    };
+    tvdc_error err = { 0 };
+    size_t len = 0;
+    uint32_t nv = 0;
+    int rc;
+
+    if ((rc = virTVDCVTPMStateEKCert(stateDir, &cert, &len, &nv, &err)) < 0 && rc != -ENOENT) {
+        detail = g_strdup_printf("vTPM state of VM %s cannot be checked: %s", req->def->name,
+                                 err.message[0] ? err.message : g_strerror(-rc));
+    } else if (rc == 0 && (rc = tvdc_vtpm_cert_identity(cert, len, &id)) < 0 &&
+               rc != -ENOENT) {
+        detail = g_strdup_printf("vTPM state of VM %s: the EK certificate in NV 0x%08x "
+                                 "is malformed: %s", req->def->name, nv, g_strerror(-rc));
+    } else {
+        state.has_ek_cert = cert != NULL;
+        state.has_identity = id != NULL;
+        state.cert_uuid = id ? id->uuid : NULL;
+        state.cert_name = id ? id->name : NULL;
+        state.cert_label = id ? id->label : NULL;
+        rc = tvdc_bind_vtpm_state(priv->policy, &state, &res);
+        if (rc == TVDC_DENY && res.outcome == TVDC_BINDING_UNBOUND) {
+            *unbound = g_steal_pointer(&res.detail);
+            return 0;
+        }
+        if (rc != TVDC_PERMIT || !id)
+            return virTVDCBindingReport(priv, req, rc, &res);
+        return virTVDCCheckVTPMCA(priv, req, cert, len, stateDir);
+    }
     return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
                          TVDC_RULE_STR_VTPM_STATE, detail);
 }
@@ -2469,28 +2336,24 @@ virTVDCNVRAMPath(const virDomainDef *def)
 }
 
 
-static char *
-virTVDCNVRAMRecordPath(const char *path)
-{
-    return virTVDCRecordPath(TVDC_NVRAM_DIR, path);
-}
-
-
+/* The record binding the NVRAM libvirt makes afresh to the domain and its
+ * label.  0, or -1 and *why. */
 static int
 virTVDCNVRAMRecordWrite(virTVDCSecurityData *priv,
                         const virTVDCRequest *req,
                         const char *path,
                         char **why)
 {
-    g_autoptr(virJSONValue) record = virTVDCRecordNew(path, req->uuid, req->def->name);
-    g_autofree char *types = virTVDCLabelMeaning(priv->policy, req->label);
+    g_autoptr(tvdc_record) record = NULL;
+    int rc;
 
-    if (record &&
-        (virTVDCAppendStringOrNull(record, "label", req->label) < 0 ||
-         virTVDCAppendStringOrNull(record, "types", types) < 0 ||
-         virTVDCAppendStringOrNull(record, "policy", tvdc_policy_name(priv->policy)) < 0))
-        g_clear_pointer(&record, virJSONValueFree);
-    return virTVDCRecordWrite(TVDC_NVRAM_DIR, path, record, why);
+    if ((rc = tvdc_record_new(TVDC_RECORD_NVRAM, priv->policy, path, req->uuid,
+                              req->def->name, req->label, NULL, &record)) < 0 ||
+        (rc = tvdc_record_write(TVDC_NVRAM_DIR, record)) < 0) {
+        *why = g_strdup(g_strerror(-rc));
+        return -1;
+    }
+    return 0;
 }
 
 
@@ -2506,48 +2369,36 @@ virTVDCNVRAMFresh(const virDomainDef *def)
 
 /* Start or restore of a labeled domain, after libvirt made its NVRAM: the
  * NVRAM must have been made for this domain under its label (a record in
- * TVDC_NVRAM_DIR), or be new.  0 yes, 1 would-deny, -1 denied. */
+ * TVDC_NVRAM_DIR, tvdc_bind_nvram), or be new.  0 yes, 1 would-deny, -1
+ * denied. */
 static int
 virTVDCCheckNVRAM(virTVDCSecurityData *priv,
                   const virTVDCRequest *req,
                   bool fresh)
 {
     const char *path = virTVDCNVRAMPath(req->def);
-    g_autofree char *recordPath = NULL;
-    g_autofree char *types = NULL;
     g_autofree char *detail = NULL;
     g_autofree char *why = NULL;
-    g_autoptr(virJSONValue) record = NULL;
-    const char *recLabel;
+    g_autoptr(tvdc_record) record = NULL;
+    g_auto(tvdc_binding_result) res = { 0 };
+    tvdc_nvram_request nvram = {
+        .path = path,
+        .uuid = req->uuid,
+        .name = req->def->name,
+        .label = req->label,
+    };
 
     if (!path || !req->label)
         return 0;
-    recordPath = virTVDCNVRAMRecordPath(path);
-    types = virTVDCLabelMeaning(priv->policy, req->label);
-
-    if (fresh) {
-        if (virTVDCNVRAMRecordWrite(priv, req, path, &why) == 0)
-            return 0;
-        detail = g_strdup_printf("nvram: cannot record the label of NVRAM %s: %s", path, why);
-    } else if (!(record = virTVDCRecordRead(recordPath))) {
-        detail = g_strdup_printf("nvram: NVRAM %s has no tvdc record of the domain and label "
-                                 "it was made for (made before tvdc, or by another host); "
-                                 "remove it to start with a fresh one", path);
-    } else if (STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "vm_uuid"), req->uuid) ||
-               STRNEQ_NULLABLE((recLabel = virJSONValueObjectGetString(record, "label")),
-                               req->label) ||
-               STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "types"), types)) {
-        detail = g_strdup_printf("nvram: NVRAM %s was made by VM '%s' (%s) under label %s "
-                                 "(types %s); it is not used by VM '%s' under label %s "
-                                 "(types %s): remove it to start with a fresh one",
-                                 path, NULLSTR(virJSONValueObjectGetString(record, "vm_name")),
-                                 NULLSTR(virJSONValueObjectGetString(record, "vm_uuid")),
-                                 NULLSTR(virJSONValueObjectGetString(record, "label")),
-                                 NULLSTR(virJSONValueObjectGetString(record, "types")),
-                                 req->def->name, req->label, NULLSTR(types));
-    } else {
-        return 0;
+    if (!fresh) {
+        ignore_value(tvdc_record_read(TVDC_NVRAM_DIR, path, &record));
+        nvram.record = record;
+        return virTVDCBindingReport(priv, req, tvdc_bind_nvram(priv->policy, &nvram, &res),
+                                    &res);
     }
+    if (virTVDCNVRAMRecordWrite(priv, req, path, &why) == 0)
+        return 0;
+    detail = g_strdup_printf("nvram: cannot record the label of NVRAM %s: %s", path, why);
     return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
                          TVDC_RULE_STR_NVRAM_STATE, detail);
 }
@@ -3314,7 +3165,7 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
     if (!(realPath = g_file_read_link(link, NULL))) {
         why = g_strdup_printf("cannot find the path of the image: %s", g_strerror(errno));
     } else {
-        virTVDCSavedRecordsPrune();
+        ignore_value(tvdc_record_prune(TVDC_SAVED_DIR));
         ignore_value(virTVDCSavedRecordWrite(priv, def, uuid, label, realPath, &sb, &why));
     }
 
@@ -3359,10 +3210,9 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autofree char *realPath = NULL;
-    g_autofree char *recordPath = NULL;
     g_autofree char *key = NULL;
     g_autofree char *detail = NULL;
-    g_autoptr(virJSONValue) record = NULL;
+    g_autoptr(tvdc_record) record = NULL;
     const tvdc_store *store = NULL;
     const char *storeLabel = NULL;
     const char *rule = TVDC_RULE_STR_IMAGE_TARGET;
@@ -3383,14 +3233,12 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
     if (!priv->policy)
         return virTVDCDenyNoPolicy(priv, &req);
 
-    if ((realPath = realpath(path, NULL))) {
-        recordPath = virTVDCSavedRecordPath(realPath);
-        record = virTVDCRecordRead(recordPath);
-    }
+    if ((realPath = realpath(path, NULL)))
+        ignore_value(tvdc_record_read(TVDC_SAVED_DIR, realPath, &record));
     if (realPath && S_ISSOCK(sb.st_mode)) {
         g_autofree char *name = g_strdup_printf("socket:%s", realPath);
 
-        g_clear_pointer(&record, virJSONValueFree);
+        g_clear_pointer(&record, tvdc_record_free);
         if (tvdc_resource_canonicalize(name, &key) < 0)
             key = NULL;
     } else if (realPath && tvdc_resource_canonicalize(realPath, &key) < 0) {
@@ -3407,9 +3255,9 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
         rule = TVDC_RULE_STR_LABELED_RESOURCE;
         detail = g_strdup_printf("save: target %s has label %s; an unlabeled VM may use only "
                                  "unlabeled resources", realPath, storeLabel);
-    } else if (record && virTVDCSavedRecordCurrent(record, realPath, &sb) &&
-               STREQ_NULLABLE(virJSONValueObjectGetString(record, "vm_uuid"), req.uuid) &&
-               STREQ_NULLABLE(virJSONValueObjectGetString(record, "label"), label)) {
+    } else if (tvdc_record_is_file(record, realPath, sb.st_dev, sb.st_ino) &&
+               STREQ_NULLABLE(record->vm_uuid, req.uuid) &&
+               STREQ_NULLABLE(record->label, label)) {
         return 0;   /* its own earlier image */
     } else if (storeLabel &&
                (vmIdx = tvdc_find_label(priv->policy, label)) >= 0 &&

@@ -27,7 +27,6 @@
 #include "domain_conf.h"
 #include "virerror.h"
 #include "virfile.h"
-#include "virjson.h"
 #include "virstring.h"
 #include "viruuid.h"
 #include "virxml.h"
@@ -236,91 +235,16 @@ virTVDCUseRefuse(virTVDCUse *use,
     virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, what, __VA_ARGS__)
 
 
-/* tvdc's records about files (a domain's own logs, its NVRAM, memory
- * images): one root-only JSON file per path, DIR/SHA256(PATH).json,
- * written durably (new file, fsync, rename). */
-char *
-virTVDCRecordPath(const char *dir,
-                  const char *path)
-{
-    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
-
-    return g_strdup_printf("%s/%s.json", dir, hash);
-}
-
-
-/* Read a record; NULL with errno ENOENT when there is none. */
-virJSONValue *
-virTVDCRecordRead(const char *recordPath)
-{
-    g_autofree char *content = NULL;
-    virJSONValue *record;
-
-    if (virFileReadAllQuiet(recordPath, 1024 * 1024, &content) < 0)
-        return NULL;
-    if (!(record = virJSONValueFromString(content)) ||
-        virJSONValueGetType(record) != VIR_JSON_TYPE_OBJECT) {
-        virJSONValueFree(record);
-        virResetLastError();
-        errno = EBADMSG;
-        return NULL;
-    }
-    return record;
-}
-
-
-/* A record naming a file and the domain it belongs to; the caller may
- * append more. */
-virJSONValue *
-virTVDCRecordNew(const char *path,
-                 const char *uuid,
-                 const char *name)
-{
-    g_autoptr(virJSONValue) record = virJSONValueNewObject();
-
-    if (virJSONValueObjectAppendNumberInt(record, "format", 1) < 0 ||
-        virJSONValueObjectAppendString(record, "path", path) < 0 ||
-        virJSONValueObjectAppendString(record, "vm_uuid", uuid) < 0 ||
-        virJSONValueObjectAppendString(record, "vm_name", name) < 0)
-        return NULL;
-    return g_steal_pointer(&record);
-}
-
-
-/* Write record for path into dir.  0, or -1 and *why. */
-int
-virTVDCRecordWrite(const char *dir,
-                   const char *path,
-                   virJSONValue *record,
-                   char **why)
-{
-    g_autofree char *recordPath = virTVDCRecordPath(dir, path);
-    g_autofree char *json = NULL;
-
-    if (g_mkdir_with_parents(dir, 0700) < 0) {
-        *why = g_strdup_printf("%s: %s", dir, g_strerror(errno));
-        return -1;
-    }
-    if (!record || !(json = virJSONValueToString(record, true)) ||
-        virFileRewriteStr(recordPath, 0600, json) < 0) {
-        *why = g_strdup(virGetLastErrorMessage());
-        virResetLastError();
-        return -1;
-    }
-    return 0;
-}
-
-
 /* The UUID of the domain whose own log path is, or NULL. */
 static char *
 virTVDCLogOwner(const char *path)
 {
-    g_autofree char *recordPath = virTVDCRecordPath(TVDC_LOG_RECORD_DIR, path);
-    g_autoptr(virJSONValue) record = virTVDCRecordRead(recordPath);
+    g_autoptr(tvdc_record) record = NULL;
 
-    if (!record || STRNEQ_NULLABLE(virJSONValueObjectGetString(record, "path"), path))
+    if (tvdc_record_read(TVDC_LOG_RECORD_DIR, path, &record) < 0 ||
+        STRNEQ_NULLABLE(record->path, path))
         return NULL;
-    return g_strdup(virJSONValueObjectGetString(record, "vm_uuid"));
+    return g_strdup(record->vm_uuid);
 }
 
 
@@ -378,14 +302,18 @@ virTVDCLogRecordWrite(const virDomainDef *def,
     virUUIDFormat(def->uuid, uuid);
     for (i = 0; i < resources->len; i++) {
         virTVDCResource *res = g_ptr_array_index(resources, i);
-        g_autoptr(virJSONValue) record = NULL;
+        g_autoptr(tvdc_record) record = NULL;
         g_autofree char *owner = NULL;
+        int rc;
 
         if (!res->privateLog || ((owner = virTVDCLogOwner(res->key)) && STREQ(owner, uuid)))
             continue;
-        record = virTVDCRecordNew(res->key, uuid, def->name);
-        if (virTVDCRecordWrite(TVDC_LOG_RECORD_DIR, res->key, record, why) < 0)
+        if ((rc = tvdc_record_new(TVDC_RECORD_LOG, NULL, res->key, uuid, def->name,
+                                  NULL, NULL, &record)) < 0 ||
+            (rc = tvdc_record_write(TVDC_LOG_RECORD_DIR, record)) < 0) {
+            *why = g_strdup_printf("%s: %s", res->key, g_strerror(-rc));
             return -1;
+        }
     }
     return 0;
 }

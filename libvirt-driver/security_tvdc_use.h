@@ -18,9 +18,10 @@
 
 #pragma once
 
+#include <tvdc/tvdc.h>
+
 #include "configmake.h"
 #include "domain_conf.h"
-#include "virjson.h"
 
 /* Rules of denials that are not policy decisions, for the audit records
  * (the policy's own rules come from tvdc_rule_to_string()). */
@@ -94,11 +95,9 @@ GPtrArray *virTVDCEmulatorUses(const virDomainDef *def,
  * that a file left behind is not taken for another domain's own. */
 #define TVDC_LOG_RECORD_DIR LOCALSTATEDIR "/lib/tvdc/logs"
 
-/* tvdc's records about files: DIR/SHA256(PATH).json, root only. */
-char *virTVDCRecordPath(const char *dir, const char *path);
-virJSONValue *virTVDCRecordRead(const char *recordPath);
-virJSONValue *virTVDCRecordNew(const char *path, const char *uuid, const char *name);
-int virTVDCRecordWrite(const char *dir, const char *path, virJSONValue *record, char **why);
+/* tvdc's records about files (libtvdc: tvdc_record_*), DIR/SHA256(PATH).json,
+ * root only. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_record, tvdc_record_free);
 
 bool virTVDCIsPrivateLog(const virDomainDef *def, const char *path);
 int virTVDCLogRecordWrite(const virDomainDef *def, GPtrArray *resources, char **why);

@@ -192,19 +192,53 @@ rm_tmpdir(const char *dir)
     rmdir(dir);
 }
 
-/* Start `swtpm chardev --fd` on a copy of the state; *fd is our end. */
+int
+tvdc_vtpm_swtpm_args(const char *copy_dir, int fd, char ***ret)
+{
+    static const char *const fixed[] = { "chardev", "--tpm2", "--fd", NULL, "--tpmstate", NULL,
+                                         "--flags", "not-need-init,startup-clear" };
+    char fdstr[16], *state = NULL, **argv, *p;
+    size_t n = sizeof(fixed) / sizeof(fixed[0]), len = 0;
+
+    if (!copy_dir || fd < 0 || !ret)
+        return -EINVAL;
+    snprintf(fdstr, sizeof(fdstr), "%d", fd);
+    if (asprintf(&state, "dir=%s", copy_dir) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(i == 3 ? fdstr : i == 5 ? state : fixed[i]) + 1;
+    /* One block: the pointers, then the strings. */
+    argv = malloc((n + 1) * sizeof(char *) + len);
+    if (!argv) {
+        free(state);
+        return -ENOMEM;
+    }
+    p = (char *) (argv + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        argv[i] = strcpy(p, i == 3 ? fdstr : i == 5 ? state : fixed[i]);
+        p += strlen(p) + 1;
+    }
+    argv[n] = NULL;
+    free(state);
+    *ret = argv;
+    return 0;
+}
+
+/* Start `swtpm chardev --fd 3` on a copy of the state; *fd is our end.
+ * For the tvdc command: libvirtd runs swtpm itself (tvdc_vtpm_swtpm_args). */
 static int
 swtpm_spawn(const char *copy_dir, pid_t *pid, int *fd, tvdc_error *err)
 {
-    _cleanup_free_ char *tpmstate = NULL;
+    _cleanup_free_ char **args = NULL;
     posix_spawn_file_actions_t fa;
+    char *argv[16] = { "swtpm" };
     int sv[2], r;
-    char *argv[] = { "swtpm", "chardev", "--tpm2", "--fd", "3", "--tpmstate", NULL,
-                     "--flags", "not-need-init,startup-clear", NULL };
 
-    if (asprintf(&tpmstate, "dir=%s", copy_dir) < 0)
-        return -ENOMEM;
-    argv[6] = tpmstate;
+    r = tvdc_vtpm_swtpm_args(copy_dir, 3, &args);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; args[i] && i + 2 < sizeof(argv) / sizeof(argv[0]); i++)
+        argv[i + 1] = args[i];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
     posix_spawn_file_actions_init(&fa);
@@ -224,20 +258,15 @@ swtpm_spawn(const char *copy_dir, pid_t *pid, int *fd, tvdc_error *err)
 }
 
 int
-tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n, tvdc_error *err)
+tvdc_vtpm_state_copy(const char *state_dir, char **ret, tvdc_error *err)
 {
     _cleanup_free_ char *src = NULL, *dst = NULL;
     /* tmpfs when there is one: the copy never reaches a disk. */
     char tmp[32];
-    pid_t pid = -1;
-    int fd = -1, r, status, found = 0;
+    int r;
 
-    if (!state_dir || (!nv && n))
+    if (!state_dir || !ret)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        nv[i].data = NULL;
-        nv[i].len = 0;
-    }
     if (asprintf(&src, "%s/%s", state_dir, STATE_FILE) < 0)
         return -ENOMEM;
     if (access(src, R_OK) < 0)
@@ -247,58 +276,106 @@ tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n, tvdc_
     if (!mkdtemp(tmp))
         return tv_error(err, -errno, 0, 0, "temporary directory: %s", strerror(errno));
     if (asprintf(&dst, "%s/%s", tmp, STATE_FILE) < 0) {
-        r = -ENOMEM;
-        goto out;
+        rm_tmpdir(tmp);
+        return -ENOMEM;
     }
     r = copy_file(src, dst);
     if (r < 0) {
-        tv_error(err, r, 0, 0, "%s: %s", src, strerror(-r));
-        goto out;
+        rm_tmpdir(tmp);
+        return tv_error(err, r, 0, 0, "%s: %s", src, strerror(-r));
     }
-    r = swtpm_spawn(tmp, &pid, &fd, err);
-    if (r < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t size = 0;
-        uint8_t *data;
+    *ret = strdup(tmp);
+    if (!*ret) {
+        rm_tmpdir(tmp);
+        return -ENOMEM;
+    }
+    return 0;
+}
 
-        r = nv_size(fd, nv[i].index, &size);
-        if (r == -ENOENT)
-            continue;
-        if (r < 0 || size == 0 || size > NV_MAX_BYTES) {
-            r = tv_error(err, r < 0 ? -EIO : -EBADMSG, 0, 0,
-                         "%s: swtpm could not read the state (encrypted, or not a TPM 2 "
-                         "state?)", state_dir);
-            goto out;
-        }
-        data = malloc(size);
-        if (!data) {
-            r = -ENOMEM;
-            goto out;
-        }
-        for (uint16_t off = 0; off < size; ) {
-            uint16_t k = (uint16_t) (size - off > NV_CHUNK ? NV_CHUNK : size - off);
-            r = nv_read_chunk(fd, nv[i].index, off, k, data + off);
-            if (r < 0) {
-                free(data);
-                tv_error(err, r, 0, 0, "%s: TPM2_NV_Read of 0x%08x failed", state_dir,
-                         nv[i].index);
-                goto out;
-            }
-            off = (uint16_t) (off + k);
-        }
-        nv[i].data = data;
-        nv[i].len = size;
-        found++;
+void
+tvdc_vtpm_state_copy_remove(const char *copy_dir)
+{
+    if (copy_dir)
+        rm_tmpdir(copy_dir);
+}
+
+/* One NV index into nv (data NULL when it is not defined): 1, 0, -errno. */
+static int
+nv_read_one(int fd, const char *state_dir, tvdc_vtpm_nv *nv, tvdc_error *err)
+{
+    _cleanup_free_ uint8_t *data = NULL;
+    uint16_t size = 0;
+    int r;
+
+    r = nv_size(fd, nv->index, &size);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0 || size == 0 || size > NV_MAX_BYTES)
+        return tv_error(err, r < 0 ? -EIO : -EBADMSG, 0, 0,
+                        "%s: swtpm could not read the state (encrypted, or not a TPM 2 "
+                        "state?)", state_dir);
+    data = malloc(size);
+    if (!data)
+        return -ENOMEM;
+    for (uint16_t off = 0; off < size; ) {
+        uint16_t k = (uint16_t) (size - off > NV_CHUNK ? NV_CHUNK : size - off);
+
+        r = nv_read_chunk(fd, nv->index, off, k, data + off);
+        if (r < 0)
+            return tv_error(err, r, 0, 0, "%s: TPM2_NV_Read of 0x%08x failed", state_dir,
+                            nv->index);
+        off = (uint16_t) (off + k);
     }
-    r = found;
- out:
+    nv->data = TAKE_PTR(data);
+    nv->len = size;
+    return 1;
+}
+
+int
+tvdc_vtpm_nv_read_fd(int fd, const char *state_dir, tvdc_vtpm_nv *nv, size_t n,
+                     tvdc_error *err)
+{
+    int r = 0, found = 0;
+
+    if (fd < 0 || !state_dir || (!nv && n))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        nv[i].data = NULL;
+        nv[i].len = 0;
+    }
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        r = nv_read_one(fd, state_dir, &nv[i], err);
+        found += r > 0;
+    }
+    if (r >= 0)
+        return found;
+    for (size_t i = 0; i < n; i++) {
+        free(nv[i].data);
+        nv[i].data = NULL;
+        nv[i].len = 0;
+    }
+    return r;
+}
+
+int
+tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n, tvdc_error *err)
+{
+    _cleanup_free_ char *copy = NULL;
+    pid_t pid = -1;
+    int fd = -1, r, status;
+
+    if (!state_dir || (!nv && n))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        nv[i].data = NULL;
+        nv[i].len = 0;
+    }
+    r = tvdc_vtpm_state_copy(state_dir, &copy, err);
     if (r < 0)
-        for (size_t i = 0; i < n; i++) {
-            free(nv[i].data);
-            nv[i].data = NULL;
-            nv[i].len = 0;
-        }
+        return r;
+    r = swtpm_spawn(copy, &pid, &fd, err);
+    if (r >= 0)
+        r = tvdc_vtpm_nv_read_fd(fd, state_dir, nv, n, err);
     if (fd >= 0)
         close(fd);          /* swtpm ends on EOF */
     if (pid > 0) {
@@ -313,25 +390,19 @@ tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n, tvdc_
             nanosleep(&(struct timespec) { .tv_nsec = 5 * 1000 * 1000 }, NULL);
         }
     }
-    rm_tmpdir(tmp);
+    tvdc_vtpm_state_copy_remove(copy);
     return r;
 }
 
-int
-tvdc_vtpm_state_ek_cert(const char *state_dir, uint8_t **ret, size_t *ret_len, uint32_t *index,
-                        tvdc_error *err)
+/* The EK certificate among the indexes read (RSA 2048, then ECC P-384,
+ * then ECC P-256); the others are freed. */
+static int
+pick_ek_cert(tvdc_vtpm_nv *nv, size_t n, const char *state_dir, uint8_t **ret,
+             size_t *ret_len, uint32_t *index, tvdc_error *err)
 {
-    tvdc_vtpm_nv nv[] = {
-        { .index = TVDC_NV_EK_CERT_RSA2048 },
-        { .index = TVDC_NV_EK_CERT_ECC_P384 },
-        { .index = TVDC_NV_EK_CERT_ECC_P256 },
-    };
-    int r = tvdc_vtpm_state_nv_read(state_dir, nv, ELEMENTSOF(nv), err);
     bool done = false;
 
-    if (r < 0)
-        return r;
-    for (size_t i = 0; i < ELEMENTSOF(nv); i++) {
+    for (size_t i = 0; i < n; i++) {
         if (nv[i].data && !done) {
             *ret = nv[i].data;
             *ret_len = nv[i].len;
@@ -344,6 +415,34 @@ tvdc_vtpm_state_ek_cert(const char *state_dir, uint8_t **ret, size_t *ret_len, u
     }
     return done ? 0 : tv_error(err, -ENOENT, 0, 0, "%s: the vTPM has no EK certificate",
                                state_dir);
+}
+
+#define EK_CERT_NV { { .index = TVDC_NV_EK_CERT_RSA2048 }, \
+                     { .index = TVDC_NV_EK_CERT_ECC_P384 }, \
+                     { .index = TVDC_NV_EK_CERT_ECC_P256 } }
+
+int
+tvdc_vtpm_state_ek_cert(const char *state_dir, uint8_t **ret, size_t *ret_len, uint32_t *index,
+                        tvdc_error *err)
+{
+    tvdc_vtpm_nv nv[] = EK_CERT_NV;
+    int r = tvdc_vtpm_state_nv_read(state_dir, nv, ELEMENTSOF(nv), err);
+
+    if (r < 0)
+        return r;
+    return pick_ek_cert(nv, ELEMENTSOF(nv), state_dir, ret, ret_len, index, err);
+}
+
+int
+tvdc_vtpm_ek_cert_fd(int fd, const char *state_dir, uint8_t **ret, size_t *ret_len,
+                     uint32_t *index, tvdc_error *err)
+{
+    tvdc_vtpm_nv nv[] = EK_CERT_NV;
+    int r = tvdc_vtpm_nv_read_fd(fd, state_dir, nv, ELEMENTSOF(nv), err);
+
+    if (r < 0)
+        return r;
+    return pick_ek_cert(nv, ELEMENTSOF(nv), state_dir, ret, ret_len, index, err);
 }
 
 /* ------------------------------------------------------------------------ */

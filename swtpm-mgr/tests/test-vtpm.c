@@ -503,6 +503,43 @@ test_wipe(void **state)
     assert_int_equal(tvdc_vtpm_wipe(path_of("nothing"), &e), -ENOENT);
 }
 
+/* The pieces a caller that runs swtpm itself uses (libvirtd): the copy,
+ * the arguments on a given descriptor, the copy removed. */
+static void
+test_state_copy_args(void **state)
+{
+    char *st = path_of("copied"), f[2 * PATH_MAX], *copy = NULL, **args = NULL, *text = NULL;
+    tvdc_error e = { 0 };
+    size_t len, n = 0;
+    (void) state;
+
+    assert_int_equal(tvdc_vtpm_state_copy(st, &copy, &e), -ENOENT);
+    assert_int_equal(mkdir(st, 0700), 0);
+    snprintf(f, sizeof(f), "%s/tpm2-00.permall", st);
+    write_text(f, "secret state", 0600);
+    assert_int_equal(tvdc_vtpm_state_copy(st, &copy, &e), 0);
+    assert_true(strncmp(copy, st, strlen(st)) != 0);
+    snprintf(f, sizeof(f), "%s/tpm2-00.permall", copy);
+    assert_int_equal(tv_read_file(f, 1024, &text, &len), 0);
+    assert_string_equal(text, "secret state");
+    free(text);
+
+    assert_int_equal(tvdc_vtpm_swtpm_args(copy, 17, &args), 0);
+    while (args[n])
+        n++;
+    assert_int_equal(n, 8);
+    assert_string_equal(args[0], "chardev");
+    assert_string_equal(args[2], "--fd");
+    assert_string_equal(args[3], "17");
+    assert_true(strncmp(args[5], "dir=", 4) == 0 && strcmp(args[5] + 4, copy) == 0);
+    free(args);                 /* one block */
+    assert_int_equal(tvdc_vtpm_swtpm_args(copy, -1, &args), -EINVAL);
+
+    tvdc_vtpm_state_copy_remove(copy);
+    assert_int_equal(access(copy, F_OK), -1);
+    free(copy);
+}
+
 int
 main(void)
 {
@@ -516,6 +553,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cert_identity_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wipe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_copy_args, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -485,6 +485,204 @@ typedef struct tvdc_audit_record {
 int tvdc_audit_append(const char *path, const tvdc_audit_record *r);
 
 /* ------------------------------------------------------------------------ */
+/* What a label means, records of files, and bindings                       */
+
+/* What a label means: its types sorted by name and joined with ','
+ * ("MA,WEB"), comparable between two policies (whose type indexes differ).
+ * *ret is malloc'ed.  -ENOENT when p does not know the label, -EINVAL. */
+int tvdc_label_meaning(const tvdc_policy *p, const char *label, char **ret);
+
+/* tvdc's records about files a domain owns (its own logs, its NVRAM, its
+ * memory images): one JSON file per file in a directory of its kind,
+ * DIR/SHA256(PATH).json (SHA-256 of the path in lower-case hex), the
+ * directory 0700 and the file 0600, root's, written durably (new file,
+ * fsync, rename, fsync of the directory).  Fields by kind (strings may be
+ * null; the file format is stable, libvirt-driver/README.md):
+ *   every kind     format (1), path, vm_uuid, vm_name
+ *   NVRAM          label, types, policy
+ *   memory image   device, inode, label, types, policy, policy_version,
+ *                  host, saved (UTC, 2026-12-04T14:56:47Z), complete,
+ *                  and once complete sha256 (hex), size */
+typedef enum tvdc_record_kind {
+    TVDC_RECORD_LOG,            /* a domain's own log file */
+    TVDC_RECORD_NVRAM,          /* a domain's firmware variable store */
+    TVDC_RECORD_SAVED_IMAGE,    /* a memory image (save, managed save, dump) */
+    _TVDC_RECORD_KIND_MAX,
+} tvdc_record_kind;
+
+typedef struct tvdc_record {
+    tvdc_record_kind kind;      /* as read: the richest kind its fields fit */
+    char *path;                 /* the file the record is about */
+    char *vm_uuid;
+    char *vm_name;
+    char *label;                /* NULL: unlabeled */
+    char *types;                /* tvdc_label_meaning(), NULL: unknown */
+    char *policy;               /* the policy's name, NULL: none */
+    uint32_t policy_version;
+    char *host;
+    uint64_t device, inode;     /* the file's identity when it was recorded */
+    char *saved;                /* when */
+    int complete;               /* the content below is the file's */
+    char *sha256;               /* tvdc_saved_image_sha256() */
+    uint64_t size;
+} tvdc_record;
+
+/* A record of kind for path, owned by the VM (uuid, name).  NVRAM and
+ * memory images: with label under p (label NULL: unlabeled; p NULL: no
+ * policy), types, policy and policy_version saying what the label means;
+ * a memory image's record also gets host, the time now and complete 0
+ * (the caller sets device and inode).  A log's record ignores p, label
+ * and host. */
+int tvdc_record_new(tvdc_record_kind kind, const tvdc_policy *p, const char *path,
+                    const char *uuid, const char *name, const char *label,
+                    const char *host, tvdc_record **ret);
+void tvdc_record_free(tvdc_record *r);
+
+/* DIR/SHA256(path).json, malloc'ed. */
+int tvdc_record_path(const char *dir, const char *path, char **ret);
+
+/* write: DIR (created 0700 when missing)/SHA256(r->path).json.
+ * read: the record about path; -ENOENT none, -EBADMSG not a record (not
+ * JSON, a field of the wrong type, no path), -EPERM the file or the
+ * directory belongs to someone other than root (or the caller) or is
+ * writable by others.  remove: -ENOENT when there was none. */
+int tvdc_record_write(const char *dir, const tvdc_record *r);
+int tvdc_record_read(const char *dir, const char *path, tvdc_record **ret);
+int tvdc_record_remove(const char *dir, const char *path);
+
+/* Is r about the file path with this device and inode (not a file put
+ * there since)?  1 yes, 0 no. */
+int tvdc_record_is_file(const tvdc_record *r, const char *path,
+                        uint64_t device, uint64_t inode);
+
+/* Drop the records in dir whose file is gone or was replaced (another
+ * device or inode).  Returns how many were dropped, or -errno. */
+int tvdc_record_prune(const char *dir);
+
+/* SHA-256 (lower-case hex, 65 bytes with the NUL) of a memory image's
+ * content after libvirt's save header and domain XML, which
+ * save-image-define rewrites in place (the record decides the label); of
+ * the whole file when it has no such header.  *size: the bytes hashed. */
+int tvdc_saved_image_sha256(const char *path, char hex[65], uint64_t *size);
+
+/* A domain that saved its memory stopped: the records in dir of the images
+ * it wrote (vm_uuid uuid, not yet complete, still the recorded file) get
+ * the content's SHA-256 and size, and complete 1.  Returns how many were
+ * completed, or the first error after trying every record (-errno, and
+ * *failed, when non-NULL, the malloc'ed path of the image at fault). */
+int tvdc_saved_images_complete(const char *dir, const char *uuid, char **failed);
+
+/* Bindings: is an object a domain finds (a memory image it is restored
+ * from, its NVRAM, its vTPM state, the label it migrates with) bound to
+ * the domain, its label and what the label means here?  Each decision is
+ * pure: a compiled policy and a request in, TVDC_PERMIT or TVDC_DENY (or
+ * -EINVAL, -ENOMEM) out, with the outcome, the audit rule and a one-line
+ * English detail in *res (tvdc_binding_result_done frees it). */
+typedef enum tvdc_binding {
+    TVDC_BINDING_OK,
+    TVDC_BINDING_NO_FILE,        /* the file cannot be found or examined */
+    TVDC_BINDING_NO_RECORD,      /* nothing says what the object was made under */
+    TVDC_BINDING_BAD_RECORD,     /* the record cannot be read: fail closed */
+    TVDC_BINDING_REPLACED,       /* the file is not the one the record is about */
+    TVDC_BINDING_OTHER_VM,       /* made for another domain */
+    TVDC_BINDING_OTHER_LABEL,    /* made under another label */
+    TVDC_BINDING_OTHER_MEANING,  /* same label, another meaning (types, policy) */
+    TVDC_BINDING_INCOMPLETE,     /* a memory image no save completed */
+    TVDC_BINDING_CONTENT,        /* a memory image rewritten since it was saved */
+    TVDC_BINDING_UNBOUND,        /* a vTPM state without an EK certificate */
+    TVDC_BINDING_FOREIGN,        /* a vTPM state tvdc did not make */
+    _TVDC_BINDING_MAX,
+} tvdc_binding;
+
+typedef struct tvdc_binding_result {
+    tvdc_binding outcome;
+    const char *rule;            /* audit rule: "ok", "no-image-record", ... */
+    char *detail;                /* malloc'ed; NULL when permitted */
+} tvdc_binding_result;
+
+void tvdc_binding_result_done(tvdc_binding_result *res);
+const char *tvdc_binding_to_string(tvdc_binding b);   /* "other-label", ... */
+
+/* Restoring a memory image (rules no-image-record, label-mismatch): it
+ * must have a record on this host, be the file the record is about, and
+ * have been saved under the label it is restored under with the same
+ * meaning (types and policy name; an unlabeled image restores only
+ * unlabeled).  Then its content: tvdc_bind_image_content. */
+typedef struct tvdc_saved_image_request {
+    const char *path;            /* canonical path; as given when file_error */
+    int file_error;              /* -errno of resolving or examining it, or 0 */
+    uint64_t device, inode;
+    const char *label;           /* restored under; NULL: unlabeled */
+    const char *host;            /* this host's name */
+    const char *record_path;     /* tvdc_record_path(), for the detail */
+    const tvdc_record *record;   /* NULL: none or unreadable */
+    int record_error;            /* -ENOENT none, other -errno unreadable */
+} tvdc_saved_image_request;
+
+int tvdc_bind_saved_image(const tvdc_policy *p, const tvdc_saved_image_request *req,
+                          tvdc_binding_result *res);
+
+/* The content of a memory image whose label binding holds (rule
+ * image-content): the record must be complete, and sha256 (the image
+ * hashed now, only when the record is complete: NULL with hash_error
+ * otherwise) what was recorded. */
+int tvdc_bind_image_content(const tvdc_record *record, const char *path,
+                            const char *sha256, int hash_error,
+                            tvdc_binding_result *res);
+
+/* A labeled domain's NVRAM that libvirt did not make afresh (rule
+ * nvram-state): a record made for this domain under this label with the
+ * same types. */
+typedef struct tvdc_nvram_request {
+    const char *path;
+    const char *uuid, *name;     /* the domain */
+    const char *label;
+    const tvdc_record *record;   /* NULL: none or unreadable */
+} tvdc_nvram_request;
+
+int tvdc_bind_nvram(const tvdc_policy *p, const tvdc_nvram_request *req,
+                    tvdc_binding_result *res);
+
+/* A vTPM state (rule vtpm-state) against the tvdc extension of the EK
+ * certificate in it (tvdc_vtpm_cert_identity): made for this domain under
+ * this label.  A state without an EK certificate, or with one tvdc did
+ * not issue, is accepted unless the label requires a vTPM
+ * (TVDC_LABEL_VTPM_REQUIRED; p NULL: none does): then UNBOUND (the caller
+ * accepts it when the real state arrives by migration) or FOREIGN.  The
+ * certificate's chain is the caller's to verify. */
+typedef struct tvdc_vtpm_state_request {
+    const char *uuid, *name;     /* the domain */
+    const char *label;           /* NULL: unlabeled */
+    int has_ek_cert;             /* the state has an EK certificate */
+    int has_identity;            /* ... with the tvdc extension: */
+    const char *cert_uuid, *cert_name;
+    const char *cert_label;      /* "" unlabeled */
+} tvdc_vtpm_state_request;
+
+int tvdc_bind_vtpm_state(const tvdc_policy *p, const tvdc_vtpm_state_request *req,
+                         tvdc_binding_result *res);
+
+/* An incoming migration (rules no-origin, label-mismatch, policy-mismatch):
+ * what the source host said its label means (NULL: it said nothing)
+ * against what this host's policy means by it. */
+typedef struct tvdc_origin {
+    const char *label;           /* each as the source stated it, NULL: absent */
+    const char *types;
+    const char *policy;
+    const char *version;
+    const char *host;
+} tvdc_origin;
+
+typedef struct tvdc_migration_request {
+    const char *label;           /* the label the domain arrives with */
+    const char *host;            /* this host's name */
+    const tvdc_origin *origin;
+} tvdc_migration_request;
+
+int tvdc_bind_migration(const tvdc_policy *p, const tvdc_migration_request *req,
+                        tvdc_binding_result *res);
+
+/* ------------------------------------------------------------------------ */
 /* vTPM identities, records, the datacenter vTPM CA, vTPM state            */
 /* (swtpm-mgr/README.md)                                                    */
 
@@ -603,8 +801,9 @@ int tvdc_vtpm_verify(const char *ca_dir, const void *cert, size_t len,
 
 /* Read NV indexes of the TPM 2 state in state_dir (swtpm's
  * tpm2-00.permall): the state file is copied and a private `swtpm chardev`
- * (found in PATH) answers TPM2_NV_ReadPublic and TPM2_NV_Read on the copy,
- * so the original is never modified and may be in use.  For each entry the
+ * (found in PATH: for the tvdc command; libvirtd runs its own, see below)
+ * answers TPM2_NV_ReadPublic and TPM2_NV_Read on the copy, so the original
+ * is never modified and may be in use.  For each entry the
  * caller sets index; data (malloc'ed) and len are set, NULL/0 when the
  * index is not defined.  Returns how many were found, -ENOENT no state,
  * -EIO swtpm could not read it (an encrypted state, for one). */
@@ -621,6 +820,27 @@ int tvdc_vtpm_state_nv_read(const char *state_dir, tvdc_vtpm_nv *nv, size_t n,
  * P-256 index) and the NV index it was found at. */
 int tvdc_vtpm_state_ek_cert(const char *state_dir, uint8_t **ret,
                             size_t *ret_len, uint32_t *nv, tvdc_error *err);
+
+/* The same for a caller that runs swtpm itself (libvirtd: virCommand with
+ * its configured swtpm, never a program found in PATH):
+ *   1. tvdc_vtpm_state_copy: the state copied into a private directory
+ *      (tmpfs when there is one); *copy_dir malloc'ed;
+ *   2. tvdc_vtpm_swtpm_args: the arguments after the program name to run
+ *      swtpm with on the copy, talking on its file descriptor fd (the
+ *      child's end of a socket pair); *ret is one malloc'ed block,
+ *      NULL-terminated: free() it;
+ *   3. tvdc_vtpm_nv_read_fd / tvdc_vtpm_ek_cert_fd over the parent's end
+ *      (state_dir only names the state in messages), as above;
+ *   4. close the parent's end (swtpm ends on EOF), wait for swtpm, and
+ *      tvdc_vtpm_state_copy_remove: the copy (it holds the vTPM's seeds)
+ *      is overwritten and removed. */
+int tvdc_vtpm_state_copy(const char *state_dir, char **copy_dir, tvdc_error *err);
+int tvdc_vtpm_swtpm_args(const char *copy_dir, int fd, char ***ret);
+int tvdc_vtpm_nv_read_fd(int fd, const char *state_dir, tvdc_vtpm_nv *nv, size_t n,
+                         tvdc_error *err);
+int tvdc_vtpm_ek_cert_fd(int fd, const char *state_dir, uint8_t **ret, size_t *ret_len,
+                         uint32_t *nv, tvdc_error *err);
+void tvdc_vtpm_state_copy_remove(const char *copy_dir);
 
 /* Destroy a vTPM state directory: every regular file in it is overwritten
  * with random bytes, synced and unlinked, then the directory is removed.
