@@ -65,6 +65,9 @@ int tv_read_file(const char *path, size_t max, char **ret, size_t *len);
 int tv_write_file_atomic(const char *path, const void *buf, size_t len,
                          unsigned mode);
 
+/* mkdir -p: dir and the directories above it, those it makes with mode. */
+int tv_mkdir_parents(const char *dir, unsigned mode);
+
 /* ------------------------------------------------------------------------ */
 /* JSON positions (json-locate.c).  json-c keeps no positions, so on the
  * error path the source is scanned again to find the element a message

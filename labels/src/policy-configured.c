@@ -34,29 +34,6 @@ why_printf(char **why, int r, const char *fmt, ...)
     return r;
 }
 
-/* mkdir -p dir, mode for what it creates. */
-static int
-mkdir_parents(const char *dir, mode_t mode)
-{
-    _cleanup_free_ char *copy = strdup(dir);
-
-    if (!copy)
-        return -ENOMEM;
-    for (char *p = copy + 1; ; p++) {
-        bool last = *p == '\0';
-
-        if (*p != '/' && !last)
-            continue;
-        *p = '\0';
-        if (mkdir(copy, mode) < 0 && errno != EEXIST)
-            return -errno;
-        if (last)
-            break;
-        *p = '/';
-    }
-    return 0;
-}
-
 /* libvirtd parses no JSON policy: only the compiled, bounds-checked and
  * hashed image that `tvdc policy compile` writes. */
 static int
@@ -122,7 +99,7 @@ tvdc_policy_load_configured(const tvdc_config *cfg, tvdc_policy **ret, char **wh
         *slash = '\0';
     else if (slash)
         slash[1] = '\0';
-    if ((r = mkdir_parents(state_dir, 0700)) < 0)
+    if ((r = tv_mkdir_parents(state_dir, 0700)) < 0)
         return why_printf(why, r, "rollback state directory %s: %s", state_dir, strerror(-r));
 
     r = tvdc_policy_load_trusted(cfg->policy, cfg->require_signature ? cfg->trust_dir : NULL,
