@@ -52,9 +52,6 @@
 #include <config.h>
 
 #include <fcntl.h>
-#include <linux/if_tun.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -62,6 +59,8 @@
 
 #include <tvdc/tvdc.h>
 #include <tvdc/tvdc-net.h>
+#include <tvdc/tvdc-paths.h>
+#include <tvdc/tvdc-vtpm.h>
 
 #include "internal.h"
 
@@ -73,6 +72,7 @@
 #include "viraudit.h"
 #include "virbuffer.h"
 #include "vircommand.h"
+#include "virconf.h"
 #include "virerror.h"
 #include "virevent.h"
 #include "virfile.h"
@@ -91,23 +91,14 @@ VIR_LOG_INIT("security.security_tvdc");
 
 #define SECURITY_TVDC_DOI "0"
 
-/* Read by `tvdc status`. */
-#define TVDC_STATUS_DIR RUNSTATEDIR "/libvirt/tvdc"
-#define TVDC_STATUS_FILE TVDC_STATUS_DIR "/status.json"
-
-
-/* The vTPM configuration (record_dir, ca_dir): libtvdc's defaults when the
- * file is absent, which are those of the vtpm.conf tvdc installs for
- * tvdc-vtpm-certtool (swtpm-mgr/README.md). */
-#define TVDC_VTPM_CONF SYSCONFDIR "/tvdc/vtpm.conf"
-
-/* Used when tvdc.conf cannot be read, so that denials are still recorded. */
-#define TVDC_DEFAULT_AUDIT_LOG "/var/log/tvdc/audit.log"
-
-/* The label each memory image (save, managed save, dump) was written
- * under, one root-only file per image, out of reach of the image's own
- * XML (virsh save-image-define). */
-#define TVDC_SAVED_DIR LOCALSTATEDIR "/lib/tvdc/saved-images"
+/* The default paths (tvdc-paths.h, defined once in tvdc's meson.build):
+ * TVDC_CONFIG_PATH, TVDC_STATUS_PATH (read by `tvdc status`),
+ * TVDC_VTPM_CONF (the vTPM configuration tvdc-vtpm-certtool reads too),
+ * TVDC_DEFAULT_AUDIT_LOG (used when tvdc.conf cannot be read, so that
+ * denials are still recorded), and the record directories
+ * TVDC_SAVED_IMAGE_DIR (the label each memory image was written under, out
+ * of reach of the image's own XML), TVDC_NVRAM_RECORD_DIR and
+ * TVDC_LOG_RECORD_DIR. */
 
 /* What a domain's label means on the host that runs it, kept in the live
  * definition's <metadata> so that it travels with the domain (migration,
@@ -155,8 +146,8 @@ struct _virTVDCSecurityData {
 
     bool privileged;
     tvdc_config *cfg;          /* NULL when tvdc.conf could not be read */
-    const char *auditLog;      /* cfg->audit_log or TVDC_DEFAULT_AUDIT_LOG */
-    char *hostName;            /* cfg->host_name, or the host name */
+    const char *auditLog;      /* tvdc_config_audit_log(cfg) or TVDC_DEFAULT_AUDIT_LOG */
+    char *hostName;            /* tvdc_config_host_name(cfg), or the host name */
     bool permissive;
 
     tvdc_net_config net;       /* tvdc.conf's network settings (point into cfg) */
@@ -571,14 +562,14 @@ virTVDCLoadStore(virTVDCSecurityData *priv,
 
     /* the identity before the contents: a replacement in between makes the
      * next call read it again */
-    virTVDCFileIdGet(priv->cfg->resource_store, &id);
+    virTVDCFileIdGet(tvdc_config_resource_store(priv->cfg), &id);
     if (priv->store && virTVDCFileIdEqual(&id, &priv->storeId)) {
         *store = priv->store;
         return 0;
     }
     g_clear_pointer(&priv->store, tvdc_store_free);
 
-    if ((rc = tvdc_store_load(priv->cfg->resource_store, &loaded, &err)) == 0) {
+    if ((rc = tvdc_store_load(tvdc_config_resource_store(priv->cfg), &loaded, &err)) == 0) {
         priv->store = loaded;
         priv->storeId = id;
         *store = loaded;
@@ -587,10 +578,10 @@ virTVDCLoadStore(virTVDCSecurityData *priv,
 
     *store = NULL;
     if (err.line)
-        detail = g_strdup_printf("resource store %s:%u:%u: %s", priv->cfg->resource_store,
+        detail = g_strdup_printf("resource store %s:%u:%u: %s", tvdc_config_resource_store(priv->cfg),
                                  err.line, err.column, err.message);
     else
-        detail = g_strdup_printf("resource store %s: %s", priv->cfg->resource_store,
+        detail = g_strdup_printf("resource store %s: %s", tvdc_config_resource_store(priv->cfg),
                                  err.message[0] ? err.message : g_strerror(-rc));
     if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
                     TVDC_RULE_STR_RESOURCE_STORE, detail) < 0)
@@ -862,40 +853,13 @@ virTVDCCheckResources(virTVDCSecurityData *priv,
 static void
 virTVDCLoadNet(virTVDCSecurityData *priv)
 {
-    const tvdc_config *cfg = priv->cfg;
     tvdc_error err = { 0 };
+    int rc = tvdc_net_config_managed(priv->cfg, &priv->net, &err);
 
-    if (!cfg->net_uplink && !cfg->net_underlay && cfg->n_vxlan_peers == 0 &&
-        !cfg->vxlan_group)
-        return;
-    if (tvdc_net_config_from(cfg, &priv->net, &err) < 0) {
+    if (rc < 0)
         priv->netError = g_strdup_printf("network settings of %s: %s",
                                          TVDC_CONFIG_PATH, err.message);
-        return;
-    }
-    priv->netManaged = true;
-}
-
-
-static bool
-virTVDCLabelHasType(const tvdc_policy *policy,
-                    int64_t label,
-                    uint32_t type)
-{
-    g_autofree uint32_t *types = NULL;
-    int64_t n;
-    int64_t i;
-
-    if (label < 0 || (n = tvdc_label_types(policy, label, NULL, 0)) <= 0)
-        return false;
-    types = g_new0(uint32_t, n);
-    if (tvdc_label_types(policy, label, types, n) != n)
-        return false;
-    for (i = 0; i < n; i++) {
-        if (types[i] == type)
-            return true;
-    }
-    return false;
+    priv->netManaged = rc > 0;
 }
 
 
@@ -909,78 +873,40 @@ virTVDCNetWhat(const virDomainNetDef *net)
 }
 
 
-/*
- * The TVD type an interface is connected to, from its definition alone:
- * <source network='tvdc-T'/>, <source bridge='tvdcbN'/>, or a direct
- * (macvtap) interface on tvdcbN.  Returns 0 and *type; 1 when the
- * interface is on something that is not a TVD network (*why, *rule: the
- * denial of a labeled domain, *type TVDC_NONE); 2 when it has no network
- * backend to check here (vhost-user: a labeled socket, a resource; null).
- */
-static int
-virTVDCNetType(const tvdc_policy *policy,
-               const virDomainNetDef *net,
-               uint32_t *type,
-               char **why,
-               const char **rule)
+/* An interface definition as libtvdc-net judges it: what it is on.  A
+ * network libvirt has resolved (a live interface being changed) comes with
+ * its bridge, which must be the type's: a network redefined onto another
+ * bridge does not take a tap there. */
+static void
+virTVDCNetIface(const virDomainNetDef *net,
+                const char *what,
+                tvdc_net_iface *iface)
 {
-    g_autofree char *what = virTVDCNetWhat(net);
-    virDomainNetType kind = net->type;
-    const char *name = NULL;
+    *iface = (tvdc_net_iface) {
+        .kind = TVDC_NET_IFACE_OTHER,
+        .kind_name = virDomainNetTypeToString(net->type),
+        .what = what,
+    };
 
-    *type = TVDC_NONE;
-    *rule = TVDC_RULE_STR_NETWORK_SHARE;
-    switch (kind) {
+    switch ((virDomainNetType) net->type) {
     case VIR_DOMAIN_NET_TYPE_NETWORK:
-        name = net->data.network.name;
-        if (name && tvdc_net_type_of_network(policy, name, type) == 0) {
-            /* once libvirt has resolved the network (a live interface
-             * being changed), its bridge must be the type's: a network
-             * redefined onto another bridge does not take a tap there */
-            const char *bridge = net->data.network.actual ?
-                virDomainNetGetActualBridgeName(net) : NULL;
-            uint32_t brType;
-
-            if (!bridge ||
-                (tvdc_net_type_of_bridge_name(policy, bridge, &brType) == 0 &&
-                 brType == *type))
-                return 0;
-            *why = g_strdup_printf("network: %s is on network '%s' of type %s, whose "
-                                   "bridge is '%s', not the TVD bridge of type %s",
-                                   what, name, tvdc_type_name(policy, *type), bridge,
-                                   tvdc_type_name(policy, *type));
-            *type = TVDC_NONE;
-            *rule = TVDC_RULE_STR_NETWORK_PORT;
-            return 1;
-        }
-        *why = g_strdup_printf("network: %s is on network '%s', which is not a TVD network "
-                               "of policy %s (tvdc-<type>)",
-                               what, NULLSTR(name), tvdc_policy_name(policy));
-        return 1;
-
+        iface->kind = TVDC_NET_IFACE_NETWORK;
+        iface->source = net->data.network.name;
+        if (net->data.network.actual)
+            iface->bridge = virDomainNetGetActualBridgeName(net);
+        break;
     case VIR_DOMAIN_NET_TYPE_BRIDGE:
-        name = net->data.bridge.brname;
-        if (name && tvdc_net_type_of_bridge_name(policy, name, type) == 0)
-            return 0;
-        *why = g_strdup_printf("network: %s is on bridge '%s', which is not a TVD bridge "
-                               "of policy %s (tvdcb<network id>)",
-                               what, NULLSTR(name), tvdc_policy_name(policy));
-        return 1;
-
+        iface->kind = TVDC_NET_IFACE_BRIDGE;
+        iface->source = net->data.bridge.brname;
+        break;
     case VIR_DOMAIN_NET_TYPE_DIRECT:
-        name = net->data.direct.linkdev;
-        if (name && tvdc_net_type_of_bridge_name(policy, name, type) == 0)
-            return 0;
-        *rule = TVDC_RULE_STR_NETWORK_BYPASS;
-        *why = g_strdup_printf("network: %s is a direct (macvtap) interface on '%s', "
-                               "which is not a TVD bridge: it would bypass the TVD bridges",
-                               what, NULLSTR(name));
-        return 1;
-
-    case VIR_DOMAIN_NET_TYPE_VHOSTUSER:
+        iface->kind = TVDC_NET_IFACE_DIRECT;
+        iface->source = net->data.direct.linkdev;
+        break;
+    case VIR_DOMAIN_NET_TYPE_VHOSTUSER:   /* a labeled socket: a resource */
     case VIR_DOMAIN_NET_TYPE_NULL:
-        return 2;
-
+        iface->kind = TVDC_NET_IFACE_UNCHECKED;
+        break;
     case VIR_DOMAIN_NET_TYPE_USER:
     case VIR_DOMAIN_NET_TYPE_ETHERNET:
     case VIR_DOMAIN_NET_TYPE_SERVER:
@@ -995,20 +921,48 @@ virTVDCNetType(const tvdc_policy *policy,
     default:
         break;
     }
+}
 
-    *rule = TVDC_RULE_STR_NETWORK_BYPASS;
-    *why = g_strdup_printf("network: %s of type '%s' bypasses the TVD bridges; a labeled VM "
-                           "may use only TVD networks (tvdc-<type>) and bridges (tvdcb<id>)",
-                           what, NULLSTR(virDomainNetTypeToString(kind)));
+
+/* Report a network verdict of libtvdc-net (rc < 0: it could not decide).
+ * 0: permitted; 1: would-deny recorded; -1: denied. */
+static int
+virTVDCNetReport(virTVDCSecurityData *priv,
+                 const virTVDCRequest *req,
+                 const tvdc_net_iface *iface,
+                 const tvdc_net_verdict *verdict,
+                 int rc)
+{
+    g_autofree char *detail = NULL;
+    int n;
+
+    if (rc == TVDC_PERMIT)
+        return 0;
+    if (rc < 0) {
+        detail = g_strdup_printf("network: %s: %s", NULLSTR(iface->what), g_strerror(-rc));
+        if (virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail) < 0)
+            return -1;
+        return 1;
+    }
+
+    if ((n = tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, NULL, 0)) < 0) {
+        detail = g_strdup_printf("network: %s", NULLSTR(tvdc_net_rule_to_string(verdict->rule)));
+    } else {
+        detail = g_new0(char, n + 1);
+        tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, detail, n + 1);
+    }
+    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
+                    tvdc_net_rule_to_string(verdict->rule), detail) < 0)
+        return -1;
     return 1;
 }
 
 
 /*
  * The interfaces of a domain (all of them at define and start, the new one
- * at hotplug): every interface of a labeled domain must be on the TVD
- * network of one of its types.  An unlabeled domain may not use a TVD
- * network (an unlabeled VM uses only unlabeled resources).  types, if not
+ * at hotplug), by their definitions (tvdc_net_decide_iface): every
+ * interface of a labeled domain must be on the TVD network of one of its
+ * types; an unlabeled domain may not use a TVD network.  types, if not
  * NULL, gets the types the interfaces use (for tvdc_net_ensure).  0:
  * permitted; 1: would-deny recorded; -1: denied.
  */
@@ -1019,42 +973,22 @@ virTVDCCheckNets(virTVDCSecurityData *priv,
                  size_t nnets,
                  GArray *types)
 {
-    int64_t vmLabel = req->label ? tvdc_find_label(priv->policy, req->label) : -1;
     bool wouldDeny = false;
     size_t i;
 
     for (i = 0; i < nnets; i++) {
-        g_autofree char *why = NULL;
-        const char *rule;
-        uint32_t type;
-        int rc = virTVDCNetType(priv->policy, nets[i], &type, &why, &rule);
+        g_autofree char *what = virTVDCNetWhat(nets[i]);
+        tvdc_net_iface iface;
+        tvdc_net_verdict verdict;
+        int rc;
 
-        if (rc == 2 || (rc == 1 && !req->label))
-            continue;
-        if (rc == 0 && !req->label) {
-            g_autofree char *what = virTVDCNetWhat(nets[i]);
-
-            why = g_strdup_printf("network: %s is on the TVD network of type %s; "
-                                  "an unlabeled VM may use only unlabeled resources",
-                                  what, tvdc_type_name(priv->policy, type));
-            rule = TVDC_RULE_STR_LABELED_RESOURCE;
-        } else if (rc == 0 && vmLabel >= 0 && !virTVDCLabelHasType(priv->policy, vmLabel, type)) {
-            g_autofree char *what = virTVDCNetWhat(nets[i]);
-            g_autofree char *vmTypes = virTVDCLabelTypes(priv->policy, req->label);
-
-            why = g_strdup_printf("network: %s is on the TVD network of type %s, which "
-                                  "label %s (%s) does not have",
-                                  what, tvdc_type_name(priv->policy, type),
-                                  req->label, NULLSTR(vmTypes));
-        } else if (rc == 0) {
-            if (types)
-                g_array_append_val(types, type);
-            continue;
-        }
-
-        if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, rule, why) < 0)
+        virTVDCNetIface(nets[i], what, &iface);
+        rc = tvdc_net_decide_iface(priv->policy, req->label, &iface, &verdict);
+        if (rc == TVDC_PERMIT && types && verdict.type != TVDC_NONE)
+            g_array_append_val(types, verdict.type);
+        if ((rc = virTVDCNetReport(priv, req, &iface, &verdict, rc)) < 0)
             return -1;
-        wouldDeny = true;
+        wouldDeny |= rc > 0;
     }
     return wouldDeny ? 1 : 0;
 }
@@ -1097,7 +1031,7 @@ virTVDCEnsureNets(virTVDCSecurityData *priv,
 
 /* A tap (or macvtap) that libvirt is about to hand to QEMU, created and
  * attached by libvirt from the domain's (or the network's) definition: the
- * kernel says which bridge it is a port of. */
+ * kernel says which bridge it is a port of (tvdc_net_type_of_tap_fd). */
 static int
 virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
                              virDomainDef *def,
@@ -1105,15 +1039,14 @@ virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autofree char *detail = NULL;
-    g_autofree char *vmTypes = NULL;
+    char tap[TVDC_NET_IFNAMSIZ] = "";
     char bridge[TVDC_NET_IFNAMSIZ] = "";
     tvdc_error err = { 0 };
+    tvdc_net_iface iface = { .kind = TVDC_NET_IFACE_TAP, .source = tap, .bridge = bridge };
+    tvdc_net_verdict verdict;
     virTVDCRequest req;
     virTVDCDomain *dom;
-    struct ifreq ifr = { 0 };
     const char *label;
-    const char *rule = TVDC_RULE_STR_NETWORK_PORT;
     uint32_t type;
     int rc;
 
@@ -1127,32 +1060,21 @@ virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
     if (!priv->policy)
         return virTVDCDenyNoPolicy(priv, &req);
 
-    if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-        detail = g_strdup_printf("network: cannot tell which interface tap descriptor %d is: %s",
-                                 fd, g_strerror(errno));
-    } else if ((rc = tvdc_net_type_of_port(priv->policy, ifr.ifr_name, &type, bridge, &err)) < 0) {
+    if ((rc = tvdc_net_type_of_tap_fd(priv->policy, fd, &type, tap, bridge, &err)) < 0) {
+        g_autofree char *detail = NULL;
+
         if (!label && (rc == -ENOENT || rc == -ENOLINK))
             return 0;
-        detail = g_strdup_printf("network: tap %s: %s", ifr.ifr_name,
-                                 err.message[0] ? err.message : g_strerror(-rc));
-    } else if (!label) {
-        rule = TVDC_RULE_STR_LABELED_RESOURCE;
-        detail = g_strdup_printf("network: tap %s is a port of %s, the TVD bridge of type %s; "
-                                 "an unlabeled VM may use only unlabeled resources",
-                                 ifr.ifr_name, bridge, tvdc_type_name(priv->policy, type));
-    } else if (!virTVDCLabelHasType(priv->policy, tvdc_find_label(priv->policy, label), type)) {
-        vmTypes = virTVDCLabelTypes(priv->policy, label);
-        detail = g_strdup_printf("network: tap %s is a port of %s, the TVD bridge of type %s, "
-                                 "which label %s (%s) does not have",
-                                 ifr.ifr_name, bridge, tvdc_type_name(priv->policy, type),
-                                 label, NULLSTR(vmTypes));
-    } else {
-        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
-                  ifr.ifr_name, def->name, bridge, tvdc_type_name(priv->policy, type));
-        return 0;
+        detail = g_strdup_printf("network: %s", err.message[0] ? err.message : g_strerror(-rc));
+        return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
+                           TVDC_RULE_STR_NETWORK_PORT, detail) < 0 ? -1 : 0;
     }
 
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0 ? -1 : 0;
+    rc = tvdc_net_decide_port(priv->policy, label, type, &verdict);
+    if (rc == TVDC_PERMIT)
+        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
+                  tap, def->name, bridge, tvdc_type_name(priv->policy, type));
+    return virTVDCNetReport(priv, &req, &iface, &verdict, rc) < 0 ? -1 : 0;
 }
 
 
@@ -1198,170 +1120,55 @@ virTVDCCheckHotplug(virTVDCSecurityData *priv,
 /* ------------------------------------------------------------------------ */
 /* The status file, for `tvdc status`                                       */
 
-static int
-virTVDCAppendStringOrNull(virJSONValue *obj,
-                          const char *key,
-                          const char *value)
-{
-    if (value)
-        return virJSONValueObjectAppendString(obj, key, value);
-    return virJSONValueObjectAppendNull(obj, key);
-}
-
-
-static virJSONValue *
-virTVDCTypesArray(const tvdc_policy *policy,
-                  const char *label)
-{
-    g_autoptr(virJSONValue) arr = virJSONValueNewArray();
-    g_autofree char *types = virTVDCLabelTypes(policy, label);
-    g_auto(GStrv) names = NULL;
-    size_t i;
-
-    if (types) {
-        names = g_strsplit(types, ",", 0);
-        for (i = 0; names[i]; i++)
-            ignore_value(virJSONValueArrayAppendString(arr, names[i]));
-    }
-    return g_steal_pointer(&arr);
-}
-
-
-static virJSONValue *
-virTVDCStatusPolicy(virTVDCSecurityData *priv)
-{
-    g_autoptr(virJSONValue) policy = virJSONValueNewObject();
-    const uint8_t *hash = tvdc_policy_source_hash(priv->policy);
-    char hex[65] = { 0 };
-    size_t i;
-
-    for (i = 0; i < 32; i++)
-        g_snprintf(hex + 2 * i, 3, "%02x", hash[i]);
-
-    if (virJSONValueObjectAppendString(policy, "path", priv->cfg->policy) < 0 ||
-        virJSONValueObjectAppendString(policy, "name", tvdc_policy_name(priv->policy)) < 0 ||
-        virJSONValueObjectAppendNumberUlong(policy, "version",
-                                            tvdc_policy_version(priv->policy)) < 0 ||
-        virJSONValueObjectAppendString(policy, "source_sha256", hex) < 0 ||
-        virJSONValueObjectAppendBoolean(policy, "allow_unlabeled",
-                                        !!(tvdc_policy_flags(priv->policy) &
-                                           TVDC_POLICY_ALLOW_UNLABELED)) < 0)
-        return NULL;
-    return g_steal_pointer(&policy);
-}
-
-
-/* Write TVDC_STATUS_FILE (atomically: a new file renamed over the old):
- * the policy in force, the mode, this host and its label, and every
- * domain running or starting here with its label, types, reservation and
- * violation of the current policy, if any (the message and the rule).
- * "error" says why no policy is in force, or, beside the policy in force,
- * why the file that replaced it was refused. */
+/* Write TVDC_STATUS_PATH (tvdc_status_write: atomically, a new file
+ * renamed over the old): the policy in force, the mode, this host and its
+ * label, and every domain running or starting here with its label, types,
+ * reservation and violation of the current policy, if any (the message and
+ * the rule).  "error" says why no policy is in force, or, beside the
+ * policy in force, why the file that replaced it was refused. */
 static void
 virTVDCWriteStatus(virTVDCSecurityData *priv)
 {
-    g_autoptr(virJSONValue) status = virJSONValueNewObject();
-    g_autoptr(virJSONValue) policy = NULL;
-    g_autoptr(virJSONValue) hostTypes = NULL;
-    g_autoptr(virJSONValue) domains = virJSONValueNewArray();
-    g_autoptr(virJSONValue) active = virJSONValueNewObject();
-    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-    g_autofree char *nowstr = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
-    g_autofree char *json = NULL;
-    g_autoptr(GHashTable) counts = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                                         g_free, NULL);
-    const char *hostLabel = NULL;
+    g_autofree tvdc_status_domain *domains = NULL;
+    g_autofree char *statusDir = g_path_get_dirname(TVDC_STATUS_PATH);
+    tvdc_status status = {
+        .policy = priv->policy,
+        .config = priv->cfg,
+        .host = priv->host,
+        .host_name = priv->hostName,
+        .mode = priv->permissive ? TVDC_MODE_PERMISSIVE : TVDC_MODE_ENFORCING,
+        .config_path = TVDC_CONFIG_PATH,
+        .error = priv->unavailable ? priv->unavailable : priv->reloadError,
+        .audit_log = priv->auditLog,
+    };
     GHashTableIter iter;
-    gpointer key;
     gpointer value;
+    int rc;
 
     if (!priv->privileged)
         return;
 
-    if (priv->policy) {
-        if (!(policy = virTVDCStatusPolicy(priv)))
-            return;
-        if (priv->hostName) {
-            int64_t idx = tvdc_find_host(priv->policy, priv->hostName);
-
-            if (idx >= 0)
-                hostLabel = tvdc_label_name(priv->policy,
-                                            tvdc_host_label(priv->policy, idx));
-        }
-    }
-    hostTypes = virTVDCTypesArray(priv->policy, hostLabel);
-
+    domains = g_new0(tvdc_status_domain, g_hash_table_size(priv->domains) + 1);
     g_hash_table_iter_init(&iter, priv->domains);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
         virTVDCDomain *dom = value;
-        g_autoptr(virJSONValue) obj = virJSONValueNewObject();
-        g_autoptr(virJSONValue) types = virTVDCTypesArray(priv->policy, dom->label);
-        size_t i;
 
-        if (dom->reserved) {
-            for (i = 0; i < virJSONValueArraySize(types); i++) {
-                const char *t = virJSONValueGetString(virJSONValueArrayGet(types, i));
-                gpointer old = g_hash_table_lookup(counts, t);
-
-                g_hash_table_insert(counts, g_strdup(t),
-                                    GSIZE_TO_POINTER(GPOINTER_TO_SIZE(old) + 1));
-            }
-        }
-
-        if (virJSONValueObjectAppendString(obj, "uuid", dom->uuid) < 0 ||
-            virJSONValueObjectAppendString(obj, "name", dom->name) < 0 ||
-            virTVDCAppendStringOrNull(obj, "label", dom->label) < 0 ||
-            virJSONValueObjectAppend(obj, "types", &types) < 0 ||
-            virJSONValueObjectAppendBoolean(obj, "reserved", dom->reserved) < 0 ||
-            virJSONValueObjectAppendString(obj, "state",
-                                           dom->running ? "running" : "starting") < 0 ||
-            virTVDCAppendStringOrNull(obj, "violation", dom->violation) < 0 ||
-            virTVDCAppendStringOrNull(obj, "violation_rule",
-                                      dom->violation ? dom->violationRule : NULL) < 0 ||
-            virJSONValueArrayAppend(domains, &obj) < 0)
-            return;
+        domains[status.n_domains++] = (tvdc_status_domain) {
+            .uuid = dom->uuid, .name = dom->name, .label = dom->label,
+            .reserved = dom->reserved, .running = dom->running,
+            .violation = dom->violation, .violation_rule = dom->violationRule,
+        };
     }
-
-    g_hash_table_iter_init(&iter, counts);
-    while (g_hash_table_iter_next(&iter, &key, &value)) {
-        if (virJSONValueObjectAppendNumberUlong(active, key, GPOINTER_TO_SIZE(value)) < 0)
-            return;
-    }
-
-    if (virJSONValueObjectAppendNumberInt(status, "format", 1) < 0 ||
-        virJSONValueObjectAppendString(status, "updated", nowstr) < 0 ||
-        virJSONValueObjectAppendNumberLong(status, "pid", (long long) getpid()) < 0 ||
-        virTVDCAppendStringOrNull(status, "host", priv->hostName) < 0 ||
-        virTVDCAppendStringOrNull(status, "host_label", hostLabel) < 0 ||
-        virJSONValueObjectAppend(status, "host_types", &hostTypes) < 0 ||
-        virJSONValueObjectAppendString(status, "mode",
-                                       priv->permissive ? "permissive" : "enforcing") < 0 ||
-        virJSONValueObjectAppendString(status, "config", TVDC_CONFIG_PATH) < 0 ||
-        (policy ? virJSONValueObjectAppend(status, "policy", &policy)
-                : virJSONValueObjectAppendNull(status, "policy")) < 0 ||
-        virTVDCAppendStringOrNull(status, "error",
-                                  priv->unavailable ? priv->unavailable : priv->reloadError) < 0 ||
-        virJSONValueObjectAppendString(status, "audit_log", priv->auditLog) < 0 ||
-        virJSONValueObjectAppend(status, "active_types", &active) < 0 ||
-        virJSONValueObjectAppendNumberUlong(status, "reservations",
-                                            priv->host ?
-                                            tvdc_host_n_reservations(priv->host) : 0) < 0 ||
-        virJSONValueObjectAppend(status, "domains", &domains) < 0)
-        return;
-
-    if (!(json = virJSONValueToString(status, true)))
-        return;
+    status.domains = domains;
 
     /* 0711: the vTPM records below it (vtpm/, swtpm-mgr/README.md) are read
      * by swtpm's user; the status file itself is root's alone. */
-    if (g_mkdir_with_parents(TVDC_STATUS_DIR, 0711) < 0) {
-        VIR_WARN("tvdc: cannot create %s: %s", TVDC_STATUS_DIR, g_strerror(errno));
+    if (g_mkdir_with_parents(statusDir, 0711) < 0) {
+        VIR_WARN("tvdc: cannot create %s: %s", statusDir, g_strerror(errno));
         return;
     }
-    if (virFileRewriteStr(TVDC_STATUS_FILE, 0600, json) < 0) {
-        VIR_WARN("tvdc: cannot write %s: %s", TVDC_STATUS_FILE, virGetLastErrorMessage());
-        virResetLastError();
-    }
+    if ((rc = tvdc_status_write(TVDC_STATUS_PATH, &status)) < 0)
+        VIR_WARN("tvdc: cannot write %s: %s", TVDC_STATUS_PATH, g_strerror(-rc));
 }
 
 
@@ -1405,86 +1212,140 @@ virTVDCPolicyFileIds(const tvdc_config *cfg,
                      virTVDCFileId *policyId,
                      virTVDCFileId *sigId)
 {
-    virTVDCFileIdGet(cfg->policy, policyId);
+    virTVDCFileIdGet(tvdc_config_policy(cfg), policyId);
     memset(sigId, 0, sizeof(*sigId));
-    if (cfg->require_signature) {
-        g_autofree char *sig = g_strdup_printf("%s.sig", cfg->policy);
+    if (tvdc_config_require_signature(cfg)) {
+        g_autofree char *sig = g_strdup_printf("%s.sig", tvdc_config_policy(cfg));
 
         virTVDCFileIdGet(sig, sigId);
     }
 }
 
 
-/* Load the compiled policy that cfg names, verified as cfg says.  On
- * failure *why says what is wrong. */
+/* Load the policy cfg names, verified as cfg says
+ * (tvdc_policy_load_configured).  On failure *why says what is wrong. */
 static int
 virTVDCLoadPolicy(const tvdc_config *cfg,
                   tvdc_policy **policy,
                   char **why)
 {
-    tvdc_error err = { 0 };
-    g_autofree char *stateDir = NULL;
-    char magic[16];
-    VIR_AUTOCLOSE fd = -1;
-    ssize_t n;
+    char *reason = NULL;
     int rc;
 
-    /* libvirtd parses no JSON policy: only the compiled, bounds-checked and
-     * hashed image that `tvdc policy compile` writes. */
-    if ((fd = open(cfg->policy, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-        *why = g_strdup_printf("policy %s: %s", cfg->policy, g_strerror(errno));
-        return -1;
-    }
-    if ((n = saferead(fd, magic, sizeof(magic))) < 0) {
-        *why = g_strdup_printf("policy %s: %s", cfg->policy, g_strerror(errno));
-        return -1;
-    }
-    if (!tvdc_is_binary_policy(magic, n)) {
-        *why = g_strdup_printf("policy %s is not a compiled policy "
-                               "(libvirtd loads only the output of 'tvdc policy compile')",
-                               cfg->policy);
-        return -1;
-    }
-
-    stateDir = g_path_get_dirname(cfg->rollback_state);
-    if (g_mkdir_with_parents(stateDir, 0700) < 0) {
-        *why = g_strdup_printf("rollback state directory %s: %s",
-                               stateDir, g_strerror(errno));
-        return -1;
-    }
-
-    rc = tvdc_policy_load_trusted(cfg->policy,
-                                  cfg->require_signature ? cfg->trust_dir : NULL,
-                                  cfg->rollback_state, policy, &err);
-    if (rc < 0) {
-        const char *msg = err.message[0] ? err.message : g_strerror(-rc);
-
-        switch (rc) {
-        case -EKEYREJECTED:
-            *why = g_strdup_printf("policy %s: signature does not verify "
-                                   "against the keys in %s: %s",
-                                   cfg->policy, cfg->trust_dir, msg);
-            break;
-        case -ENOKEY:
-            *why = g_strdup_printf("policy %s: no usable signing key in %s: %s",
-                                   cfg->policy, cfg->trust_dir, msg);
-            break;
-        case -ESTALE:
-            *why = g_strdup_printf("policy %s: rollback refused (state %s): %s",
-                                   cfg->policy, cfg->rollback_state, msg);
-            break;
-        default:
-            if (err.line)
-                *why = g_strdup_printf("policy %s:%u:%u: %s",
-                                       cfg->policy, err.line, err.column, msg);
-            else
-                *why = g_strdup_printf("policy %s: %s", cfg->policy, msg);
-            break;
-        }
+    if ((rc = tvdc_policy_load_configured(cfg, policy, &reason)) < 0) {
+        *why = reason ? g_strdup(reason) : g_strdup_printf("policy: %s", g_strerror(-rc));
+        free(reason);
         *policy = NULL;
         return -1;
     }
     return 0;
+}
+
+
+/* tvdc.conf as virConf reads it, each setting checked and kept by libtvdc. */
+typedef struct _virTVDCConfWalk virTVDCConfWalk;
+struct _virTVDCConfWalk {
+    tvdc_config *cfg;
+    GHashTable *seen;          /* names already set */
+    tvdc_error err;
+};
+
+
+/* A list of strings (vxlan_peers), handed over as one. */
+static int
+virTVDCConfSetList(virTVDCConfWalk *walk,
+                   const char *name,
+                   virConfValue *list)
+{
+    g_autofree const char **strs = NULL;
+    virConfValue *v;
+    size_t n = 0;
+
+    for (v = list; v; v = v->next)
+        n++;
+    strs = g_new0(const char *, n + 1);
+    n = 0;
+    for (v = list; v; v = v->next) {
+        if (v->type != VIR_CONF_STRING) {
+            g_snprintf(walk->err.message, sizeof(walk->err.message),
+                       "%s: expected a string, got a number", name);
+            return -EINVAL;
+        }
+        strs[n++] = v->str;
+    }
+    return tvdc_config_set_list(walk->cfg, name, strs, n, &walk->err);
+}
+
+
+static int
+virTVDCConfSet(const char *name,
+               virConfValue *value,
+               void *opaque)
+{
+    virTVDCConfWalk *walk = opaque;
+    int rc = -EINVAL;
+
+    if (!g_hash_table_add(walk->seen, g_strdup(name))) {
+        g_snprintf(walk->err.message, sizeof(walk->err.message),
+                   "%s: set more than once", name);
+        return -1;
+    }
+
+    switch (value->type) {
+    case VIR_CONF_LLONG:
+    case VIR_CONF_ULLONG:
+        rc = tvdc_config_set_int(walk->cfg, name, value->l, &walk->err);
+        break;
+    case VIR_CONF_STRING:
+        rc = tvdc_config_set_string(walk->cfg, name, value->str, &walk->err);
+        break;
+    case VIR_CONF_LIST:
+        rc = virTVDCConfSetList(walk, name, value->list);
+        break;
+    case VIR_CONF_NONE:
+    case VIR_CONF_LAST:
+    default:
+        g_snprintf(walk->err.message, sizeof(walk->err.message), "%s: no value", name);
+        break;
+    }
+    if (rc < 0 && !walk->err.message[0])
+        g_snprintf(walk->err.message, sizeof(walk->err.message), "%s", g_strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+
+/* Read tvdc.conf with virConf, as qemu.conf is read, and hand every
+ * setting to libtvdc (tvdc_config_set_*), which checks it; a missing file
+ * gives the defaults.  NULL with *why when it cannot be used. */
+static tvdc_config *
+virTVDCConfigRead(const char *path,
+                  char **why)
+{
+    g_autoptr(virConf) conf = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    virTVDCConfWalk walk = { .seen = seen };
+    int rc;
+
+    if ((rc = tvdc_config_new(&walk.cfg, &walk.err)) < 0) {
+        *why = g_strdup_printf("configuration %s: %s", path,
+                               walk.err.message[0] ? walk.err.message : g_strerror(-rc));
+        return NULL;
+    }
+    if (!virFileExists(path))
+        return walk.cfg;
+
+    if (!(conf = virConfReadFile(path, 0))) {
+        *why = g_strdup_printf("configuration %s: %s", path, virGetLastErrorMessage());
+        virResetLastError();
+        tvdc_config_free(walk.cfg);
+        return NULL;
+    }
+    if (virConfWalk(conf, virTVDCConfSet, &walk) < 0) {
+        *why = g_strdup_printf("configuration %s: %s", path, walk.err.message);
+        tvdc_config_free(walk.cfg);
+        return NULL;
+    }
+    return walk.cfg;
 }
 
 
@@ -1495,26 +1356,17 @@ static void
 virTVDCLoad(virTVDCSecurityData *priv,
             const char *configPath)
 {
-    tvdc_error err = { 0 };
     int rc;
 
-    if ((rc = tvdc_config_load(configPath, &priv->cfg, &err)) < 0) {
-        priv->cfg = NULL;
+    if (!(priv->cfg = virTVDCConfigRead(configPath, &priv->unavailable))) {
         priv->auditLog = TVDC_DEFAULT_AUDIT_LOG;
         priv->hostName = g_strdup(g_get_host_name());
-        if (err.line)
-            priv->unavailable = g_strdup_printf("configuration %s:%u:%u: %s",
-                                                configPath, err.line, err.column,
-                                                err.message);
-        else
-            priv->unavailable = g_strdup_printf("configuration %s: %s", configPath,
-                                                err.message[0] ? err.message : g_strerror(-rc));
         return;
     }
 
-    priv->auditLog = priv->cfg->audit_log;
-    priv->hostName = g_strdup(priv->cfg->host_name);
-    priv->permissive = priv->cfg->mode == TVDC_MODE_PERMISSIVE;
+    priv->auditLog = tvdc_config_audit_log(priv->cfg);
+    priv->hostName = g_strdup(tvdc_config_host_name(priv->cfg));
+    priv->permissive = tvdc_config_mode(priv->cfg) == TVDC_MODE_PERMISSIVE;
     virTVDCLoadNet(priv);
 
     /* before reading it: a replacement in between is noticed later */
@@ -1588,18 +1440,20 @@ virTVDCAddRunning(virTVDCSecurityData *priv,
 
 
 /* Why the policy in force would not let dom run on this host now, with
- * the rule in *rule; NULL if it would.  The collocation of a reserved
- * domain is checked against every other reservation (its own is taken
- * out for the check), so both sides of a conflict are reported. */
+ * the rule in *rule; NULL if it would (tvdc_decide_running).  Its
+ * collocation is checked against every other reservation, so both sides
+ * of a conflict are reported. */
 static char *
 virTVDCDomainViolation(virTVDCSecurityData *priv,
                        virTVDCDomain *dom,
                        const char **rule)
 {
-    tvdc_verdict verdict;
-    tvdc_verdict ignored;
-    int64_t idx;
-    int64_t host;
+    g_autofree uint32_t *others = NULL;
+    char *violation = NULL;
+    size_t nothers = 0;
+    size_t nres;
+    size_t i;
+    char *ret;
     int rc;
 
     if (!priv->policy) {
@@ -1607,41 +1461,27 @@ virTVDCDomainViolation(virTVDCSecurityData *priv,
         return g_strdup_printf("no policy: %s", priv->unavailable);
     }
 
-    if (!dom->label) {
-        if (tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED)
-            return NULL;
-        *rule = TVDC_RULE_STR_UNLABELED_VM;
-        return g_strdup_printf("label: unlabeled VM, and policy %s does not allow unlabeled VMs",
-                               tvdc_policy_name(priv->policy));
+    nres = tvdc_host_n_reservations(priv->host);
+    others = g_new0(uint32_t, nres + 1);
+    for (i = 0; i < nres; i++) {
+        const char *id;
+        uint32_t label;
+
+        if (tvdc_host_reservation(priv->host, i, &id, &label) == 0 && STRNEQ(id, dom->uuid))
+            others[nothers++] = label;
     }
 
-    if ((idx = tvdc_find_label(priv->policy, dom->label)) < 0) {
-        *rule = tvdc_rule_to_string(TVDC_RULE_UNKNOWN_LABEL);
-        return g_strdup_printf("label: unknown label '%s'", dom->label);
+    rc = tvdc_decide_running(priv->policy, priv->hostName, dom->label, others, nothers,
+                             rule, &violation);
+    if (rc < 0) {
+        *rule = TVDC_RULE_STR_INTERNAL;
+        return g_strdup_printf("internal: cannot decide: %s", g_strerror(-rc));
     }
-
-    if ((host = tvdc_find_host(priv->policy, priv->hostName)) < 0) {
-        *rule = tvdc_rule_to_string(TVDC_RULE_UNKNOWN_HOST);
-        return g_strdup_printf("host: host '%s' is not in the policy and runs no labeled VM",
-                               priv->hostName);
-    }
-    if (tvdc_decide_host(priv->policy, host, idx, &verdict) == TVDC_DENY) {
-        *rule = tvdc_rule_to_string(verdict.rule);
-        return virTVDCFormatVerdict(priv, &verdict, priv->hostName, NULL);
-    }
-
-    if (dom->reserved && tvdc_host_release(priv->host, dom->uuid) == 0) {
-        rc = tvdc_host_check(priv->host, idx, &verdict);
-        if (tvdc_host_reserve(priv->host, dom->uuid, idx, TVDC_RESERVE_FORCE, &ignored) < 0)
-            dom->reserved = false;
-    } else {
-        rc = tvdc_host_check(priv->host, idx, &verdict);
-    }
-    if (rc == TVDC_DENY) {
-        *rule = tvdc_rule_to_string(verdict.rule);
-        return virTVDCFormatVerdict(priv, &verdict, dom->label, NULL);
-    }
-    return NULL;
+    if (rc == 0)
+        return NULL;
+    ret = g_strdup(violation);
+    free(violation);
+    return ret;
 }
 
 
@@ -1728,6 +1568,61 @@ virTVDCPolicyRefused(virTVDCSecurityData *priv,
 }
 
 
+/* Is policy the policy in force, written again (same name, version and
+ * source)?  Then it is dropped, and a refusal of the file before it is
+ * forgotten. */
+static bool
+virTVDCPolicyAgain(virTVDCSecurityData *priv,
+                   tvdc_policy *policy)
+{
+    if (!priv->policy ||
+        STRNEQ(tvdc_policy_name(policy), tvdc_policy_name(priv->policy)) ||
+        tvdc_policy_version(policy) != tvdc_policy_version(priv->policy) ||
+        memcmp(tvdc_policy_source_hash(policy), tvdc_policy_source_hash(priv->policy), 32) != 0)
+        return false;
+
+    tvdc_policy_free(policy);
+    if (priv->reloadError) {
+        VIR_INFO("tvdc: %s holds policy %s version %u, the policy in force, again",
+                 tvdc_config_policy(priv->cfg), tvdc_policy_name(priv->policy),
+                 tvdc_policy_version(priv->policy));
+        g_clear_pointer(&priv->reloadError, g_free);
+        virTVDCWriteStatus(priv);
+    }
+    return true;
+}
+
+
+/* The new policy is in force (it replaced old): say so (log, audit) and
+ * report each running domain it would not run. */
+static void
+virTVDCPolicyReplaced(virTVDCSecurityData *priv,
+                      const char *old)
+{
+    g_autofree char *detail = NULL;
+    size_t nviolations;
+
+    detail = g_strdup_printf("policy %s version %u from %s replaces %s; "
+                             "%u VMs run or start here",
+                             tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
+                             tvdc_config_policy(priv->cfg), old, g_hash_table_size(priv->domains));
+    VIR_WARN("tvdc: %s", detail);
+    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
+                                   "permit", TVDC_RULE_STR_OK, detail));
+    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
+                              "permit", TVDC_RULE_STR_OK, detail, true);
+    if (tvdc_find_host(priv->policy, priv->hostName) < 0)
+        VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
+                 priv->hostName, tvdc_policy_name(priv->policy));
+
+    nviolations = virTVDCUpdateViolations(priv, "policy-reload");
+    if (nviolations > 0)
+        VIR_WARN("tvdc: %zu running VMs violate policy %s version %u (see tvdc status)",
+                 nviolations, tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy));
+    virTVDCWriteStatus(priv);
+}
+
+
 /* The policy file (or its signature) changed: load it, verified as at
  * startup (signature, rollback).  If it loads, it is in force from now
  * on: new decisions use it, the reservation table is rebuilt for it from
@@ -1741,33 +1636,17 @@ virTVDCPolicyReplace(virTVDCSecurityData *priv)
     tvdc_policy *policy = NULL;
     tvdc_host *host = NULL;
     g_autofree char *old = NULL;
-    g_autofree char *detail = NULL;
     char *why = NULL;
     GHashTableIter iter;
     gpointer value;
-    size_t nviolations;
     int rc;
 
     if (virTVDCLoadPolicy(priv->cfg, &policy, &why) < 0) {
         virTVDCPolicyRefused(priv, why);
         return;
     }
-
-    if (priv->policy &&
-        STREQ(tvdc_policy_name(policy), tvdc_policy_name(priv->policy)) &&
-        tvdc_policy_version(policy) == tvdc_policy_version(priv->policy) &&
-        memcmp(tvdc_policy_source_hash(policy), tvdc_policy_source_hash(priv->policy), 32) == 0) {
-        /* the policy in force, written again */
-        tvdc_policy_free(policy);
-        if (priv->reloadError) {
-            VIR_INFO("tvdc: %s holds policy %s version %u, the policy in force, again",
-                     priv->cfg->policy, tvdc_policy_name(priv->policy),
-                     tvdc_policy_version(priv->policy));
-            g_clear_pointer(&priv->reloadError, g_free);
-            virTVDCWriteStatus(priv);
-        }
+    if (virTVDCPolicyAgain(priv, policy))
         return;
-    }
 
     if ((rc = tvdc_host_new(policy, &host)) < 0) {
         virTVDCPolicyRefused(priv, g_strdup_printf("cannot create the reservation table for "
@@ -1795,24 +1674,7 @@ virTVDCPolicyReplace(virTVDCSecurityData *priv)
     while (g_hash_table_iter_next(&iter, NULL, &value))
         virTVDCReserveForce(priv, value);
 
-    detail = g_strdup_printf("policy %s version %u from %s replaces %s; "
-                             "%u VMs run or start here",
-                             tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
-                             priv->cfg->policy, old, g_hash_table_size(priv->domains));
-    VIR_WARN("tvdc: %s", detail);
-    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
-                                   "permit", TVDC_RULE_STR_OK, detail));
-    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
-                              "permit", TVDC_RULE_STR_OK, detail, true);
-    if (tvdc_find_host(priv->policy, priv->hostName) < 0)
-        VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
-                 priv->hostName, tvdc_policy_name(priv->policy));
-
-    nviolations = virTVDCUpdateViolations(priv, "policy-reload");
-    if (nviolations > 0)
-        VIR_WARN("tvdc: %zu running VMs violate policy %s version %u (see tvdc status)",
-                 nviolations, tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy));
-    virTVDCWriteStatus(priv);
+    virTVDCPolicyReplaced(priv, old);
 }
 
 
@@ -1838,7 +1700,7 @@ virTVDCPolicyRefresh(virTVDCSecurityData *priv)
 
     priv->policyId = policyId;
     priv->sigId = sigId;
-    VIR_INFO("tvdc: policy file %s changed, loading it", priv->cfg->policy);
+    VIR_INFO("tvdc: policy file %s changed, loading it", tvdc_config_policy(priv->cfg));
     virTVDCPolicyReplace(priv);
 }
 
@@ -1872,7 +1734,7 @@ virTVDCPolicyWatch(virTVDCSecurityData *priv)
     if (!priv->cfg)
         return;
 
-    dir = g_path_get_dirname(priv->cfg->policy);
+    dir = g_path_get_dirname(tvdc_config_policy(priv->cfg));
     if ((priv->watchFd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
         inotify_add_watch(priv->watchFd, dir,
                           IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
@@ -2097,7 +1959,7 @@ virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
                               def->name, label, priv->hostName, &record)) == 0) {
         record->device = sb->st_dev;
         record->inode = sb->st_ino;
-        rc = tvdc_record_write(TVDC_SAVED_DIR, record);
+        rc = tvdc_record_write(TVDC_SAVED_IMAGE_DIR, record);
     }
     if (rc < 0) {
         *why = g_strdup(g_strerror(-rc));
@@ -2117,7 +1979,7 @@ virTVDCSavedRecordsComplete(const char *uuid)
     g_autofree char *failed = NULL;
     int rc;
 
-    if ((rc = tvdc_saved_images_complete(TVDC_SAVED_DIR, uuid, &failed)) < 0)
+    if ((rc = tvdc_saved_images_complete(TVDC_SAVED_IMAGE_DIR, uuid, &failed)) < 0)
         VIR_WARN("tvdc: cannot record the content of memory image %s: %s",
                  NULLSTR(failed), g_strerror(-rc));
 }
@@ -2171,9 +2033,9 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
         image.path = realPath;
         image.device = sb.st_dev;
         image.inode = sb.st_ino;
-        ignore_value(tvdc_record_path(TVDC_SAVED_DIR, realPath, &recordPath));
+        ignore_value(tvdc_record_path(TVDC_SAVED_IMAGE_DIR, realPath, &recordPath));
         image.record_path = recordPath;
-        image.record_error = tvdc_record_read(TVDC_SAVED_DIR, realPath, &record);
+        image.record_error = tvdc_record_read(TVDC_SAVED_IMAGE_DIR, realPath, &record);
         image.record = record;
     }
     if ((rc = tvdc_bind_saved_image(priv->policy, &image, &res)) == TVDC_PERMIT)
@@ -2453,8 +2315,6 @@ virTVDCCheckVTPMUnbound(virTVDCSecurityData *priv,
 /* NVRAM: the firmware's variable store is the domain's own, bound to its   */
 /* label like its vTPM state                                                */
 
-#define TVDC_NVRAM_DIR LOCALSTATEDIR "/lib/tvdc/nvram"
-
 /* The domain's NVRAM file, or NULL. */
 static const char *
 virTVDCNVRAMPath(const virDomainDef *def)
@@ -2481,7 +2341,7 @@ virTVDCNVRAMRecordWrite(virTVDCSecurityData *priv,
 
     if ((rc = tvdc_record_new(TVDC_RECORD_NVRAM, priv->policy, path, req->uuid,
                               req->def->name, req->label, NULL, &record)) < 0 ||
-        (rc = tvdc_record_write(TVDC_NVRAM_DIR, record)) < 0) {
+        (rc = tvdc_record_write(TVDC_NVRAM_RECORD_DIR, record)) < 0) {
         *why = g_strdup(g_strerror(-rc));
         return -1;
     }
@@ -2501,7 +2361,7 @@ virTVDCNVRAMFresh(const virDomainDef *def)
 
 /* Start or restore of a labeled domain, after libvirt made its NVRAM: the
  * NVRAM must have been made for this domain under its label (a record in
- * TVDC_NVRAM_DIR, tvdc_bind_nvram), or be new.  0 yes, 1 would-deny, -1
+ * TVDC_NVRAM_RECORD_DIR, tvdc_bind_nvram), or be new.  0 yes, 1 would-deny, -1
  * denied. */
 static int
 virTVDCCheckNVRAM(virTVDCSecurityData *priv,
@@ -2523,7 +2383,7 @@ virTVDCCheckNVRAM(virTVDCSecurityData *priv,
     if (!path || !req->label)
         return 0;
     if (!fresh) {
-        ignore_value(tvdc_record_read(TVDC_NVRAM_DIR, path, &record));
+        ignore_value(tvdc_record_read(TVDC_NVRAM_RECORD_DIR, path, &record));
         nvram.record = record;
         return virTVDCBindingReport(priv, req, tvdc_bind_nvram(priv->policy, &nvram, &res),
                                     &res);
@@ -2570,7 +2430,7 @@ virTVDCSecurityDriverOpen(virSecurityManager *mgr)
     } else {
         VIR_INFO("tvdc: policy %s version %u from %s, host %s, %s mode",
                  tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
-                 priv->cfg->policy, priv->hostName,
+                 tvdc_config_policy(priv->cfg), priv->hostName,
                  priv->permissive ? "permissive" : "enforcing");
         if (tvdc_find_host(priv->policy, priv->hostName) < 0)
             VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
@@ -3260,7 +3120,7 @@ virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
  * the other descriptors libvirt passes here are pipes, sockets and the
  * image being read back).  Record the label the image is made under, on
  * this host, where the image's own XML cannot change it
- * (TVDC_SAVED_DIR): a restore must come back under the same label.  The
+ * (TVDC_SAVED_IMAGE_DIR): a restore must come back under the same label.  The
  * record is durable before QEMU writes a byte; failing to write it fails
  * the save in enforcing mode, since the image could never be restored. */
 static int
@@ -3297,13 +3157,13 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
     if (!(realPath = g_file_read_link(link, NULL))) {
         why = g_strdup_printf("cannot find the path of the image: %s", g_strerror(errno));
     } else {
-        ignore_value(tvdc_record_prune(TVDC_SAVED_DIR));
+        ignore_value(tvdc_record_prune(TVDC_SAVED_IMAGE_DIR));
         ignore_value(virTVDCSavedRecordWrite(priv, def, uuid, label, realPath, &sb, &why));
     }
 
     if (why) {
         detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
-                                 NULLSTR(realPath), TVDC_SAVED_DIR, why);
+                                 NULLSTR(realPath), TVDC_SAVED_IMAGE_DIR, why);
         ignore_value(virTVDCAuditAppend(priv, &req, priv->permissive ? "would-deny" : "deny",
                                         TVDC_RULE_STR_INTERNAL, detail));
         if (priv->permissive) {
@@ -3366,7 +3226,7 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
         return virTVDCDenyNoPolicy(priv, &req);
 
     if ((realPath = realpath(path, NULL)))
-        ignore_value(tvdc_record_read(TVDC_SAVED_DIR, realPath, &record));
+        ignore_value(tvdc_record_read(TVDC_SAVED_IMAGE_DIR, realPath, &record));
     if (realPath && S_ISSOCK(sb.st_mode)) {
         g_autofree char *name = g_strdup_printf("socket:%s", realPath);
 

@@ -235,7 +235,9 @@ virTVDCUseRefuse(virTVDCUse *use,
     virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, what, __VA_ARGS__)
 
 
-/* The UUID of the domain whose own log path is, or NULL. */
+/* The UUID of the domain whose own log path is, or NULL: one record per
+ * file in TVDC_LOG_RECORD_DIR (written when the domain starts with it), so
+ * that a file left behind is not taken for another domain's own. */
 static char *
 virTVDCLogOwner(const char *path)
 {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <tvdc/tvdc.h>
+#include <tvdc/tvdc-paths.h>
 
 #include "configmake.h"
 #include "domain_conf.h"
@@ -90,10 +91,6 @@ GPtrArray *virTVDCNetUses(const virDomainDef *def,
 GPtrArray *virTVDCEmulatorUses(const virDomainDef *def,
                                const char *path);
 
-/* Which domain a log file under libvirt's log directory is the own log
- * of: one record per file (written when the domain starts with it), so
- * that a file left behind is not taken for another domain's own. */
-#define TVDC_LOG_RECORD_DIR LOCALSTATEDIR "/lib/tvdc/logs"
 
 /* tvdc's records about files (libtvdc: tvdc_record_*), DIR/SHA256(PATH).json,
  * root only. */

@@ -249,3 +249,25 @@ tv_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mod
     unlink(tmp);
     return r;
 }
+
+int
+tv_mkdir_parents(const char *dir, unsigned mode)
+{
+    _cleanup_free_ char *copy = strdup(dir);
+
+    if (!copy)
+        return -ENOMEM;
+    for (char *s = copy + 1; ; s++) {
+        bool end = *s == '\0';
+
+        if (*s != '/' && !end)
+            continue;
+        *s = '\0';
+        if (mkdir(copy, mode) < 0 && errno != EEXIST)
+            return -errno;
+        if (end)
+            break;
+        *s = '/';
+    }
+    return 0;
+}

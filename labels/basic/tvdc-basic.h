@@ -82,6 +82,10 @@ int tv_read_file(const char *path, size_t max, char **ret, size_t *len);
 int tv_write_file_atomic(const char *path, const void *buf, size_t len,
                          unsigned mode);
 
+/* mkdir -p: dir and the directories above it, those it makes with mode; 0
+ * or -errno. */
+int tv_mkdir_parents(const char *dir, unsigned mode);
+
 /* ------------------------------------------------------------------------ */
 /* JSON (basic-json.c: link json-c)                                         */
 

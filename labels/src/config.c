@@ -479,6 +479,25 @@ list_push(char ***items, uint8_t (**bin)[16], size_t n, const conf_value *v,
     return 0;
 }
 
+/* Element n of a list, whose first n elements are bin: an address, not
+ * listed before, not one too many.  a gets its bytes. */
+static int
+check_list_item(conf_parser *p, const conf_key *k, const conf_value *v,
+                uint8_t (*bin)[16], size_t n, uint8_t a[16])
+{
+    int r;
+
+    if ((r = check_addr(p, k, v, a)) < 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(bin[i], a, 16) == 0)
+            return PARSE_ERROR(p, v->pos, "%s: \"%.*s\" is listed twice", k->name,
+                               (int) v->str_len, v->str);
+    if (n == CONFIG_LIST_MAX)
+        return PARSE_ERROR(p, v->pos, "%s: more than %d elements", k->name, CONFIG_LIST_MAX);
+    return 0;
+}
+
 /* [ "a", "b", ] for a CONF_ADDR_LIST key (vxlan_peers, the only one). */
 static int
 parse_list(conf_parser *p, tvdc_config *c, const conf_key *k)
@@ -518,18 +537,8 @@ parse_list(conf_parser *p, tvdc_config *c, const conf_key *k)
             r = PARSE_ERROR(p, v.pos, "%s: expected a string, got a number", k->name);
             break;
         }
-        if ((r = check_addr(p, k, &v, a)) < 0)
+        if ((r = check_list_item(p, k, &v, bin, n, a)) < 0)
             break;
-        for (size_t i = 0; i < n && r == 0; i++)
-            if (memcmp(bin[i], a, 16) == 0)
-                r = PARSE_ERROR(p, v.pos, "%s: \"%.*s\" is listed twice", k->name,
-                                (int) v.str_len, v.str);
-        if (r < 0)
-            break;
-        if (n == CONFIG_LIST_MAX) {
-            r = PARSE_ERROR(p, v.pos, "%s: more than %d elements", k->name, CONFIG_LIST_MAX);
-            break;
-        }
         if ((r = list_push(&items, &bin, n, &v, a)) < 0)
             break;
         n++;
@@ -665,17 +674,10 @@ tv_config_parse(const char *buf, size_t len, tvdc_config **ret, tvdc_error *err)
     if (!ret || (!buf && len > 0))
         return -EINVAL;
 
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
-    c->mode = TVDC_MODE_ENFORCING;
-    c->net_mode = TVDC_NET_MODE_VLAN;
-    c->vxlan_port = DEFAULT_VXLAN_PORT;
-
+    if ((r = tvdc_config_new(&c, err)) < 0)
+        return r;
     if (buf && (r = config_parse(buf, len, c, err)) < 0)
         return r;
-    if ((r = config_set_defaults(c)) < 0)
-        return tv_error(err, r, 0, 0, "cannot determine defaults: %s", strerror(-r));
 
     *ret = TAKE_PTR(c);
     return 0;
@@ -728,4 +730,127 @@ tvdc_config_vxlan_peers(const tvdc_config *c, size_t *n)
     if (n)
         *n = c ? c->n_vxlan_peers : 0;
     return c ? (const char *const *) c->vxlan_peers : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Settings one at a time (libvirtd reads tvdc.conf with virConf): the
+ * file parser's checks, without a position.                               */
+
+int
+tvdc_config_new(tvdc_config **ret, tvdc_error *err)
+{
+    _cleanup_(tvdc_config_freep) tvdc_config *c = NULL;
+    int r;
+
+    if (!ret)
+        return -EINVAL;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->mode = TVDC_MODE_ENFORCING;
+    c->net_mode = TVDC_NET_MODE_VLAN;
+    c->vxlan_port = DEFAULT_VXLAN_PORT;
+    if ((r = config_set_defaults(c)) < 0)
+        return tv_error(err, r, 0, 0, "cannot determine defaults: %s", strerror(-r));
+    *ret = TAKE_PTR(c);
+    return 0;
+}
+
+static const conf_key *
+config_key(const char *key, tvdc_error *err)
+{
+    for (size_t i = 0; key && i < ELEMENTSOF(conf_keys); i++)
+        if (strcmp(conf_keys[i].name, key) == 0)
+            return &conf_keys[i];
+    tv_error(err, -EINVAL, 0, 0, "unknown setting '%.64s'", key ? key : "");
+    return NULL;
+}
+
+/* The parser's error without its position (there is no text). */
+static int
+config_set_error(int r, const tvdc_error *e, tvdc_error *err)
+{
+    return tv_error(err, r, 0, 0, "%s", e->message);
+}
+
+static int
+config_set_value(tvdc_config *c, const char *key, const conf_value *v, tvdc_error *err)
+{
+    conf_parser p = { .buf = v->str ? v->str : "", .len = v->str_len };
+    tvdc_error e = { 0 };
+    const conf_key *k;
+    int r;
+
+    if (!c)
+        return -EINVAL;
+    if (!(k = config_key(key, err)))
+        return -EINVAL;
+    p.err = &e;
+    if ((r = assign(&p, c, k, v)) < 0)
+        return config_set_error(r, &e, err);
+    return 0;
+}
+
+int
+tvdc_config_set_string(tvdc_config *c, const char *key, const char *value, tvdc_error *err)
+{
+    conf_value v = { .is_string = true, .str = value };
+
+    if (!value)
+        return -EINVAL;
+    v.str_len = strlen(value);
+    return config_set_value(c, key, &v, err);
+}
+
+int
+tvdc_config_set_int(tvdc_config *c, const char *key, long long value, tvdc_error *err)
+{
+    conf_value v = { .is_string = false, .num = value };
+
+    return config_set_value(c, key, &v, err);
+}
+
+int
+tvdc_config_set_list(tvdc_config *c, const char *key, const char *const *values, size_t n,
+                     tvdc_error *err)
+{
+    _cleanup_free_ uint8_t (*bin)[16] = NULL;
+    conf_parser p = { .buf = "" };
+    tvdc_error e = { 0 };
+    const conf_key *k;
+    char **items;
+    int r = 0;
+
+    if (!c || (n > 0 && !values))
+        return -EINVAL;
+    if (!(k = config_key(key, err)))
+        return -EINVAL;
+    if (k->kind != CONF_ADDR_LIST)
+        return tv_error(err, -EINVAL, 0, 0, "%s: lists are not supported here", k->name);
+    p.err = &e;
+    if (!(items = calloc(n + 1, sizeof(*items))) || !(bin = calloc(n + 1, sizeof(*bin)))) {
+        free(items);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        conf_value v = { .is_string = true, .str = values[i] ? values[i] : "" };
+
+        v.str_len = strlen(v.str);
+        if ((r = check_list_item(&p, k, &v, bin, i, bin[i])) < 0)
+            r = config_set_error(r, &e, err);
+        else if (!(items[i] = strdup(v.str)))
+            r = -ENOMEM;
+    }
+    if (r < 0) {
+        for (size_t i = 0; i < n; i++)
+            free(items[i]);
+        free(items);
+        return r;
+    }
+    for (size_t i = 0; i < c->n_vxlan_peers; i++)
+        free(c->vxlan_peers[i]);
+    free(c->vxlan_peers);
+    c->vxlan_peers = items;
+    c->n_vxlan_peers = n;
+    return 0;
 }

@@ -169,7 +169,7 @@ int
 tvdc_record_write(const char *dir, const tvdc_record *r)
 {
     _cleanup_(json_putp) json_object *o = NULL;
-    _cleanup_free_ char *file = NULL, *copy = NULL;
+    _cleanup_free_ char *file = NULL;
     const char *text;
     int k;
 
@@ -178,22 +178,9 @@ tvdc_record_write(const char *dir, const tvdc_record *r)
     k = tvdc_record_path(dir, r->path, &file);
     if (k < 0)
         return k;
-    /* mkdir -p, 0700 */
-    copy = strdup(dir);
-    if (!copy)
-        return -ENOMEM;
-    for (char *s = copy + 1; ; s++) {
-        bool end = *s == '\0';
-
-        if (*s != '/' && !end)
-            continue;
-        *s = '\0';
-        if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-            return -errno;
-        if (end)
-            break;
-        *s = '/';
-    }
+    k = tv_mkdir_parents(dir, 0700);
+    if (k < 0)
+        return k;
     o = record_to_json(r);
     if (!o)
         return -ENOMEM;

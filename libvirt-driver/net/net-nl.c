@@ -22,11 +22,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <linux/if_bridge.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
@@ -915,6 +917,36 @@ tvdc_net_type_of_port(const tvdc_policy *p, const char *ifname, uint32_t *type,
     }
     if (bridge)
         snprintf(bridge, TVDC_NET_IFNAMSIZ, "%s", b.name);
+    *type = t;
+    return 0;
+}
+
+int
+tvdc_net_type_of_tap_fd(const tvdc_policy *p, int fd, uint32_t *type,
+                        char tap[TVDC_NET_IFNAMSIZ], char bridge[TVDC_NET_IFNAMSIZ],
+                        tvdc_error *err)
+{
+    struct ifreq ifr = { 0 };
+    tvdc_error e = { 0 };
+    char br[TVDC_NET_IFNAMSIZ] = "";
+    uint32_t t;
+    int r;
+
+    if (!p || fd < 0 || !type)
+        return -EINVAL;
+    if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+        r = -errno;
+        return tn_error(err, r, "cannot tell which interface tap descriptor %d is: %s",
+                        fd, strerror(-r));
+    }
+    ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+    if ((r = tvdc_net_type_of_port(p, ifr.ifr_name, &t, br, &e)) < 0)
+        return tn_error(err, r, "tap %s: %s", ifr.ifr_name,
+                        e.message[0] ? e.message : strerror(-r));
+    if (tap)
+        snprintf(tap, TVDC_NET_IFNAMSIZ, "%s", ifr.ifr_name);
+    if (bridge)
+        memcpy(bridge, br, TVDC_NET_IFNAMSIZ);
     *type = t;
     return 0;
 }

@@ -76,6 +76,12 @@ int tvdc_net_config_from(const tvdc_config *conf, tvdc_net_config *ret, tvdc_err
 void tvdc_net_config_init(tvdc_net_config *ret, const tvdc_config *conf);
 int tvdc_net_config_check(const tvdc_net_config *c, tvdc_error *err);
 
+/* Does tvdc.conf say how to make the bridges (net_uplink, net_underlay,
+ * vxlan_peers or vxlan_group set)?  0: no, they are `tvdc net apply`'s job;
+ * 1: yes, and *ret is tvdc_net_config_from's; -EINVAL with *err when the
+ * settings are wrong. */
+int tvdc_net_config_managed(const tvdc_config *conf, tvdc_net_config *ret, tvdc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Names (pure: no kernel)                                                  */
 
@@ -196,6 +202,83 @@ int tvdc_net_trunk_get(const char *port, uint64_t bitmap[64], uint16_t *pvid,
 /* VLAN ids as ranges "101-103,200" (the format of `bridge vlan`), "" for
  * none.  Returns the length snprintf would have written. */
 int tvdc_net_vlans_format(const uint64_t bitmap[64], char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Which bridge a VM's interface may be on (pure: no kernel)                */
+
+/* A labeled VM's interfaces reach the world only through the bridge of one
+ * of its types (tvdcb<id>, or the libvirt network tvdc-<type> that points
+ * at it); an unlabeled VM uses no TVD bridge.  What an interface is, as its
+ * definition says (libvirt's <interface type=...>): */
+typedef enum tvdc_net_iface_kind {
+    TVDC_NET_IFACE_NETWORK,    /* a libvirt network; source is its name */
+    TVDC_NET_IFACE_BRIDGE,     /* a bridge; source is its name */
+    TVDC_NET_IFACE_DIRECT,     /* a macvtap on source (the link device) */
+    TVDC_NET_IFACE_UNCHECKED,  /* no network backend to check (vhost-user: a
+                                * labeled socket, a resource; null) */
+    TVDC_NET_IFACE_OTHER,      /* anything else (user, ethernet, socket, udp,
+                                * hostdev, vdpa...): bypasses the bridges */
+    TVDC_NET_IFACE_TAP,        /* a tap the kernel says is a port of bridge
+                                * (tvdc_net_type_of_tap_fd); source: its name */
+} tvdc_net_iface_kind;
+
+typedef struct tvdc_net_iface {
+    tvdc_net_iface_kind kind;
+    const char *source;        /* network, bridge, link device or tap; may be NULL */
+    const char *bridge;        /* NETWORK: the bridge libvirt resolved it to
+                                * (NULL: not resolved yet); TAP: its bridge */
+    const char *kind_name;     /* OTHER: the kind for messages, e.g. "user" */
+    const char *what;          /* for messages, e.g. "interface 52:54:00:12:34:56" */
+} tvdc_net_iface;
+
+typedef enum tvdc_net_rule {
+    TVDC_NET_RULE_OK,                /* "ok" */
+    TVDC_NET_RULE_SHARE,             /* "network-share": not a TVD network, or one
+                                      * of a type the VM's label lacks */
+    TVDC_NET_RULE_BYPASS,            /* "network-bypass": around the TVD bridges */
+    TVDC_NET_RULE_PORT,              /* "network-port": really on another bridge */
+    TVDC_NET_RULE_LABELED_RESOURCE,  /* "labeled-resource": an unlabeled VM on a
+                                      * TVD bridge */
+    _TVDC_NET_RULE_MAX,
+} tvdc_net_rule;
+
+typedef struct tvdc_net_verdict {
+    tvdc_net_rule rule;
+    uint32_t type;             /* the TVD type the interface is on, or TVDC_NONE */
+} tvdc_net_verdict;
+
+const char *tvdc_net_rule_to_string(tvdc_net_rule r);
+
+/* May a VM with label (NULL: unlabeled) have this interface, by its
+ * definition?  A label p does not know is judged elsewhere: its interfaces
+ * on a TVD network are permitted here.  Returns TVDC_PERMIT (v->type: the
+ * type whose bridge must exist, TVDC_NONE for none), TVDC_DENY, or -EINVAL;
+ * *v filled in both cases. */
+int tvdc_net_decide_iface(const tvdc_policy *p, const char *label,
+                          const tvdc_net_iface *iface, tvdc_net_verdict *v);
+
+/* May a VM with label (NULL: unlabeled) have a tap that is a port of the
+ * bridge of type (as tvdc_net_type_of_tap_fd says)? */
+int tvdc_net_decide_port(const tvdc_policy *p, const char *label, uint32_t type,
+                         tvdc_net_verdict *v);
+
+/* Is type one of label's types?  1 yes, 0 no (or no such label). */
+int tvdc_net_label_has_type(const tvdc_policy *p, const char *label, uint32_t type);
+
+/* One line explaining a denial, starting "network: ".  Returns the length
+ * snprintf would have written, or -EINVAL. */
+int tvdc_net_verdict_format(const tvdc_policy *p, const char *label,
+                            const tvdc_net_iface *iface, const tvdc_net_verdict *v,
+                            char *buf, size_t len);
+
+/* The tap (or macvtap) behind a file descriptor (TUNGETIFF) and the type of
+ * the bridge it really is a port of (tvdc_net_type_of_port).  tap (may be
+ * NULL) gets the tap's name, bridge (may be NULL) the bridge's.  Errors as
+ * tvdc_net_type_of_port's, or -errno of the ioctl; *err always says what
+ * went wrong ("tap vnet0: ..."). */
+int tvdc_net_type_of_tap_fd(const tvdc_policy *p, int fd, uint32_t *type,
+                            char tap[TVDC_NET_IFNAMSIZ], char bridge[TVDC_NET_IFNAMSIZ],
+                            tvdc_error *err);
 
 #ifdef __cplusplus
 }

@@ -124,7 +124,7 @@ main() {
     install_policy "$H" "$BANK"
     echo 'mode = "lax"' | write_tvdc_conf "$H"
     no_policy "bad tvdc.conf" \
-        "configuration /etc/libvirt/tvdc.conf:1:8: mode: expected \"enforcing\" or \"permissive\", got \"lax\""
+        "configuration /etc/libvirt/tvdc.conf: mode: expected \"enforcing\" or \"permissive\", got \"lax\""
 
     keys=$WORK/keys
     mkdir -p "$keys"

@@ -670,6 +670,73 @@ typedef struct tvdc_migration_request {
 int tvdc_bind_migration(const tvdc_policy *p, const tvdc_migration_request *req,
                         tvdc_binding_result *res);
 
+/* ------------------------------------------------------------------------ */
+/* The host's policy, status and settings, as libvirtd's driver keeps them  */
+
+/* Settings one at a time, for a caller that reads tvdc.conf itself (the
+ * libvirt driver, with libvirt's virConf): the same keys and the same
+ * checks as tvdc_config_load, which uses them too.  new: every default.
+ * set: -EINVAL with *err (no position) for an unknown key, a value of the
+ * wrong kind or an invalid one, -ENOMEM; nothing is changed then. */
+int tvdc_config_new(tvdc_config **ret, tvdc_error *err);
+int tvdc_config_set_string(tvdc_config *c, const char *key, const char *value,
+                           tvdc_error *err);
+int tvdc_config_set_int(tvdc_config *c, const char *key, long long value,
+                        tvdc_error *err);
+int tvdc_config_set_list(tvdc_config *c, const char *key, const char *const *values,
+                         size_t n, tvdc_error *err);
+
+/* Load the policy cfg names as libvirtd does: only a compiled policy, its
+ * signature verified against the trust directory when require_signature
+ * is set, not older than the rollback state (whose directory is created).
+ * On failure a negative errno and *why (malloc'ed, may be NULL): one line
+ * "policy PATH: ..." ("policy PATH:LINE:COLUMN: ..." for a position,
+ * "rollback state directory DIR: ..." when that cannot be made). */
+int tvdc_policy_load_configured(const tvdc_config *cfg, tvdc_policy **ret, char **why);
+
+/* Would a VM running on host host_name with label (NULL: unlabeled) be
+ * permitted by p now, beside the VMs holding the reservations with labels
+ * others (the VM's own not among them)?  The label must be known, the host
+ * in p and authorized for it, and no type of it in conflict with another
+ * VM's (TVDC_RESERVE_FORCE keeps such VMs running; this says they should
+ * not be).  0: permitted; 1: not, with *rule (static: "unlabeled-vm",
+ * tvdc_rule_to_string()) and *detail (malloc'ed, tvdc_verdict_format's
+ * line); -EINVAL, -ENOMEM. */
+int tvdc_decide_running(const tvdc_policy *p, const char *host_name, const char *label,
+                        const uint32_t *others, size_t n_others,
+                        const char **rule, char **detail);
+
+/* The status file `tvdc status` reads (TVDC_STATUS_PATH, JSON, format 1):
+ * what libvirtd's driver enforces now. */
+typedef struct tvdc_status_domain {
+    const char *uuid;
+    const char *name;
+    const char *label;            /* NULL: unlabeled */
+    int reserved;                 /* holds a reservation */
+    int running;                  /* 0: starting */
+    const char *violation;        /* why the policy in force would not run it */
+    const char *violation_rule;
+} tvdc_status_domain;
+
+typedef struct tvdc_status {
+    const tvdc_policy *policy;    /* NULL: no policy in force */
+    const tvdc_config *config;    /* the settings (the policy's path); may be NULL */
+    tvdc_host *host;              /* its reservation table; may be NULL */
+    const char *host_name;
+    tvdc_mode mode;
+    const char *config_path;
+    const char *error;            /* why no policy is in force, or why its
+                                   * replacement was refused; NULL: none */
+    const char *audit_log;
+    const tvdc_status_domain *domains;
+    size_t n_domains;
+    int64_t time_usec;            /* "updated"; 0: now */
+} tvdc_status;
+
+/* Write the status to path atomically, mode 0600 (the directory must
+ * exist). */
+int tvdc_status_write(const char *path, const tvdc_status *st);
+
 #ifdef __cplusplus
 }
 #endif

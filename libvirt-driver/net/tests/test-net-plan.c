@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "net-internal.h"
+#include "net-test.h"
 
 #define LONG_TYPE "T23456789012345678901234567890123456789012345678901234567890123X"
 
@@ -39,26 +40,7 @@ static const char policy_json[] =
     "               {\"type\": \"BIG\", \"vlan\": 1}]\n"
     "}\n";
 
-static tvdc_policy *pol;
-
-static int
-setup(void **state)
-{
-    tvdc_error e = { 0 };
-
-    if (tvdc_policy_parse_json(policy_json, strlen(policy_json), &pol, &e) < 0) {
-        fprintf(stderr, "policy: %u:%u: %s\n", e.line, e.column, e.message);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    tvdc_policy_free(pol);
-    return 0;
-}
+NET_TEST_POLICY_FIXTURE(policy_json)
 
 static uint32_t
 type(const char *name)
