@@ -65,9 +65,11 @@ note() {
     done
 }
 
+# A description is printed on one line; it must not hold "# SKIP" or
+# "# TODO" (TAP reads them as directives).
 pass() {
     tap_n=$((tap_n + 1))
-    printf 'ok %d - %s\n' "$tap_n" "$1"
+    printf 'ok %d - %s\n' "$tap_n" "${1//$'\n'/ }"
 }
 
 # fail DESC [DETAIL...]
@@ -75,7 +77,7 @@ fail() {
     local line l
     tap_n=$((tap_n + 1))
     tap_failed=$((tap_failed + 1))
-    printf 'not ok %d - %s\n' "$tap_n" "$1"
+    printf 'not ok %d - %s\n' "$tap_n" "${1//$'\n'/ }"
     shift
     for line in "$@"; do
         while IFS= read -r l; do printf '#   %s\n' "$l"; done <<<"$line"
@@ -86,18 +88,20 @@ fail() {
 skip() {
     tap_n=$((tap_n + 1))
     tap_skipped=$((tap_skipped + 1))
-    printf 'ok %d - %s # SKIP %s\n' "$tap_n" "$1" "$2"
+    printf 'ok %d - %s # SKIP %s\n' "$tap_n" "${1//$'\n'/ }" "${2//$'\n'/ }"
 }
 
 bail() {
-    printf 'Bail out! %s\n' "$*"
+    local msg="$*"
+    printf 'Bail out! %s\n' "${msg//$'\n'/ }"
     tap_ended=1
     exit 1
 }
 
 skip_all() {
     (( tap_n == 0 )) || bail "skip_all after $tap_n checks: $*"
-    printf '1..0 # SKIP %s\n' "$*"
+    local msg="$*"
+    printf '1..0 # SKIP %s\n' "${msg//$'\n'/ }"
     tap_ended=1
     exit 0
 }
