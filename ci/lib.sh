@@ -18,6 +18,9 @@
 TVDC_CACHE=${TVDC_CACHE:-/var/cache/tvdc}
 TVDC_ROOT=${TVDC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 export TVDC_CACHE TVDC_ROOT
+# The ci/ scripts parse what virsh, ip and apt print, and the daemons they
+# start (ci/dcbox) answer in their locale: the C locale, everywhere.
+export LC_ALL=C
 
 # Name of the calling script, for log prefixes.
 TVDC_PROG=${TVDC_PROG:-$(basename "$0")}

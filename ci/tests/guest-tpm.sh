@@ -16,51 +16,38 @@
 #   4. no TPM device at all: ek fails saying so; bad hex is refused.
 # Everything lives in one mktemp -d; /etc and /var/lib/swtpm-localca are
 # never touched.
-set -euo pipefail
+# shellcheck source=ci/tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BOOT_TIMEOUT=90
 HEX1=cafe01
 HEX2=00112233445566778899aabbccddeeff
 
-checks=0
 pids=()
 
-say() {
-    printf 'guest-tpm: %s\n' "$*"
-}
-
-pass() {
-    checks=$((checks + 1))
-    say "ok: $*"
-}
-
-fail() {
-    say "FAIL: $*"
+stop() {            # stop DESC [DETAIL...]: a failed check the next ones need
+    fail "$@"
     exit 1
 }
 
 # Kill what this script started and is still running (its pids that are
 # still jobs of this shell: a reaped pid may belong to someone else by now).
 cleanup() {
-    local rc=$? pid running
+    local pid running
     running=" $(jobs -p | tr '\n' ' ') "
     for pid in "${pids[@]}"; do
         [[ $running == *" $pid "* ]] || continue
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    if (( rc != 0 )) && [[ -n ${CONSOLE:-} && -e $CONSOLE ]]; then
-        say "console of the last boot ($CONSOLE, last lines):"
-        tail -15 "$CONSOLE" | tr -d '\r' | sed 's/^/    /'
+    if (( TAP_RC != 0 )) && [[ -n ${CONSOLE:-} && -e $CONSOLE ]]; then
+        note "console of the last boot ($CONSOLE, last lines):" "$(tail -15 "$CONSOLE" | tr -d '\r')"
         for f in "${CONSOLE%.console}".{qemu,swtpm}.log; do
             [[ -s $f ]] || continue
-            say "$(basename "$f"), last lines:"
-            tail -10 "$f" | sed 's/^/    /'
+            note "$(basename "$f"), last lines:" "$(tail -10 "$f")"
         done
     fi
-    rm -rf "$TMP"
-    exit "$rc"
 }
 
 # A private swtpm_localca CA, and a swtpm_setup configuration that uses it
@@ -110,7 +97,7 @@ provision() {
     XDG_CONFIG_HOME=$TMP/xdg swtpm_setup --tpm2 --tpmstate "$1" \
         --config "$TMP/xdg/swtpm_setup.conf" --vmid guest-tpm \
         --create-ek-cert --create-platform-cert --logfile "$1.setup.log" \
-        >/dev/null 2>&1 || { cat "$1.setup.log" >&2; fail "swtpm_setup failed"; }
+        >/dev/null 2>&1 || { cat "$1.setup.log" >&2; stop "swtpm_setup failed"; }
 }
 
 # boot NAME STATEDIR|none TPM_ACTIONS: start QEMU (and a swtpm on STATEDIR)
@@ -130,7 +117,7 @@ boot() {
             [[ -S $ctrl ]] && break
             sleep 0.1
         done
-        [[ -S $ctrl ]] || fail "$name: swtpm did not create $ctrl"
+        [[ -S $ctrl ]] || stop "$name: swtpm did not create $ctrl"
         tpm_args=(-chardev "socket,id=chrtpm,path=$ctrl"
                   -tpmdev "emulator,id=tpm0,chardev=chrtpm"
                   -device "tpm-crb,tpmdev=tpm0")
@@ -154,7 +141,7 @@ boot() {
 # socket, not a pipe: a command written into a monitor FIFO was lost when
 # the test ran with stdin on /dev/null (as under meson).
 hmp() {
-    python3 - "$MON" "$1" <<'EOF' || fail "HMP command '$1' could not be sent"
+    python3 - "$MON" "$1" <<'EOF' || stop "HMP command '$1' could not be sent"
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 for _ in range(100):
@@ -196,7 +183,7 @@ reset_guest() {
         (( $(console | grep -c 'Linux version') > boots )) && return 0
         sleep 0.2
     done
-    fail "no reboot 60 s after system_reset (QEMU: $(hmp 'info status' | tr -d '\r' | xargs))"
+    stop "no reboot 60 s after system_reset (QEMU: $(hmp 'info status' | tr -d '\r' | xargs))"
 }
 
 # The console without carriage returns.
@@ -210,10 +197,10 @@ wait_ready() {
     local count=$1 deadline=$(( $(date +%s) + BOOT_TIMEOUT ))
     while (( $(date +%s) < deadline )); do
         (( $(console | grep -c '^TVDC-GUEST READY') >= count )) && return 0
-        kill -0 "$QEMU_PID" 2>/dev/null || fail "QEMU exited: $(cat "$TMP"/*.qemu.log)"
+        kill -0 "$QEMU_PID" 2>/dev/null || stop "QEMU exited: $(cat "$TMP"/*.qemu.log)"
         sleep 0.2
     done
-    fail "no 'TVDC-GUEST READY' number $count within $BOOT_TIMEOUT s"
+    stop "no 'TVDC-GUEST READY' number $count within $BOOT_TIMEOUT s"
 }
 
 # Stop the current QEMU; its swtpm (--terminate) exits with it.
@@ -238,16 +225,13 @@ expect_results() {  # expect_results WHAT LINE...: exactly these result lines
     shift
     got=$(results)
     want=$(printf '%s\n' "$@")
-    [[ $got == "$want" ]] || fail "$what: expected:
-$want
-got:
-$got"
+    [[ $got == "$want" ]] || stop "$what: the guest's result lines" "expected:" "$want" "got:" "$got"
 }
 
 test_provisioned() {
     local ca=$TMP/ca/state
     provision "$TMP/tpm-a"
-    [[ -s $TMP/ca/issued-ek.der ]] || fail "the local CA issued no RSA EK certificate"
+    [[ -s $TMP/ca/issued-ek.der ]] || stop "the local CA issued no RSA EK certificate"
 
     boot first "$TMP/tpm-a" "ek,nv-read,nv-write:$HEX1"
     wait_ready 1
@@ -257,24 +241,24 @@ test_provisioned() {
     console | sed -n '/^-----BEGIN CERTIFICATE-----$/,/^-----END CERTIFICATE-----$/p' \
         >"$TMP/guest-ek.pem"
     console | grep -B1 -x 'TPM-EK ok' | head -1 | grep -qx -- '-----END CERTIFICATE-----' ||
-        fail "'TPM-EK ok' does not follow the PEM"
+        stop "'TPM-EK ok' does not follow the PEM"
     # Base64 lines: 64 characters each, the last one 1 to 64.
     awk '!/^-----/ { if (last != "" && length(last) != 64) bad = 1; last = $0 }
          END { exit bad || length(last) < 1 || length(last) > 64 }' \
-        "$TMP/guest-ek.pem" || fail "PEM base64 lines are not 64 characters"
+        "$TMP/guest-ek.pem" || stop "PEM base64 lines are not 64 characters"
     openssl x509 -in "$TMP/guest-ek.pem" -noout 2>/dev/null ||
-        fail "the guest's PEM does not parse as a certificate"
-    pass "the guest's EK certificate parses" \
-        "($(openssl x509 -in "$TMP/guest-ek.pem" -noout -issuer))"
+        stop "the guest's PEM does not parse as a certificate"
+    pass "the guest's EK certificate parses"
+    note "$(openssl x509 -in "$TMP/guest-ek.pem" -noout -issuer)"
     openssl verify -CAfile "$ca/swtpm-localca-rootca-cert.pem" \
         -untrusted "$ca/issuercert.pem" "$TMP/guest-ek.pem" >/dev/null ||
-        fail "the guest's EK certificate does not verify against the local CA"
+        stop "the guest's EK certificate does not verify against the local CA"
     if openssl verify -CAfile "$ca/issuercert.pem" "$TMP/guest-ek.pem" >/dev/null 2>&1; then
-        fail "the EK certificate verifies without its root (the check cannot fail?)"
+        stop "the EK certificate verifies without its root (the check cannot fail?)"
     fi
     pass "it verifies against the local CA (root + issuer), not without the root"
     cmp -s <(openssl x509 -in "$TMP/guest-ek.pem" -outform DER) "$TMP/ca/issued-ek.der" ||
-        fail "the guest's EK certificate is not the one the CA issued"
+        stop "the guest's EK certificate is not the one the CA issued"
     pass "it is byte for byte the certificate swtpm_localca issued"
 
     reset_guest
@@ -312,24 +296,24 @@ test_no_tpm() {
 
 main() {
     local image t0
-    [[ $(id -u) -eq 0 ]] || fail "needs root"
+    [[ $(id -u) -eq 0 ]] || skip_all "guest-tpm needs root"
     for p in qemu-system-x86_64 swtpm swtpm_setup swtpm_localca openssl; do
-        command -v "$p" >/dev/null || fail "$p not installed (ci/deps guest)"
+        command -v "$p" >/dev/null || bail "$p not installed (ci/deps guest)"
     done
-    TMP=$(mktemp -d)
-    trap cleanup EXIT
+    TMP=$TAP_TMP
+    at_exit cleanup
     t0=$(date +%s)
-    image=$("$ROOT/ci/build-image")
+    image=$("$ROOT/ci/build-image") || bail "ci/build-image failed"
     KERNEL=${image#kernel=}
     KERNEL=${KERNEL%% initrd=*}
     INITRD=${image##* initrd=}
-    [[ -r $KERNEL && -r $INITRD ]] || fail "image paths not readable: $image"
+    [[ -r $KERNEL && -r $INITRD ]] || bail "image paths not readable: $image"
 
     setup_ca
     test_provisioned
     test_unprovisioned
     test_no_tpm
-    say "all $checks checks passed in $(( $(date +%s) - t0 )) s"
+    note "$(( $(date +%s) - t0 )) s"
 }
 
 main "$@"

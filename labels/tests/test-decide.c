@@ -8,16 +8,15 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "test-data.h"
 
 static tvdc_policy *
-parse(const char *json)
+parse(const char *name)
 {
-    tvdc_policy *p = NULL;
-    tvdc_error e = { 0 };
-    int r = tvdc_policy_parse_json(json, strlen(json), &p, &e);
-    if (r < 0)
-        fail_msg("policy: %s", e.message);
-    return p;
+    char file[256];
+
+    snprintf(file, sizeof(file), "policies/%s.json", name);
+    return test_policy(file);
 }
 
 static uint32_t
@@ -28,13 +27,8 @@ L(const tvdc_policy *p, const char *name)
     return (uint32_t) l;
 }
 
-/* Figure 3: VMs labeled MA and SU, a management VM labeled {MA, SU}, a
- * block device labeled SU. */
-static const char fig3[] =
-    "{\"name\":\"fig3\",\"version\":1,\"types\":[\"MA\",\"SU\"],"
-    "\"labels\":[{\"name\":\"MA\",\"types\":[\"MA\"]},{\"name\":\"SU\",\"types\":[\"SU\"]},"
-    "{\"name\":\"mgmt\",\"types\":[\"MA\",\"SU\"]},{\"name\":\"blockdev-SU\",\"types\":[\"SU\"]}]}";
-
+/* Figure 3 (policies/figure3.json): VMs labeled MA and SU, a management VM
+ * labeled {MA, SU}, a block device labeled SU. */
 static void
 test_figure3(void **state)
 {
@@ -57,7 +51,7 @@ test_figure3(void **state)
         { "MA", "blockdev-SU", TVDC_DENY, NULL,
           "resource: label MA (types MA) shares no type with resource label blockdev-SU (types SU)" },
     };
-    tvdc_policy *p = parse(fig3);
+    tvdc_policy *p = parse("figure3");
     (void) state;
 
     for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -80,20 +74,8 @@ test_figure3(void **state)
     tvdc_policy_free(p);
 }
 
-static const char coll[] =
-    "{\"name\":\"coll\",\"version\":3,\"types\":[\"MA\",\"SU\",\"WEB\",\"A\",\"B\",\"C\",\"D\"],"
-    "\"labels\":["
-    "{\"name\":\"ma\",\"types\":[\"MA\"]},{\"name\":\"su\",\"types\":[\"SU\"]},"
-    "{\"name\":\"web\",\"types\":[\"WEB\"]},{\"name\":\"ma-web\",\"types\":[\"MA\",\"WEB\"]},"
-    "{\"name\":\"su-web\",\"types\":[\"WEB\",\"SU\"]},{\"name\":\"ma-su\",\"types\":[\"MA\",\"SU\"]},"
-    "{\"name\":\"a\",\"types\":[\"A\"]},{\"name\":\"b\",\"types\":[\"B\"]},"
-    "{\"name\":\"c\",\"types\":[\"C\"]},{\"name\":\"d\",\"types\":[\"D\"]},"
-    "{\"name\":\"web-only\",\"types\":[\"WEB\"]},"
-    "{\"name\":\"all\",\"types\":[\"MA\",\"SU\",\"WEB\",\"A\",\"B\",\"C\",\"D\"]}],"
-    "\"conflicts\":[{\"name\":\"wall\",\"types\":[\"MA\",\"SU\"]},"
-    "{\"name\":\"abc\",\"types\":[\"A\",\"B\",\"C\"]}],"
-    "\"hosts\":[{\"name\":\"h1\",\"label\":\"all\"},{\"name\":\"web1\",\"label\":\"web-only\"}]}";
-
+/* policies/collocation.json: conflict sets {MA, SU} and {A, B, C}; host
+ * h1 of every type, web1 of WEB only. */
 static void
 test_collocation(void **state)
 {
@@ -125,7 +107,7 @@ test_collocation(void **state)
         { { "d", "web" }, "a", TVDC_PERMIT, TVDC_RULE_OK },
         { { "a", "ma" }, "d", TVDC_PERMIT, TVDC_RULE_OK },
     };
-    tvdc_policy *p = parse(coll);
+    tvdc_policy *p = parse("collocation");
     (void) state;
 
     for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -160,7 +142,7 @@ test_collocation(void **state)
 static void
 test_release_then_start(void **state)
 {
-    tvdc_policy *p = parse(coll);
+    tvdc_policy *p = parse("collocation");
     tvdc_host *h = NULL;
     tvdc_verdict v;
     char buf[256];
@@ -201,7 +183,7 @@ test_release_then_start(void **state)
 static void
 test_host_authorization(void **state)
 {
-    tvdc_policy *p = parse(coll);
+    tvdc_policy *p = parse("collocation");
     tvdc_verdict v;
     char buf[256];
     (void) state;
@@ -220,7 +202,7 @@ test_host_authorization(void **state)
 static void
 test_decide_start(void **state)
 {
-    tvdc_policy *p = parse(coll);
+    tvdc_policy *p = parse("collocation");
     tvdc_host *h = NULL;
     tvdc_verdict checks[6];
     const char *res[] = { "ma-web", "web", "nope" };

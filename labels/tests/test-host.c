@@ -8,12 +8,9 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "test-data.h"
 
-static const char bank[] =
-    "{\"name\":\"bank-dc\",\"version\":1,\"types\":[\"MA\",\"SU\",\"WEB\"],"
-    "\"labels\":[{\"name\":\"market-analysis\",\"types\":[\"MA\"]},"
-    "{\"name\":\"underwriting\",\"types\":[\"SU\"]},{\"name\":\"public-web\",\"types\":[\"WEB\"]}],"
-    "\"conflicts\":[{\"name\":\"chinese-wall\",\"types\":[\"MA\",\"SU\"]}]}";
+static char *bank;          /* policies/bank-no-hosts.json */
 
 typedef struct racer {
     tvdc_host *h;
@@ -182,5 +179,10 @@ main(void)
         cmocka_unit_test(test_churn_counts),
         cmocka_unit_test(test_bad_arguments),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int r;
+
+    bank = test_data("policies/bank-no-hosts.json", NULL);
+    r = cmocka_run_group_tests(tests, NULL, NULL);
+    free(bank);
+    return r;
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "test-data.h"
 
 #define MAX_STEPS 16
 
@@ -89,23 +90,9 @@ static void line_col(const char *buf, size_t off, unsigned *line, unsigned *col)
     }
 }
 
-static const char doc[] =
-    "\n"
-    "  {\n"
-    "    \"name\": \"bank-dc\",\n"
-    "    \"version\": 1,\n"
-    "    \"types\": [\"MA\", \"SU\", \"WEB\"],\n"
-    "    \"labels\": [\n"
-    "      {\"name\": \"market-analysis\", \"types\": [\"MA\"]},\n"
-    "      {\"name\": \"underwriting\",    \"types\": [\"SU\"]},\n"
-    "      {\"name\": \"public-web\",      \"types\": [\"WEB\"]},\n"
-    "      {\"name\": \"dual-host\",       \"types\": [\"MA\", \"SU\", \"WEB\"]}\n"
-    "    ],\n"
-    "    \"conflicts\": [[\"MA\", \"SU\"]],\n"
-    "    \"hosts\": {\"h1\": \"dual-host\", \"h.2\": null, \"e\\u0301\": true},\n"
-    "    \"nums\": [-1.5e+3, 0, 1e9, {\"deep\": [[{}], [[\"x\"]]]}],\n"
-    "    \"tricky\": \"]}[{\\\",:\"\n"
-    "  }\n";
+/* A policy-shaped document (policies/locate-doc.json: not a valid policy,
+ * every kind of JSON value), read by main(). */
+static char *doc;
 
 static const struct {
     const char *path;
@@ -334,7 +321,7 @@ static void test_duplicates(void **state)
 
 static void test_no_duplicates(void **state)
 {
-    static const char *const cases[] = {
+    const char *const cases[] = {
         doc,    /* "name" and "types" in every label: different objects */
         "{\"ab\":1,\"a\":2,\"abc\":3,\"b\":4}",
         "{\"a\":{\"a\":{\"a\":1}}}",
@@ -639,5 +626,10 @@ int main(void)
         cmocka_unit_test(test_many_keys),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int r;
+
+    doc = test_data("policies/locate-doc.json", NULL);
+    r = cmocka_run_group_tests(tests, NULL, NULL);
+    free(doc);
+    return r;
 }

@@ -1,13 +1,12 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # Size limits that must hold: 65,536 types and 1,000,000 labels load (JSON
 # and compiled), decisions work at that size, and one type over the limit
 # is refused with E2BIG's message rather than a crash.
-set -u
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
+# shellcheck source=ci/tests/tap.sh
+. "$(dirname "$0")/../../ci/tests/tap.sh"
+tmp=$TAP_TMP
 
-python3 - "$tmp/big.json" <<'PY'
+python3 - "$tmp/big.json" <<'PY' || bail "cannot write the big policy"
 import json, sys
 n_types, n_labels = 65536, 1000000
 with open(sys.argv[1], "w") as f:
@@ -20,20 +19,13 @@ with open(sys.argv[1], "w") as f:
     f.write('"hosts":[{"name":"h","label":"L0"}]}')
 PY
 
-out=$("$TVDC" policy validate "$tmp/big.json" 2>&1)
 want="valid: scale v1: 65536 types, 1000000 labels, 1 conflict set, 1 host"
-[ "$out" = "$want" ] || { echo "FAIL: JSON: $out"; fail=1; }
-
-"$TVDC" policy compile "$tmp/big.json" --output "$tmp/big.bin" >/dev/null || { echo "FAIL: compile"; fail=1; }
-out=$("$TVDC" policy validate "$tmp/big.bin" 2>&1)
-[ "$out" = "$want" ] || { echo "FAIL: binary: $out"; fail=1; }
+check_eq "JSON loads" "$want" "$("$TVDC" policy validate "$tmp/big.json" 2>&1)"
+expect_ok "compile" "$TVDC" policy compile "$tmp/big.json" --output "$tmp/big.bin"
+check_eq "binary loads" "$want" "$("$TVDC" policy validate "$tmp/big.bin" 2>&1)"
 
 # L0 = {T0, T1}; L65535 = {T65535, T(65535*7+1 mod 65536)} holds T65535,
 # which conflicts with T0.
-"$TVDC" policy decide "$tmp/big.bin" --host h --label L0 --running L65535 > "$tmp/out"
-rc=$?
-grep -qx "deny: collocation: type T0 of label L0 conflicts with running type T65535 (label L65535) in conflict set C0" "$tmp/out" && [ $rc -eq 1 ] ||
-    { echo "FAIL: decide at scale (exit $rc): $(cat "$tmp/out")"; fail=1; }
-
-echo "scale: $([ $fail -eq 0 ] && echo ok || echo FAILED)"
-exit $fail
+expect_exit "decide at scale: denied" 1 "$TVDC" policy decide "$tmp/big.bin" --host h --label L0 --running L65535
+check_line "decide at scale: the conflict named" "$tmp/out" \
+    "deny: collocation: type T0 of label L0 conflicts with running type T65535 (label L65535) in conflict set C0"

@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # tvdc policy sign / verify (/ keygen) through the command: exit codes and
 # messages for good signatures of both algorithms, a flipped byte in the
 # policy or the signature, an untrusted key, an empty trust directory,
@@ -6,42 +6,25 @@
 # openssl verifies tvdc's signatures and tvdc verifies openssl's.
 #
 # $TVDC is the built command, $TVDC_EXAMPLES the examples directory.
-set -u
+# shellcheck source=ci/tests/tap.sh
+. "$(dirname "$0")/../../ci/tests/tap.sh"
 : "${TVDC:?set TVDC to the tvdc binary}"
 : "${TVDC_EXAMPLES:?set TVDC_EXAMPLES to labels/examples}"
+cd "$TAP_TMP" || bail "cd $TAP_TMP"
 
-tmp=$(mktemp -d)
-cleanup() { rm -rf "$tmp"; }
-trap cleanup EXIT
-cd "$tmp" || exit 2
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-
-# expect NAME RC PATTERN CMD...: CMD exits RC and its output (stdout and
-# stderr) contains the fixed string PATTERN ('' for any).
-expect() {
-    local name=$1 want_rc=$2 pattern=$3 out rc
+# expect_output DESC RC PATTERN CMD...: CMD exits RC and its output (stdout
+# or stderr) contains the fixed string PATTERN ('' for any).
+expect_output() {
+    local desc=$1 want=$2 pattern=$3
     shift 3
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want_rc" ]; then
-        bad "$name: exit $rc, want $want_rc"
-        printf '    %s\n' "$out"
-    elif [ -n "$pattern" ] && ! grep -qF -- "$pattern" <<<"$out"; then
-        bad "$name: output lacks '$pattern'"
-        printf '    %s\n' "$out"
+    run "$@"
+    if (( RC != want )); then
+        fail "$desc" "exit $RC, want $want" "$OUT" "$ERR"
+    elif [[ -n $pattern ]] && ! grep -qF -- "$pattern" <<<"$OUT"$'\n'"$ERR"; then
+        fail "$desc" "output lacks '$pattern'" "$OUT" "$ERR"
     else
-        ok
+        pass "$desc"
     fi
-}
-
-# check NAME CMD...: CMD succeeds.
-check() {
-    local name=$1
-    shift
-    if "$@" >/dev/null 2>&1; then ok; else bad "$name"; fi
 }
 
 # The base64 body of a signature, decoded.
@@ -66,7 +49,7 @@ openssl genpkey -algorithm ed25519 -out ed2.key 2>/dev/null &&
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.key 2>/dev/null &&
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out p384.key 2>/dev/null &&
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.key 2>/dev/null ||
-    { echo "openssl genpkey failed"; exit 2; }
+    bail "openssl genpkey failed"
 mkdir trust other empty unusable
 openssl pkey -in ed.key -pubout -out trust/ed.pem
 openssl pkey -in ec.key -pubout -out trust/ec.pem
@@ -78,49 +61,49 @@ cp "$TVDC_EXAMPLES/bank.json" bank.json
 
 # ---------------------------------------------------------------------------
 # Sign and verify, both algorithms
-expect "sign ed25519" 0 "signed: bank.json (bank-dc v1) -> bank.json.sig (ed25519, key id $(key_id trust/ed.pem))" \
+expect_output "sign ed25519" 0 "signed: bank.json (bank-dc v1) -> bank.json.sig (ed25519, key id $(key_id trust/ed.pem))" \
     "$TVDC" policy sign --key ed.key bank.json
 check "signature armour" grep -qx -- '-----BEGIN TVDC SIGNATURE-----' bank.json.sig
 check "signature Key-Id header" grep -qx -- "Key-Id: $(key_id trust/ed.pem)" bank.json.sig
-expect "verify ed25519" 0 "verified: bank.json signed by trust/ed.pem (ed25519)" \
+expect_output "verify ed25519" 0 "verified: bank.json signed by trust/ed.pem (ed25519)" \
     "$TVDC" policy verify --trust trust bank.json
 
 # openssl verifies tvdc's Ed25519 signature (pure Ed25519 over the bytes).
 sig_raw bank.json.sig > ed.raw
-expect "openssl pkeyutl verifies the ed25519 signature" 0 "Signature Verified Successfully" \
+expect_output "openssl pkeyutl verifies the ed25519 signature" 0 "Signature Verified Successfully" \
     openssl pkeyutl -verify -pubin -inkey trust/ed.pem -rawin -in bank.json -sigfile ed.raw
 check "ed25519 signature is 64 bytes" test "$(stat -c %s ed.raw)" -eq 64
 
-expect "sign ecdsa" 0 "(ecdsa-p256-sha256, key id $(key_id trust/ec.pem))" \
+expect_output "sign ecdsa" 0 "(ecdsa-p256-sha256, key id $(key_id trust/ec.pem))" \
     "$TVDC" policy sign --key ec.key --output bank.json.ec.sig bank.json
-expect "verify ecdsa" 0 "verified: bank.json signed by trust/ec.pem (ecdsa-p256-sha256)" \
+expect_output "verify ecdsa" 0 "verified: bank.json signed by trust/ec.pem (ecdsa-p256-sha256)" \
     "$TVDC" policy verify --trust trust --signature bank.json.ec.sig bank.json
 sig_raw bank.json.ec.sig > ec.der
-expect "openssl dgst verifies the ecdsa signature" 0 "Verified OK" \
+expect_output "openssl dgst verifies the ecdsa signature" 0 "Verified OK" \
     openssl dgst -sha256 -verify trust/ec.pem -signature ec.der bank.json
 
 # tvdc verifies signatures that openssl made and we armoured by hand.
 openssl pkeyutl -sign -inkey ed.key -rawin -in bank.json -out ossl-ed.raw
 armour ed25519 ossl-ed.raw trust/ed.pem > ossl-ed.sig
-expect "tvdc verifies an openssl ed25519 signature" 0 "signed by trust/ed.pem (ed25519)" \
+expect_output "tvdc verifies an openssl ed25519 signature" 0 "signed by trust/ed.pem (ed25519)" \
     "$TVDC" policy verify --trust trust --signature ossl-ed.sig bank.json
 openssl dgst -sha256 -sign ec.key -out ossl-ec.der bank.json
 armour ecdsa-p256-sha256 ossl-ec.der trust/ec.pem > ossl-ec.sig
-expect "tvdc verifies an openssl ecdsa signature" 0 "signed by trust/ec.pem (ecdsa-p256-sha256)" \
+expect_output "tvdc verifies an openssl ecdsa signature" 0 "signed by trust/ec.pem (ecdsa-p256-sha256)" \
     "$TVDC" policy verify --trust trust --signature ossl-ec.sig bank.json
 
-expect "sign to stdout" 0 "-----END TVDC SIGNATURE-----" \
+expect_output "sign to stdout" 0 "-----END TVDC SIGNATURE-----" \
     "$TVDC" policy sign --key ed.key --output - bank.json
-expect "sign refuses to overwrite the policy" 2 "refusing to overwrite the policy" \
+expect_output "sign refuses to overwrite the policy" 2 "refusing to overwrite the policy" \
     "$TVDC" policy sign --key ed.key --output bank.json bank.json
 
 # The compiled form is signable too.
 if "$TVDC" policy compile bank.json --output bank.bin >/dev/null 2>&1; then
-    expect "sign compiled" 0 "signed: bank.bin (bank-dc v1)" "$TVDC" policy sign --key ec.key bank.bin
-    expect "verify compiled" 0 "verified: bank.bin signed by trust/ec.pem" \
+    expect_output "sign compiled" 0 "signed: bank.bin (bank-dc v1)" "$TVDC" policy sign --key ec.key bank.bin
+    expect_output "verify compiled" 0 "verified: bank.bin signed by trust/ec.pem" \
         "$TVDC" policy verify --trust trust bank.bin
 else
-    bad "tvdc policy compile bank.json"
+    fail "tvdc policy compile bank.json"
 fi
 
 # ---------------------------------------------------------------------------
@@ -128,7 +111,7 @@ fi
 cp bank.json flipped.json
 cp bank.json.sig flipped.json.sig
 printf 'X' | dd of=flipped.json bs=1 seek=40 conv=notrunc status=none
-expect "one flipped byte in the policy" 1 "rejected: flipped.json.sig: no trusted key in trust verifies the signature" \
+expect_output "one flipped byte in the policy" 1 "rejected: flipped.json.sig: no trusted key in trust verifies the signature" \
     "$TVDC" policy verify --trust trust flipped.json
 
 cp bank.json rawflip.json
@@ -137,76 +120,76 @@ byte=$(od -An -tu1 -j 10 -N 1 rawflip.raw)
 printf "\\x$(printf %02x $((byte ^ 1)))" | dd of=rawflip.raw bs=1 seek=10 conv=notrunc status=none
 check "the raw signature really differs" test "$(cmp -l rawflip.raw ed.raw | wc -l)" -eq 1
 armour ed25519 rawflip.raw trust/ed.pem > rawflip.json.sig
-expect "one flipped byte in the signature" 1 "rejected: rawflip.json.sig: no trusted key" \
+expect_output "one flipped byte in the signature" 1 "rejected: rawflip.json.sig: no trusted key" \
     "$TVDC" policy verify --trust trust rawflip.json
 
-expect "untrusted key" 1 "rejected: bank.json.sig: no trusted key in other verifies the signature (1 ed25519 key tried" \
+expect_output "untrusted key" 1 "rejected: bank.json.sig: no trusted key in other verifies the signature (1 ed25519 key tried" \
     "$TVDC" policy verify --trust other bank.json
-expect "no key of the signature's algorithm" 1 "no trusted ecdsa-p256-sha256 key in other" \
+expect_output "no key of the signature's algorithm" 1 "no trusted ecdsa-p256-sha256 key in other" \
     "$TVDC" policy verify --trust other --signature bank.json.ec.sig bank.json
 
 # ---------------------------------------------------------------------------
 # Errors: exit 2
-expect "empty trust directory" 2 "empty: no usable key" \
+expect_output "empty trust directory" 2 "empty: no usable key" \
     "$TVDC" policy verify --trust empty bank.json
-expect "only RSA and P-384 keys" 2 "ignored: p384.pem (EC secp384r1), rsa.pem (RSA)" \
+expect_output "only RSA and P-384 keys" 2 "ignored: p384.pem (EC secp384r1), rsa.pem (RSA)" \
     "$TVDC" policy verify --trust unusable bank.json
-expect "missing trust directory" 2 "nonexistent: No such file or directory" \
+expect_output "missing trust directory" 2 "nonexistent: No such file or directory" \
     "$TVDC" policy verify --trust nonexistent bank.json
 mkdir withpriv && cp trust/ed.pem withpriv/ && cp ec.key withpriv/z.pem
-expect "private key in the trust directory" 2 "withpriv/z.pem: holds a private key" \
+expect_output "private key in the trust directory" 2 "withpriv/z.pem: holds a private key" \
     "$TVDC" policy verify --trust withpriv bank.json
 cp bank.json unsigned.json
-expect "unsigned policy" 2 "unsigned.json.sig: No such file or directory" \
+expect_output "unsigned policy" 2 "unsigned.json.sig: No such file or directory" \
     "$TVDC" policy verify --trust trust unsigned.json
 
 cp bank.json mal.json
 echo "hello" > mal.json.sig
-expect "garbage signature" 2 "mal.json.sig:1:1: expected '-----BEGIN TVDC SIGNATURE-----'" \
+expect_output "garbage signature" 2 "mal.json.sig:1:1: expected '-----BEGIN TVDC SIGNATURE-----'" \
     "$TVDC" policy verify --trust trust mal.json
 sed 's/^Algorithm: .*/Algorithm: rsa-sha256/' bank.json.sig > mal.json.sig
-expect "unknown algorithm" 2 "mal.json.sig:2:12: unknown algorithm 'rsa-sha256'" \
+expect_output "unknown algorithm" 2 "mal.json.sig:2:12: unknown algorithm 'rsa-sha256'" \
     "$TVDC" policy verify --trust trust mal.json
 sed 's/$/\r/' bank.json.sig > mal.json.sig
-expect "CRLF signature" 2 "mal.json.sig:1:31: unexpected byte 0x0d" \
+expect_output "CRLF signature" 2 "mal.json.sig:1:31: unexpected byte 0x0d" \
     "$TVDC" policy verify --trust trust mal.json
 sed '/^-----END/d' bank.json.sig > mal.json.sig
-expect "no END line" 2 "missing '-----END TVDC SIGNATURE-----'" \
+expect_output "no END line" 2 "missing '-----END TVDC SIGNATURE-----'" \
     "$TVDC" policy verify --trust trust mal.json
 sed '5s/^./*/' bank.json.sig > mal.json.sig
-expect "bad base64" 2 "mal.json.sig:5:1: bad base64 character '*'" \
+expect_output "bad base64" 2 "mal.json.sig:5:1: bad base64 character '*'" \
     "$TVDC" policy verify --trust trust mal.json
 
-expect "sign with an RSA key" 2 "rsa.key: RSA keys are not supported (use ECDSA P-256 or Ed25519)" \
+expect_output "sign with an RSA key" 2 "rsa.key: RSA keys are not supported (use ECDSA P-256 or Ed25519)" \
     "$TVDC" policy sign --key rsa.key --output rsa.sig bank.json
 check "no signature written for RSA" test ! -e rsa.sig
-expect "sign with a P-384 key" 2 "EC secp384r1 keys are not supported" \
+expect_output "sign with a P-384 key" 2 "EC secp384r1 keys are not supported" \
     "$TVDC" policy sign --key p384.key --output p384.sig bank.json
-expect "sign with a public key" 2 "trust/ed.pem: not a PEM private key" \
+expect_output "sign with a public key" 2 "trust/ed.pem: not a PEM private key" \
     "$TVDC" policy sign --key trust/ed.pem --output pub.sig bank.json
 openssl pkey -in ed.key -aes256 -passout pass:secret -out enc.key 2>/dev/null
-expect "sign with an encrypted key" 2 "encrypted private keys are not supported" \
+expect_output "sign with an encrypted key" 2 "encrypted private keys are not supported" \
     "$TVDC" policy sign --key enc.key --output enc.sig bank.json </dev/null
 printf '{"name": "x",\n "version": 0}\n' > invalid.json
-expect "sign an invalid policy" 2 "invalid.json:" \
+expect_output "sign an invalid policy" 2 "invalid.json:" \
     "$TVDC" policy sign --key ed.key invalid.json
 check "no signature for an invalid policy" test ! -e invalid.json.sig
-expect "sign a missing policy" 2 "missing.json: No such file or directory" \
+expect_output "sign a missing policy" 2 "missing.json: No such file or directory" \
     "$TVDC" policy sign --key ed.key missing.json
 
-expect "sign without --key" 2 "expected --key KEY.pem" "$TVDC" policy sign bank.json
-expect "verify without --trust" 2 "expected --trust DIR" "$TVDC" policy verify bank.json
-expect "verify two files" 2 "" "$TVDC" policy verify --trust trust bank.json bank.bin
-expect "unknown option" 2 "" "$TVDC" policy verify --trust trust --bogus bank.json
+expect_output "sign without --key" 2 "expected --key KEY.pem" "$TVDC" policy sign bank.json
+expect_output "verify without --trust" 2 "expected --trust DIR" "$TVDC" policy verify bank.json
+expect_output "verify two files" 2 "" "$TVDC" policy verify --trust trust bank.json bank.bin
+expect_output "unknown option" 2 "" "$TVDC" policy verify --trust trust --bogus bank.json
 
 for verb in sign verify; do
     out=$("$TVDC" policy $verb --help)
     rc=$?
     for section in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLES; do
         if [ "$rc" -ne 0 ] || ! grep -qx "$section" <<<"$out"; then
-            bad "policy $verb --help: exit $rc or no $section section"
+            fail "policy $verb --help: exit 0 and a $section section" "exit $rc"
         else
-            ok
+            pass "policy $verb --help: exit 0 and a $section section"
         fi
     done
 done
@@ -218,62 +201,59 @@ for v in 1 2 3; do bank_v "$v" > "v$v.json"; done
 bank_v 2 extra > v2b.json
 for f in v1 v2 v3 v2b; do "$TVDC" policy sign --key ed.key "$f.json" >/dev/null; done
 
-expect "v1 accepted" 0 "accepted: bank-dc v1 (anti-rollback state $st)" \
+expect_output "v1 accepted" 0 "accepted: bank-dc v1 (anti-rollback state $st)" \
     "$TVDC" policy verify --trust trust --state "$st" v1.json
 check "state mode 0600" test "$(stat -c %a "$st")" = 600
-expect "v2 accepted" 0 "accepted: bank-dc v2" "$TVDC" policy verify --trust trust --state "$st" v2.json
+expect_output "v2 accepted" 0 "accepted: bank-dc v2" "$TVDC" policy verify --trust trust --state "$st" v2.json
 check "state records v2" grep -q '"version": 2' "$st"
 cp "$st" state.before
-expect "v1 after v2: rollback" 1 "rejected: policy bank-dc version 1 is lower than version 2 accepted before (rollback refused)" \
+expect_output "v1 after v2: rollback" 1 "rejected: policy bank-dc version 1 is lower than version 2 accepted before (rollback refused)" \
     "$TVDC" policy verify --trust trust --state "$st" v1.json
-expect "v2 with other content" 1 "rejected: policy bank-dc: version 2 reused with different content" \
+expect_output "v2 with other content" 1 "rejected: policy bank-dc: version 2 reused with different content" \
     "$TVDC" policy verify --trust trust --state "$st" v2b.json
 check "state unchanged by rejections" cmp -s "$st" state.before
-expect "v2 again" 0 "accepted: bank-dc v2" "$TVDC" policy verify --trust trust --state "$st" v2.json
-expect "untrusted v3 does not advance the state" 1 "no trusted key" \
+expect_output "v2 again" 0 "accepted: bank-dc v2" "$TVDC" policy verify --trust trust --state "$st" v2.json
+expect_output "untrusted v3 does not advance the state" 1 "no trusted key" \
     "$TVDC" policy verify --trust other --state "$st" v3.json
 check "state unchanged by an untrusted signature" cmp -s "$st" state.before
 if "$TVDC" policy compile v2.json --output v2.bin >/dev/null 2>&1 &&
    "$TVDC" policy sign --key ec.key v2.bin >/dev/null 2>&1; then
-    expect "compiled v2 is the same policy as its source" 0 "accepted: bank-dc v2" \
+    expect_output "compiled v2 is the same policy as its source" 0 "accepted: bank-dc v2" \
         "$TVDC" policy verify --trust trust --state "$st" v2.bin
 else
-    bad "compile and sign v2"
+    fail "compile and sign v2"
 fi
-expect "v3 accepted" 0 "accepted: bank-dc v3" "$TVDC" policy verify --trust trust --state "$st" v3.json
+expect_output "v3 accepted" 0 "accepted: bank-dc v3" "$TVDC" policy verify --trust trust --state "$st" v3.json
 
 echo '{"policies": {"bank-dc": {"version": "3"}}}' > corrupt.json
 cp corrupt.json corrupt.before
-expect "corrupt state" 2 "corrupt.json: policies.bank-dc: expected" \
+expect_output "corrupt state" 2 "corrupt.json: policies.bank-dc: expected" \
     "$TVDC" policy verify --trust trust --state corrupt.json v3.json
 check "corrupt state not reset" cmp -s corrupt.json corrupt.before
 echo 'not json' > corrupt2.json
-expect "state not JSON" 2 "corrupt2.json: malformed state file (not JSON)" \
+expect_output "state not JSON" 2 "corrupt2.json: malformed state file (not JSON)" \
     "$TVDC" policy verify --trust trust --state corrupt2.json v3.json
 
 # ---------------------------------------------------------------------------
 # keygen, when the dispatcher offers it
 if "$TVDC" policy keygen --help >/dev/null 2>&1; then
     mkdir kg kg/trust
-    expect "keygen ed25519" 0 "wrote: kg/signer.pem (ed25519 private key" \
+    expect_output "keygen ed25519" 0 "wrote: kg/signer.pem (ed25519 private key" \
         "$TVDC" policy keygen --type ed25519 --out kg/signer.pem
     check "private key mode 0600" test "$(stat -c %a kg/signer.pem)" = 600
-    expect "keygen ecdsa" 0 "ecdsa-p256-sha256 private key" \
+    expect_output "keygen ecdsa" 0 "ecdsa-p256-sha256 private key" \
         "$TVDC" policy keygen --type ecdsa --out kg/ec
     check "ecdsa public key name" test -f kg/ec.pub.pem
-    expect "keygen refuses to overwrite" 2 "kg/signer.pem: File exists" \
+    expect_output "keygen refuses to overwrite" 2 "kg/signer.pem: File exists" \
         "$TVDC" policy keygen --type ed25519 --out kg/signer.pem
-    expect "keygen unknown type" 2 "unknown key type 'rsa'" \
+    expect_output "keygen unknown type" 2 "unknown key type 'rsa'" \
         "$TVDC" policy keygen --type rsa --out kg/rsa.pem
     cp kg/signer.pub.pem kg/trust/
-    expect "sign with a generated key" 0 "ed25519, key id $(key_id kg/signer.pub.pem)" \
+    expect_output "sign with a generated key" 0 "ed25519, key id $(key_id kg/signer.pub.pem)" \
         "$TVDC" policy sign --key kg/signer.pem --output kg/bank.sig bank.json
-    expect "verify with a generated key" 0 "signed by kg/trust/signer.pub.pem (ed25519)" \
+    expect_output "verify with a generated key" 0 "signed by kg/trust/signer.pub.pem (ed25519)" \
         "$TVDC" policy verify --trust kg/trust --signature kg/bank.sig bank.json
     check "openssl reads the generated key" openssl pkey -in kg/ec -noout
 else
-    echo "SKIP keygen: 'tvdc policy keygen' not offered"
+    skip "keygen" "'tvdc policy keygen' not offered"
 fi
-
-echo "sign-cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

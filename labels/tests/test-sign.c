@@ -26,14 +26,15 @@
 #include <openssl/x509.h>
 
 #include "internal.h"
+#include "test-data.h"
 
 static char tmp[64];
 static char *bank;       /* labels/examples/bank.json */
 static size_t bank_len;
 static EVP_PKEY *key_ec, *key_ed, *key_ed2, *key_rsa, *key_p384;
 
-static const char data[] =
-    "{\"name\": \"bank-dc\", \"version\": 1, \"types\": [\"MA\", \"SU\"]}\n";
+static char *data;          /* policies/sign-data.json: the signed bytes */
+static size_t data_len;
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -163,6 +164,7 @@ setup(void **state)
     key_p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
     if (!key_ec || !key_ed || !key_ed2 || !key_rsa || !key_p384)
         return -1;
+    data = test_data("policies/sign-data.json", &data_len);
 
     {
         const char *ex = getenv("TVDC_EXAMPLES");
@@ -203,6 +205,7 @@ teardown(void **state)
     EVP_PKEY_free(key_rsa);
     EVP_PKEY_free(key_p384);
     free(bank);
+    free(data);
     return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -278,7 +281,7 @@ test_round_trip(void **state)
         tvdc_error e = { 0 };
         size_t sig_len;
 
-        sig = sign_or_die(data, sizeof(data) - 1, algs[i].key, &sig_len);
+        sig = sign_or_die(data, data_len, algs[i].key, &sig_len);
         key_id_hex(*algs[i].pkey, id);
         snprintf(header, sizeof(header),
                  "-----BEGIN TVDC SIGNATURE-----\nAlgorithm: %s\nKey-Id: %s\n\n",
@@ -287,16 +290,16 @@ test_round_trip(void **state)
         assert_non_null(strstr(sig, "\n-----END TVDC SIGNATURE-----\n"));
         assert_int_equal(sig[sig_len - 1], '\n');
 
-        assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len,
+        assert_int_equal(tvdc_verify(data, data_len, sig, sig_len,
                                      path_of("trust"), &e), 0);
-        assert_int_equal(tvdc_verify_signer(data, sizeof(data) - 1, sig, sig_len,
+        assert_int_equal(tvdc_verify_signer(data, data_len, sig, sig_len,
                                             path_of("trust"), &signer, &algorithm, &e), 0);
         assert_string_equal(signer, path_of(algs[i].trusted_file));
         assert_string_equal(algorithm, algs[i].algorithm);
 
         /* A trailing slash on the directory changes nothing. */
         assert_true(asprintf(&want, "%s/", path_of("trust")) > 0);
-        assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, want, &e), 0);
+        assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, want, &e), 0);
     }
 }
 
@@ -321,17 +324,17 @@ test_flipped_data(void **state)
 {
     for (size_t i = 0; i < ELEMENTSOF(algs); i++) {
         _cleanup_free_ char *sig = NULL;
-        const size_t n = sizeof(data) - 1;
+        const size_t n = data_len;
         const size_t where[] = { 0, n / 2, n - 1 };
         size_t sig_len;
 
         sig = sign_or_die(data, n, algs[i].key, &sig_len);
         for (size_t w = 0; w < ELEMENTSOF(where); w++)
             for (int bit = 0; bit < 8; bit++) {
-                char copy[sizeof(data)];
+                _cleanup_free_ char *copy = strdup(data);
                 tvdc_error e = { 0 };
 
-                memcpy(copy, data, sizeof(data));
+                assert_non_null(copy);
                 copy[where[w]] ^= (char) (1 << bit);
                 assert_int_equal(tvdc_verify(copy, n, sig, sig_len, path_of("trust"), &e),
                                  -EKEYREJECTED);
@@ -356,7 +359,7 @@ test_flipped_signature(void **state)
         uint8_t raw[128];
         size_t sig_len, raw_len, body;
 
-        sig = sign_or_die(data, sizeof(data) - 1, algs[i].key, &sig_len);
+        sig = sign_or_die(data, data_len, algs[i].key, &sig_len);
         raw_len = sig_raw(sig, raw);
 
         /* Every byte of the raw signature, one at a time. */
@@ -368,7 +371,7 @@ test_flipped_signature(void **state)
             raw[b] ^= 0x01;
             bad = sig_with_raw(sig, raw, raw_len);
             raw[b] ^= 0x01;
-            r = tvdc_verify(data, sizeof(data) - 1, bad, strlen(bad), path_of("trust"), &e);
+            r = tvdc_verify(data, data_len, bad, strlen(bad), path_of("trust"), &e);
             /* ECDSA's DER framing bytes make a malformed signature instead. */
             if (r != -EKEYREJECTED && !(r == -EBADMSG && b == 0))
                 fail_msg("%s byte %zu: %d %s", algs[i].algorithm, b, r, e.message);
@@ -377,7 +380,7 @@ test_flipped_signature(void **state)
         {
             _cleanup_free_ char *same = sig_with_raw(sig, raw, raw_len);
             tvdc_error e = { 0 };
-            assert_int_equal(tvdc_verify(data, sizeof(data) - 1, same, strlen(same),
+            assert_int_equal(tvdc_verify(data, data_len, same, strlen(same),
                                          path_of("trust"), &e), 0);
         }
 
@@ -389,7 +392,7 @@ test_flipped_signature(void **state)
                 int r;
 
                 sig[b] ^= (char) (1 << bit);
-                r = tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("trust"), &e);
+                r = tvdc_verify(data, data_len, sig, sig_len, path_of("trust"), &e);
                 sig[b] ^= (char) (1 << bit);
                 if (r != -EKEYREJECTED && r != -EBADMSG)
                     fail_msg("%s text byte %zu bit %d: %d %s", algs[i].algorithm, b, bit,
@@ -407,9 +410,9 @@ test_untrusted_key(void **state)
     size_t sig_len;
 
     /* Signed by ed2, which only "other" trusts. */
-    sig = sign_or_die(data, sizeof(data) - 1, "ed2.key", &sig_len);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("other"), &e), 0);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("trust"), &e),
+    sig = sign_or_die(data, data_len, "ed2.key", &sig_len);
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("other"), &e), 0);
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("trust"), &e),
                      -EKEYREJECTED);
     assert_non_null(strstr(e.message, path_of("trust")));
     assert_non_null(strstr(e.message, "1 ed25519 key tried"));
@@ -419,13 +422,13 @@ test_untrusted_key(void **state)
     key_id_hex(key_ed, trusted_id);
     p = strstr(forged, "Key-Id: ");
     memcpy(p + 8, trusted_id, 64);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, forged, sig_len, path_of("trust"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, forged, sig_len, path_of("trust"), &e),
                      -EKEYREJECTED);
 
     /* An ECDSA signature where only Ed25519 keys are trusted. */
     free(sig);
-    sig = sign_or_die(data, sizeof(data) - 1, "ec.key", &sig_len);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("other"), &e),
+    sig = sign_or_die(data, data_len, "ec.key", &sig_len);
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("other"), &e),
                      -EKEYREJECTED);
     assert_non_null(strstr(e.message, "no trusted ecdsa-p256-sha256 key in"));
 }
@@ -439,10 +442,10 @@ test_key_id_is_a_hint(void **state)
     size_t sig_len;
 
     /* A wrong Key-Id (it is not signed) still finds the key by trying. */
-    sig = sign_or_die(data, sizeof(data) - 1, "ed.key", &sig_len);
+    sig = sign_or_die(data, data_len, "ed.key", &sig_len);
     p = strstr(sig, "Key-Id: ");
     memset(p + 8, '0', 64);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("trust"), &e), 0);
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("trust"), &e), 0);
 }
 
 static void
@@ -452,19 +455,19 @@ test_trust_dir_without_keys(void **state)
     tvdc_error e = { 0 };
     size_t sig_len;
 
-    sig = sign_or_die(data, sizeof(data) - 1, "ed.key", &sig_len);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("empty"), &e),
+    sig = sign_or_die(data, data_len, "ed.key", &sig_len);
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("empty"), &e),
                      -ENOKEY);
     assert_non_null(strstr(e.message, path_of("empty")));
     assert_non_null(strstr(e.message, "no usable key"));
 
     /* RSA and P-384 keys are ignored, and the message says which. */
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("unusable"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("unusable"), &e),
                      -ENOKEY);
     assert_non_null(strstr(e.message, "p384.pem (EC secp384r1)"));
     assert_non_null(strstr(e.message, "rsa.pem (RSA)"));
 
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("missing"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("missing"), &e),
                      -ENOENT);
     assert_non_null(strstr(e.message, path_of("missing")));
 }
@@ -476,8 +479,8 @@ test_trust_dir_contents(void **state)
     tvdc_error e = { 0 };
     size_t sig_len, ecsig_len;
 
-    sig = sign_or_die(data, sizeof(data) - 1, "ed.key", &sig_len);
-    ecsig = sign_or_die(data, sizeof(data) - 1, "ec.key", &ecsig_len);
+    sig = sign_or_die(data, data_len, "ed.key", &sig_len);
+    ecsig = sign_or_die(data, data_len, "ec.key", &ecsig_len);
 
     /* Certificates, bundles, unrelated keys around the right one, and files
      * that are not *.pem or are hidden. */
@@ -489,12 +492,12 @@ test_trust_dir_contents(void **state)
     write_str(path_of("mixed/notes.txt"), "garbage\n");
     write_str(path_of("mixed/.hidden.pem"), "garbage\n");
     make_dir("mixed/dir.pem");
-    assert_int_equal(tvdc_verify_signer(data, sizeof(data) - 1, sig, sig_len, path_of("mixed"),
+    assert_int_equal(tvdc_verify_signer(data, data_len, sig, sig_len, path_of("mixed"),
                                         &signer, NULL, &e), 0);
     assert_string_equal(signer, path_of("mixed/z-ed-cert.pem"));
     free(signer);
     signer = NULL;
-    assert_int_equal(tvdc_verify_signer(data, sizeof(data) - 1, ecsig, ecsig_len,
+    assert_int_equal(tvdc_verify_signer(data, data_len, ecsig, ecsig_len,
                                         path_of("mixed"), &signer, NULL, &e), 0);
     assert_string_equal(signer, path_of("mixed/a-ec-cert.pem"));
     free(signer);
@@ -505,7 +508,7 @@ test_trust_dir_contents(void **state)
     make_dir("twice");
     write_public(path_of("twice/y.pem"), key_ed);
     write_public(path_of("twice/x.pem"), key_ed);
-    assert_int_equal(tvdc_verify_signer(data, sizeof(data) - 1, sig, sig_len, path_of("twice"),
+    assert_int_equal(tvdc_verify_signer(data, data_len, sig, sig_len, path_of("twice"),
                                         &signer, NULL, &e), 0);
     assert_string_equal(signer, path_of("twice/x.pem"));
 
@@ -514,39 +517,39 @@ test_trust_dir_contents(void **state)
     make_dir("broken");
     write_public(path_of("broken/a.pem"), key_ed);
     write_str(path_of("broken/z.pem"), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("broken"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("broken"), &e),
                      -EBADMSG);
     assert_non_null(strstr(e.message, path_of("broken/z.pem")));
     assert_non_null(strstr(e.message, "malformed PUBLIC KEY"));
 
     write_str(path_of("broken/z.pem"), "just text\n");
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("broken"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("broken"), &e),
                      -EBADMSG);
     assert_non_null(strstr(e.message, "z.pem: no PEM data"));
 
     /* A private key does not belong in a trust directory. */
     write_private(path_of("broken/z.pem"), key_ed);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("broken"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("broken"), &e),
                      -EBADMSG);
     assert_non_null(strstr(e.message, "z.pem: holds a private key"));
 
     /* A dangling symlink named *.pem names itself. */
     assert_int_equal(unlink(path_of("broken/z.pem")), 0);
     assert_int_equal(symlink("/nonexistent/key.pem", path_of("broken/z.pem")), 0);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("broken"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("broken"), &e),
                      -ENOENT);
     assert_non_null(strstr(e.message, "z.pem"));
     assert_int_equal(unlink(path_of("broken/z.pem")), 0);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("broken"), &e), 0);
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("broken"), &e), 0);
 
     /* Anyone may write the directory: anyone could add a key. */
     assert_int_equal(chmod(path_of("broken"), 0777), 0);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("broken"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("broken"), &e),
                      -EPERM);
     assert_non_null(strstr(e.message, "writable by anyone"));
     assert_int_equal(chmod(path_of("broken"), 0755), 0);
     assert_int_equal(chmod(path_of("broken/a.pem"), 0666), 0);
-    assert_int_equal(tvdc_verify(data, sizeof(data) - 1, sig, sig_len, path_of("broken"), &e),
+    assert_int_equal(tvdc_verify(data, data_len, sig, sig_len, path_of("broken"), &e),
                      -EPERM);
     assert_int_equal(chmod(path_of("broken/a.pem"), 0644), 0);
 }
@@ -622,7 +625,7 @@ test_malformed(void **state)
         tvdc_error e = { 0 };
         int r;
 
-        r = tvdc_verify(data, sizeof(data) - 1, t, len, path_of("trust"), &e);
+        r = tvdc_verify(data, data_len, t, len, path_of("trust"), &e);
         if (!malformed[i].message) {
             assert_int_equal(r, -EKEYREJECTED);
             continue;
@@ -640,7 +643,7 @@ test_malformed(void **state)
         tvdc_error e = { 0 };
 
         memset(big, 'A', 5000);
-        assert_int_equal(tvdc_verify(data, sizeof(data) - 1, big, 5000, path_of("trust"), &e),
+        assert_int_equal(tvdc_verify(data, data_len, big, 5000, path_of("trust"), &e),
                          -EBADMSG);
         assert_non_null(strstr(e.message, "signature too long"));
     }

@@ -8,7 +8,6 @@
 # refusal is one "verify" record in the host's audit log.
 #
 #   bash libvirt-driver/tests/it-define.sh      (root; one box host)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

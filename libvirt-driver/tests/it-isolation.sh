@@ -29,7 +29,6 @@
 #     console) boots, with QEMU given those files.
 #
 #   bash libvirt-driver/tests/it-isolation.sh      (root; one box host)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

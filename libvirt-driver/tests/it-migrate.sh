@@ -13,7 +13,6 @@
 # reservation), and the destination holds nothing.
 #
 #   bash libvirt-driver/tests/it-migrate.sh      (root; three box hosts)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

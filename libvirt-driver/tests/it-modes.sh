@@ -12,7 +12,6 @@
 #     unlabeled resources.
 #
 #   bash libvirt-driver/tests/it-modes.sh      (root; two box hosts)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -22,7 +22,6 @@
 # migration; and wrong network settings refuse the start, saying why.
 #
 #   bash libvirt-driver/tests/it-net.sh      (root; two box hosts)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -178,7 +177,7 @@ main() {
     GUEST_ARGS="tvdc.ip=10.9.0.9/24" define host-b ma-x market-analysis \
         "$(nic tvdc-MA 52:54:00:7d:01:09)" >/dev/null || bail "define ma-x"
     expect_error_re "tap: tvdc-MA pointed at WEB's bridge: the start of a market-analysis VM is refused at tap labeling" \
-        "unsupported configuration: tvdc: deny: VM 'ma-x' \($MA\): network: tap vnet[0-9]+ is a port of tvdcb103, the TVD bridge of type WEB, which label market-analysis \(MA\) does not have" \
+        "$(deny_msg "VM 'ma-x' \($MA\): network: tap vnet[0-9]+ is a port of tvdcb103, the TVD bridge of type WEB, which label market-analysis \(MA\) does not have")" \
         on host-b virsh start ma-x
     expect_state "tap: ma-x is shut off" host-b ma-x "shut off"
     check_eq "tap: only ma-b and web-b run on host-b" \
@@ -236,7 +235,7 @@ EOF
     start_libvirtd host-a
     on host-a ip link del tvdcx101 && on host-a ip link del tvdcb101 || bail "cannot delete tvdcb101"
     expect_error_re "settings: an underlay that does not exist refuses the start, naming it" \
-        "operation failed: tvdc: deny: VM 'ma-a' \($MA\): network: cannot set up the TVD bridges on host host-a: .*nosuch0.*" \
+        "operation failed: $(deny_text "VM 'ma-a' \($MA\): network: cannot set up the TVD bridges on host host-a: .*nosuch0.*")" \
         on host-a virsh start ma-a
     expect_state "settings: ma-a is shut off" host-a ma-a "shut off"
     check_eq "settings: nothing half-made (no tvdcb101)" "tvdcb102:tvdcx102 tvdcb103:tvdcx103" \

@@ -8,7 +8,6 @@
 #
 #   bash libvirt-driver/tests/it-race.sh      (root; one box host)
 #   TVDC_RACE_ROUNDS=N changes the number of rounds (default 50).
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -78,14 +77,14 @@ main() {
             ma-r)
                 ma_wins=$((ma_wins + 1))
                 if [[ $rc_ma != 0 || $rc_su == 0 ]] ||
-                    ! grep -qxF "error: unsupported configuration: tvdc: deny: $COLLOCATION_SU" "$dir/$r/su-r.err"; then
+                    ! grep -qxF "error: $(deny_msg "$COLLOCATION_SU")" "$dir/$r/su-r.err"; then
                     badmsg=$((badmsg + 1))
                     detail+=("round $r: ma-r runs (rc $rc_ma), su-r rc $rc_su: $(<"$dir/$r/su-r.err")")
                 fi ;;
             su-r)
                 su_wins=$((su_wins + 1))
                 if [[ $rc_su != 0 || $rc_ma == 0 ]] ||
-                    ! grep -qxF "error: unsupported configuration: tvdc: deny: $COLLOCATION_MA" "$dir/$r/ma-r.err"; then
+                    ! grep -qxF "error: $(deny_msg "$COLLOCATION_MA")" "$dir/$r/ma-r.err"; then
                     badmsg=$((badmsg + 1))
                     detail+=("round $r: su-r runs (rc $rc_su), ma-r rc $rc_ma: $(<"$dir/$r/ma-r.err")")
                 fi ;;

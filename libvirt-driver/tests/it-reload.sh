@@ -15,7 +15,6 @@
 # policy in force at startup, a good file put in place is taken at once.
 #
 #   bash libvirt-driver/tests/it-reload.sh      (root; one box host)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

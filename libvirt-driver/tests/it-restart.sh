@@ -9,7 +9,6 @@
 # keeps running and is reported as a violation.
 #
 #   bash libvirt-driver/tests/it-restart.sh      (root; one box host)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -11,7 +11,6 @@
 # reservation, the image still restorable.
 #
 #   bash libvirt-driver/tests/it-save.sh      (root; one box host)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -10,7 +10,6 @@
 # permitted guest boots.
 #
 #   bash libvirt-driver/tests/it-start.sh      (root; three box hosts)
-set -uo pipefail
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -130,7 +129,7 @@ main() {
     check_eq "host-a: tvdc status: no reservation once every VM is destroyed" \
         '{"reservations":0,"active":{}}' "$(status host-a '{reservations, active: .active_types}')"
     run on host-a virsh start ma-nokernel
-    if (( RC != 0 )) && grep -qF "no-such-vmlinuz" <<<"$ERR" && ! grep -qF "tvdc: deny" <<<"$ERR"; then
+    if (( RC != 0 )) && grep -qF "no-such-vmlinuz" <<<"$ERR" && ! has_deny "$ERR"; then
         pass "host-a: ma-nokernel (missing kernel file) fails to start, not by tvdc"
     else
         fail "host-a: ma-nokernel (missing kernel file) fails to start, not by tvdc" "exit $RC" "$ERR"

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# Shared helpers of the tvdc driver's integration tests (it-*.sh): a private
-# datacenter in a box (ci/dcbox) per script, guests, and checks that print
-# "ok - ..." / "not ok - ..." (TAP, plan at the end).  Source it, then:
+# Shared helpers of the tvdc driver's integration tests (it-*.sh), over the
+# TAP library ci/tests/tap.sh (sourced here: pass, fail, check, run,
+# expect_ok, ... and the options, locale and exit status of every test): a
+# private datacenter in a box (ci/dcbox) per script, guests, and the checks
+# of libvirt's answers.  Source it, then:
 #
-#   it_setup                      root, tvdc, jq; private box state; trap
+#   it_setup                      root, tvdc, jq; private box state
 #   box_up [dcbox up ARGS...]     bring up this script's box
 #   on HOST CMD...                run CMD inside HOST
 #   restart_libvirtd HOST [DRIVER]  stop HOST's libvirtd (by pid), start it
@@ -19,8 +21,11 @@
 #                                 store ("" = unlabeled); prints its path
 #   domain_xml NAME LABEL [DEVICES] [KERNEL] > FILE
 #   define HOST NAME LABEL [DEVICES] [KERNEL]
-#   expect_ok / expect_fail / expect_deny / expect_error / expect_state /
-#   check / pass / fail           the checks
+#   expect_error DESC MESSAGE CMD...  virsh fails with "error: MESSAGE"
+#   expect_deny DESC DETAIL CMD...    tvdc refuses with DETAIL
+#   deny_msg DETAIL               the whole message of a tvdc refusal (for
+#                                 the checks that match it some other way)
+#   expect_state DESC HOST VM STATE   virsh domstate
 #   audit HOST JQ-FILTER          the audit records of HOST selected by a jq
 #                                 filter over the array (tvdc audit --json)
 #   status HOST JQ-FILTER         HOST's tvdc status --json through jq
@@ -29,71 +34,37 @@
 #
 # Environment: TVDC_ROOT (the repository; default: from this file's place),
 # TVDC_IT_KEEP=1 keeps the work directory (box logs, XML) even on success.
-# Exit status: 0 all checks passed, 1 a check failed or the box broke, 77
-# (meson's "skipped") without root or tvdc.
+# Without root or tvdc the script is skipped (1..0 # SKIP).
 
 # shellcheck disable=SC2034  # used by the it-*.sh scripts
 IT_NAME=$(basename "$0" .sh)
 TVDC_ROOT=${TVDC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 export TVDC_ROOT
+# shellcheck source=ci/tests/tap.sh
+. "$TVDC_ROOT/ci/tests/tap.sh"
 DCBOX=$TVDC_ROOT/ci/dcbox
 IT_POLICIES=$TVDC_ROOT/libvirt-driver/tests/policies
 BANK=$TVDC_ROOT/labels/examples/bank.json
 CONFLICT_SET=chinese-wall
 
-it_passed=0
-it_failed=0
 it_started=$(date +%s%3N)
 BOX_HOSTS=0
 BOX_DRIVER=""
 it_ups=0
 it_reapers=()
 
-# Diagnostics go to stdout as TAP comments so that meson's log keeps them
-# next to the check they explain.
-note() {
-    printf '# %s\n' "$@"
-}
-
-pass() {
-    it_passed=$((it_passed + 1))
-    printf 'ok - %s\n' "$1"
-}
-
-# fail DESC [DETAIL...]
-fail() {
-    it_failed=$((it_failed + 1))
-    printf 'not ok - %s\n' "$1"
-    shift
-    local line l
-    for line in "$@"; do
-        while IFS= read -r l; do printf '#   %s\n' "$l"; done <<<"$line"
-    done
-    return 0
-}
-
-bail() {
-    printf 'Bail out! %s\n' "$*"
-    exit 1
-}
-
 # ---------------------------------------------------------------------------
 # The box
 
 it_setup() {
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "1..0 # SKIP $IT_NAME needs root"
-        exit 77
-    fi
-    command -v tvdc >/dev/null || { echo "1..0 # SKIP no tvdc on PATH (ninja -C build install)"; exit 77; }
+    [[ $(id -u) -eq 0 ]] || skip_all "$IT_NAME needs root"
+    command -v tvdc >/dev/null || skip_all "no tvdc on PATH (ninja -C build install)"
     command -v jq >/dev/null || bail "jq is missing (ci/deps build)"
     WORK=$(mktemp -d "/tmp/tvdc-$IT_NAME.XXXXXX") || bail "mktemp"
     chmod 0755 "$WORK"
     mkdir -p "$WORK/img" "$WORK/xml" "$WORK/run"
     export TVDC_DCBOX_STATE=$WORK/box TVDC_DCBOX_LOGS=$WORK/logs
-    trap it_cleanup EXIT
-    trap 'exit 143' TERM
-    trap 'exit 130' INT
+    at_exit it_cleanup
     local image
     image=$("$DCBOX" image 2>"$WORK/image.log") || bail "ci/dcbox image failed: $(tail -3 "$WORK/image.log")"
     KERNEL=${image#kernel=}
@@ -110,8 +81,7 @@ it_setup() {
 }
 
 it_cleanup() {
-    local rc=$? host log
-    trap - EXIT TERM INT
+    local host log
     if [[ -d ${TVDC_DCBOX_STATE:-/nonexistent} ]]; then
         "$DCBOX" down >>"$WORK/dcbox.log" 2>&1 || note "warning: ci/dcbox down failed (see $WORK/dcbox.log)"
     fi
@@ -119,8 +89,7 @@ it_cleanup() {
     # The kernel tears the box's namespaces down in the background: wait for
     # it here, so that this test pays for it and the next box starts quickly.
     wait_for_namespaces "after ci/dcbox down"
-    (( it_failed == 0 )) || rc=1
-    if (( rc != 0 )); then
+    if (( TAP_RC != 0 || tap_failed != 0 )); then
         for log in "$WORK"/logs/*/libvirtd.log; do
             [[ -f $log ]] || continue
             host=$(basename "$(dirname "$log")")
@@ -128,14 +97,12 @@ it_cleanup() {
             grep -a 'tvdc' "$log" | tail -8 | sed 's/^/#   /'
         done
     fi
-    printf '1..%d\n' $((it_passed + it_failed))
-    note "$IT_NAME: $it_passed passed, $it_failed failed in $(( ($(date +%s%3N) - it_started) / 1000 )) s"
-    if (( rc != 0 )) || [[ -n ${TVDC_IT_KEEP:-} ]]; then
+    note "$IT_NAME: $(( ($(date +%s%3N) - it_started) / 1000 )) s"
+    if (( TAP_RC != 0 || tap_failed != 0 )) || [[ -n ${TVDC_IT_KEEP:-} ]]; then
         note "kept $WORK (box logs in $WORK/logs)"
     else
         rm -rf "$WORK"
     fi
-    exit "$rc"
 }
 
 # Our subreapers leave once the box's last process is gone.  What is still
@@ -372,38 +339,6 @@ define() {
 # ---------------------------------------------------------------------------
 # Checks
 
-# run CMD...: RC, OUT, ERR of CMD
-run() {
-    "$@" >"$WORK/run/out" 2>"$WORK/run/err"
-    RC=$?
-    OUT=$(<"$WORK/run/out")
-    ERR=$(<"$WORK/run/err")
-}
-
-# expect_ok DESC CMD...: CMD succeeds
-expect_ok() {
-    local desc=$1
-    shift
-    run "$@"
-    if (( RC == 0 )); then
-        pass "$desc"
-    else
-        fail "$desc" "exit $RC: $*" "$ERR"
-    fi
-}
-
-# expect_fail DESC CMD...: CMD fails (any message)
-expect_fail() {
-    local desc=$1
-    shift
-    run "$@"
-    if (( RC != 0 )); then
-        pass "$desc"
-    else
-        fail "$desc" "succeeded: $*" "$OUT"
-    fi
-}
-
 # expect_error DESC MESSAGE CMD...: CMD fails and virsh's stderr has the
 # line "error: MESSAGE" exactly.
 expect_error() {
@@ -419,12 +354,30 @@ expect_error() {
     fi
 }
 
-# expect_deny DESC DETAIL CMD...: refused by tvdc with the VIR_ERR_CONFIG_
-# UNSUPPORTED message "tvdc: deny: DETAIL"
+# deny_text DETAIL: how tvdc words a refusal.  Every check of a refusal's
+# wording goes through it (deny_msg, has_deny, expect_deny), so that a new
+# wording is one edit here.
+deny_text() {
+    printf 'tvdc: deny: %s\n' "$1"
+}
+
+# deny_msg DETAIL: virsh's message (after "error: ") of a refusal reported
+# as VIR_ERR_CONFIG_UNSUPPORTED
+deny_msg() {
+    printf 'unsupported configuration: %s\n' "$(deny_text "$1")"
+}
+
+# has_deny TEXT: TEXT holds a refusal by tvdc (of any rule)
+has_deny() {
+    grep -qF -- "$(deny_text '')" <<<"$1"
+}
+
+# expect_deny DESC DETAIL CMD...: refused by tvdc with deny_msg DETAIL
 expect_deny() {
-    local desc=$1 msg=$2
+    local desc=$1 msg
+    msg=$(deny_msg "$2")
     shift 2
-    expect_error "$desc" "unsupported configuration: tvdc: deny: $msg" "$@"
+    expect_error "$desc" "$msg" "$@"
 }
 
 # expect_state DESC HOST VM STATE: virsh domstate (a VM that is not defined
@@ -443,27 +396,6 @@ domstate() {
     local s
     s=$(on "$1" virsh domstate "$2" 2>/dev/null) || { echo undefined; return 0; }
     printf '%s\n' "$s" | sed '/^$/d'
-}
-
-# check DESC CMD...: CMD's exit status is the outcome (for composite
-# conditions; say what was expected in DESC)
-check() {
-    local desc=$1
-    shift
-    if "$@"; then
-        pass "$desc"
-    else
-        fail "$desc" "false: $*"
-    fi
-}
-
-# check_eq DESC EXPECTED ACTUAL
-check_eq() {
-    if [[ $3 == "$2" ]]; then
-        pass "$1"
-    else
-        fail "$1" "expected: $2" "got:      $3"
-    fi
 }
 
 # running HOST: the names of the running domains, sorted, space-separated

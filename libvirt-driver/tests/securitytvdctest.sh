@@ -6,27 +6,23 @@
 # No daemon; root only for ci/build-libvirt.
 #
 #   TVDC_REGENERATE=1  rewrite the golden .out files (then review the diff)
-set -euo pipefail
 TVDC_ROOT=${TVDC_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 export TVDC_ROOT
+# shellcheck source=ci/tests/tap.sh
+. "$TVDC_ROOT/ci/tests/tap.sh"
 DATA=$TVDC_ROOT/libvirt-driver/tests/securitytvdcdata
 POLICY=$TVDC_ROOT/labels/examples/bank.json
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "1..0 # SKIP securitytvdctest needs ci/build-libvirt, which needs root"
-    exit 77
-fi
-command -v tvdc >/dev/null || { echo "Bail out! no tvdc on PATH"; exit 1; }
+[[ $(id -u) -eq 0 ]] || skip_all "securitytvdctest needs ci/build-libvirt, which needs root"
+command -v tvdc >/dev/null || bail "no tvdc on PATH"
 
-build=$("$TVDC_ROOT/ci/build-libvirt" 2>"${TMPDIR:-/tmp}/securitytvdctest-build.log" | tail -1) ||
-    { echo "Bail out! ci/build-libvirt failed"; cat "${TMPDIR:-/tmp}/securitytvdctest-build.log"; exit 1; }
-
-T=$(mktemp -d /tmp/tvdc-securitytvdctest.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+T=$TAP_TMP
+build=$("$TVDC_ROOT/ci/build-libvirt" 2>"$T/build.log" | tail -1) ||
+    { note "$(tail -20 "$T/build.log")"; bail "ci/build-libvirt failed"; }
 
 # The compiler command libvirt's build used for the driver, on the test.
 python3 - "$build/compile_commands.json" "$TVDC_ROOT/libvirt-driver/tests/securitytvdctest.c" \
-    "$T/test.o" >"$T/cc.sh" <<'PY'
+    "$T/test.o" >"$T/cc.sh" <<'PY' || bail "security_tvdc.c is not in libvirt's compile_commands.json"
 import json, shlex, sys
 db, src, obj = sys.argv[1:]
 for c in json.load(open(db)):
@@ -49,17 +45,20 @@ for c in json.load(open(db)):
 else:
     sys.exit("security_tvdc.c is not in " + db)
 PY
-bash "$T/cc.sh" >"$T/cc.log" 2>&1 || { echo "Bail out! cannot compile securitytvdctest.c"; sed 's/^/# /' "$T/cc.log"; exit 1; }
+bash "$T/cc.sh" >"$T/cc.log" 2>&1 || { note "$(<"$T/cc.log")"; bail "cannot compile securitytvdctest.c"; }
 # shellcheck disable=SC2046  # pkg-config prints words
 cc -o "$T/securitytvdctest" "$T/test.o" "$build/src/libvirt.so.0" -Wl,-rpath,"$build/src" \
     $(pkg-config --libs tvdc glib-2.0 gobject-2.0 gio-2.0 libxml-2.0) \
     $(pkg-config --static --libs tvdc-net) >"$T/ld.log" 2>&1 ||
-    { echo "Bail out! cannot link securitytvdctest"; sed 's/^/# /' "$T/ld.log"; exit 1; }
+    { note "$(<"$T/ld.log")"; bail "cannot link securitytvdctest"; }
 
 # The files the XMLs name (@DIR@ = $T/w), and their labels.
 W=$T/w
 mkdir -p "$W"/{boot,fw,rom,img,sock,logs-ma,logs-su,fs-ma}
-label() { tvdc label set "$1" "$2" --store "$T/store.json" --policy "$POLICY" >/dev/null; }
+label() {
+    tvdc label set "$1" "$2" --store "$T/store.json" --policy "$POLICY" >/dev/null ||
+        bail "tvdc label set $1 $2 failed"
+}
 for f in boot/vmlinuz boot/initrd boot/dtb fw/code.fd fw/su-code.fd fw/vars.fd fw/su-vars.fd \
          rom/ma.rom rom/su.rom img/ma.img img/su.img img/unl.img img/acpi-ma.bin img/acpi-su.bin \
          img/fwcfg-ma.bin img/fwcfg-su.bin img/rng-su img/nvdimm-ma img/nvdimm-su logs-ma/su.log; do
@@ -90,7 +89,7 @@ label "socket:$W/sock/ma.sock" market-analysis
 label "socket:$W/sock/su.sock" underwriting
 label "pci:0000:03:00.0" market-analysis
 
-tvdc policy compile "$POLICY" --output "$T/policy.bin" >/dev/null
+tvdc policy compile "$POLICY" --output "$T/policy.bin" >/dev/null || bail "cannot compile $POLICY"
 cat >"$T/tvdc.conf" <<CONF
 policy = "$T/policy.bin"
 host_name = "host-a"
@@ -98,6 +97,4 @@ resource_store = "$T/store.json"
 audit_log = "$T/audit.log"
 CONF
 
-rc=0
-"$T/securitytvdctest" "$T/tvdc.conf" "$DATA" "$W" || rc=$?
-exit "$rc"
+tap_delegate "$T/securitytvdctest" "$T/tvdc.conf" "$DATA" "$W"

@@ -5,30 +5,18 @@
 # distinct certificates.  In the style of swtpm's own tests.
 #
 # Environment (set by meson): TVDC, CERTTOOL, TVDC_EXAMPLES, VTPM_OPTIONS.
-set -uo pipefail
+# shellcheck source=ci/tests/tap.sh
+. "$(dirname "$0")/../../ci/tests/tap.sh"
 
 if ! command -v swtpm_setup >/dev/null || ! command -v swtpm >/dev/null; then
-    echo "SKIP: swtpm_setup/swtpm not installed (apt-get install swtpm swtpm-tools)"
-    exit 77
+    skip_all "swtpm_setup/swtpm not installed (apt-get install swtpm swtpm-tools)"
 fi
 
 TVDC=${TVDC:?} CERTTOOL=${CERTTOOL:?}
 POLICY=${TVDC_EXAMPLES:?}/bank.json
 EXT_OID=2.25.31833408961204607724570525691133548364.1
 
-workdir=$(mktemp -d)
-cleanup() {
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-passed=0 failed=0
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-check() {  # check DESCRIPTION COMMAND...: passes when the command succeeds
-    local what=$1; shift
-    if "$@"; then ok "$what"; else fail "$what"; fi
-}
+workdir=$TAP_TMP
 
 CA=$workdir/ca
 REC=$workdir/records
@@ -43,7 +31,7 @@ active_pcr_banks = sha256
 EOF
 export TVDC_VTPM_CONF=$CONF
 
-"$TVDC" vtpm ca init --dir "$CA" >/dev/null || { echo "FAIL ca init"; exit 1; }
+"$TVDC" vtpm ca init --dir "$CA" >/dev/null || bail "tvdc vtpm ca init failed"
 "$TVDC" vtpm ca cert --dir "$CA" >"$workdir/chain.pem"
 "$TVDC" vtpm ca init --dir "$workdir/ca-other" >/dev/null
 "$TVDC" vtpm ca cert --dir "$workdir/ca-other" >"$workdir/chain-other.pem"
@@ -70,9 +58,9 @@ provision() {  # provision VMID STATE CERTDIR: swtpm_setup as libvirt runs it
 U1=3f1c8a2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b
 record "$U1" vm1 market-analysis
 if provision "vm1:$U1" "$workdir/st1" "$workdir/certs1"; then
-    ok "swtpm_setup provisions vm1 with the tvdc tool"
+    pass "swtpm_setup provisions vm1 with the tvdc tool"
 else
-    fail "swtpm_setup provisions vm1 with the tvdc tool"; cat "$workdir/st1.log"
+    fail "swtpm_setup provisions vm1 with the tvdc tool" "$(cat "$workdir/st1.log")"
 fi
 
 # The EK certificates swtpm_setup itself wrote out (--write-ek-cert-files),
@@ -166,9 +154,9 @@ for row in "${refusals[@]}"; do
     if provision "$vmid" "$st" "$workdir/certs-refuse"; then
         fail "$what: swtpm_setup must fail"
     elif grep -qF -- "$msg" "$st.log"; then
-        ok "$what: refused ('$msg')"
+        pass "$what: refused ('$msg')"
     else
-        fail "$what: refused without '$msg'"; cat "$st.log"
+        fail "$what: refused ('$msg')" "$(cat "$st.log")"
     fi
     check "$what: no EK certificate left in the state" \
         bash -c "! '$TVDC' vtpm show - --state-dir '$st' --policy '$POLICY' >/dev/null 2>&1"
@@ -224,6 +212,3 @@ check "show after wipe: error" \
 check "a wiped VM is provisioned anew" provision "vm1:$U1" "$workdir/st1" "$workdir/certs1b"
 check "the new EK differs from the wiped one" \
     bash -c "! cmp -s '$workdir/certs1/ek-rsa2048.crt' '$workdir/certs1b/ek-rsa2048.crt'"
-
-echo "$passed passed, $failed failed"
-test "$failed" = 0

@@ -19,6 +19,7 @@
 
 #include "tvdc-basic.h"
 #include "tvdc-vtpm.h"
+#include "test-data.h"
 
 /* Paths are bounded by the test directory; truncation cannot happen. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -28,11 +29,7 @@
 #define UUID_A "3f1c8a2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 #define UUID_B "9e8d7c6b-5a49-4838-a726-150493827160"
 
-static const char policy_json[] =
-    "{\"name\": \"bank-dc\", \"version\": 7, \"types\": [\"MA\", \"SU\", \"WEB\"],"
-    " \"labels\": [{\"name\": \"market-analysis\", \"types\": [\"MA\"], \"vtpm\": \"required\"},"
-    "  {\"name\": \"dual\", \"types\": [\"MA\", \"WEB\"]}],"
-    " \"conflicts\": [], \"hosts\": []}";
+static char *policy_json;   /* policies/vtpm-required.json */
 
 static char dir[PATH_MAX];
 static tvdc_policy *policy;
@@ -555,5 +552,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wipe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_copy_args, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int r;
+
+    policy_json = test_data("policies/vtpm-required.json", NULL);
+    r = cmocka_run_group_tests(tests, NULL, NULL);
+    free(policy_json);
+    return r;
 }

@@ -8,15 +8,16 @@
 #
 # TVDC: the tvdc binary; TVDC_LIBVIRT_BUILD: a libvirt build directory
 # (default: the newest $TVDC_CACHE/libvirt-*/build that has virtnetworkd).
-# Without a libvirt build the test is skipped (exit 77), never passed.
-set -euo pipefail
+# Without a libvirt build the test is skipped (1..0 # SKIP), never passed.
+# shellcheck source=ci/tests/tap.sh
+. "$(dirname "$0")/../../../ci/tests/tap.sh"
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 TVDC=${TVDC:-$ROOT/build/labels/tool/tvdc}
 CACHE=${TVDC_CACHE:-/var/cache/tvdc}
 
 if [[ ${1:-} != --inside ]]; then
-    [[ $(id -u) -eq 0 ]] || { echo "it-net-libvirt: needs root"; exit 77; }
+    [[ $(id -u) -eq 0 ]] || skip_all "it-net-libvirt needs root"
     build=${TVDC_LIBVIRT_BUILD:-}
     if [[ -z $build ]]; then
         mapfile -t dirs < <(ls -td "$CACHE"/libvirt-*/ 2>/dev/null)
@@ -27,38 +28,29 @@ if [[ ${1:-} != --inside ]]; then
             fi
         done
     fi
-    if [[ -z $build ]]; then
-        echo "it-net-libvirt: no libvirt build (ci/build-libvirt) in $CACHE: skipped"
-        exit 77
-    fi
-    echo "# libvirt build $build"
+    [[ -n $build ]] || skip_all "no libvirt build (ci/build-libvirt) in $CACHE"
+    note "libvirt build $build"
     # A shared lock on the build keeps ci/build-libvirt's pruning away from it.
     exec 9>"$(dirname "$build").lock"
-    flock -s 9
+    flock -s 9 || bail "cannot lock $build"
     # A PID namespace too: when the test ends, however it ends, the kernel
     # stops the virtnetworkd it started.
-    exec unshare -m -n -u -p --fork --kill-child --mount-proc --propagation private \
+    tap_exec unshare -m -n -u -p --fork --kill-child --mount-proc --propagation private \
         bash "$0" --inside "$build"
 fi
 
 # Inside: a private /run/libvirt and friends, and this namespace's network.
 build=$2
-WORK=$(mktemp -d)
-checks=0 failed=0
-ok() { checks=$((checks + 1)); echo "ok $checks - $*"; }
-not_ok() { checks=$((checks + 1)); failed=$((failed + 1)); echo "not ok $checks - $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+WORK=$TAP_TMP
 
 for d in /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt; do
     mkdir -p "$d"
-    mount -t tmpfs tmpfs "$d"
+    mount -t tmpfs tmpfs "$d" || bail "cannot mount a tmpfs on $d"
 done
 cleanup() {
     [[ -f /run/libvirt/virtnetworkd.pid ]] && kill "$(cat /run/libvirt/virtnetworkd.pid)" 2>/dev/null
-    rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 143' TERM INT
+at_exit cleanup
 ip link set lo up
 "$build/run" "$build/src/virtnetworkd" --daemon --pid-file /run/libvirt/virtnetworkd.pid
 for _ in $(seq 100); do [[ -S /run/libvirt/virtnetworkd-sock ]] && break; sleep 0.1; done
@@ -115,7 +107,3 @@ check "clean --connect removes every tvdc-* network" \
              ! '$WORK/virsh' -c $URI -q net-list --all --name | grep -q tvdc-"
 check "the other network is untouched" bash -c "'$WORK/virsh' -c $URI -q net-list --all --name | grep -qx other"
 check "clean removed the interfaces too" bash -c "! ip -o link show | grep -q 'alias tvdc:'"
-
-echo "1..$checks"
-echo "# $((checks - failed)) passed, $failed failed"
-(( failed == 0 ))

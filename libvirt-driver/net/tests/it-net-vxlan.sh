@@ -11,7 +11,8 @@
 # strace).
 #
 #   bash libvirt-driver/net/tests/it-net-vxlan.sh      (TVDC=path/to/tvdc)
-set -euo pipefail
+# shellcheck source=ci/tests/tap.sh
+. "$(dirname "$0")/../../../ci/tests/tap.sh"
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 TVDC=${TVDC:-$ROOT/build/labels/tool/tvdc}
@@ -19,33 +20,18 @@ TVDC=${TVDC:-$ROOT/build/labels/tool/tvdc}
 # namespaces for their own leftovers
 P=tvdcit$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 A=$P-a B=$P-b C=$P-c
-WORK=
-checks=0 failed=0
-
-say() { printf '%s\n' "$*"; }
-ok() { checks=$((checks + 1)); say "ok $checks - $*"; }
-not_ok() { checks=$((checks + 1)); failed=$((failed + 1)); say "not ok $checks - $*"; }
-# check DESC CMD...: CMD must succeed.
-check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
-# check_not DESC CMD...: CMD must fail.
-check_not() { local d=$1; shift; if "$@"; then not_ok "$d"; else ok "$d"; fi; }
+WORK=$TAP_TMP
 
 cleanup() {
     local ns
     for ns in $(ip netns list | awk -v p="$P-" 'index($1, p) == 1 { print $1 }'); do
         ip netns del "$ns" 2>/dev/null || true
     done
-    [[ -n $WORK ]] && rm -rf "$WORK"
 }
 
-if [[ $(id -u) -ne 0 ]]; then
-    say "it-net-vxlan: needs root (network namespaces)"
-    exit 77
-fi
-[[ -x $TVDC ]] || { say "it-net-vxlan: no tvdc at $TVDC"; exit 1; }
-trap cleanup EXIT
-trap 'exit 143' TERM INT     # a meson timeout still removes the namespaces
-WORK=$(mktemp -d)
+[[ $(id -u) -eq 0 ]] || skip_all "it-net-vxlan needs root (network namespaces)"
+[[ -x $TVDC ]] || bail "no tvdc at $TVDC"
+at_exit cleanup     # also on a meson timeout (TERM)
 
 # ---------------------------------------------------------------------------
 # Policies and configurations
@@ -131,7 +117,7 @@ tvdc_links() {  # links of a namespace with a tvdc: alias
 ifindex() { ip -n "$1" -o link show "$2" | cut -d: -f1; }
 
 # ---------------------------------------------------------------------------
-say "# apply"
+note "apply"
 
 check "apply on host-a succeeds" tv a net apply
 check "host-a: bridges and VXLAN ports of MA, SU, WEB, alias tvdc:it-net:<type>" \
@@ -162,11 +148,11 @@ if command -v strace >/dev/null; then
     check "apply runs no program (no ip, bridge, brctl): one execve, tvdc's own" \
         bash -c "[[ \$(grep -c 'execve(' $WORK/strace) == 1 ]] && grep -q 'execve(\"$TVDC\"' $WORK/strace"
 else
-    not_ok "strace is not installed: cannot check that apply runs no program"
+    fail "strace is not installed: cannot check that apply runs no program"
 fi
 
 # ---------------------------------------------------------------------------
-say "# traffic"
+note "traffic"
 
 vm a ma-a tvdcb101 192.168.77.11
 vm a su-a tvdcb102 192.168.77.12
@@ -204,7 +190,7 @@ ip -n "$A" link del mvt-ma
 ip -n "$A" link del mvt-x
 
 # ---------------------------------------------------------------------------
-say "# repair"
+note "repair"
 
 ip -n "$A" link set tvdcx101 down
 bridge -n "$A" fdb del 00:00:00:00:00:00 dev tvdcx101 dst 10.99.0.2
@@ -221,7 +207,7 @@ check "the VM's tap stayed on its bridge through the repair" \
     bash -c "ip -n $A link show ma-a | grep -q 'master tvdcb101'"
 
 # ---------------------------------------------------------------------------
-say "# policy change"
+note "policy change"
 
 ma_index=$(ifindex "$B" tvdcb101)
 check "host-b, policy v2 without WEB: apply succeeds" \
@@ -236,7 +222,7 @@ check_not "WEB on host-a no longer reaches WEB on host-b" pings_not web-a 192.16
 check "MA still crosses" pings ma-b 192.168.77.11
 
 # ---------------------------------------------------------------------------
-say "# errors leave nothing half-made"
+note "errors leave nothing half-made"
 
 ip netns add "$C"
 ip -n "$C" link add ul0 type veth peer name ul1
@@ -269,7 +255,7 @@ else
     check "... and leaves nothing behind (the bridge it made first is gone)" \
         bash -c "[[ -z \"\$(ip -n $C -o link show | grep tvdc)\" ]]"
 fi
-say "# only some types (what the driver does before a VM starts)"
+note "only some types (what the driver does before a VM starts)"
 ip -n "$C" link add tvdcb7 type bridge
 ip -n "$C" link set tvdcb7 alias tvdc:old:XY
 tv c net apply --type WEB >/dev/null && rc=0 || rc=$?
@@ -285,7 +271,7 @@ tv c net clean >/dev/null
 before=$(tvdc_links "$A" | sort | tr '\n' ' ')
 tv a net apply --mode vlan --uplink ul0 >"$WORK/out" 2>&1 && rc=0 || rc=$?
 if [[ $rc == 0 ]]; then
-    say "# (this kernel has 802.1Q: host-a switched to vlan mode)"
+    note "(this kernel has 802.1Q: host-a switched to vlan mode)"
     tv a net apply >/dev/null
 else
     check "a failed switch to vlan mode on host-a leaves its vxlan interfaces as they were" \
@@ -295,7 +281,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-say "# clean"
+note "clean"
 
 check "clean on host-a succeeds" tv a net clean
 check "host-a: no interface of tvdc's is left" bash -c "[[ -z \"\$(ip -n $A -o link show | grep 'alias tvdc:')\" ]] &&
@@ -306,7 +292,3 @@ check "host-a: the foreign bridge, its port, the VMs' taps and the underlay surv
 check_not "show after clean reports what is missing (exit 1)" tv a net show
 check "clean again: nothing to do" bash -c "ip netns exec $A '$TVDC' net clean --json |
                                             jq -e '.deleted == []' >/dev/null"
-
-say "1..$checks"
-say "# $((checks - failed)) passed, $failed failed"
-(( failed == 0 ))

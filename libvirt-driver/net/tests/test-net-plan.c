@@ -18,27 +18,11 @@
 
 #include "net-internal.h"
 #include "net-test.h"
+#include "test-data.h"
 
 #define LONG_TYPE "T23456789012345678901234567890123456789012345678901234567890123X"
 
-static const char policy_json[] =
-    "{\n"
-    "  \"name\": \"bank-dc\", \"version\": 3,\n"
-    "  \"types\": [\"MA\", \"SU\", \"WEB\", \"NONET\", \"" LONG_TYPE "\", \"BIG\"],\n"
-    "  \"labels\": [\n"
-    "    {\"name\": \"dual-host\", \"types\": [\"MA\", \"SU\", \"WEB\", \"NONET\", \"" LONG_TYPE "\"]},\n"
-    "    {\"name\": \"web-host\", \"types\": [\"MA\", \"WEB\"]},\n"
-    "    {\"name\": \"big-host\", \"types\": [\"BIG\"]},\n"
-    "    {\"name\": \"market-analysis\", \"types\": [\"MA\"]}\n"
-    "  ],\n"
-    "  \"conflicts\": [{\"name\": \"chinese-wall\", \"types\": [\"MA\", \"SU\"]}],\n"
-    "  \"hosts\": [{\"name\": \"host-a\", \"label\": \"dual-host\"},\n"
-    "            {\"name\": \"host-b\", \"label\": \"web-host\"},\n"
-    "            {\"name\": \"host-c\", \"label\": \"big-host\"}],\n"
-    "  \"networks\": [{\"type\": \"MA\", \"vlan\": 101}, {\"type\": \"SU\", \"vlan\": 102},\n"
-    "               {\"type\": \"WEB\", \"vlan\": 103}, {\"type\": \"" LONG_TYPE "\", \"vlan\": 4094},\n"
-    "               {\"type\": \"BIG\", \"vlan\": 1}]\n"
-    "}\n";
+static char *policy_json;   /* policies/net-plan.json (a type of LONG_TYPE) */
 
 NET_TEST_POLICY_FIXTURE(policy_json)
 
@@ -830,5 +814,10 @@ main(void)
         cmocka_unit_test(test_bad_args),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int r;
+
+    policy_json = test_data("policies/net-plan.json", NULL);
+    r = cmocka_run_group_tests(tests, setup, teardown);
+    free(policy_json);
+    return r;
 }

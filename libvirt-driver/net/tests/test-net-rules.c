@@ -16,16 +16,9 @@
 
 #include "tvdc-net.h"
 #include "net-test.h"
+#include "test-data.h"
 
-static const char policy_json[] =
-    "{\"name\": \"bank-dc\", \"version\": 1,\n"
-    " \"types\": [\"MA\", \"SU\", \"NONET\"],\n"
-    " \"labels\": [{\"name\": \"market-analysis\", \"types\": [\"MA\"]},\n"
-    "            {\"name\": \"both\", \"types\": [\"MA\", \"SU\"]},\n"
-    "            {\"name\": \"quiet\", \"types\": [\"NONET\"]}],\n"
-    " \"conflicts\": [],\n"
-    " \"hosts\": [{\"name\": \"host-a\", \"label\": \"both\"}],\n"
-    " \"networks\": [{\"type\": \"MA\", \"vlan\": 101}, {\"type\": \"SU\", \"vlan\": 102}]}\n";
+static char *policy_json;   /* policies/net-rules.json */
 
 NET_TEST_POLICY_FIXTURE(policy_json)
 
@@ -249,5 +242,10 @@ main(void)
         cmocka_unit_test(test_managed),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int r;
+
+    policy_json = test_data("policies/net-rules.json", NULL);
+    r = cmocka_run_group_tests(tests, setup, teardown);
+    free(policy_json);
+    return r;
 }
