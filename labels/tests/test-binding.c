@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "test-data.h"
 
 #define UUID_A "4a1b7c3e-0000-4000-8000-00000000000a"
 #define UUID_B "4a1b7c3e-0000-4000-8000-00000000000b"
@@ -23,21 +24,13 @@ static int
 setup(void **state)
 {
     static const char *const files[_N_POLICIES] = {
-        [BANK] = "binding-bank.json",
-        [BANK_V2] = "binding-bank-v2.json",
-        [HEALTH] = "binding-health.json",
+        [BANK] = "policies/binding-bank.json",
+        [BANK_V2] = "policies/binding-bank-v2.json",
+        [HEALTH] = "policies/binding-health.json",
     };
-    const char *dir = getenv("TVDC_TESTDATA");
-
     (void) state;
-    for (size_t i = 0; i < _N_POLICIES; i++) {
-        char path[4096];
-        tvdc_error e = { 0 };
-
-        snprintf(path, sizeof(path), "%s/policies/%s", dir ? dir : ".", files[i]);
-        if (tvdc_policy_load_file(path, &policies[i], &e) < 0)
-            fail_msg("%s: %s", path, e.message);
-    }
+    for (size_t i = 0; i < _N_POLICIES; i++)
+        policies[i] = test_policy(files[i]);
     return 0;
 }
 

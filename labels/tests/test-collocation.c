@@ -3,7 +3,7 @@
  * decided by the pure tvdc_decide_collocation and, for the same rows, by a
  * host's reservation table; then the reservation table itself as a table
  * of operations -> result and listing.  Each row could have gone the other
- * way.  Policies are files in policies/ (TEST_POLICY_DIR). */
+ * way.  Policies are files in policies/, read through test-data.h. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,11 +12,13 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "test-data.h"
 
 #define MAX_RUNNING 4
 #define MAX_WORDS 4          /* the policies here have at most 256 types */
 
-static const char *const policy_files[] = { "collocation-walls.json", "collocation-wide.json" };
+static const char *const policy_files[] = { "policies/collocation-walls.json",
+                                             "policies/collocation-wide.json" };
 enum { WALLS, WIDE };
 
 typedef struct fixture {
@@ -30,12 +32,7 @@ setup(void **state)
 
     assert_non_null(f);
     for (size_t i = 0; i < ELEMENTSOF(policy_files); i++) {
-        char path[PATH_MAX];
-        tvdc_error e = { 0 };
-
-        snprintf(path, sizeof(path), "%s/%s", TEST_POLICY_DIR, policy_files[i]);
-        if (tvdc_policy_load_file(path, &f->p[i], &e) < 0)
-            fail_msg("%s:%u:%u: %s", path, e.line, e.column, e.message);
+        f->p[i] = test_policy(policy_files[i]);
         assert_true(tv_type_words(tvdc_policy_n_types(f->p[i])) <= MAX_WORDS);
     }
     *state = f;

@@ -18,11 +18,11 @@
 #include <openssl/pem.h>
 
 #include "internal.h"
+#include "test-data.h"
 
-#define POLICY(version)                                                       \
-    "{\"name\": \"bank-dc\", \"version\": " #version ",\n"                   \
-    " \"types\": [\"MA\"], \"labels\": [{\"name\": \"ma\", \"types\": [\"MA\"]}],\n" \
-    " \"conflicts\": [], \"hosts\": [{\"name\": \"host-a\", \"label\": \"ma\"}]}\n"
+/* The policy text, versions 1 and 2 (policies/configured-v1.json and
+ * configured-v2.json), read in setup. */
+static char *policy_v1, *policy_v2;
 
 static char dir[64];
 
@@ -91,9 +91,11 @@ setup(void **state)
     if (!mkdtemp(dir))
         return -1;
     make_key();
-    write_compiled("v1.bin", POLICY(1));
-    write_compiled("v2.bin", POLICY(2));
-    write_file("policy.json", POLICY(1), strlen(POLICY(1)));
+    policy_v1 = test_data("policies/configured-v1.json", NULL);
+    policy_v2 = test_data("policies/configured-v2.json", NULL);
+    write_compiled("v1.bin", policy_v1);
+    write_compiled("v2.bin", policy_v2);
+    write_file("policy.json", policy_v1, strlen(policy_v1));
     sign("v1.bin", "v1.bin.sig");
     sign("v2.bin", "v1-for-v2.sig");
     return 0;
@@ -104,6 +106,8 @@ teardown(void **state)
 {
     char cmd[128];
 
+    free(policy_v1);
+    free(policy_v2);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -179,7 +183,12 @@ test_load(void **state)
     /* a signature of other bytes */
     write_file("v2.bin.sig", "", 0);
     assert_int_equal(rename(path_of("v1-for-v2.sig"), path_of("v2.bin.sig")), 0);
-    write_compiled("v2.bin", POLICY(2) " ");
+    {
+        _cleanup_free_ char *other = NULL;     /* version 2, other bytes */
+
+        assert_true(asprintf(&other, "%s ", policy_v2) > 0);
+        write_compiled("v2.bin", other);
+    }
     assert_int_equal(load(config("v2.bin", 1, "state/b"), why, sizeof(why)), -EKEYREJECTED);
     assert_true(strncmp(why, "policy D/v2.bin: signature does not verify against the keys "
                              "in D/keys: ", 61) == 0);

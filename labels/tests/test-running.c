@@ -14,24 +14,33 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "test-data.h"
 
-#define POLICY(unlabeled)                                                          \
-    "{\"name\": \"bank-dc\", \"version\": 2," unlabeled "\n"                       \
-    " \"types\": [\"MA\", \"SU\", \"WEB\", \"RO\"],\n"                             \
-    " \"labels\": [{\"name\": \"market-analysis\", \"types\": [\"MA\"]},\n"       \
-    "            {\"name\": \"underwriting\", \"types\": [\"SU\", \"WEB\"]},\n"   \
-    "            {\"name\": \"web\", \"types\": [\"WEB\"]},\n"                    \
-    "            {\"name\": \"both\", \"types\": [\"MA\", \"SU\"]},\n"            \
-    "            {\"name\": \"research\", \"types\": [\"RO\"]},\n"                \
-    "            {\"name\": \"dual-host\", \"types\": [\"MA\", \"SU\", \"WEB\"]}],\n" \
-    " \"conflicts\": [{\"name\": \"chinese-wall\", \"types\": [\"MA\", \"SU\"]}],\n" \
-    " \"hosts\": [{\"name\": \"host-a\", \"label\": \"dual-host\"},\n"            \
-    "           {\"name\": \"host-b\", \"label\": \"web\"}]}\n"
-
-static const char *const policies[] = {
-    POLICY(""),
-    POLICY(" \"unlabeled\": \"allow\","),
+/* The policy text: policies/running.json, and the same with unlabeled VMs
+ * allowed (policies/running-unlabeled-allow.json); read in setup. */
+static const char *const policy_files[] = {
+    "policies/running.json",
+    "policies/running-unlabeled-allow.json",
 };
+static char *policies[ELEMENTSOF(policy_files)];
+
+static int
+setup(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < ELEMENTSOF(policy_files); i++)
+        policies[i] = test_data(policy_files[i], NULL);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < ELEMENTSOF(policies); i++)
+        free(policies[i]);
+    return 0;
+}
 
 typedef struct running_case {
     int policy;                 /* index in policies */
@@ -176,5 +185,5 @@ main(void)
         cmocka_unit_test(test_bad_args),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -15,15 +15,9 @@
 #include <json-c/json.h>
 
 #include "internal.h"
+#include "test-data.h"
 
-static const char policy_json[] =
-    "{\"name\": \"bank-dc\", \"version\": 7,\n"
-    " \"types\": [\"MA\", \"SU\", \"WEB\"],\n"
-    " \"labels\": [{\"name\": \"market-analysis\", \"types\": [\"MA\"]},\n"
-    "            {\"name\": \"web-ma\", \"types\": [\"MA\", \"WEB\"]},\n"
-    "            {\"name\": \"dual-host\", \"types\": [\"MA\", \"SU\", \"WEB\"]}],\n"
-    " \"conflicts\": [{\"name\": \"chinese-wall\", \"types\": [\"MA\", \"SU\"]}],\n"
-    " \"hosts\": [{\"name\": \"host-a\", \"label\": \"dual-host\"}]}\n";
+static char *policy_json;     /* policies/status.json, read in setup */
 
 static const char *const top_keys[] = {
     "format", "updated", "pid", "host", "host_label", "host_types", "mode", "config",
@@ -41,6 +35,7 @@ static char dir[64];
 static int
 setup(void **state)
 {
+    policy_json = test_data("policies/status.json", NULL);
     snprintf(dir, sizeof(dir), "/tmp/tvdc-status-XXXXXX");
     return mkdtemp(dir) ? 0 : -1;
 }
@@ -53,6 +48,7 @@ teardown(void **state)
     snprintf(path, sizeof(path), "%s/status.json", dir);
     unlink(path);
     rmdir(dir);
+    free(policy_json);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "test-data.h"
 
 static tvdc_policy *policy;
 static tvdc_store *store;
@@ -24,7 +25,7 @@ setup(void **state)
     snprintf(path, sizeof(path), "%s/bank.json", getenv("TVDC_EXAMPLES"));
     if (tvdc_policy_load_file(path, &policy, &e) < 0)
         fail_msg("%s: %s", path, e.message);
-    snprintf(path, sizeof(path), "%s/policies/uses-store.json", getenv("TVDC_TESTDATA"));
+    snprintf(path, sizeof(path), "%s/policies/uses-store.json", TEST_DATA_DIR);
     if (tvdc_store_load(path, &store, &e) < 0)
         fail_msg("%s: %s", path, e.message);
     return 0;
