@@ -174,13 +174,17 @@ struct _virTVDCSecurityData {
 };
 
 
-/* One decision being made. */
+/* One decision being made, and its outcome so far: every check reports
+ * into it (virTVDCDeny), and the hook returns virTVDCRequestResult(). */
 typedef struct _virTVDCRequest virTVDCRequest;
 struct _virTVDCRequest {
+    virTVDCSecurityData *priv;
     const char *op;            /* verify, start, restore, migrate-in, hotplug */
     const virDomainDef *def;
     char uuid[VIR_UUID_STRING_BUFLEN];
     const char *label;         /* the domain's tvdc label, NULL: unlabeled */
+    bool denied;               /* an enforcing denial was reported: the operation fails */
+    bool wouldDeny;            /* a permissive would-deny was recorded: no permit record */
 };
 
 
@@ -269,14 +273,26 @@ virTVDCDropImplicitLabel(virDomainDef *def)
 
 static void
 virTVDCRequestInit(virTVDCRequest *req,
+                   virTVDCSecurityData *priv,
                    const char *op,
                    const virDomainDef *def,
                    const char *label)
 {
-    req->op = op;
-    req->def = def;
-    req->label = label;
+    *req = (virTVDCRequest) {
+        .priv = priv,
+        .op = op,
+        .def = def,
+        .label = label,
+    };
     virUUIDFormat(def->uuid, req->uuid);
+}
+
+
+/* What a hook returns: -1 when an enforcing denial was reported. */
+static int
+virTVDCRequestResult(const virTVDCRequest *req)
+{
+    return req->denied ? -1 : 0;
 }
 
 
@@ -328,9 +344,9 @@ virTVDCLabelMeaning(const tvdc_policy *policy,
 
 /* "label market-analysis, types MA", "label foo", "unlabeled" */
 static char *
-virTVDCDescribeSubject(virTVDCSecurityData *priv,
-                       const virTVDCRequest *req)
+virTVDCDescribeSubject(virTVDCRequest *req)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autofree char *types = NULL;
 
     if (!req->label)
@@ -421,85 +437,72 @@ virTVDCAuditWrite(virTVDCSecurityData *priv,
 
 
 static int
-virTVDCAuditAppend(virTVDCSecurityData *priv,
-                   const virTVDCRequest *req,
+virTVDCAuditAppend(virTVDCRequest *req,
                    const char *decision,
                    const char *rule,
                    const char *detail)
 {
-    return virTVDCAuditWrite(priv, req->op, req->def->name, req->uuid, req->label,
+    return virTVDCAuditWrite(req->priv, req->op, req->def->name, req->uuid, req->label,
                              decision, rule, detail);
 }
 
 
 /*
- * A denial: audited, logged, and reported.  Returns -1 in enforcing mode
- * (the caller fails the operation) and 0 in permissive mode (the caller
- * proceeds; the record says "would-deny").
+ * A denial: audited, logged, and recorded in the request: req->denied in
+ * enforcing mode (reported as an error; the operation fails), req->wouldDeny
+ * in permissive mode (the operation proceeds; the record says "would-deny").
  */
-static int
-virTVDCDeny(virTVDCSecurityData *priv,
-            const virTVDCRequest *req,
+static void
+virTVDCDeny(virTVDCRequest *req,
             int code,
             const char *rule,
             const char *detail)
 {
-    g_autofree char *subject = virTVDCDescribeSubject(priv, req);
+    virTVDCSecurityData *priv = req->priv;
+    g_autofree char *subject = virTVDCDescribeSubject(req);
     const char *decision = priv->permissive ? "would-deny" : "deny";
 
-    ignore_value(virTVDCAuditAppend(priv, req, decision, rule, detail));
+    ignore_value(virTVDCAuditAppend(req, decision, rule, detail));
     virTVDCAuditLibvirt(req, decision, rule, detail, priv->permissive);
 
     if (priv->permissive) {
         VIR_WARN("tvdc (permissive mode): would-deny %s of VM '%s' (%s): %s",
                  req->op, req->def->name, subject, detail);
-        return 0;
+        req->wouldDeny = true;
+        return;
     }
 
     VIR_WARN("tvdc: deny %s of VM '%s' (%s): %s",
              req->op, req->def->name, subject, detail);
     virReportError(code, _("tvdc: deny: VM '%s' (%s): %s"),
                    req->def->name, subject, detail);
-    return -1;
-}
-
-
-/* A denial after which a caller in permissive mode goes on: -1 denied
- * (enforcing), 1 would-deny recorded (permissive). */
-static int
-virTVDCRefuse(virTVDCSecurityData *priv,
-              const virTVDCRequest *req,
-              int code,
-              const char *rule,
-              const char *detail)
-{
-    return virTVDCDeny(priv, req, code, rule, detail) < 0 ? -1 : 1;
+    req->denied = true;
 }
 
 
 /* A permitted start or migration: the record is durable before the
  * operation proceeds, so failing to write it fails the operation (in
- * enforcing mode). */
-static int
-virTVDCPermit(virTVDCSecurityData *priv,
-              const virTVDCRequest *req,
+ * enforcing mode: req->denied). */
+static void
+virTVDCPermit(virTVDCRequest *req,
               const char *detail)
 {
+    virTVDCSecurityData *priv = req->priv;
     int rc;
 
-    rc = virTVDCAuditAppend(priv, req, "permit", TVDC_RULE_STR_OK, detail);
+    rc = virTVDCAuditAppend(req, "permit", TVDC_RULE_STR_OK, detail);
     virTVDCAuditLibvirt(req, "permit", TVDC_RULE_STR_OK, detail, rc >= 0);
 
     if (rc < 0 && !priv->permissive) {
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("tvdc: %s of VM '%s' not permitted: cannot audit it in '%s': %s"),
                        req->op, req->def->name, priv->auditLog, g_strerror(-rc));
-        return -1;
+        req->denied = true;
+        return;
     }
 
     VIR_INFO("tvdc: permit %s of VM '%s' (label %s): %s",
              req->op, req->def->name, NULLSTR(req->label), detail);
-    return 0;
 }
 
 
@@ -535,25 +538,23 @@ virTVDCFormatVerdict(virTVDCSecurityData *priv,
 /* ------------------------------------------------------------------------ */
 /* Decisions                                                                */
 
-static int
-virTVDCDenyNoPolicy(virTVDCSecurityData *priv,
-                    const virTVDCRequest *req)
+static void
+virTVDCDenyNoPolicy(virTVDCRequest *req)
 {
-    g_autofree char *detail = g_strdup_printf("no policy: %s", priv->unavailable);
+    g_autofree char *detail = g_strdup_printf("no policy: %s", req->priv->unavailable);
 
-    return virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                       TVDC_RULE_STR_NO_POLICY, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NO_POLICY, detail);
 }
 
 
 /* The resource store, read again only when its file changed (a change is
  * a rename of a new file, or a rewrite: either gives it another identity).
  * *store is borrowed: valid while the caller holds priv->lock. */
-static int
-virTVDCLoadStore(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
-                 const tvdc_store **store)
+static const tvdc_store *
+virTVDCLoadStore(virTVDCRequest *req)
 {
+    virTVDCSecurityData *priv = req->priv;
+    const char *path = tvdc_config_resource_store(priv->cfg);
     tvdc_error err = { 0 };
     g_autofree char *detail = NULL;
     virTVDCFileId id;
@@ -562,31 +563,25 @@ virTVDCLoadStore(virTVDCSecurityData *priv,
 
     /* the identity before the contents: a replacement in between makes the
      * next call read it again */
-    virTVDCFileIdGet(tvdc_config_resource_store(priv->cfg), &id);
-    if (priv->store && virTVDCFileIdEqual(&id, &priv->storeId)) {
-        *store = priv->store;
-        return 0;
-    }
+    virTVDCFileIdGet(path, &id);
+    if (priv->store && virTVDCFileIdEqual(&id, &priv->storeId))
+        return priv->store;
     g_clear_pointer(&priv->store, tvdc_store_free);
 
-    if ((rc = tvdc_store_load(tvdc_config_resource_store(priv->cfg), &loaded, &err)) == 0) {
+    if ((rc = tvdc_store_load(path, &loaded, &err)) == 0) {
         priv->store = loaded;
         priv->storeId = id;
-        *store = loaded;
-        return 0;
+        return loaded;
     }
 
-    *store = NULL;
     if (err.line)
-        detail = g_strdup_printf("resource store %s:%u:%u: %s", tvdc_config_resource_store(priv->cfg),
+        detail = g_strdup_printf("resource store %s:%u:%u: %s", path,
                                  err.line, err.column, err.message);
     else
-        detail = g_strdup_printf("resource store %s: %s", tvdc_config_resource_store(priv->cfg),
+        detail = g_strdup_printf("resource store %s: %s", path,
                                  err.message[0] ? err.message : g_strerror(-rc));
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    TVDC_RULE_STR_RESOURCE_STORE, detail) < 0)
-        return -1;
-    return 1;   /* permissive: carry on without checking resources */
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_RESOURCE_STORE, detail);
+    return NULL;   /* permissive: carry on without checking resources */
 }
 
 
@@ -603,12 +598,11 @@ virTVDCRefusalDetail(const virTVDCResource *res)
 }
 
 
-/* Is the domain's label in the policy?  0 yes, 1 would-deny recorded
- * (permissive), -1 denied.  Unlabeled domains pass (their rule is applied
+/* Is the domain's label in the policy?  A denial is reported into req.
+ * Unlabeled domains pass (their rule is applied
  * where they start). */
-static int
-virTVDCCheckLabel(virTVDCSecurityData *priv,
-                  const virTVDCRequest *req)
+static void
+virTVDCCheckLabel(virTVDCRequest *req)
 {
     tvdc_verdict verdict = {
         .check = TVDC_CHECK_LABEL,
@@ -622,12 +616,11 @@ virTVDCCheckLabel(virTVDCSecurityData *priv,
     };
     g_autofree char *detail = NULL;
 
-    if (!req->label || tvdc_find_label(priv->policy, req->label) >= 0)
-        return 0;
+    if (!req->label || tvdc_find_label(req->priv->policy, req->label) >= 0)
+        return;
 
-    detail = virTVDCFormatVerdict(priv, &verdict, req->label, NULL);
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         tvdc_rule_to_string(verdict.rule), detail);
+    detail = virTVDCFormatVerdict(req->priv, &verdict, req->label, NULL);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_rule_to_string(verdict.rule), detail);
 }
 
 
@@ -648,9 +641,9 @@ virTVDCEmulatorTPM(const virDomainDef *def)
 
 /* Does the domain's label require a vTPM (TVDC_LABEL_VTPM_REQUIRED)? */
 static bool
-virTVDCVTPMRequired(virTVDCSecurityData *priv,
-                    const virTVDCRequest *req)
+virTVDCVTPMRequired(virTVDCRequest *req)
 {
+    virTVDCSecurityData *priv = req->priv;
     int64_t idx;
 
     return priv->policy && req->label &&
@@ -660,22 +653,19 @@ virTVDCVTPMRequired(virTVDCSecurityData *priv,
 
 
 /* A label flagged TVDC_LABEL_VTPM_REQUIRED needs a per-VM software TPM
- * (<tpm><backend type='emulator'/></tpm>).  0 yes or not required, 1
- * would-deny recorded, -1 denied. */
-static int
-virTVDCCheckVTPM(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req)
+ * (<tpm><backend type='emulator'/></tpm>). */
+static void
+virTVDCCheckVTPM(virTVDCRequest *req)
 {
     g_autofree char *detail = NULL;
 
-    if (!virTVDCVTPMRequired(priv, req) || virTVDCEmulatorTPM(req->def))
-        return 0;
+    if (!virTVDCVTPMRequired(req) || virTVDCEmulatorTPM(req->def))
+        return;
 
     detail = g_strdup_printf("label: label %s requires a vTPM "
                              "(<tpm><backend type='emulator' version='2.0'/></tpm>)",
                              req->label);
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_REQUIRED, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_REQUIRED, detail);
 }
 
 
@@ -729,11 +719,10 @@ virTVDCUseDenial(virTVDCSecurityData *priv,
 
 
 /* Decide one resource (libtvdc's tvdc_decide_use) and report its denial
- * if it is one of the rule's kinds (sharing or not).  0 nothing reported,
- * 1 would-deny recorded, -1 denied; *label: its label. */
-static int
-virTVDCDecideUse(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
+ * if it is one of the rule's kinds (sharing or not) into req; *label: its
+ * label. */
+static void
+virTVDCDecideUse(virTVDCRequest *req,
                  const tvdc_store *store,
                  const virTVDCResource *res,
                  bool sharing,
@@ -747,45 +736,37 @@ virTVDCDecideUse(virTVDCSecurityData *priv,
     int rc;
 
     virTVDCUseOf(res, &use);
-    rc = tvdc_decide_use(priv->policy, store, req->label, &use, &v);
+    rc = tvdc_decide_use(req->priv->policy, store, req->label, &use, &v);
     *label = v.label;
     if (rc == -ENOENT || rc == TVDC_PERMIT ||
         (rc == TVDC_DENY && (v.rule == TVDC_USE_SHARE) != sharing) || (rc < 0 && sharing))
-        return 0;   /* -ENOENT: the domain's unknown label, see virTVDCCheckLabel */
+        return;   /* -ENOENT: the domain's unknown label, see virTVDCCheckLabel */
     if (rc < 0) {
         code = VIR_ERR_INTERNAL_ERROR;
         detail = g_strdup_printf("resource: %s (%s): %s", res->what,
                                  NULLSTR(res->key), g_strerror(-rc));
     } else {
-        detail = virTVDCUseDenial(priv, res, &use, &v, &rule);
+        detail = virTVDCUseDenial(req->priv, res, &use, &v, &rule);
     }
-    return virTVDCRefuse(priv, req, code, rule, detail);
+    virTVDCDeny(req, code, rule, detail);
 }
 
 
 /*
  * Report refused and unlabeled resources; labels[i] is the label of
  * resources[i] that the sharing rule decides (pointing into store), or
- * NULL.  0, 1 when a would-deny was recorded (permissive), -1 denied.
+ * NULL.  Stops at an enforcing denial.
  */
-static int
-virTVDCResourceLabels(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
+static void
+virTVDCResourceLabels(virTVDCRequest *req,
                       GPtrArray *resources,
                       const tvdc_store *store,
                       const char **labels)
 {
-    bool wouldDeny = false;
     size_t i;
-    int rc;
 
-    for (i = 0; i < resources->len; i++) {
-        if ((rc = virTVDCDecideUse(priv, req, store, g_ptr_array_index(resources, i),
-                                   false, &labels[i])) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
-    }
-    return wouldDeny ? 1 : 0;
+    for (i = 0; i < resources->len && !req->denied; i++)
+        virTVDCDecideUse(req, store, g_ptr_array_index(resources, i), false, &labels[i]);
 }
 
 
@@ -793,46 +774,37 @@ virTVDCResourceLabels(virTVDCSecurityData *priv,
  * The sharing rule for a list of resources of a domain (define, the final
  * check at start, hotplug): refusals and unlabeled resources first, then
  * the sharing rule; for an unlabeled domain, every resource must be
- * unlabeled.  0: permitted; 1: would-deny recorded (permissive); -1:
- * denied.
+ * unlabeled.  Denials are reported into req.
  */
-static int
-virTVDCCheckResources(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
+static void
+virTVDCCheckResources(virTVDCRequest *req,
                       GPtrArray *resources)
 {
     const tvdc_store *store = NULL;
     g_autofree const char **labels = NULL;
-    bool wouldDeny;
     size_t i;
-    int rc;
 
-    if (resources->len == 0)
-        return 0;
-    if ((rc = virTVDCLoadStore(priv, req, &store)) != 0)
-        return rc;
+    if (resources->len == 0 || !(store = virTVDCLoadStore(req)))
+        return;
 
     labels = g_new0(const char *, resources->len);
-    if ((rc = virTVDCResourceLabels(priv, req, resources, store, labels)) < 0)
-        return -1;
-    wouldDeny = rc > 0;
+    virTVDCResourceLabels(req, resources, store, labels);
+    if (req->denied)
+        return;
 
-    /* An unknown label of the domain was reported by virTVDCCheckLabel:
-     * nothing to share with. */
-    if (req->label && tvdc_find_label(priv->policy, req->label) < 0)
-        return 1;
+    /* An unknown label of the domain was reported by virTVDCCheckLabel (or
+     * at the start): nothing to share with, and no permit record. */
+    if (req->label && tvdc_find_label(req->priv->policy, req->label) < 0) {
+        req->wouldDeny = true;
+        return;
+    }
 
-    for (i = 0; i < resources->len; i++) {
+    for (i = 0; i < resources->len && !req->denied; i++) {
         const char *label;
 
-        if (!labels[i])
-            continue;
-        if ((rc = virTVDCDecideUse(priv, req, store, g_ptr_array_index(resources, i),
-                                   true, &label)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
+        if (labels[i])
+            virTVDCDecideUse(req, store, g_ptr_array_index(resources, i), true, &label);
     }
-    return wouldDeny ? 1 : 0;
 }
 
 
@@ -924,25 +896,24 @@ virTVDCNetIface(const virDomainNetDef *net,
 }
 
 
-/* Report a network verdict of libtvdc-net (rc < 0: it could not decide).
- * 0: permitted; 1: would-deny recorded; -1: denied. */
-static int
-virTVDCNetReport(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
+/* Report a network verdict of libtvdc-net (rc < 0: it could not decide)
+ * into req. */
+static void
+virTVDCNetReport(virTVDCRequest *req,
                  const tvdc_net_iface *iface,
                  const tvdc_net_verdict *verdict,
                  int rc)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autofree char *detail = NULL;
     int n;
 
     if (rc == TVDC_PERMIT)
-        return 0;
+        return;
     if (rc < 0) {
         detail = g_strdup_printf("network: %s: %s", NULLSTR(iface->what), g_strerror(-rc));
-        if (virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail) < 0)
-            return -1;
-        return 1;
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        return;
     }
 
     if ((n = tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, NULL, 0)) < 0) {
@@ -951,10 +922,7 @@ virTVDCNetReport(virTVDCSecurityData *priv,
         detail = g_new0(char, n + 1);
         tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, detail, n + 1);
     }
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    tvdc_net_rule_to_string(verdict->rule), detail) < 0)
-        return -1;
-    return 1;
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_net_rule_to_string(verdict->rule), detail);
 }
 
 
@@ -963,69 +931,93 @@ virTVDCNetReport(virTVDCSecurityData *priv,
  * at hotplug), by their definitions (tvdc_net_decide_iface): every
  * interface of a labeled domain must be on the TVD network of one of its
  * types; an unlabeled domain may not use a TVD network.  types, if not
- * NULL, gets the types the interfaces use (for tvdc_net_ensure).  0:
- * permitted; 1: would-deny recorded; -1: denied.
+ * NULL, gets the types the interfaces use (for tvdc_net_ensure).
  */
-static int
-virTVDCCheckNets(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
+static void
+virTVDCCheckNets(virTVDCRequest *req,
                  virDomainNetDef *const *nets,
                  size_t nnets,
                  GArray *types)
 {
-    bool wouldDeny = false;
     size_t i;
 
-    for (i = 0; i < nnets; i++) {
+    for (i = 0; i < nnets && !req->denied; i++) {
         g_autofree char *what = virTVDCNetWhat(nets[i]);
         tvdc_net_iface iface;
         tvdc_net_verdict verdict;
         int rc;
 
         virTVDCNetIface(nets[i], what, &iface);
-        rc = tvdc_net_decide_iface(priv->policy, req->label, &iface, &verdict);
+        rc = tvdc_net_decide_iface(req->priv->policy, req->label, &iface, &verdict);
         if (rc == TVDC_PERMIT && types && verdict.type != TVDC_NONE)
             g_array_append_val(types, verdict.type);
-        if ((rc = virTVDCNetReport(priv, req, &iface, &verdict, rc)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
+        virTVDCNetReport(req, &iface, &verdict, rc);
     }
-    return wouldDeny ? 1 : 0;
 }
 
 
 /* Before a domain's taps are created (start, incoming migration, hotplug):
  * the bridges and uplink ports of the types its interfaces use, made right
  * as `tvdc net apply` would, when tvdc.conf says how.  A host whose
- * network settings are wrong starts no domain with a TVD interface.  0: done
- * or nothing to do; 1: would-deny recorded; -1: denied. */
-static int
-virTVDCEnsureNets(virTVDCSecurityData *priv,
-                  const virTVDCRequest *req,
+ * network settings are wrong starts no domain with a TVD interface. */
+static void
+virTVDCEnsureNets(virTVDCRequest *req,
                   GArray *types)
 {
+    virTVDCSecurityData *priv = req->priv;
     tvdc_error err = { 0 };
     g_autofree char *detail = NULL;
     int64_t host;
     int rc;
 
     if (types->len == 0 || (!priv->netManaged && !priv->netError))
-        return 0;
+        return;
 
     if (priv->netError) {
         detail = g_strdup_printf("network: cannot set up the TVD bridges: %s", priv->netError);
     } else if ((host = tvdc_find_host(priv->policy, priv->hostName)) < 0) {
-        return 0;   /* denied by the host check */
+        return;   /* denied by the host check */
     } else if ((rc = tvdc_net_ensure(priv->policy, host, &priv->net,
                                      (const void *) types->data, types->len, &err)) < 0) {
         detail = g_strdup_printf("network: cannot set up the TVD bridges on host %s: %s",
                                  priv->hostName, err.message[0] ? err.message : g_strerror(-rc));
     } else {
-        return 0;
+        return;
     }
 
-    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED,
-                         TVDC_RULE_STR_NETWORK_SETUP, detail);
+    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_NETWORK_SETUP, detail);
+}
+
+
+/* The bridge a tap (or macvtap) is really a port of, asked of the kernel
+ * (tvdc_net_type_of_tap_fd): a TVD bridge of one of the domain's types. */
+static void
+virTVDCCheckTap(virTVDCRequest *req,
+                int fd)
+{
+    virTVDCSecurityData *priv = req->priv;
+    char tap[TVDC_NET_IFNAMSIZ] = "";
+    char bridge[TVDC_NET_IFNAMSIZ] = "";
+    tvdc_error err = { 0 };
+    tvdc_net_iface iface = { .kind = TVDC_NET_IFACE_TAP, .source = tap, .bridge = bridge };
+    tvdc_net_verdict verdict;
+    g_autofree char *detail = NULL;
+    uint32_t type;
+    int rc;
+
+    if ((rc = tvdc_net_type_of_tap_fd(priv->policy, fd, &type, tap, bridge, &err)) < 0) {
+        if (!req->label && (rc == -ENOENT || rc == -ENOLINK))
+            return;
+        detail = g_strdup_printf("network: %s", err.message[0] ? err.message : g_strerror(-rc));
+        virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NETWORK_PORT, detail);
+        return;
+    }
+
+    rc = tvdc_net_decide_port(priv->policy, req->label, type, &verdict);
+    if (rc == TVDC_PERMIT)
+        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
+                  tap, req->def->name, bridge, tvdc_type_name(priv->policy, type));
+    virTVDCNetReport(req, &iface, &verdict, rc);
 }
 
 
@@ -1039,42 +1031,22 @@ virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    char tap[TVDC_NET_IFNAMSIZ] = "";
-    char bridge[TVDC_NET_IFNAMSIZ] = "";
-    tvdc_error err = { 0 };
-    tvdc_net_iface iface = { .kind = TVDC_NET_IFACE_TAP, .source = tap, .bridge = bridge };
-    tvdc_net_verdict verdict;
     virTVDCRequest req;
     virTVDCDomain *dom;
     const char *label;
-    uint32_t type;
-    int rc;
 
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
     virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "start", def, label);
+    virTVDCRequestInit(&req, priv, "start", def, label);
     if ((dom = g_hash_table_lookup(priv->domains, req.uuid)) && dom->running)
         req.op = "hotplug";
 
     if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
-
-    if ((rc = tvdc_net_type_of_tap_fd(priv->policy, fd, &type, tap, bridge, &err)) < 0) {
-        g_autofree char *detail = NULL;
-
-        if (!label && (rc == -ENOENT || rc == -ENOLINK))
-            return 0;
-        detail = g_strdup_printf("network: %s", err.message[0] ? err.message : g_strerror(-rc));
-        return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                           TVDC_RULE_STR_NETWORK_PORT, detail) < 0 ? -1 : 0;
-    }
-
-    rc = tvdc_net_decide_port(priv->policy, label, type, &verdict);
-    if (rc == TVDC_PERMIT)
-        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
-                  tap, def->name, bridge, tvdc_type_name(priv->policy, type));
-    return virTVDCNetReport(priv, &req, &iface, &verdict, rc) < 0 ? -1 : 0;
+        virTVDCDenyNoPolicy(&req);
+    else
+        virTVDCCheckTap(&req, fd);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -1091,29 +1063,29 @@ virTVDCCheckHotplug(virTVDCSecurityData *priv,
     g_autoptr(GArray) types = NULL;
     virTVDCRequest req;
     const char *label;
-    int rc;
 
     if (resources->len == 0 && nnets == 0)
         return 0;
-    if ((rc = virTVDCGetLabel(def, &label)) < 0)
+    if (virTVDCGetLabel(def, &label) < 0)
         return -1;
     virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "hotplug", def, label);
+    virTVDCRequestInit(&req, priv, "hotplug", def, label);
 
-    if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
-    if (virTVDCCheckLabel(priv, &req) < 0)
-        return -1;
+    if (!priv->policy) {
+        virTVDCDenyNoPolicy(&req);
+        return virTVDCRequestResult(&req);
+    }
+    virTVDCCheckLabel(&req);
+    if (!req.denied)
+        virTVDCCheckResources(&req, resources);
+    if (req.denied || nnets == 0)
+        return virTVDCRequestResult(&req);
 
-    if (virTVDCCheckResources(priv, &req, resources) < 0)
-        return -1;
-    if (nnets == 0)
-        return 0;
     types = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    if (virTVDCCheckNets(priv, &req, nets, nnets, types) < 0 ||
-        virTVDCEnsureNets(priv, &req, types) < 0)
-        return -1;
-    return 0;
+    virTVDCCheckNets(&req, nets, nnets, types);
+    if (!req.denied)
+        virTVDCEnsureNets(&req, types);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -1886,33 +1858,31 @@ virTVDCSetOrigin(virTVDCSecurityData *priv,
 }
 
 
-/* Report a binding decision of libtvdc (tvdc_bind_*): 0 permitted, 1
- * would-deny recorded (permissive), -1 denied. */
-static int
-virTVDCBindingReport(virTVDCSecurityData *priv,
-                     const virTVDCRequest *req,
+/* Report a binding decision of libtvdc (tvdc_bind_*) into req. */
+static void
+virTVDCBindingReport(virTVDCRequest *req,
                      int rc,
                      const tvdc_binding_result *res)
 {
     g_autofree char *detail = NULL;
 
     if (rc == TVDC_PERMIT)
-        return 0;
+        return;
     if (rc < 0) {
         detail = g_strdup_printf("binding: %s", g_strerror(-rc));
-        return virTVDCRefuse(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        return;
     }
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, res->detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, res->detail);
 }
 
 
 /* An incoming migration: does the source host's policy mean by the label
- * what this host's policy means by it (tvdc_bind_migration)?  0 yes, 1
- * would-deny recorded (permissive), -1 denied. */
-static int
-virTVDCCheckOrigin(virTVDCSecurityData *priv,
-                   const virTVDCRequest *req)
+ * what this host's policy means by it (tvdc_bind_migration)? */
+static void
+virTVDCCheckOrigin(virTVDCRequest *req)
 {
+    virTVDCSecurityData *priv = req->priv;
     xmlNodePtr node = virTVDCFindOrigin(req->def);
     g_autofree char *srcLabel = NULL;
     g_autofree char *srcTypes = NULL;
@@ -1934,7 +1904,7 @@ virTVDCCheckOrigin(virTVDCSecurityData *priv,
         origin.version = srcVersion = virXMLPropString(node, "version");
         origin.host = srcHost = virXMLPropString(node, "host");
     }
-    return virTVDCBindingReport(priv, req, tvdc_bind_migration(priv->policy, &mig, &res), &res);
+    virTVDCBindingReport(req, tvdc_bind_migration(priv->policy, &mig, &res), &res);
 }
 
 
@@ -2008,13 +1978,12 @@ virTVDCSavedImageContent(const tvdc_record *record,
 /* A restore (virsh restore, a managed save at start): the image must have
  * a record on this host, be the file the record is about, and have been
  * saved under the label it is restored under, with the same meaning
- * (tvdc_bind_saved_image), and still hold what was saved.  0 yes, 1
- * would-deny recorded (permissive), -1 denied. */
-static int
-virTVDCCheckSavedImage(virTVDCSecurityData *priv,
-                       const virTVDCRequest *req,
+ * (tvdc_bind_saved_image), and still hold what was saved. */
+static void
+virTVDCCheckSavedImage(virTVDCRequest *req,
                        const char *path)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autofree char *realPath = realpath(path, NULL);
     g_autofree char *recordPath = NULL;
     g_autoptr(tvdc_record) record = NULL;
@@ -2040,7 +2009,7 @@ virTVDCCheckSavedImage(virTVDCSecurityData *priv,
     }
     if ((rc = tvdc_bind_saved_image(priv->policy, &image, &res)) == TVDC_PERMIT)
         rc = virTVDCSavedImageContent(record, realPath, &res);
-    return virTVDCBindingReport(priv, req, rc, &res);
+    virTVDCBindingReport(req, rc, &res);
 }
 
 
@@ -2071,19 +2040,18 @@ virTVDCVTPMConf(char **detail)
  * the domain is prepared, before qemuExtDevicesStart runs swtpm_setup, so
  * the record is there on every host before anything needs it.  Without a
  * policy there is no identity to state, and the start is denied for that
- * already.  0 written or nothing to write, 1 would-deny recorded
- * (permissive), -1 denied. */
-static int
-virTVDCVTPMRecordWrite(virTVDCSecurityData *priv,
-                       const virTVDCRequest *req)
+ * already.  Failing to write it is a denial (vtpm-record). */
+static void
+virTVDCVTPMRecordWrite(virTVDCRequest *req)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autoptr(tvdc_vtpm_conf) conf = NULL;
     g_autoptr(tvdc_vtpm_identity) id = NULL;
     g_autofree char *detail = NULL;
     int rc;
 
     if (!priv->privileged || !priv->policy || !virTVDCEmulatorTPM(req->def))
-        return 0;
+        return;
 
     if (!(conf = virTVDCVTPMConf(&detail))) {
         /* detail says why */
@@ -2097,11 +2065,10 @@ virTVDCVTPMRecordWrite(virTVDCSecurityData *priv,
     } else {
         VIR_DEBUG("tvdc: vTPM record of VM '%s' written in %s",
                   req->def->name, conf->record_dir);
-        return 0;
+        return;
     }
 
-    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED,
-                         TVDC_RULE_STR_VTPM_RECORD, detail);
+    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_VTPM_RECORD, detail);
 }
 
 
@@ -2129,11 +2096,9 @@ virTVDCVTPMRecordRemove(virTVDCSecurityData *priv,
 
 
 /* A vTPM state bound to the domain: its EK certificate must verify
- * against the datacenter vTPM CA when this host has it.  0, 1 would-deny
- * recorded, -1 denied. */
-static int
-virTVDCCheckVTPMCA(virTVDCSecurityData *priv,
-                   const virTVDCRequest *req,
+ * against the datacenter vTPM CA when this host has it. */
+static void
+virTVDCCheckVTPMCA(virTVDCRequest *req,
                    const uint8_t *cert,
                    size_t len,
                    const char *stateDir)
@@ -2155,10 +2120,9 @@ virTVDCCheckVTPMCA(virTVDCSecurityData *priv,
     } else {
         VIR_DEBUG("tvdc: vTPM state %s of VM '%s' was made under label %s",
                   stateDir, name, req->label ? req->label : "(none)");
-        return 0;
+        return;
     }
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_STATE, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, detail);
 }
 
 
@@ -2240,15 +2204,13 @@ virTVDCVTPMStateEKCert(const char *stateDir,
  * migration (swtpm_setup --overwrite: the real state arrives in the
  * migration stream), or one made without certificates: for a label that
  * requires a vTPM, *unbound says why it is refused unless the domain
- * arrives by migration, which only domainSetSecurityAllLabel knows.  0
- * bound (or nothing to check), 1 would-deny recorded (permissive), -1
- * denied. */
-static int
-virTVDCCheckVTPMState(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
+ * arrives by migration, which only domainSetSecurityAllLabel knows. */
+static void
+virTVDCCheckVTPMState(virTVDCRequest *req,
                       const char *stateDir,
                       char **unbound)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autoptr(tvdc_vtpm_identity) id = NULL;
     g_autofree uint8_t *cert = NULL;
     g_autofree char *detail = NULL;
@@ -2279,32 +2241,30 @@ virTVDCCheckVTPMState(virTVDCSecurityData *priv,
         rc = tvdc_bind_vtpm_state(priv->policy, &state, &res);
         if (rc == TVDC_DENY && res.outcome == TVDC_BINDING_UNBOUND) {
             *unbound = g_steal_pointer(&res.detail);
-            return 0;
+            return;
         }
         if (rc != TVDC_PERMIT || !id)
-            return virTVDCBindingReport(priv, req, rc, &res);
-        return virTVDCCheckVTPMCA(priv, req, cert, len, stateDir);
+            virTVDCBindingReport(req, rc, &res);
+        else
+            virTVDCCheckVTPMCA(req, cert, len, stateDir);
+        return;
     }
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_STATE, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, detail);
 }
 
 
 /* The last step of a start: a vTPM state without an EK certificate (see
  * virTVDCCheckVTPMState) is refused unless it is about to be replaced by
- * the one arriving with an incoming migration.  0, 1 would-deny recorded,
- * -1 denied. */
-static int
-virTVDCCheckVTPMUnbound(virTVDCSecurityData *priv,
-                        const virTVDCRequest *req,
+ * the one arriving with an incoming migration. */
+static void
+virTVDCCheckVTPMUnbound(virTVDCRequest *req,
                         const virTVDCDomain *dom,
                         const char *incomingPath,
                         bool migrated)
 {
     if (!dom->vtpmUnbound || (migrated && !incomingPath))
-        return 0;
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_STATE, dom->vtpmUnbound);
+        return;
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, dom->vtpmUnbound);
 }
 
 
@@ -2331,11 +2291,11 @@ virTVDCNVRAMPath(const virDomainDef *def)
 /* The record binding the NVRAM libvirt makes afresh to the domain and its
  * label.  0, or -1 and *why. */
 static int
-virTVDCNVRAMRecordWrite(virTVDCSecurityData *priv,
-                        const virTVDCRequest *req,
+virTVDCNVRAMRecordWrite(virTVDCRequest *req,
                         const char *path,
                         char **why)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autoptr(tvdc_record) record = NULL;
     int rc;
 
@@ -2361,13 +2321,12 @@ virTVDCNVRAMFresh(const virDomainDef *def)
 
 /* Start or restore of a labeled domain, after libvirt made its NVRAM: the
  * NVRAM must have been made for this domain under its label (a record in
- * TVDC_NVRAM_RECORD_DIR, tvdc_bind_nvram), or be new.  0 yes, 1 would-deny, -1
- * denied. */
-static int
-virTVDCCheckNVRAM(virTVDCSecurityData *priv,
-                  const virTVDCRequest *req,
+ * TVDC_NVRAM_RECORD_DIR, tvdc_bind_nvram), or be new. */
+static void
+virTVDCCheckNVRAM(virTVDCRequest *req,
                   bool fresh)
 {
+    virTVDCSecurityData *priv = req->priv;
     const char *path = virTVDCNVRAMPath(req->def);
     g_autofree char *detail = NULL;
     g_autofree char *why = NULL;
@@ -2381,18 +2340,17 @@ virTVDCCheckNVRAM(virTVDCSecurityData *priv,
     };
 
     if (!path || !req->label)
-        return 0;
+        return;
     if (!fresh) {
         ignore_value(tvdc_record_read(TVDC_NVRAM_RECORD_DIR, path, &record));
         nvram.record = record;
-        return virTVDCBindingReport(priv, req, tvdc_bind_nvram(priv->policy, &nvram, &res),
-                                    &res);
+        virTVDCBindingReport(req, tvdc_bind_nvram(priv->policy, &nvram, &res), &res);
+        return;
     }
-    if (virTVDCNVRAMRecordWrite(priv, req, path, &why) == 0)
-        return 0;
+    if (virTVDCNVRAMRecordWrite(req, path, &why) == 0)
+        return;
     detail = g_strdup_printf("nvram: cannot record the label of NVRAM %s: %s", path, why);
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_NVRAM_STATE, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NVRAM_STATE, detail);
 }
 
 
@@ -2519,23 +2477,25 @@ virTVDCVerifyDef(virTVDCSecurityData *priv,
         return rc;
 
     virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "verify", def, label);
-    if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
+    virTVDCRequestInit(&req, priv, "verify", def, label);
+    if (!priv->policy) {
+        virTVDCDenyNoPolicy(&req);
+        return virTVDCRequestResult(&req);
+    }
 
-    if ((rc = virTVDCCheckLabel(priv, &req)) < 0)
-        return -1;
-    if (rc > 0)
-        return 0;
-    if (virTVDCCheckVTPM(priv, &req) < 0)
+    /* a label the policy does not know: nothing else to decide */
+    virTVDCCheckLabel(&req);
+    if (req.denied || req.wouldDeny)
+        return virTVDCRequestResult(&req);
+    virTVDCCheckVTPM(&req);
+    if (req.denied)
         return -1;
 
     resources = virTVDCDomainUses(def);
-    if (virTVDCCheckResources(priv, &req, resources) < 0)
-        return -1;
-    if (virTVDCCheckNets(priv, &req, def->nets, def->nnets, NULL) < 0)
-        return -1;
-    return 0;
+    virTVDCCheckResources(&req, resources);
+    if (!req.denied)
+        virTVDCCheckNets(&req, def->nets, def->nnets, NULL);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -2551,21 +2511,20 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
 
 
 /* Record the domain's own logs as its, at a start, restore or incoming
- * migration (GenLabel: before libvirt creates them).  0, 1 would-deny
- * recorded, -1 denied. */
-static int
-virTVDCOwnLogsRecord(virTVDCSecurityData *priv,
-                     const virTVDCRequest *req,
+ * migration (GenLabel: before libvirt creates them). */
+static void
+virTVDCOwnLogsRecord(virTVDCRequest *req,
                      GPtrArray *resources)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autofree char *why = NULL;
     g_autofree char *detail = NULL;
 
     if (!priv->privileged || virTVDCLogRecordWrite(req->def, resources, &why) == 0)
-        return 0;
+        return;
     detail = g_strdup_printf("log: cannot record the VM's own logs in %s: %s",
                              TVDC_LOG_RECORD_DIR, why);
-    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_INTERNAL, detail);
+    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_INTERNAL, detail);
 }
 
 
@@ -2585,11 +2544,12 @@ virTVDCDomainNew(const virTVDCRequest *req)
 /* The subject of a check in tvdc_decide_start's list, for messages about
  * names the policy does not know. */
 static const char *
-virTVDCCheckSubject(virTVDCSecurityData *priv,
-                    const virTVDCRequest *req,
+virTVDCCheckSubject(virTVDCRequest *req,
                     const tvdc_verdict *verdict,
                     const char *resourceLabel)
 {
+    virTVDCSecurityData *priv = req->priv;
+
     switch (verdict->check) {
     case TVDC_CHECK_HOST:
         return priv->hostName;
@@ -2604,6 +2564,170 @@ virTVDCCheckSubject(virTVDCSecurityData *priv,
 }
 
 
+/* start of an unlabeled domain: decided in domainSetSecurityAllLabel;
+ * here its own logs and its vTPM record are written. */
+static int
+virTVDCGenLabelUnlabeled(virTVDCSecurityData *priv,
+                         virDomainDef *def)
+{
+    g_autoptr(GPtrArray) resources = NULL;
+    virTVDCRequest req;
+
+    virTVDCDropImplicitLabel(def);
+    virTVDCRequestInit(&req, priv, "start", def, NULL);
+    resources = virTVDCDomainUses(def);
+    virTVDCOwnLogsRecord(&req, resources);
+    if (!req.denied)
+        virTVDCVTPMRecordWrite(&req);
+    return virTVDCRequestResult(&req);
+}
+
+
+/* The labels of the resources the start decision weighs (checked[],
+ * checkedRes[]: their labels and the resources), after reporting refused
+ * and unlabeled ones.  Returns how many. */
+static size_t
+virTVDCStartLabels(virTVDCRequest *req,
+                   GPtrArray *resources,
+                   const tvdc_store *store,
+                   const char **checked,
+                   virTVDCResource **checkedRes)
+{
+    g_autofree const char **labels = g_new0(const char *, resources->len + 1);
+    size_t n = 0;
+    size_t i;
+
+    virTVDCResourceLabels(req, resources, store, labels);
+    if (req->denied)
+        return 0;
+    for (i = 0; i < resources->len; i++) {
+        if (!labels[i])
+            continue;
+        checked[n] = labels[i];
+        checkedRes[n] = g_ptr_array_index(resources, i);
+        n++;
+    }
+    return n;
+}
+
+
+/* tvdc_decide_start on this host, reserving the domain's types when it
+ * permits and nothing was refused yet: every failed check is reported, the
+ * host and collocation verdicts go to the permit record.  TVDC_PERMIT or
+ * TVDC_DENY, or -1 when the policy engine failed (reported). */
+static int
+virTVDCDecideStart(virTVDCRequest *req,
+                   const char **checked,
+                   virTVDCResource **checkedRes,
+                   size_t nchecked,
+                   virBuffer *permit)
+{
+    virTVDCSecurityData *priv = req->priv;
+    g_autofree tvdc_verdict *checks = g_new0(tvdc_verdict, 3 + nchecked);
+    size_t nchecks = 0;
+    size_t i;
+    int rc;
+
+    rc = tvdc_decide_start(priv->policy, priv->host, priv->hostName, req->label,
+                           checked, nchecked, req->wouldDeny ? NULL : req->uuid,
+                           checks, &nchecks);
+    if (rc < 0) {
+        g_autofree char *detail = g_strdup_printf("policy engine: %s", g_strerror(-rc));
+
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        return -1;
+    }
+
+    for (i = 0; i < nchecks && !req->denied; i++) {
+        const char *resLabel = i >= 3 ? checked[i - 3] : NULL;
+        virTVDCResource *res = i >= 3 ? checkedRes[i - 3] : NULL;
+        g_autofree char *detail = NULL;
+
+        detail = virTVDCFormatVerdict(priv, &checks[i],
+                                      virTVDCCheckSubject(req, &checks[i], resLabel),
+                                      res);
+        if (checks[i].rule != TVDC_RULE_OK)
+            virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED,
+                        tvdc_rule_to_string(checks[i].rule), detail);
+        else if (checks[i].check == TVDC_CHECK_HOST ||
+                 checks[i].check == TVDC_CHECK_COLLOCATION)
+            virBufferAsprintf(permit, "%s; ", detail);
+    }
+    return rc;
+}
+
+
+/* The domain's reservation: made by tvdc_decide_start when it permitted;
+ * in permissive mode a domain that would be denied runs anyway, so its
+ * types count for later decisions (TVDC_RESERVE_FORCE). */
+static void
+virTVDCStartReserve(virTVDCRequest *req,
+                    virTVDCDomain *dom,
+                    int decision)
+{
+    tvdc_verdict verdict;
+    int64_t idx;
+
+    if (decision == TVDC_PERMIT && !req->wouldDeny) {
+        dom->reserved = true;
+        return;
+    }
+
+    req->wouldDeny = true;
+    idx = tvdc_find_label(req->priv->policy, req->label);
+    if (idx >= 0 &&
+        tvdc_host_reserve(req->priv->host, req->uuid, idx, TVDC_RESERVE_FORCE, &verdict) >= 0)
+        dom->reserved = true;
+}
+
+
+/* start, restore, incoming migration of a labeled domain under a policy:
+ * its interfaces and resources, the start decision and reservation, then
+ * what must exist before libvirt sets the domain up (bridges, the record
+ * of its own logs, its vTPM record).  A denial releases the reservation.
+ * -1 when the policy engine failed, else 0 (the outcome is in req). */
+static int
+virTVDCStartDecide(virTVDCRequest *req,
+                   virTVDCDomain *dom)
+{
+    g_autoptr(GPtrArray) resources = virTVDCDomainUses(req->def);
+    g_autoptr(GArray) netTypes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    g_autofree const char **checked = g_new0(const char *, resources->len + 1);
+    g_autofree virTVDCResource **checkedRes = g_new0(virTVDCResource *, resources->len + 1);
+    g_auto(virBuffer) permit = VIR_BUFFER_INITIALIZER;
+    const tvdc_store *store = virTVDCLoadStore(req);
+    size_t nchecked = 0;
+    int rc;
+
+    if (!req->denied)
+        virTVDCCheckNets(req, req->def->nets, req->def->nnets, netTypes);
+    if (!req->denied && store)
+        nchecked = virTVDCStartLabels(req, resources, store, checked, checkedRes);
+    if (req->denied)
+        return 0;
+    if ((rc = virTVDCDecideStart(req, checked, checkedRes, nchecked, &permit)) < 0)
+        return -1;
+    if (req->denied)
+        return 0;
+    virTVDCStartReserve(req, dom, rc);
+
+    /* the reservation first: two starts must not both make bridges of
+     * conflicting types; the logs are recorded before libvirt creates
+     * them for this start */
+    virTVDCEnsureNets(req, netTypes);
+    if (!req->denied)
+        virTVDCOwnLogsRecord(req, resources);
+    if (!req->denied) {
+        virBufferAsprintf(&permit, "resources checked: %u", (unsigned) nchecked);
+        dom->permitDetail = virBufferContentAndReset(&permit);
+        virTVDCVTPMRecordWrite(req);
+    }
+    if (req->denied && dom->reserved)
+        ignore_value(tvdc_host_release(req->priv->host, req->uuid));
+    return 0;
+}
+
+
 /* start, restore, incoming migration: the decision of DESIGN.md section 2
  * for this host, and the reservation of the domain's types, in one atomic
  * step of the host table.  Runs before anything of the domain is set up. */
@@ -2613,161 +2737,143 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = NULL;
-    const tvdc_store *store = NULL;
-    g_autofree const char **labels = NULL;
-    g_autofree const char **checked = NULL;
-    g_autofree virTVDCResource **checkedRes = NULL;
-    g_autofree tvdc_verdict *checks = NULL;
-    g_autoptr(GArray) netTypes = NULL;
     g_autoptr(virTVDCDomain) dom = NULL;
-    g_auto(virBuffer) permit = VIR_BUFFER_INITIALIZER;
     virTVDCRequest req;
     const char *label;
-    size_t nchecked = 0;
-    size_t nchecks = 0;
-    bool wouldDeny = false;
-    size_t i;
     int rc;
 
     virTVDCPolicyRefresh(priv);
     if ((rc = virTVDCGetLabel(def, &label)) < 0)
         return -1;
-    if (rc == 0) {
-        /* unlabeled: decided in domainSetSecurityAllLabel */
-        virTVDCDropImplicitLabel(def);
-        virTVDCRequestInit(&req, "start", def, NULL);
-        resources = virTVDCDomainUses(def);
-        if (virTVDCOwnLogsRecord(priv, &req, resources) < 0)
-            return -1;
-        return virTVDCVTPMRecordWrite(priv, &req) < 0 ? -1 : 0;
-    }
+    if (rc == 0)
+        return virTVDCGenLabelUnlabeled(priv, def);
 
-    virTVDCRequestInit(&req, "start", def, label);
-
+    virTVDCRequestInit(&req, priv, "start", def, label);
     if (g_hash_table_contains(priv->domains, req.uuid)) {
         g_autofree char *detail = g_strdup_printf("VM %s already holds a reservation on host %s",
                                                   req.uuid, priv->hostName);
 
-        return virTVDCDeny(priv, &req, VIR_ERR_OPERATION_INVALID,
-                           TVDC_RULE_STR_INTERNAL, detail) < 0 ? -1 : 0;
+        virTVDCDeny(&req, VIR_ERR_OPERATION_INVALID, TVDC_RULE_STR_INTERNAL, detail);
+        return virTVDCRequestResult(&req);
     }
 
     dom = virTVDCDomainNew(&req);
     dom->nvramFresh = virTVDCNVRAMFresh(def);
-
-    if (!priv->policy) {
-        if (virTVDCDenyNoPolicy(priv, &req) < 0)
-            return -1;
-        dom->wouldDeny = true;
-        goto done;
-    }
-
-    if ((rc = virTVDCLoadStore(priv, &req, &store)) < 0)
+    if (!priv->policy)
+        virTVDCDenyNoPolicy(&req);
+    else if (virTVDCStartDecide(&req, dom) < 0)
+        return virTVDCRequestResult(&req);   /* the policy engine failed */
+    if (req.denied)
         return -1;
-    wouldDeny = rc > 0;
 
-    netTypes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    if ((rc = virTVDCCheckNets(priv, &req, def->nets, def->nnets, netTypes)) < 0)
-        return -1;
-    wouldDeny |= rc > 0;
-
-    resources = virTVDCDomainUses(def);
-    labels = g_new0(const char *, resources->len + 1);
-    checked = g_new0(const char *, resources->len + 1);
-    checkedRes = g_new0(virTVDCResource *, resources->len + 1);
-    if (store) {
-        if ((rc = virTVDCResourceLabels(priv, &req, resources, store, labels)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
-
-        for (i = 0; i < resources->len; i++) {
-            if (!labels[i])
-                continue;
-            checked[nchecked] = labels[i];
-            checkedRes[nchecked] = g_ptr_array_index(resources, i);
-            nchecked++;
-        }
-    }
-
-    checks = g_new0(tvdc_verdict, 3 + nchecked);
-    rc = tvdc_decide_start(priv->policy, priv->host, priv->hostName, label,
-                           checked, nchecked, wouldDeny ? NULL : req.uuid,
-                           checks, &nchecks);
-    if (rc < 0) {
-        g_autofree char *detail = g_strdup_printf("policy engine: %s", g_strerror(-rc));
-
-        return virTVDCDeny(priv, &req, VIR_ERR_INTERNAL_ERROR,
-                           TVDC_RULE_STR_INTERNAL, detail) < 0 ? -1 : 0;
-    }
-
-    for (i = 0; i < nchecks; i++) {
-        const char *resLabel = i >= 3 ? checked[i - 3] : NULL;
-        virTVDCResource *res = i >= 3 ? checkedRes[i - 3] : NULL;
-        g_autofree char *detail = NULL;
-
-        detail = virTVDCFormatVerdict(priv, &checks[i],
-                                      virTVDCCheckSubject(priv, &req, &checks[i], resLabel),
-                                      res);
-        if (checks[i].rule == TVDC_RULE_OK) {
-            if (checks[i].check == TVDC_CHECK_HOST ||
-                checks[i].check == TVDC_CHECK_COLLOCATION)
-                virBufferAsprintf(&permit, "%s; ", detail);
-            continue;
-        }
-
-        if (virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                        tvdc_rule_to_string(checks[i].rule), detail) < 0)
-            return -1;
-        wouldDeny = true;
-    }
-
-    if (rc == TVDC_PERMIT && !wouldDeny) {
-        dom->reserved = true;
-    } else {
-        /* permissive: the domain runs, so its types count for later
-         * decisions */
-        int64_t idx = tvdc_find_label(priv->policy, label);
-        tvdc_verdict verdict;
-
-        wouldDeny = true;
-        if (idx >= 0 &&
-            tvdc_host_reserve(priv->host, req.uuid, idx, TVDC_RESERVE_FORCE, &verdict) >= 0)
-            dom->reserved = true;
-    }
-
-    /* the reservation first: two starts must not both make bridges of
-     * conflicting types */
-    if ((rc = virTVDCEnsureNets(priv, &req, netTypes)) < 0) {
-        if (dom->reserved)
-            ignore_value(tvdc_host_release(priv->host, req.uuid));
-        return -1;
-    }
-    wouldDeny |= rc > 0;
-
-    /* before libvirt creates the domain's log files for this start */
-    if ((rc = virTVDCOwnLogsRecord(priv, &req, resources)) < 0) {
-        if (dom->reserved)
-            ignore_value(tvdc_host_release(priv->host, req.uuid));
-        return -1;
-    }
-    wouldDeny |= rc > 0;
-
-    dom->wouldDeny = wouldDeny;
-    virBufferAsprintf(&permit, "resources checked: %u", (unsigned) nchecked);
-    dom->permitDetail = virBufferContentAndReset(&permit);
-
- done:
-    if ((rc = virTVDCVTPMRecordWrite(priv, &req)) < 0) {
-        if (dom->reserved)
-            ignore_value(tvdc_host_release(priv->host, req.uuid));
-        return -1;
-    }
-    dom->wouldDeny |= rc > 0;
+    dom->wouldDeny = req.wouldDeny;
     g_hash_table_insert(priv->domains, dom->uuid, dom);
     dom = NULL;
     virTVDCWriteStatus(priv);
     return 0;
+}
+
+
+/* The last checks of a labeled domain under a policy: its resources, its
+ * NVRAM (start, restore), the saved image (restore) or what its label
+ * means at the source (incoming migration). */
+static void
+virTVDCCheckAdmission(virTVDCRequest *req,
+                      virTVDCDomain *dom,
+                      GPtrArray *resources,
+                      const char *incomingPath,
+                      bool migrated)
+{
+    virTVDCCheckResources(req, resources);
+    if (!req->denied && (!migrated || incomingPath))
+        virTVDCCheckNVRAM(req, dom->nvramFresh);
+    if (req->denied || !migrated)
+        return;
+    if (incomingPath)
+        virTVDCCheckSavedImage(req, incomingPath);
+    else
+        virTVDCCheckOrigin(req);
+}
+
+
+/* SetAllLabel of a labeled domain: it must have been decided by GenLabel
+ * (dom); NULL when denied. */
+static virTVDCDomain *
+virTVDCAdmitLabeled(virTVDCRequest *req,
+                    virTVDCDomain *dom,
+                    GPtrArray *resources,
+                    const char *incomingPath,
+                    bool migrated)
+{
+    if (!dom) {
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_NOT_AUTHORIZED,
+                    "label: the start was not decided by tvdc (no reservation)");
+        if (req->denied)
+            return NULL;
+        dom = virTVDCDomainNew(req);
+        dom->wouldDeny = true;
+        g_hash_table_insert(req->priv->domains, dom->uuid, dom);
+    }
+    if (req->priv->policy)
+        virTVDCCheckAdmission(req, dom, resources, incomingPath, migrated);
+    if (!req->denied)
+        virTVDCCheckVTPMUnbound(req, dom, incomingPath, migrated);
+    return dom;
+}
+
+
+/* An unlabeled domain under a policy: the policy allows unlabeled domains,
+ * its resources are unlabeled, a restored image is its own. */
+static void
+virTVDCCheckUnlabeled(virTVDCRequest *req,
+                      GPtrArray *resources,
+                      const char *incomingPath)
+{
+    const tvdc_policy *policy = req->priv->policy;
+
+    if (!(tvdc_policy_flags(policy) & TVDC_POLICY_ALLOW_UNLABELED)) {
+        g_autofree char *detail = NULL;
+
+        detail = g_strdup_printf("label: VM has no tvdc label, and policy %s "
+                                 "does not allow unlabeled VMs",
+                                 tvdc_policy_name(policy));
+        virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_UNLABELED_VM, detail);
+        if (req->denied)
+            return;
+    }
+    virTVDCCheckResources(req, resources);
+    if (!req->denied && incomingPath)
+        virTVDCCheckSavedImage(req, incomingPath);
+}
+
+
+/* SetAllLabel of an unlabeled domain (GenLabel decided nothing): *detail
+ * for its permit record; NULL when denied. */
+static virTVDCDomain *
+virTVDCAdmitUnlabeled(virTVDCRequest *req,
+                      virTVDCDomain *dom,
+                      GPtrArray *resources,
+                      const char *incomingPath,
+                      char **detail)
+{
+    virTVDCSecurityData *priv = req->priv;
+
+    if (!priv->policy) {
+        virTVDCDenyNoPolicy(req);
+    } else {
+        virTVDCCheckUnlabeled(req, resources, incomingPath);
+        *detail = g_strdup_printf("label: policy %s allows unlabeled VMs; "
+                                  "resources checked: %u, none labeled",
+                                  tvdc_policy_name(priv->policy), resources->len);
+    }
+    if (req->denied)
+        return NULL;
+    if (!dom) {
+        dom = virTVDCDomainNew(req);
+        g_hash_table_insert(priv->domains, dom->uuid, dom);
+    }
+    dom->wouldDeny |= req->wouldDeny;
+    return dom;
 }
 
 
@@ -2792,97 +2898,30 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
     g_autofree char *unlabeledDetail = NULL;
     virTVDCDomain *dom;
     virTVDCRequest req;
-    const char *op;
+    const char *op = "start";
     const char *label;
-    bool wouldDeny = false;
-    int rc;
 
-    if (!migrated)
-        op = "start";
-    else if (incomingPath)
-        op = "restore";
-    else
-        op = "migrate-in";
+    if (migrated)
+        op = incomingPath ? "restore" : "migrate-in";
 
     virTVDCPolicyRefresh(priv);
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, op, def, label);
+    virTVDCRequestInit(&req, priv, op, def, label);
     dom = g_hash_table_lookup(priv->domains, req.uuid);
     resources = virTVDCDomainUses(def);
 
-    if (label) {
-        if (!dom) {
-            if (virTVDCDeny(priv, &req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_NOT_AUTHORIZED,
-                            "label: the start was not decided by tvdc (no reservation)") < 0)
-                return -1;
-            dom = virTVDCDomainNew(&req);
-            dom->wouldDeny = true;
-            g_hash_table_insert(priv->domains, dom->uuid, dom);
-        }
-        if (priv->policy) {
-            if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
-                return -1;
-            wouldDeny = rc > 0;
+    if (label)
+        dom = virTVDCAdmitLabeled(&req, dom, resources, incomingPath, migrated);
+    else
+        dom = virTVDCAdmitUnlabeled(&req, dom, resources, migrated ? incomingPath : NULL,
+                                    &unlabeledDetail);
+    if (req.denied)
+        return -1;
 
-            if (!migrated || incomingPath) {
-                if ((rc = virTVDCCheckNVRAM(priv, &req, dom->nvramFresh)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            }
-            if (migrated && incomingPath) {
-                if ((rc = virTVDCCheckSavedImage(priv, &req, incomingPath)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            } else if (migrated) {
-                if ((rc = virTVDCCheckOrigin(priv, &req)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            }
-        }
-        if ((rc = virTVDCCheckVTPMUnbound(priv, &req, dom, incomingPath, migrated)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
-    } else {
-        if (!priv->policy) {
-            if (virTVDCDenyNoPolicy(priv, &req) < 0)
-                return -1;
-            wouldDeny = true;
-        } else {
-            if (!(tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED)) {
-                g_autofree char *detail = NULL;
-
-                detail = g_strdup_printf("label: VM has no tvdc label, and policy %s "
-                                         "does not allow unlabeled VMs",
-                                         tvdc_policy_name(priv->policy));
-
-                if (virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                                TVDC_RULE_STR_UNLABELED_VM, detail) < 0)
-                    return -1;
-                wouldDeny = true;
-            }
-            if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
-                return -1;
-            wouldDeny |= rc > 0;
-            if (migrated && incomingPath) {
-                if ((rc = virTVDCCheckSavedImage(priv, &req, incomingPath)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            }
-            unlabeledDetail = g_strdup_printf("label: policy %s allows unlabeled VMs; "
-                                              "resources checked: %u, none labeled",
-                                              tvdc_policy_name(priv->policy),
-                                              resources->len);
-        }
-        if (!dom) {
-            dom = virTVDCDomainNew(&req);
-            g_hash_table_insert(priv->domains, dom->uuid, dom);
-        }
-        dom->wouldDeny |= wouldDeny;
-    }
-
-    if (!wouldDeny && !dom->wouldDeny &&
-        virTVDCPermit(priv, &req, label ? dom->permitDetail : unlabeledDetail) < 0)
+    if (!req.wouldDeny && !dom->wouldDeny)
+        virTVDCPermit(&req, label ? dom->permitDetail : unlabeledDetail);
+    if (req.denied)
         return -1;
 
     virTVDCSetOrigin(priv, def, label);
@@ -2985,7 +3024,6 @@ virTVDCSecuritySetTPMLabels(virSecurityManager *mgr,
     virTVDCDomain *dom;
     virTVDCRequest req;
     const char *label;
-    int rc;
 
     if (!priv->privileged || !(tpm = virTVDCEmulatorTPM(def)) ||
         !tpm->data.emulator.storagepath)
@@ -2994,24 +3032,22 @@ virTVDCSecuritySetTPMLabels(virSecurityManager *mgr,
     virTVDCPolicyRefresh(priv);
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "start", def, label);
+    virTVDCRequestInit(&req, priv, "start", def, label);
     dom = g_hash_table_lookup(priv->domains, req.uuid);
 
-    if ((rc = virTVDCCheckVTPMState(priv, &req, tpm->data.emulator.storagepath,
-                                    &unbound)) < 0)
+    virTVDCCheckVTPMState(&req, tpm->data.emulator.storagepath, &unbound);
+    if (req.denied)
         return -1;
-    if (rc > 0 && dom)
+    if (req.wouldDeny && dom)
         dom->wouldDeny = true;
 
     if (unbound && dom) {
         g_free(dom->vtpmUnbound);
         dom->vtpmUnbound = g_steal_pointer(&unbound);
-    } else if (unbound &&
-               virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                           TVDC_RULE_STR_VTPM_STATE, unbound) < 0) {
-        return -1;
+    } else if (unbound) {
+        virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, unbound);
     }
-    return 0;
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -3151,7 +3187,7 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "save", def, label);
+    virTVDCRequestInit(&req, priv, "save", def, label);
 
     link = g_strdup_printf("/proc/self/fd/%d", fd);
     if (!(realPath = g_file_read_link(link, NULL))) {
@@ -3164,7 +3200,7 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
     if (why) {
         detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
                                  NULLSTR(realPath), TVDC_SAVED_IMAGE_DIR, why);
-        ignore_value(virTVDCAuditAppend(priv, &req, priv->permissive ? "would-deny" : "deny",
+        ignore_value(virTVDCAuditAppend(&req, priv->permissive ? "would-deny" : "deny",
                                         TVDC_RULE_STR_INTERNAL, detail));
         if (priv->permissive) {
             VIR_WARN("tvdc (permissive mode): %s", detail);
@@ -3176,7 +3212,7 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 
     detail = g_strdup_printf("save: memory image %s recorded under %s", realPath,
                              label ? label : "no label (unlabeled)");
-    ignore_value(virTVDCAuditAppend(priv, &req, "permit", TVDC_RULE_STR_OK, detail));
+    ignore_value(virTVDCAuditAppend(&req, "permit", TVDC_RULE_STR_OK, detail));
     virTVDCAuditLibvirt(&req, "permit", TVDC_RULE_STR_OK, detail, true);
     VIR_INFO("tvdc: VM '%s': %s", def->name, detail);
     return 0;
@@ -3185,6 +3221,90 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 
 /* ------------------------------------------------------------------------ */
 /* Files libvirt writes a domain's memory to, and monitor passthrough       */
+
+/* The label the resource store gives a file or socket a domain's data is
+ * about to go to (NULL: none), and the record of the memory image it is
+ * (none for a socket). */
+static const char *
+virTVDCImageTargetLabel(virTVDCRequest *req,
+                        const char *realPath,
+                        const struct stat *sb,
+                        tvdc_record **record)
+{
+    g_autofree char *key = NULL;
+    const tvdc_store *store = NULL;
+    const char *storeLabel = NULL;
+
+    if (!realPath)
+        return NULL;
+    ignore_value(tvdc_record_read(TVDC_SAVED_IMAGE_DIR, realPath, record));
+    if (S_ISSOCK(sb->st_mode)) {
+        g_autofree char *name = g_strdup_printf("socket:%s", realPath);
+
+        g_clear_pointer(record, tvdc_record_free);
+        if (tvdc_resource_canonicalize(name, &key) < 0)
+            key = NULL;
+    } else if (tvdc_resource_canonicalize(realPath, &key) < 0) {
+        key = NULL;
+    }
+    if (key && (store = virTVDCLoadStore(req)))
+        ignore_value(tvdc_store_get(store, key, &storeLabel));
+    return storeLabel;
+}
+
+
+/* Why the domain's data may not go to path: NULL when it may (its own
+ * earlier image, a file or socket labeled for one of its types; for an
+ * unlabeled domain, anything unlabeled), else the detail and *rule. */
+static char *
+virTVDCImageTargetDenial(virTVDCRequest *req,
+                         const char *path,
+                         const char *realPath,
+                         const struct stat *sb,
+                         const char **rule)
+{
+    g_autoptr(tvdc_record) record = NULL;
+    const char *storeLabel = virTVDCImageTargetLabel(req, realPath, sb, &record);
+    const tvdc_policy *policy = req->priv->policy;
+    const char *label = req->label;
+    tvdc_verdict verdict;
+    int64_t vmIdx;
+    int64_t resIdx;
+
+    *rule = TVDC_RULE_STR_IMAGE_TARGET;
+    if (!realPath || (!S_ISREG(sb->st_mode) && !S_ISSOCK(sb->st_mode)))
+        return g_strdup_printf("save: target %s is neither a regular file nor a socket", path);
+    if (!label) {
+        *rule = TVDC_RULE_STR_LABELED_RESOURCE;
+        return !storeLabel ? NULL :
+            g_strdup_printf("save: target %s has label %s; an unlabeled VM may use only "
+                            "unlabeled resources", realPath, storeLabel);
+    }
+    if (tvdc_record_is_file(record, realPath, sb->st_dev, sb->st_ino) &&
+        STREQ_NULLABLE(record->vm_uuid, req->uuid) && STREQ_NULLABLE(record->label, label))
+        return NULL;   /* its own earlier image */
+    if (storeLabel &&
+        (vmIdx = tvdc_find_label(policy, label)) >= 0 &&
+        (resIdx = tvdc_find_label(policy, storeLabel)) >= 0 &&
+        tvdc_decide_share(policy, vmIdx, resIdx, &verdict) == TVDC_PERMIT)
+        return NULL;
+    if (storeLabel) {
+        *rule = tvdc_rule_to_string(TVDC_RULE_NO_SHARED_TYPE);
+        return g_strdup_printf("save: target %s has label %s, which shares no type with "
+                               "label %s; libvirt would %s", realPath, storeLabel, label,
+                               S_ISSOCK(sb->st_mode) ? "send the VM's data there"
+                                                     : "overwrite it");
+    }
+    if (S_ISSOCK(sb->st_mode)) {
+        *rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
+        return g_strdup_printf("save: target socket %s is not labeled; the VM's memory or "
+                               "disks would be sent there", realPath);
+    }
+    return g_strdup_printf("save: target %s exists and is neither a memory image of "
+                           "this VM nor labeled for its types; libvirt would overwrite "
+                           "it (write to a new file)", realPath);
+}
+
 
 /* Before libvirt opens (and truncates) the target of a save, managed save,
  * core dump or memory snapshot, or creates a block copy, external snapshot
@@ -3202,76 +3322,29 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autofree char *realPath = NULL;
-    g_autofree char *key = NULL;
     g_autofree char *detail = NULL;
-    g_autoptr(tvdc_record) record = NULL;
-    const tvdc_store *store = NULL;
-    const char *storeLabel = NULL;
-    const char *rule = TVDC_RULE_STR_IMAGE_TARGET;
+    const char *rule = NULL;
     virTVDCRequest req;
     const char *label;
     struct stat sb;
-    int64_t vmIdx;
-    int64_t resIdx;
-    tvdc_verdict verdict;
 
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
     virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "save", def, label);
+    virTVDCRequestInit(&req, priv, "save", def, label);
 
     if (stat(path, &sb) < 0 && errno == ENOENT)
         return 0;   /* a new file: recorded under the label when it is written */
-    if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
-
-    if ((realPath = realpath(path, NULL)))
-        ignore_value(tvdc_record_read(TVDC_SAVED_IMAGE_DIR, realPath, &record));
-    if (realPath && S_ISSOCK(sb.st_mode)) {
-        g_autofree char *name = g_strdup_printf("socket:%s", realPath);
-
-        g_clear_pointer(&record, tvdc_record_free);
-        if (tvdc_resource_canonicalize(name, &key) < 0)
-            key = NULL;
-    } else if (realPath && tvdc_resource_canonicalize(realPath, &key) < 0) {
-        key = NULL;
+    if (!priv->policy) {
+        virTVDCDenyNoPolicy(&req);
+        return virTVDCRequestResult(&req);
     }
-    if (key && virTVDCLoadStore(priv, &req, &store) == 0 && store)
-        ignore_value(tvdc_store_get(store, key, &storeLabel));
 
-    if (!realPath || (!S_ISREG(sb.st_mode) && !S_ISSOCK(sb.st_mode))) {
-        detail = g_strdup_printf("save: target %s is neither a regular file nor a socket", path);
-    } else if (!label) {
-        if (!storeLabel)
-            return 0;
-        rule = TVDC_RULE_STR_LABELED_RESOURCE;
-        detail = g_strdup_printf("save: target %s has label %s; an unlabeled VM may use only "
-                                 "unlabeled resources", realPath, storeLabel);
-    } else if (tvdc_record_is_file(record, realPath, sb.st_dev, sb.st_ino) &&
-               STREQ_NULLABLE(record->vm_uuid, req.uuid) &&
-               STREQ_NULLABLE(record->label, label)) {
-        return 0;   /* its own earlier image */
-    } else if (storeLabel &&
-               (vmIdx = tvdc_find_label(priv->policy, label)) >= 0 &&
-               (resIdx = tvdc_find_label(priv->policy, storeLabel)) >= 0 &&
-               tvdc_decide_share(priv->policy, vmIdx, resIdx, &verdict) == TVDC_PERMIT) {
+    realPath = realpath(path, NULL);
+    if (!(detail = virTVDCImageTargetDenial(&req, path, realPath, &sb, &rule)))
         return 0;
-    } else if (storeLabel) {
-        rule = tvdc_rule_to_string(TVDC_RULE_NO_SHARED_TYPE);
-        detail = g_strdup_printf("save: target %s has label %s, which shares no type with "
-                                 "label %s; libvirt would %s", realPath, storeLabel, label,
-                                 S_ISSOCK(sb.st_mode) ? "send the VM's data there"
-                                                      : "overwrite it");
-    } else if (S_ISSOCK(sb.st_mode)) {
-        rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
-        detail = g_strdup_printf("save: target socket %s is not labeled; the VM's memory or "
-                                 "disks would be sent there", realPath);
-    } else {
-        detail = g_strdup_printf("save: target %s exists and is neither a memory image of "
-                                 "this VM nor labeled for its types; libvirt would overwrite "
-                                 "it (write to a new file)", realPath);
-    }
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0 ? -1 : 0;
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -3312,8 +3385,9 @@ virTVDCSecurityVerifyEmulator(virSecurityManager *mgr,
     }
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "verify", def, label);
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, detail) < 0 ? -1 : 0;
+    virTVDCRequestInit(&req, priv, "verify", def, label);
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, detail);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -3371,11 +3445,11 @@ virTVDCSecurityVerifyMonitorCommand(virSecurityManager *mgr,
         return 0;
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "monitor", def, label);
+    virTVDCRequestInit(&req, priv, "monitor", def, label);
     detail = g_strdup_printf("monitor: command '%.60s' is not allowed: raw monitor commands "
                              "bypass tvdc (only query-* and info commands are)", cmd);
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                       TVDC_RULE_STR_PASSTHROUGH, detail) < 0 ? -1 : 0;
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_PASSTHROUGH, detail);
+    return virTVDCRequestResult(&req);
 }
 
 
