@@ -412,6 +412,19 @@ virTVDCDenyNoPolicy(virTVDCRequest *req)
 }
 
 
+/* A decision under the policy in force (read again if its file changed):
+ * false when there is none, which is reported into req. */
+static bool
+virTVDCRequestPolicy(virTVDCRequest *req)
+{
+    virTVDCPolicyRefresh(req->priv);
+    if (req->priv->policy)
+        return true;
+    virTVDCDenyNoPolicy(req);
+    return false;
+}
+
+
 /* The detail of a refused resource (res->problem set). */
 static char *
 virTVDCRefusalDetail(const virTVDCResource *res)
@@ -682,13 +695,10 @@ virTVDCCheckHotplug(virTVDCSecurityData *priv,
         return 0;
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCPolicyRefresh(priv);
     virTVDCRequestInit(&req, priv, "hotplug", def, label);
-
-    if (!priv->policy) {
-        virTVDCDenyNoPolicy(&req);
+    if (!virTVDCRequestPolicy(&req))
         return virTVDCRequestResult(&req);
-    }
+
     virTVDCCheckLabel(&req);
     if (!req.denied)
         virTVDCCheckResources(&req, resources);
@@ -827,13 +837,9 @@ virTVDCVerifyDef(virTVDCSecurityData *priv,
 
     if ((rc = virTVDCGetLabel(def, &label)) <= 0)
         return rc;
-
-    virTVDCPolicyRefresh(priv);
     virTVDCRequestInit(&req, priv, "verify", def, label);
-    if (!priv->policy) {
-        virTVDCDenyNoPolicy(&req);
+    if (!virTVDCRequestPolicy(&req))
         return virTVDCRequestResult(&req);
-    }
 
     /* a label the policy does not know: nothing else to decide */
     virTVDCCheckLabel(&req);
@@ -1500,7 +1506,6 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autofree char *link = NULL;
     g_autofree char *realPath = NULL;
     g_autofree char *why = NULL;
     g_autofree char *detail = NULL;
@@ -1523,15 +1528,7 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
         return -1;
     virTVDCRequestInit(&req, priv, "save", def, label);
 
-    link = g_strdup_printf("/proc/self/fd/%d", fd);
-    if (!(realPath = g_file_read_link(link, NULL))) {
-        why = g_strdup_printf("cannot find the path of the image: %s", g_strerror(errno));
-    } else {
-        ignore_value(tvdc_record_prune(TVDC_SAVED_IMAGE_DIR));
-        ignore_value(virTVDCSavedRecordWrite(priv, def, uuid, label, realPath, &sb, &why));
-    }
-
-    if (why) {
+    if (virTVDCSavedImageRecord(&req, fd, &sb, &realPath, &why) < 0) {
         detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
                                  NULLSTR(realPath), TVDC_SAVED_IMAGE_DIR, why);
         ignore_value(virTVDCAuditAppend(&req, priv->permissive ? "would-deny" : "deny",

@@ -200,22 +200,28 @@ virTVDCCheckOrigin(virTVDCRequest *req)
 /* ------------------------------------------------------------------------ */
 /* Memory images: save, managed save (and dumps)                            */
 
-/* Write the record of a memory image (durable: a new file, fsync,
- * rename).  0, or -1 with *why. */
+/* Record the label of the memory image QEMU is about to write through fd
+ * (sb: its status), under its real path (*realPath; durable: a new file,
+ * fsync, rename).  0, or -1 with *why. */
 int
-virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
-                        const virDomainDef *def,
-                        const char *uuid,
-                        const char *label,
-                        const char *realPath,
+virTVDCSavedImageRecord(virTVDCRequest *req,
+                        int fd,
                         const struct stat *sb,
+                        char **realPath,
                         char **why)
 {
+    g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fd);
     g_autoptr(tvdc_record) record = NULL;
     int rc;
 
-    if ((rc = tvdc_record_new(TVDC_RECORD_SAVED_IMAGE, priv->policy, realPath, uuid,
-                              def->name, label, priv->hostName, &record)) == 0) {
+    if (!(*realPath = g_file_read_link(link, NULL))) {
+        *why = g_strdup_printf("cannot find the path of the image: %s", g_strerror(errno));
+        return -1;
+    }
+    ignore_value(tvdc_record_prune(TVDC_SAVED_IMAGE_DIR));
+
+    if ((rc = tvdc_record_new(TVDC_RECORD_SAVED_IMAGE, req->priv->policy, *realPath, req->uuid,
+                              req->def->name, req->label, req->priv->hostName, &record)) == 0) {
         record->device = sb->st_dev;
         record->inode = sb->st_ino;
         rc = tvdc_record_write(TVDC_SAVED_IMAGE_DIR, record);
@@ -612,7 +618,6 @@ void
 virTVDCCheckNVRAM(virTVDCRequest *req,
                   bool fresh)
 {
-    virTVDCSecurityData *priv = req->priv;
     const char *path = virTVDCNVRAMPath(req->def);
     g_autofree char *detail = NULL;
     g_autofree char *why = NULL;
@@ -630,7 +635,7 @@ virTVDCCheckNVRAM(virTVDCRequest *req,
     if (!fresh) {
         ignore_value(tvdc_record_read(TVDC_NVRAM_RECORD_DIR, path, &record));
         nvram.record = record;
-        virTVDCBindingReport(req, tvdc_bind_nvram(priv->policy, &nvram, &res), &res);
+        virTVDCBindingReport(req, tvdc_bind_nvram(req->priv->policy, &nvram, &res), &res);
         return;
     }
     if (virTVDCNVRAMRecordWrite(req, path, &why) == 0)

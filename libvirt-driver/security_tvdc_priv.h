@@ -22,6 +22,8 @@
 
 #pragma once
 
+#include <sys/stat.h>
+
 #include <tvdc/tvdc.h>
 #include <tvdc/tvdc-net.h>
 #include <tvdc/tvdc-paths.h>
@@ -125,151 +127,80 @@ struct _virTVDCRequest {
 
 /* security_tvdc.c: the report of a request */
 
-void
-virTVDCAuditLibvirtRecord(int virtType,
-                          const char *op,
-                          const char *vmName,
-                          const char *uuid,
-                          const char *label,
-                          const char *decision,
-                          const char *rule,
-                          const char *detail,
-                          bool success);
+void virTVDCAuditLibvirtRecord(int virtType, const char *op, const char *vmName, const char *uuid,
+                               const char *label, const char *decision, const char *rule,
+                               const char *detail, bool success);
 
-int
-virTVDCAuditWrite(virTVDCSecurityData *priv,
-                  const char *op,
-                  const char *vmName,
-                  const char *uuid,
-                  const char *label,
-                  const char *decision,
-                  const char *rule,
-                  const char *detail);
+int virTVDCAuditWrite(virTVDCSecurityData *priv, const char *op, const char *vmName,
+                      const char *uuid, const char *label, const char *decision, const char *rule,
+                      const char *detail);
 
-void
-virTVDCDeny(virTVDCRequest *req,
-            int code,
-            const char *rule,
-            const char *detail);
+void virTVDCDeny(virTVDCRequest *req, int code, const char *rule, const char *detail);
 
-virDomainTPMDef *
-virTVDCEmulatorTPM(const virDomainDef *def);
+virDomainTPMDef *virTVDCEmulatorTPM(const virDomainDef *def);
 
 
 /* security_tvdc_conf.c: configuration, policy, reservations, status */
 
-void
-virTVDCWriteStatus(virTVDCSecurityData *priv);
+void virTVDCWriteStatus(virTVDCSecurityData *priv);
 
-void
-virTVDCLoad(virTVDCSecurityData *priv,
-            const char *configPath);
+void virTVDCLoad(virTVDCSecurityData *priv, const char *configPath);
 
-void
-virTVDCAddRunning(virTVDCSecurityData *priv,
-                  const char *uuid,
-                  const char *name,
-                  const char *label,
-                  int virtType);
+void virTVDCAddRunning(virTVDCSecurityData *priv, const char *uuid, const char *name,
+                       const char *label, int virtType);
 
-size_t
-virTVDCUpdateViolations(virTVDCSecurityData *priv,
-                        const char *auditOp);
+size_t virTVDCUpdateViolations(virTVDCSecurityData *priv, const char *auditOp);
 
-void
-virTVDCPolicyRefresh(virTVDCSecurityData *priv);
+void virTVDCPolicyRefresh(virTVDCSecurityData *priv);
 
-void
-virTVDCPolicyWatch(virTVDCSecurityData *priv);
+void virTVDCPolicyWatch(virTVDCSecurityData *priv);
 
-void
-virTVDCReserveFromStatusDir(virTVDCSecurityData *priv);
+void virTVDCReserveFromStatusDir(virTVDCSecurityData *priv);
 
-const tvdc_store *
-virTVDCLoadStore(virTVDCRequest *req);
+const tvdc_store *virTVDCLoadStore(virTVDCRequest *req);
 
 
 /* security_tvdc_bind.c: saved images, NVRAM, vTPM, logs, migration origin */
 
-xmlNodePtr
-virTVDCFindOrigin(const virDomainDef *def);
+xmlNodePtr virTVDCFindOrigin(const virDomainDef *def);
 
-void
-virTVDCSetOrigin(virTVDCSecurityData *priv,
-                 virDomainDef *def,
-                 const char *label);
+void virTVDCSetOrigin(virTVDCSecurityData *priv, virDomainDef *def, const char *label);
 
-void
-virTVDCCheckOrigin(virTVDCRequest *req);
+void virTVDCCheckOrigin(virTVDCRequest *req);
 
-int
-virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
-                        const virDomainDef *def,
-                        const char *uuid,
-                        const char *label,
-                        const char *realPath,
-                        const struct stat *sb,
-                        char **why);
+int virTVDCSavedImageRecord(virTVDCRequest *req, int fd, const struct stat *sb, char **realPath,
+                            char **why);
 
-void
-virTVDCSavedRecordsComplete(const char *uuid);
+void virTVDCSavedRecordsComplete(const char *uuid);
 
-void
-virTVDCCheckSavedImage(virTVDCRequest *req,
-                       const char *path);
+void virTVDCCheckSavedImage(virTVDCRequest *req, const char *path);
 
-void
-virTVDCVTPMRecordWrite(virTVDCRequest *req);
+void virTVDCVTPMRecordWrite(virTVDCRequest *req);
 
-void
-virTVDCVTPMRecordRemove(virTVDCSecurityData *priv,
-                        const virDomainDef *def);
+void virTVDCVTPMRecordRemove(virTVDCSecurityData *priv, const virDomainDef *def);
 
-void
-virTVDCCheckVTPMState(virTVDCRequest *req,
-                      const char *stateDir,
-                      char **unbound);
+void virTVDCCheckVTPMState(virTVDCRequest *req, const char *stateDir, char **unbound);
 
-void
-virTVDCCheckVTPMUnbound(virTVDCRequest *req,
-                        const virTVDCDomain *dom,
-                        const char *incomingPath,
-                        bool migrated);
+void virTVDCCheckVTPMUnbound(virTVDCRequest *req, const virTVDCDomain *dom,
+                             const char *incomingPath, bool migrated);
 
-bool
-virTVDCNVRAMFresh(const virDomainDef *def);
+bool virTVDCNVRAMFresh(const virDomainDef *def);
 
-void
-virTVDCCheckNVRAM(virTVDCRequest *req,
-                  bool fresh);
+void virTVDCCheckNVRAM(virTVDCRequest *req, bool fresh);
 
-char *
-virTVDCImageTargetDenial(virTVDCRequest *req,
-                         const char *path,
-                         const char *realPath,
-                         const struct stat *sb,
-                         const char **rule);
+char *virTVDCImageTargetDenial(virTVDCRequest *req, const char *path, const char *realPath,
+                               const struct stat *sb, const char **rule);
 
-void
-virTVDCOwnLogsRecord(virTVDCRequest *req,
-                     GPtrArray *resources);
+void virTVDCOwnLogsRecord(virTVDCRequest *req, GPtrArray *resources);
 
 
 /* security_tvdc_net.c: interfaces and taps */
 
-void
-virTVDCLoadNet(virTVDCSecurityData *priv);
+void virTVDCLoadNet(virTVDCSecurityData *priv);
 
-void
-virTVDCCheckNets(virTVDCRequest *req,
-                 virDomainNetDef *const *nets,
-                 size_t nnets,
-                 GArray *types);
+void virTVDCCheckNets(virTVDCRequest *req, virDomainNetDef *const *nets, size_t nnets,
+                      GArray *types);
 
-void
-virTVDCEnsureNets(virTVDCRequest *req,
-                  GArray *types);
+void virTVDCEnsureNets(virTVDCRequest *req, GArray *types);
 
-void
-virTVDCCheckTap(virTVDCRequest *req,
-                int fd);
+void virTVDCCheckTap(virTVDCRequest *req, int fd);
