@@ -1491,6 +1491,30 @@ virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
 }
 
 
+/* The label of a memory image could not be recorded: the save is denied
+ * (in tvdc's audit log; libvirt's has no record of a save). */
+static void
+virTVDCSaveRefused(virTVDCRequest *req,
+                   const char *realPath,
+                   const char *why)
+{
+    virTVDCSecurityData *priv = req->priv;
+    g_autofree char *detail = NULL;
+
+    detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
+                             NULLSTR(realPath), TVDC_SAVED_IMAGE_DIR, why);
+    ignore_value(virTVDCAuditAppend(req, priv->permissive ? "would-deny" : "deny",
+                                    TVDC_RULE_STR_INTERNAL, detail));
+    if (priv->permissive) {
+        VIR_WARN("tvdc (permissive mode): %s", detail);
+        req->wouldDeny = true;
+        return;
+    }
+    virReportError(VIR_ERR_OPERATION_FAILED, _("tvdc: VM '%s': %s"), req->def->name, detail);
+    req->denied = true;
+}
+
+
 /* A memory image of a running domain is about to be written (save,
  * managed save, core dump: a new, empty regular file opened write-only;
  * the other descriptors libvirt passes here are pipes, sockets and the
@@ -1529,16 +1553,8 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
     virTVDCRequestInit(&req, priv, "save", def, label);
 
     if (virTVDCSavedImageRecord(&req, fd, &sb, &realPath, &why) < 0) {
-        detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
-                                 NULLSTR(realPath), TVDC_SAVED_IMAGE_DIR, why);
-        ignore_value(virTVDCAuditAppend(&req, priv->permissive ? "would-deny" : "deny",
-                                        TVDC_RULE_STR_INTERNAL, detail));
-        if (priv->permissive) {
-            VIR_WARN("tvdc (permissive mode): %s", detail);
-            return 0;
-        }
-        virReportError(VIR_ERR_OPERATION_FAILED, _("tvdc: VM '%s': %s"), def->name, detail);
-        return -1;
+        virTVDCSaveRefused(&req, realPath, why);
+        return virTVDCRequestResult(&req);
     }
 
     detail = g_strdup_printf("save: memory image %s recorded under %s", realPath,
