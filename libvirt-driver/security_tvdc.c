@@ -47,6 +47,14 @@
  * every denial is logged and audited as "would-deny" and the operation
  * proceeds.  Every denial and every permitted start is appended to the
  * tvdc audit log (durable before the answer) and sent to libvirt's audit.
+ *
+ * Each hook makes one request (virTVDCRequest): the checks report into it
+ * (virTVDCDeny records req->denied or req->wouldDeny) and the hook returns
+ * virTVDCRequestResult().  What a domain uses is collected in
+ * security_tvdc_use.c; tvdc.conf, the policy, reservations and the status
+ * file are in security_tvdc_conf.c, saved images, NVRAM, vTPM and the
+ * migration origin in security_tvdc_bind.c, interfaces and taps in
+ * security_tvdc_net.c.
  */
 
 #include <config.h>
@@ -78,6 +86,7 @@
 VIR_LOG_INIT("security.security_tvdc");
 
 #define SECURITY_TVDC_DOI "0"
+
 
 static void
 virTVDCDomainFree(virTVDCDomain *dom)
@@ -1402,7 +1411,8 @@ virTVDCSecuritySetImageLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) uses = virTVDCImageUses(def, src, flags & VIR_SECURITY_DOMAIN_IMAGE_LABEL_BACKING_CHAIN);
+    bool chain = flags & VIR_SECURITY_DOMAIN_IMAGE_LABEL_BACKING_CHAIN;
+    g_autoptr(GPtrArray) uses = virTVDCImageUses(def, src, chain);
 
     return virTVDCCheckHotplug(priv, def, uses, NULL, 0);
 }

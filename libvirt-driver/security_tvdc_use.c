@@ -135,7 +135,6 @@ virTVDCUseInit(virTVDCUse *use,
 }
 
 
-
 static void
 virTVDCUseClear(virTVDCUse *use)
 {
