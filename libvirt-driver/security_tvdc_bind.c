@@ -611,6 +611,27 @@ virTVDCNVRAMFresh(const virDomainDef *def)
 }
 
 
+/* An NVRAM that was there before this start: its record must bind it to
+ * the domain and its label (tvdc_bind_nvram). */
+static void
+virTVDCCheckNVRAMRecord(virTVDCRequest *req,
+                        const char *path)
+{
+    tvdc_nvram_request nvram = {
+        .path = path,
+        .uuid = req->uuid,
+        .name = req->def->name,
+        .label = req->label,
+    };
+    g_auto(tvdc_binding_result) res = { 0 };
+    g_autoptr(tvdc_record) record = NULL;
+
+    ignore_value(tvdc_record_read(TVDC_NVRAM_RECORD_DIR, path, &record));
+    nvram.record = record;
+    virTVDCBindingReport(req, tvdc_bind_nvram(req->priv->policy, &nvram, &res), &res);
+}
+
+
 /* Start or restore of a labeled domain, after libvirt made its NVRAM: the
  * NVRAM must have been made for this domain under its label (a record in
  * TVDC_NVRAM_RECORD_DIR, tvdc_bind_nvram), or be new. */
@@ -621,21 +642,11 @@ virTVDCCheckNVRAM(virTVDCRequest *req,
     const char *path = virTVDCNVRAMPath(req->def);
     g_autofree char *detail = NULL;
     g_autofree char *why = NULL;
-    g_autoptr(tvdc_record) record = NULL;
-    g_auto(tvdc_binding_result) res = { 0 };
-    tvdc_nvram_request nvram = {
-        .path = path,
-        .uuid = req->uuid,
-        .name = req->def->name,
-        .label = req->label,
-    };
 
     if (!path || !req->label)
         return;
     if (!fresh) {
-        ignore_value(tvdc_record_read(TVDC_NVRAM_RECORD_DIR, path, &record));
-        nvram.record = record;
-        virTVDCBindingReport(req, tvdc_bind_nvram(req->priv->policy, &nvram, &res), &res);
+        virTVDCCheckNVRAMRecord(req, path);
         return;
     }
     if (virTVDCNVRAMRecordWrite(req, path, &why) == 0)
