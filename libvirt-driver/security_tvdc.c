@@ -47,148 +47,45 @@
  * every denial is logged and audited as "would-deny" and the operation
  * proceeds.  Every denial and every permitted start is appended to the
  * tvdc audit log (durable before the answer) and sent to libvirt's audit.
+ *
+ * Each hook makes one request (virTVDCRequest): the checks report into it
+ * (virTVDCDeny records req->denied or req->wouldDeny) and the hook returns
+ * virTVDCRequestResult().  What a domain uses is collected in
+ * security_tvdc_use.c; tvdc.conf, the policy, reservations and the status
+ * file are in security_tvdc_conf.c, saved images, NVRAM, vTPM and the
+ * migration origin in security_tvdc_bind.c, interfaces and taps in
+ * security_tvdc_net.c.
  */
 
 #include <config.h>
 
 #include <fcntl.h>
-#include <sys/inotify.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <tvdc/tvdc.h>
-#include <tvdc/tvdc-net.h>
 #include <tvdc/tvdc-paths.h>
-#include <tvdc/tvdc-vtpm.h>
 
 #include "internal.h"
 
-#include "security_tvdc.h"
-#include "security_tvdc_use.h"
-#include "configmake.h"
+#include "security_tvdc_priv.h"
 #include "domain_conf.h"
 #include "viralloc.h"
 #include "viraudit.h"
 #include "virbuffer.h"
-#include "vircommand.h"
-#include "virconf.h"
 #include "virerror.h"
 #include "virevent.h"
 #include "virfile.h"
 #include "virjson.h"
 #include "virlog.h"
-#include "virmacaddr.h"
 #include "virstring.h"
-#include "virthread.h"
-#include "virtpm.h"
 #include "viruuid.h"
-#include "virxml.h"
 
 #define VIR_FROM_THIS VIR_FROM_SECURITY
 
 VIR_LOG_INIT("security.security_tvdc");
 
 #define SECURITY_TVDC_DOI "0"
-
-/* The default paths (tvdc-paths.h, defined once in tvdc's meson.build):
- * TVDC_CONFIG_PATH, TVDC_STATUS_PATH (read by `tvdc status`),
- * TVDC_VTPM_CONF (the vTPM configuration tvdc-vtpm-certtool reads too),
- * TVDC_DEFAULT_AUDIT_LOG (used when tvdc.conf cannot be read, so that
- * denials are still recorded), and the record directories
- * TVDC_SAVED_IMAGE_DIR (the label each memory image was written under, out
- * of reach of the image's own XML), TVDC_NVRAM_RECORD_DIR and
- * TVDC_LOG_RECORD_DIR. */
-
-/* What a domain's label means on the host that runs it, kept in the live
- * definition's <metadata> so that it travels with the domain (migration,
- * save): <tvdc:label name='...' types='...' policy='...' version='...'
- * host='...'/>. */
-#define TVDC_XMLNS "urn:tvdc:libvirt:1"
-#define TVDC_XMLNS_PREFIX "tvdc"
-
-
-
-/* A domain running or starting on this host. */
-typedef struct _virTVDCDomain virTVDCDomain;
-struct _virTVDCDomain {
-    char *uuid;
-    char *name;
-    char *label;          /* NULL: unlabeled */
-    int virtType;         /* virDomainVirtType, for libvirt's audit */
-    bool reserved;        /* holds a reservation in the host table */
-    bool running;         /* permitted by SetAllLabel, or reconnected */
-    bool wouldDeny;       /* permissive mode recorded a would-deny for this start */
-    char *permitDetail;   /* what the start decision found, for the permit record */
-    char *violation;      /* why the current policy would not run it */
-    const char *violationRule;  /* and the rule (static) */
-    char *vtpmUnbound;    /* its vTPM state has no EK certificate: decided in SetAllLabel */
-    bool nvramFresh;      /* libvirt makes its NVRAM afresh at this start */
-};
-
-
-/* The identity of a file, to notice that it was replaced or rewritten. */
-typedef struct _virTVDCFileId virTVDCFileId;
-struct _virTVDCFileId {
-    int err;              /* errno of stat(), 0 when it exists */
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    struct timespec ctime;
-};
-
-
-typedef struct _virTVDCSecurityData virTVDCSecurityData;
-struct _virTVDCSecurityData {
-    virMutex lock;
-    bool lockInitialized;
-
-    bool privileged;
-    tvdc_config *cfg;          /* NULL when tvdc.conf could not be read */
-    const char *auditLog;      /* tvdc_config_audit_log(cfg) or TVDC_DEFAULT_AUDIT_LOG */
-    char *hostName;            /* tvdc_config_host_name(cfg), or the host name */
-    bool permissive;
-
-    tvdc_net_config net;       /* tvdc.conf's network settings (point into cfg) */
-    bool netManaged;           /* the driver makes the TVD bridges (net is valid) */
-    char *netError;            /* the network settings are wrong: why */
-
-    tvdc_policy *policy;       /* NULL: every domain is denied ... */
-    tvdc_host *host;
-    char *unavailable;         /* ... and this says why */
-
-    /* Run-time policy changes: the policy file (and its signature) as they
-     * were when last read, checked before every decision and whenever
-     * the policy's directory changes (inotify). */
-    virTVDCFileId policyId;
-    virTVDCFileId sigId;
-    char *reloadError;         /* the replacement was refused: the policy in force stays */
-    int watchFd;               /* inotify, -1 */
-    int watch;                 /* its event loop handle, -1 */
-
-    GHashTable *domains;       /* UUID string -> virTVDCDomain */
-
-    tvdc_store *store;         /* the resource store as last read, NULL: read it */
-    virTVDCFileId storeId;     /* the identity of its file then */
-};
-
-
-/* One decision being made. */
-typedef struct _virTVDCRequest virTVDCRequest;
-struct _virTVDCRequest {
-    const char *op;            /* verify, start, restore, migrate-in, hotplug */
-    const virDomainDef *def;
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    const char *label;         /* the domain's tvdc label, NULL: unlabeled */
-};
-
-
-static void virTVDCPolicyRefresh(virTVDCSecurityData *priv);
-static void virTVDCFileIdGet(const char *path, virTVDCFileId *id);
-static bool virTVDCFileIdEqual(const virTVDCFileId *a, const virTVDCFileId *b);
-
-
 
 
 static void
@@ -207,11 +104,6 @@ virTVDCDomainFree(virTVDCDomain *dom)
 
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virTVDCDomain, virTVDCDomainFree);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_conf, tvdc_vtpm_conf_free);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_identity, tvdc_vtpm_identity_free);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(tvdc_binding_result, tvdc_binding_result_done);
-
-
 
 
 /* The static tvdc label of a domain: 1 and *label when it has one, 0 when
@@ -269,14 +161,26 @@ virTVDCDropImplicitLabel(virDomainDef *def)
 
 static void
 virTVDCRequestInit(virTVDCRequest *req,
+                   virTVDCSecurityData *priv,
                    const char *op,
                    const virDomainDef *def,
                    const char *label)
 {
-    req->op = op;
-    req->def = def;
-    req->label = label;
+    *req = (virTVDCRequest) {
+        .priv = priv,
+        .op = op,
+        .def = def,
+        .label = label,
+    };
     virUUIDFormat(def->uuid, req->uuid);
+}
+
+
+/* What a hook returns: -1 when an enforcing denial was reported. */
+static int
+virTVDCRequestResult(const virTVDCRequest *req)
+{
+    return req->denied ? -1 : 0;
 }
 
 
@@ -312,25 +216,11 @@ virTVDCLabelTypes(const tvdc_policy *policy,
 }
 
 
-/* What a label means here (tvdc_label_meaning: its types sorted by name,
- * "MA,WEB"); NULL when the policy does not know the label. */
-static char *
-virTVDCLabelMeaning(const tvdc_policy *policy,
-                    const char *label)
-{
-    char *meaning = NULL;
-
-    if (!policy || !label || tvdc_label_meaning(policy, label, &meaning) < 0)
-        return NULL;
-    return meaning;
-}
-
-
 /* "label market-analysis, types MA", "label foo", "unlabeled" */
 static char *
-virTVDCDescribeSubject(virTVDCSecurityData *priv,
-                       const virTVDCRequest *req)
+virTVDCDescribeSubject(virTVDCRequest *req)
 {
+    virTVDCSecurityData *priv = req->priv;
     g_autofree char *types = NULL;
 
     if (!req->label)
@@ -343,7 +233,7 @@ virTVDCDescribeSubject(virTVDCSecurityData *priv,
 
 /* libvirt's audit record of a decision about a domain (vmName NULL: about
  * no domain, e.g. a policy reload). */
-static void
+void
 virTVDCAuditLibvirtRecord(int virtType,
                           const char *op,
                           const char *vmName,
@@ -388,7 +278,7 @@ virTVDCAuditLibvirt(const virTVDCRequest *req,
 
 
 /* Append a tvdc audit record (vmName NULL: about no domain); 0 or -errno. */
-static int
+int
 virTVDCAuditWrite(virTVDCSecurityData *priv,
                   const char *op,
                   const char *vmName,
@@ -421,85 +311,72 @@ virTVDCAuditWrite(virTVDCSecurityData *priv,
 
 
 static int
-virTVDCAuditAppend(virTVDCSecurityData *priv,
-                   const virTVDCRequest *req,
+virTVDCAuditAppend(virTVDCRequest *req,
                    const char *decision,
                    const char *rule,
                    const char *detail)
 {
-    return virTVDCAuditWrite(priv, req->op, req->def->name, req->uuid, req->label,
+    return virTVDCAuditWrite(req->priv, req->op, req->def->name, req->uuid, req->label,
                              decision, rule, detail);
 }
 
 
 /*
- * A denial: audited, logged, and reported.  Returns -1 in enforcing mode
- * (the caller fails the operation) and 0 in permissive mode (the caller
- * proceeds; the record says "would-deny").
+ * A denial: audited, logged, and recorded in the request: req->denied in
+ * enforcing mode (reported as an error; the operation fails), req->wouldDeny
+ * in permissive mode (the operation proceeds; the record says "would-deny").
  */
-static int
-virTVDCDeny(virTVDCSecurityData *priv,
-            const virTVDCRequest *req,
+void
+virTVDCDeny(virTVDCRequest *req,
             int code,
             const char *rule,
             const char *detail)
 {
-    g_autofree char *subject = virTVDCDescribeSubject(priv, req);
+    virTVDCSecurityData *priv = req->priv;
+    g_autofree char *subject = virTVDCDescribeSubject(req);
     const char *decision = priv->permissive ? "would-deny" : "deny";
 
-    ignore_value(virTVDCAuditAppend(priv, req, decision, rule, detail));
+    ignore_value(virTVDCAuditAppend(req, decision, rule, detail));
     virTVDCAuditLibvirt(req, decision, rule, detail, priv->permissive);
 
     if (priv->permissive) {
         VIR_WARN("tvdc (permissive mode): would-deny %s of VM '%s' (%s): %s",
                  req->op, req->def->name, subject, detail);
-        return 0;
+        req->wouldDeny = true;
+        return;
     }
 
     VIR_WARN("tvdc: deny %s of VM '%s' (%s): %s",
              req->op, req->def->name, subject, detail);
     virReportError(code, _("tvdc: deny: VM '%s' (%s): %s"),
                    req->def->name, subject, detail);
-    return -1;
-}
-
-
-/* A denial after which a caller in permissive mode goes on: -1 denied
- * (enforcing), 1 would-deny recorded (permissive). */
-static int
-virTVDCRefuse(virTVDCSecurityData *priv,
-              const virTVDCRequest *req,
-              int code,
-              const char *rule,
-              const char *detail)
-{
-    return virTVDCDeny(priv, req, code, rule, detail) < 0 ? -1 : 1;
+    req->denied = true;
 }
 
 
 /* A permitted start or migration: the record is durable before the
  * operation proceeds, so failing to write it fails the operation (in
- * enforcing mode). */
-static int
-virTVDCPermit(virTVDCSecurityData *priv,
-              const virTVDCRequest *req,
+ * enforcing mode: req->denied). */
+static void
+virTVDCPermit(virTVDCRequest *req,
               const char *detail)
 {
+    virTVDCSecurityData *priv = req->priv;
     int rc;
 
-    rc = virTVDCAuditAppend(priv, req, "permit", TVDC_RULE_STR_OK, detail);
+    rc = virTVDCAuditAppend(req, "permit", TVDC_RULE_STR_OK, detail);
     virTVDCAuditLibvirt(req, "permit", TVDC_RULE_STR_OK, detail, rc >= 0);
 
     if (rc < 0 && !priv->permissive) {
         virReportError(VIR_ERR_OPERATION_FAILED,
                        _("tvdc: %s of VM '%s' not permitted: cannot audit it in '%s': %s"),
                        req->op, req->def->name, priv->auditLog, g_strerror(-rc));
-        return -1;
+        req->denied = true;
+        return;
     }
 
     VIR_INFO("tvdc: permit %s of VM '%s' (label %s): %s",
              req->op, req->def->name, NULLSTR(req->label), detail);
-    return 0;
 }
 
 
@@ -535,58 +412,25 @@ virTVDCFormatVerdict(virTVDCSecurityData *priv,
 /* ------------------------------------------------------------------------ */
 /* Decisions                                                                */
 
-static int
-virTVDCDenyNoPolicy(virTVDCSecurityData *priv,
-                    const virTVDCRequest *req)
+static void
+virTVDCDenyNoPolicy(virTVDCRequest *req)
 {
-    g_autofree char *detail = g_strdup_printf("no policy: %s", priv->unavailable);
+    g_autofree char *detail = g_strdup_printf("no policy: %s", req->priv->unavailable);
 
-    return virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                       TVDC_RULE_STR_NO_POLICY, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NO_POLICY, detail);
 }
 
 
-/* The resource store, read again only when its file changed (a change is
- * a rename of a new file, or a rewrite: either gives it another identity).
- * *store is borrowed: valid while the caller holds priv->lock. */
-static int
-virTVDCLoadStore(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
-                 const tvdc_store **store)
+/* A decision under the policy in force (read again if its file changed):
+ * false when there is none, which is reported into req. */
+static bool
+virTVDCRequestPolicy(virTVDCRequest *req)
 {
-    tvdc_error err = { 0 };
-    g_autofree char *detail = NULL;
-    virTVDCFileId id;
-    tvdc_store *loaded = NULL;
-    int rc;
-
-    /* the identity before the contents: a replacement in between makes the
-     * next call read it again */
-    virTVDCFileIdGet(tvdc_config_resource_store(priv->cfg), &id);
-    if (priv->store && virTVDCFileIdEqual(&id, &priv->storeId)) {
-        *store = priv->store;
-        return 0;
-    }
-    g_clear_pointer(&priv->store, tvdc_store_free);
-
-    if ((rc = tvdc_store_load(tvdc_config_resource_store(priv->cfg), &loaded, &err)) == 0) {
-        priv->store = loaded;
-        priv->storeId = id;
-        *store = loaded;
-        return 0;
-    }
-
-    *store = NULL;
-    if (err.line)
-        detail = g_strdup_printf("resource store %s:%u:%u: %s", tvdc_config_resource_store(priv->cfg),
-                                 err.line, err.column, err.message);
-    else
-        detail = g_strdup_printf("resource store %s: %s", tvdc_config_resource_store(priv->cfg),
-                                 err.message[0] ? err.message : g_strerror(-rc));
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    TVDC_RULE_STR_RESOURCE_STORE, detail) < 0)
-        return -1;
-    return 1;   /* permissive: carry on without checking resources */
+    virTVDCPolicyRefresh(req->priv);
+    if (req->priv->policy)
+        return true;
+    virTVDCDenyNoPolicy(req);
+    return false;
 }
 
 
@@ -603,12 +447,11 @@ virTVDCRefusalDetail(const virTVDCResource *res)
 }
 
 
-/* Is the domain's label in the policy?  0 yes, 1 would-deny recorded
- * (permissive), -1 denied.  Unlabeled domains pass (their rule is applied
+/* Is the domain's label in the policy?  A denial is reported into req.
+ * Unlabeled domains pass (their rule is applied
  * where they start). */
-static int
-virTVDCCheckLabel(virTVDCSecurityData *priv,
-                  const virTVDCRequest *req)
+static void
+virTVDCCheckLabel(virTVDCRequest *req)
 {
     tvdc_verdict verdict = {
         .check = TVDC_CHECK_LABEL,
@@ -622,18 +465,17 @@ virTVDCCheckLabel(virTVDCSecurityData *priv,
     };
     g_autofree char *detail = NULL;
 
-    if (!req->label || tvdc_find_label(priv->policy, req->label) >= 0)
-        return 0;
+    if (!req->label || tvdc_find_label(req->priv->policy, req->label) >= 0)
+        return;
 
-    detail = virTVDCFormatVerdict(priv, &verdict, req->label, NULL);
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         tvdc_rule_to_string(verdict.rule), detail);
+    detail = virTVDCFormatVerdict(req->priv, &verdict, req->label, NULL);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_rule_to_string(verdict.rule), detail);
 }
 
 
 /* The domain's software TPM (<tpm><backend type='emulator'/></tpm>), or
  * NULL. */
-static virDomainTPMDef *
+virDomainTPMDef *
 virTVDCEmulatorTPM(const virDomainDef *def)
 {
     size_t i;
@@ -648,9 +490,9 @@ virTVDCEmulatorTPM(const virDomainDef *def)
 
 /* Does the domain's label require a vTPM (TVDC_LABEL_VTPM_REQUIRED)? */
 static bool
-virTVDCVTPMRequired(virTVDCSecurityData *priv,
-                    const virTVDCRequest *req)
+virTVDCVTPMRequired(virTVDCRequest *req)
 {
+    virTVDCSecurityData *priv = req->priv;
     int64_t idx;
 
     return priv->policy && req->label &&
@@ -660,22 +502,19 @@ virTVDCVTPMRequired(virTVDCSecurityData *priv,
 
 
 /* A label flagged TVDC_LABEL_VTPM_REQUIRED needs a per-VM software TPM
- * (<tpm><backend type='emulator'/></tpm>).  0 yes or not required, 1
- * would-deny recorded, -1 denied. */
-static int
-virTVDCCheckVTPM(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req)
+ * (<tpm><backend type='emulator'/></tpm>). */
+static void
+virTVDCCheckVTPM(virTVDCRequest *req)
 {
     g_autofree char *detail = NULL;
 
-    if (!virTVDCVTPMRequired(priv, req) || virTVDCEmulatorTPM(req->def))
-        return 0;
+    if (!virTVDCVTPMRequired(req) || virTVDCEmulatorTPM(req->def))
+        return;
 
     detail = g_strdup_printf("label: label %s requires a vTPM "
                              "(<tpm><backend type='emulator' version='2.0'/></tpm>)",
                              req->label);
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_REQUIRED, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_REQUIRED, detail);
 }
 
 
@@ -729,11 +568,10 @@ virTVDCUseDenial(virTVDCSecurityData *priv,
 
 
 /* Decide one resource (libtvdc's tvdc_decide_use) and report its denial
- * if it is one of the rule's kinds (sharing or not).  0 nothing reported,
- * 1 would-deny recorded, -1 denied; *label: its label. */
-static int
-virTVDCDecideUse(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
+ * if it is one of the rule's kinds (sharing or not) into req; *label: its
+ * label. */
+static void
+virTVDCDecideUse(virTVDCRequest *req,
                  const tvdc_store *store,
                  const virTVDCResource *res,
                  bool sharing,
@@ -747,45 +585,37 @@ virTVDCDecideUse(virTVDCSecurityData *priv,
     int rc;
 
     virTVDCUseOf(res, &use);
-    rc = tvdc_decide_use(priv->policy, store, req->label, &use, &v);
+    rc = tvdc_decide_use(req->priv->policy, store, req->label, &use, &v);
     *label = v.label;
     if (rc == -ENOENT || rc == TVDC_PERMIT ||
         (rc == TVDC_DENY && (v.rule == TVDC_USE_SHARE) != sharing) || (rc < 0 && sharing))
-        return 0;   /* -ENOENT: the domain's unknown label, see virTVDCCheckLabel */
+        return;   /* -ENOENT: the domain's unknown label, see virTVDCCheckLabel */
     if (rc < 0) {
         code = VIR_ERR_INTERNAL_ERROR;
         detail = g_strdup_printf("resource: %s (%s): %s", res->what,
                                  NULLSTR(res->key), g_strerror(-rc));
     } else {
-        detail = virTVDCUseDenial(priv, res, &use, &v, &rule);
+        detail = virTVDCUseDenial(req->priv, res, &use, &v, &rule);
     }
-    return virTVDCRefuse(priv, req, code, rule, detail);
+    virTVDCDeny(req, code, rule, detail);
 }
 
 
 /*
  * Report refused and unlabeled resources; labels[i] is the label of
  * resources[i] that the sharing rule decides (pointing into store), or
- * NULL.  0, 1 when a would-deny was recorded (permissive), -1 denied.
+ * NULL.  Stops at an enforcing denial.
  */
-static int
-virTVDCResourceLabels(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
+static void
+virTVDCResourceLabels(virTVDCRequest *req,
                       GPtrArray *resources,
                       const tvdc_store *store,
                       const char **labels)
 {
-    bool wouldDeny = false;
     size_t i;
-    int rc;
 
-    for (i = 0; i < resources->len; i++) {
-        if ((rc = virTVDCDecideUse(priv, req, store, g_ptr_array_index(resources, i),
-                                   false, &labels[i])) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
-    }
-    return wouldDeny ? 1 : 0;
+    for (i = 0; i < resources->len && !req->denied; i++)
+        virTVDCDecideUse(req, store, g_ptr_array_index(resources, i), false, &labels[i]);
 }
 
 
@@ -793,239 +623,37 @@ virTVDCResourceLabels(virTVDCSecurityData *priv,
  * The sharing rule for a list of resources of a domain (define, the final
  * check at start, hotplug): refusals and unlabeled resources first, then
  * the sharing rule; for an unlabeled domain, every resource must be
- * unlabeled.  0: permitted; 1: would-deny recorded (permissive); -1:
- * denied.
+ * unlabeled.  Denials are reported into req.
  */
-static int
-virTVDCCheckResources(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
+static void
+virTVDCCheckResources(virTVDCRequest *req,
                       GPtrArray *resources)
 {
     const tvdc_store *store = NULL;
     g_autofree const char **labels = NULL;
-    bool wouldDeny;
     size_t i;
-    int rc;
 
-    if (resources->len == 0)
-        return 0;
-    if ((rc = virTVDCLoadStore(priv, req, &store)) != 0)
-        return rc;
+    if (resources->len == 0 || !(store = virTVDCLoadStore(req)))
+        return;
 
     labels = g_new0(const char *, resources->len);
-    if ((rc = virTVDCResourceLabels(priv, req, resources, store, labels)) < 0)
-        return -1;
-    wouldDeny = rc > 0;
+    virTVDCResourceLabels(req, resources, store, labels);
+    if (req->denied)
+        return;
 
-    /* An unknown label of the domain was reported by virTVDCCheckLabel:
-     * nothing to share with. */
-    if (req->label && tvdc_find_label(priv->policy, req->label) < 0)
-        return 1;
+    /* An unknown label of the domain was reported by virTVDCCheckLabel (or
+     * at the start): nothing to share with, and no permit record. */
+    if (req->label && tvdc_find_label(req->priv->policy, req->label) < 0) {
+        req->wouldDeny = true;
+        return;
+    }
 
-    for (i = 0; i < resources->len; i++) {
+    for (i = 0; i < resources->len && !req->denied; i++) {
         const char *label;
 
-        if (!labels[i])
-            continue;
-        if ((rc = virTVDCDecideUse(priv, req, store, g_ptr_array_index(resources, i),
-                                   true, &label)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
+        if (labels[i])
+            virTVDCDecideUse(req, store, g_ptr_array_index(resources, i), true, &label);
     }
-    return wouldDeny ? 1 : 0;
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* Networks: the TVD bridges (DESIGN.md section 5)                          */
-
-/* A labeled domain's interfaces reach the world only through the bridge of
- * one of its types: tvdcb<id> (libtvdc-net), or the libvirt network
- * tvdc-<type> that points at it.  Checked three times: by name at define,
- * start and hotplug; by making the bridges exist before the taps are
- * created (start, incoming migration, hotplug: tvdc_net_ensure); and by
- * asking the kernel which bridge each tap really is a port of when libvirt
- * hands it to QEMU (domainSetSecurityTapFDLabel), which no network
- * definition can fake. */
-
-/* Whether the driver makes the bridges: tvdc.conf names an uplink or an
- * underlay.  Without, they are `tvdc net apply`'s job and only checked. */
-static void
-virTVDCLoadNet(virTVDCSecurityData *priv)
-{
-    tvdc_error err = { 0 };
-    int rc = tvdc_net_config_managed(priv->cfg, &priv->net, &err);
-
-    if (rc < 0)
-        priv->netError = g_strdup_printf("network settings of %s: %s",
-                                         TVDC_CONFIG_PATH, err.message);
-    priv->netManaged = rc > 0;
-}
-
-
-/* "interface 52:54:00:12:34:56", for messages. */
-static char *
-virTVDCNetWhat(const virDomainNetDef *net)
-{
-    char mac[VIR_MAC_STRING_BUFLEN];
-
-    return g_strdup_printf("interface %s", virMacAddrFormat(&net->mac, mac));
-}
-
-
-/* An interface definition as libtvdc-net judges it: what it is on.  A
- * network libvirt has resolved (a live interface being changed) comes with
- * its bridge, which must be the type's: a network redefined onto another
- * bridge does not take a tap there. */
-static void
-virTVDCNetIface(const virDomainNetDef *net,
-                const char *what,
-                tvdc_net_iface *iface)
-{
-    *iface = (tvdc_net_iface) {
-        .kind = TVDC_NET_IFACE_OTHER,
-        .kind_name = virDomainNetTypeToString(net->type),
-        .what = what,
-    };
-
-    switch ((virDomainNetType) net->type) {
-    case VIR_DOMAIN_NET_TYPE_NETWORK:
-        iface->kind = TVDC_NET_IFACE_NETWORK;
-        iface->source = net->data.network.name;
-        if (net->data.network.actual)
-            iface->bridge = virDomainNetGetActualBridgeName(net);
-        break;
-    case VIR_DOMAIN_NET_TYPE_BRIDGE:
-        iface->kind = TVDC_NET_IFACE_BRIDGE;
-        iface->source = net->data.bridge.brname;
-        break;
-    case VIR_DOMAIN_NET_TYPE_DIRECT:
-        iface->kind = TVDC_NET_IFACE_DIRECT;
-        iface->source = net->data.direct.linkdev;
-        break;
-    case VIR_DOMAIN_NET_TYPE_VHOSTUSER:   /* a labeled socket: a resource */
-    case VIR_DOMAIN_NET_TYPE_NULL:
-        iface->kind = TVDC_NET_IFACE_UNCHECKED;
-        break;
-    case VIR_DOMAIN_NET_TYPE_USER:
-    case VIR_DOMAIN_NET_TYPE_ETHERNET:
-    case VIR_DOMAIN_NET_TYPE_SERVER:
-    case VIR_DOMAIN_NET_TYPE_CLIENT:
-    case VIR_DOMAIN_NET_TYPE_MCAST:
-    case VIR_DOMAIN_NET_TYPE_UDP:
-    case VIR_DOMAIN_NET_TYPE_INTERNAL:
-    case VIR_DOMAIN_NET_TYPE_HOSTDEV:
-    case VIR_DOMAIN_NET_TYPE_VDPA:
-    case VIR_DOMAIN_NET_TYPE_VDS:
-    case VIR_DOMAIN_NET_TYPE_LAST:
-    default:
-        break;
-    }
-}
-
-
-/* Report a network verdict of libtvdc-net (rc < 0: it could not decide).
- * 0: permitted; 1: would-deny recorded; -1: denied. */
-static int
-virTVDCNetReport(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
-                 const tvdc_net_iface *iface,
-                 const tvdc_net_verdict *verdict,
-                 int rc)
-{
-    g_autofree char *detail = NULL;
-    int n;
-
-    if (rc == TVDC_PERMIT)
-        return 0;
-    if (rc < 0) {
-        detail = g_strdup_printf("network: %s: %s", NULLSTR(iface->what), g_strerror(-rc));
-        if (virTVDCDeny(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail) < 0)
-            return -1;
-        return 1;
-    }
-
-    if ((n = tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, NULL, 0)) < 0) {
-        detail = g_strdup_printf("network: %s", NULLSTR(tvdc_net_rule_to_string(verdict->rule)));
-    } else {
-        detail = g_new0(char, n + 1);
-        tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, detail, n + 1);
-    }
-    if (virTVDCDeny(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                    tvdc_net_rule_to_string(verdict->rule), detail) < 0)
-        return -1;
-    return 1;
-}
-
-
-/*
- * The interfaces of a domain (all of them at define and start, the new one
- * at hotplug), by their definitions (tvdc_net_decide_iface): every
- * interface of a labeled domain must be on the TVD network of one of its
- * types; an unlabeled domain may not use a TVD network.  types, if not
- * NULL, gets the types the interfaces use (for tvdc_net_ensure).  0:
- * permitted; 1: would-deny recorded; -1: denied.
- */
-static int
-virTVDCCheckNets(virTVDCSecurityData *priv,
-                 const virTVDCRequest *req,
-                 virDomainNetDef *const *nets,
-                 size_t nnets,
-                 GArray *types)
-{
-    bool wouldDeny = false;
-    size_t i;
-
-    for (i = 0; i < nnets; i++) {
-        g_autofree char *what = virTVDCNetWhat(nets[i]);
-        tvdc_net_iface iface;
-        tvdc_net_verdict verdict;
-        int rc;
-
-        virTVDCNetIface(nets[i], what, &iface);
-        rc = tvdc_net_decide_iface(priv->policy, req->label, &iface, &verdict);
-        if (rc == TVDC_PERMIT && types && verdict.type != TVDC_NONE)
-            g_array_append_val(types, verdict.type);
-        if ((rc = virTVDCNetReport(priv, req, &iface, &verdict, rc)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
-    }
-    return wouldDeny ? 1 : 0;
-}
-
-
-/* Before a domain's taps are created (start, incoming migration, hotplug):
- * the bridges and uplink ports of the types its interfaces use, made right
- * as `tvdc net apply` would, when tvdc.conf says how.  A host whose
- * network settings are wrong starts no domain with a TVD interface.  0: done
- * or nothing to do; 1: would-deny recorded; -1: denied. */
-static int
-virTVDCEnsureNets(virTVDCSecurityData *priv,
-                  const virTVDCRequest *req,
-                  GArray *types)
-{
-    tvdc_error err = { 0 };
-    g_autofree char *detail = NULL;
-    int64_t host;
-    int rc;
-
-    if (types->len == 0 || (!priv->netManaged && !priv->netError))
-        return 0;
-
-    if (priv->netError) {
-        detail = g_strdup_printf("network: cannot set up the TVD bridges: %s", priv->netError);
-    } else if ((host = tvdc_find_host(priv->policy, priv->hostName)) < 0) {
-        return 0;   /* denied by the host check */
-    } else if ((rc = tvdc_net_ensure(priv->policy, host, &priv->net,
-                                     (const void *) types->data, types->len, &err)) < 0) {
-        detail = g_strdup_printf("network: cannot set up the TVD bridges on host %s: %s",
-                                 priv->hostName, err.message[0] ? err.message : g_strerror(-rc));
-    } else {
-        return 0;
-    }
-
-    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED,
-                         TVDC_RULE_STR_NETWORK_SETUP, detail);
 }
 
 
@@ -1039,42 +667,22 @@ virTVDCSecuritySetTapFDLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    char tap[TVDC_NET_IFNAMSIZ] = "";
-    char bridge[TVDC_NET_IFNAMSIZ] = "";
-    tvdc_error err = { 0 };
-    tvdc_net_iface iface = { .kind = TVDC_NET_IFACE_TAP, .source = tap, .bridge = bridge };
-    tvdc_net_verdict verdict;
     virTVDCRequest req;
     virTVDCDomain *dom;
     const char *label;
-    uint32_t type;
-    int rc;
 
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
     virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "start", def, label);
+    virTVDCRequestInit(&req, priv, "start", def, label);
     if ((dom = g_hash_table_lookup(priv->domains, req.uuid)) && dom->running)
         req.op = "hotplug";
 
     if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
-
-    if ((rc = tvdc_net_type_of_tap_fd(priv->policy, fd, &type, tap, bridge, &err)) < 0) {
-        g_autofree char *detail = NULL;
-
-        if (!label && (rc == -ENOENT || rc == -ENOLINK))
-            return 0;
-        detail = g_strdup_printf("network: %s", err.message[0] ? err.message : g_strerror(-rc));
-        return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                           TVDC_RULE_STR_NETWORK_PORT, detail) < 0 ? -1 : 0;
-    }
-
-    rc = tvdc_net_decide_port(priv->policy, label, type, &verdict);
-    if (rc == TVDC_PERMIT)
-        VIR_DEBUG("tvdc: tap %s of VM '%s' is a port of %s (type %s)",
-                  tap, def->name, bridge, tvdc_type_name(priv->policy, type));
-    return virTVDCNetReport(priv, &req, &iface, &verdict, rc) < 0 ? -1 : 0;
+        virTVDCDenyNoPolicy(&req);
+    else
+        virTVDCCheckTap(&req, fd);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -1091,1310 +699,31 @@ virTVDCCheckHotplug(virTVDCSecurityData *priv,
     g_autoptr(GArray) types = NULL;
     virTVDCRequest req;
     const char *label;
-    int rc;
 
     if (resources->len == 0 && nnets == 0)
         return 0;
-    if ((rc = virTVDCGetLabel(def, &label)) < 0)
+    if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "hotplug", def, label);
+    virTVDCRequestInit(&req, priv, "hotplug", def, label);
+    if (!virTVDCRequestPolicy(&req))
+        return virTVDCRequestResult(&req);
 
-    if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
-    if (virTVDCCheckLabel(priv, &req) < 0)
-        return -1;
+    virTVDCCheckLabel(&req);
+    if (!req.denied)
+        virTVDCCheckResources(&req, resources);
+    if (req.denied || nnets == 0)
+        return virTVDCRequestResult(&req);
 
-    if (virTVDCCheckResources(priv, &req, resources) < 0)
-        return -1;
-    if (nnets == 0)
-        return 0;
     types = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    if (virTVDCCheckNets(priv, &req, nets, nnets, types) < 0 ||
-        virTVDCEnsureNets(priv, &req, types) < 0)
-        return -1;
-    return 0;
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* The status file, for `tvdc status`                                       */
-
-/* Write TVDC_STATUS_PATH (tvdc_status_write: atomically, a new file
- * renamed over the old): the policy in force, the mode, this host and its
- * label, and every domain running or starting here with its label, types,
- * reservation and violation of the current policy, if any (the message and
- * the rule).  "error" says why no policy is in force, or, beside the
- * policy in force, why the file that replaced it was refused. */
-static void
-virTVDCWriteStatus(virTVDCSecurityData *priv)
-{
-    g_autofree tvdc_status_domain *domains = NULL;
-    g_autofree char *statusDir = g_path_get_dirname(TVDC_STATUS_PATH);
-    tvdc_status status = {
-        .policy = priv->policy,
-        .config = priv->cfg,
-        .host = priv->host,
-        .host_name = priv->hostName,
-        .mode = priv->permissive ? TVDC_MODE_PERMISSIVE : TVDC_MODE_ENFORCING,
-        .config_path = TVDC_CONFIG_PATH,
-        .error = priv->unavailable ? priv->unavailable : priv->reloadError,
-        .audit_log = priv->auditLog,
-    };
-    GHashTableIter iter;
-    gpointer value;
-    int rc;
-
-    if (!priv->privileged)
-        return;
-
-    domains = g_new0(tvdc_status_domain, g_hash_table_size(priv->domains) + 1);
-    g_hash_table_iter_init(&iter, priv->domains);
-    while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        virTVDCDomain *dom = value;
-
-        domains[status.n_domains++] = (tvdc_status_domain) {
-            .uuid = dom->uuid, .name = dom->name, .label = dom->label,
-            .reserved = dom->reserved, .running = dom->running,
-            .violation = dom->violation, .violation_rule = dom->violationRule,
-        };
-    }
-    status.domains = domains;
-
-    /* 0711: the vTPM records below it (vtpm/, swtpm-mgr/README.md) are read
-     * by swtpm's user; the status file itself is root's alone. */
-    if (g_mkdir_with_parents(statusDir, 0711) < 0) {
-        VIR_WARN("tvdc: cannot create %s: %s", statusDir, g_strerror(errno));
-        return;
-    }
-    if ((rc = tvdc_status_write(TVDC_STATUS_PATH, &status)) < 0)
-        VIR_WARN("tvdc: cannot write %s: %s", TVDC_STATUS_PATH, g_strerror(-rc));
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* Loading the configuration and the policy                                 */
-
-static void
-virTVDCFileIdGet(const char *path,
-                 virTVDCFileId *id)
-{
-    struct stat sb;
-
-    memset(id, 0, sizeof(*id));
-    if (stat(path, &sb) < 0) {
-        id->err = errno;
-        return;
-    }
-    id->dev = sb.st_dev;
-    id->ino = sb.st_ino;
-    id->size = sb.st_size;
-    id->mtime = sb.st_mtim;
-    id->ctime = sb.st_ctim;
-}
-
-
-static bool
-virTVDCFileIdEqual(const virTVDCFileId *a,
-                   const virTVDCFileId *b)
-{
-    return a->err == b->err && a->dev == b->dev && a->ino == b->ino &&
-           a->size == b->size &&
-           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
-
-/* The identities of the policy file and, when a signature is required,
- * of its signature (path + ".sig", as tvdc_policy_load_trusted reads it). */
-static void
-virTVDCPolicyFileIds(const tvdc_config *cfg,
-                     virTVDCFileId *policyId,
-                     virTVDCFileId *sigId)
-{
-    virTVDCFileIdGet(tvdc_config_policy(cfg), policyId);
-    memset(sigId, 0, sizeof(*sigId));
-    if (tvdc_config_require_signature(cfg)) {
-        g_autofree char *sig = g_strdup_printf("%s.sig", tvdc_config_policy(cfg));
-
-        virTVDCFileIdGet(sig, sigId);
-    }
-}
-
-
-/* Load the policy cfg names, verified as cfg says
- * (tvdc_policy_load_configured).  On failure *why says what is wrong. */
-static int
-virTVDCLoadPolicy(const tvdc_config *cfg,
-                  tvdc_policy **policy,
-                  char **why)
-{
-    char *reason = NULL;
-    int rc;
-
-    if ((rc = tvdc_policy_load_configured(cfg, policy, &reason)) < 0) {
-        *why = reason ? g_strdup(reason) : g_strdup_printf("policy: %s", g_strerror(-rc));
-        free(reason);
-        *policy = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-
-/* tvdc.conf as virConf reads it, each setting checked and kept by libtvdc. */
-typedef struct _virTVDCConfWalk virTVDCConfWalk;
-struct _virTVDCConfWalk {
-    tvdc_config *cfg;
-    GHashTable *seen;          /* names already set */
-    tvdc_error err;
-};
-
-
-/* A list of strings (vxlan_peers), handed over as one. */
-static int
-virTVDCConfSetList(virTVDCConfWalk *walk,
-                   const char *name,
-                   virConfValue *list)
-{
-    g_autofree const char **strs = NULL;
-    virConfValue *v;
-    size_t n = 0;
-
-    for (v = list; v; v = v->next)
-        n++;
-    strs = g_new0(const char *, n + 1);
-    n = 0;
-    for (v = list; v; v = v->next) {
-        if (v->type != VIR_CONF_STRING) {
-            g_snprintf(walk->err.message, sizeof(walk->err.message),
-                       "%s: expected a string, got a number", name);
-            return -EINVAL;
-        }
-        strs[n++] = v->str;
-    }
-    return tvdc_config_set_list(walk->cfg, name, strs, n, &walk->err);
-}
-
-
-static int
-virTVDCConfSet(const char *name,
-               virConfValue *value,
-               void *opaque)
-{
-    virTVDCConfWalk *walk = opaque;
-    int rc = -EINVAL;
-
-    if (!g_hash_table_add(walk->seen, g_strdup(name))) {
-        g_snprintf(walk->err.message, sizeof(walk->err.message),
-                   "%s: set more than once", name);
-        return -1;
-    }
-
-    switch (value->type) {
-    case VIR_CONF_LLONG:
-    case VIR_CONF_ULLONG:
-        rc = tvdc_config_set_int(walk->cfg, name, value->l, &walk->err);
-        break;
-    case VIR_CONF_STRING:
-        rc = tvdc_config_set_string(walk->cfg, name, value->str, &walk->err);
-        break;
-    case VIR_CONF_LIST:
-        rc = virTVDCConfSetList(walk, name, value->list);
-        break;
-    case VIR_CONF_NONE:
-    case VIR_CONF_LAST:
-    default:
-        g_snprintf(walk->err.message, sizeof(walk->err.message), "%s: no value", name);
-        break;
-    }
-    if (rc < 0 && !walk->err.message[0])
-        g_snprintf(walk->err.message, sizeof(walk->err.message), "%s", g_strerror(-rc));
-    return rc < 0 ? -1 : 0;
-}
-
-
-/* Read tvdc.conf with virConf, as qemu.conf is read, and hand every
- * setting to libtvdc (tvdc_config_set_*), which checks it; a missing file
- * gives the defaults.  NULL with *why when it cannot be used. */
-static tvdc_config *
-virTVDCConfigRead(const char *path,
-                  char **why)
-{
-    g_autoptr(virConf) conf = NULL;
-    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    virTVDCConfWalk walk = { .seen = seen };
-    int rc;
-
-    if ((rc = tvdc_config_new(&walk.cfg, &walk.err)) < 0) {
-        *why = g_strdup_printf("configuration %s: %s", path,
-                               walk.err.message[0] ? walk.err.message : g_strerror(-rc));
-        return NULL;
-    }
-    if (!virFileExists(path))
-        return walk.cfg;
-
-    if (!(conf = virConfReadFile(path, 0))) {
-        *why = g_strdup_printf("configuration %s: %s", path, virGetLastErrorMessage());
-        virResetLastError();
-        tvdc_config_free(walk.cfg);
-        return NULL;
-    }
-    if (virConfWalk(conf, virTVDCConfSet, &walk) < 0) {
-        *why = g_strdup_printf("configuration %s: %s", path, walk.err.message);
-        tvdc_config_free(walk.cfg);
-        return NULL;
-    }
-    return walk.cfg;
-}
-
-
-/* Load tvdc.conf, the policy, and an empty reservation table.  Never fails:
- * what cannot be loaded is recorded in priv->unavailable, and every domain
- * is then denied with that reason. */
-static void
-virTVDCLoad(virTVDCSecurityData *priv,
-            const char *configPath)
-{
-    int rc;
-
-    if (!(priv->cfg = virTVDCConfigRead(configPath, &priv->unavailable))) {
-        priv->auditLog = TVDC_DEFAULT_AUDIT_LOG;
-        priv->hostName = g_strdup(g_get_host_name());
-        return;
-    }
-
-    priv->auditLog = tvdc_config_audit_log(priv->cfg);
-    priv->hostName = g_strdup(tvdc_config_host_name(priv->cfg));
-    priv->permissive = tvdc_config_mode(priv->cfg) == TVDC_MODE_PERMISSIVE;
-    virTVDCLoadNet(priv);
-
-    /* before reading it: a replacement in between is noticed later */
-    virTVDCPolicyFileIds(priv->cfg, &priv->policyId, &priv->sigId);
-    if (virTVDCLoadPolicy(priv->cfg, &priv->policy, &priv->unavailable) < 0)
-        return;
-
-    if ((rc = tvdc_host_new(priv->policy, &priv->host)) < 0) {
-        priv->unavailable = g_strdup_printf("cannot create the reservation table: %s",
-                                            g_strerror(-rc));
-        g_clear_pointer(&priv->policy, tvdc_policy_free);
-        return;
-    }
-}
-
-
-/* Reserve a domain that runs (or is starting) here whatever the policy in
- * force says (TVDC_RESERVE_FORCE): its types exclude conflicting ones
- * from now on.  A domain whose label the policy does not know holds no
- * reservation. */
-static void
-virTVDCReserveForce(virTVDCSecurityData *priv,
-                    virTVDCDomain *dom)
-{
-    tvdc_verdict verdict;
-    int64_t idx;
-    int rc;
-
-    dom->reserved = false;
-    if (!priv->policy || !dom->label || (idx = tvdc_find_label(priv->policy, dom->label)) < 0)
-        return;
-
-    rc = tvdc_host_reserve(priv->host, dom->uuid, idx, TVDC_RESERVE_FORCE, &verdict);
-    if (rc >= 0 || rc == -EEXIST)
-        dom->reserved = true;
-    else
-        VIR_WARN("tvdc: cannot reserve running VM '%s' (%s): %s",
-                 dom->name, dom->uuid, g_strerror(-rc));
-}
-
-
-/* Record a domain that is already running here (libvirtd restart): its
- * reservation is made even if it conflicts; virTVDCUpdateViolations then
- * reports a violation of the policy in force, never acted upon. */
-static void
-virTVDCAddRunning(virTVDCSecurityData *priv,
-                  const char *uuid,
-                  const char *name,
-                  const char *label,
-                  int virtType)
-{
-    virTVDCDomain *dom = g_hash_table_lookup(priv->domains, uuid);
-
-    if (dom) {
-        dom->running = true;
-        return;
-    }
-
-    dom = g_new0(virTVDCDomain, 1);
-    dom->uuid = g_strdup(uuid);
-    dom->name = g_strdup(name);
-    dom->label = g_strdup(label);
-    dom->virtType = virtType;
-    dom->running = true;
-    virTVDCReserveForce(priv, dom);
-
-    VIR_INFO("tvdc: running VM '%s' (label %s)%s",
-             name, NULLSTR(label), dom->reserved ? " reserved" : "");
-    g_hash_table_insert(priv->domains, dom->uuid, dom);
-}
-
-
-/* Why the policy in force would not let dom run on this host now, with
- * the rule in *rule; NULL if it would (tvdc_decide_running).  Its
- * collocation is checked against every other reservation, so both sides
- * of a conflict are reported. */
-static char *
-virTVDCDomainViolation(virTVDCSecurityData *priv,
-                       virTVDCDomain *dom,
-                       const char **rule)
-{
-    g_autofree uint32_t *others = NULL;
-    char *violation = NULL;
-    size_t nothers = 0;
-    size_t nres;
-    size_t i;
-    char *ret;
-    int rc;
-
-    if (!priv->policy) {
-        *rule = TVDC_RULE_STR_NO_POLICY;
-        return g_strdup_printf("no policy: %s", priv->unavailable);
-    }
-
-    nres = tvdc_host_n_reservations(priv->host);
-    others = g_new0(uint32_t, nres + 1);
-    for (i = 0; i < nres; i++) {
-        const char *id;
-        uint32_t label;
-
-        if (tvdc_host_reservation(priv->host, i, &id, &label) == 0 && STRNEQ(id, dom->uuid))
-            others[nothers++] = label;
-    }
-
-    rc = tvdc_decide_running(priv->policy, priv->hostName, dom->label, others, nothers,
-                             rule, &violation);
-    if (rc < 0) {
-        *rule = TVDC_RULE_STR_INTERNAL;
-        return g_strdup_printf("internal: cannot decide: %s", g_strerror(-rc));
-    }
-    if (rc == 0)
-        return NULL;
-    ret = g_strdup(violation);
-    free(violation);
-    return ret;
-}
-
-
-/* Recompute every domain's violation of the policy in force (after a
- * policy change, a stop, a reconnect).  With auditOp (a policy reload)
- * each violator is logged and audited as a "would-deny" of that operation
- * (a denial that is not enforced: the VM keeps running);
- * otherwise only changes are logged.  Returns the number of violators. */
-static size_t
-virTVDCUpdateViolations(virTVDCSecurityData *priv,
-                        const char *auditOp)
-{
-    GHashTableIter iter;
-    gpointer value;
-    size_t n = 0;
-
-    g_hash_table_iter_init(&iter, priv->domains);
-    while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        virTVDCDomain *dom = value;
-        const char *rule = NULL;
-        g_autofree char *violation = virTVDCDomainViolation(priv, dom, &rule);
-
-        if (violation) {
-            n++;
-            if (auditOp || STRNEQ_NULLABLE(violation, dom->violation))
-                VIR_WARN("tvdc: running VM '%s' (label %s) violates the policy in force "
-                         "and keeps running: %s",
-                         dom->name, NULLSTR(dom->label), violation);
-            if (auditOp) {
-                g_autofree char *detail = g_strdup_printf("%s; the VM keeps running", violation);
-
-                /* "would-deny": a denial not enforced, as in permissive mode */
-                ignore_value(virTVDCAuditWrite(priv, auditOp, dom->name, dom->uuid, dom->label,
-                                               "would-deny", rule, detail));
-                virTVDCAuditLibvirtRecord(dom->virtType, auditOp, dom->name, dom->uuid,
-                                          dom->label, "would-deny", rule, detail, false);
-            }
-        } else if (dom->violation) {
-            VIR_INFO("tvdc: VM '%s' (label %s) no longer violates the policy in force",
-                     dom->name, NULLSTR(dom->label));
-        }
-
-        g_free(dom->violation);
-        dom->violation = g_steal_pointer(&violation);
-        dom->violationRule = rule;
-    }
-    return n;
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* Policy changes at run time                                               */
-
-/* The file that replaced the policy could not be put in force: say so
- * (log, audit, status) and keep the policy in force, if any. */
-static void
-virTVDCPolicyRefused(virTVDCSecurityData *priv,
-                     char *why)
-{
-    const char *decision = "deny";
-    const char *rule = TVDC_RULE_STR_POLICY_REJECTED;
-    const char *detail;
-
-    if (!priv->policy) {
-        VIR_ERROR(_("tvdc: no policy in force, every VM will be denied: %s"), why);
-        g_free(priv->unavailable);
-        priv->unavailable = why;
-        rule = TVDC_RULE_STR_NO_POLICY;
-        detail = priv->unavailable;
-    } else {
-        g_free(priv->reloadError);
-        priv->reloadError = g_strdup_printf("%s; policy %s version %u stays in force", why,
-                                            tvdc_policy_name(priv->policy),
-                                            tvdc_policy_version(priv->policy));
-        g_free(why);
-        VIR_ERROR(_("tvdc: the new policy file was refused: %s"), priv->reloadError);
-        detail = priv->reloadError;
-    }
-    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
-                                   decision, rule, detail));
-    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
-                              decision, rule, detail, false);
-    virTVDCWriteStatus(priv);
-}
-
-
-/* Is policy the policy in force, written again (same name, version and
- * source)?  Then it is dropped, and a refusal of the file before it is
- * forgotten. */
-static bool
-virTVDCPolicyAgain(virTVDCSecurityData *priv,
-                   tvdc_policy *policy)
-{
-    if (!priv->policy ||
-        STRNEQ(tvdc_policy_name(policy), tvdc_policy_name(priv->policy)) ||
-        tvdc_policy_version(policy) != tvdc_policy_version(priv->policy) ||
-        memcmp(tvdc_policy_source_hash(policy), tvdc_policy_source_hash(priv->policy), 32) != 0)
-        return false;
-
-    tvdc_policy_free(policy);
-    if (priv->reloadError) {
-        VIR_INFO("tvdc: %s holds policy %s version %u, the policy in force, again",
-                 tvdc_config_policy(priv->cfg), tvdc_policy_name(priv->policy),
-                 tvdc_policy_version(priv->policy));
-        g_clear_pointer(&priv->reloadError, g_free);
-        virTVDCWriteStatus(priv);
-    }
-    return true;
-}
-
-
-/* The new policy is in force (it replaced old): say so (log, audit) and
- * report each running domain it would not run. */
-static void
-virTVDCPolicyReplaced(virTVDCSecurityData *priv,
-                      const char *old)
-{
-    g_autofree char *detail = NULL;
-    size_t nviolations;
-
-    detail = g_strdup_printf("policy %s version %u from %s replaces %s; "
-                             "%u VMs run or start here",
-                             tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy),
-                             tvdc_config_policy(priv->cfg), old, g_hash_table_size(priv->domains));
-    VIR_WARN("tvdc: %s", detail);
-    ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
-                                   "permit", TVDC_RULE_STR_OK, detail));
-    virTVDCAuditLibvirtRecord(VIR_DOMAIN_VIRT_NONE, "policy-reload", NULL, NULL, NULL,
-                              "permit", TVDC_RULE_STR_OK, detail, true);
-    if (tvdc_find_host(priv->policy, priv->hostName) < 0)
-        VIR_WARN("tvdc: host '%s' is not in policy %s: it runs no labeled VM",
-                 priv->hostName, tvdc_policy_name(priv->policy));
-
-    nviolations = virTVDCUpdateViolations(priv, "policy-reload");
-    if (nviolations > 0)
-        VIR_WARN("tvdc: %zu running VMs violate policy %s version %u (see tvdc status)",
-                 nviolations, tvdc_policy_name(priv->policy), tvdc_policy_version(priv->policy));
-    virTVDCWriteStatus(priv);
-}
-
-
-/* The policy file (or its signature) changed: load it, verified as at
- * startup (signature, rollback).  If it loads, it is in force from now
- * on: new decisions use it, the reservation table is rebuilt for it from
- * the domains running or starting here (TVDC_RESERVE_FORCE: whatever it
- * says, a running domain is never stopped), and each domain it would not
- * run is reported (log, audit operation "policy-reload", status).  If it
- * does not, the policy in force stays in force, and says so. */
-static void
-virTVDCPolicyReplace(virTVDCSecurityData *priv)
-{
-    tvdc_policy *policy = NULL;
-    tvdc_host *host = NULL;
-    g_autofree char *old = NULL;
-    char *why = NULL;
-    GHashTableIter iter;
-    gpointer value;
-    int rc;
-
-    if (virTVDCLoadPolicy(priv->cfg, &policy, &why) < 0) {
-        virTVDCPolicyRefused(priv, why);
-        return;
-    }
-    if (virTVDCPolicyAgain(priv, policy))
-        return;
-
-    if ((rc = tvdc_host_new(policy, &host)) < 0) {
-        virTVDCPolicyRefused(priv, g_strdup_printf("cannot create the reservation table for "
-                                                   "policy %s: %s", tvdc_policy_name(policy),
-                                                   g_strerror(-rc)));
-        tvdc_policy_free(policy);
-        return;
-    }
-
-    if (priv->policy)
-        old = g_strdup_printf("policy %s version %u", tvdc_policy_name(priv->policy),
-                              tvdc_policy_version(priv->policy));
-    else
-        old = g_strdup_printf("no policy (%s)", priv->unavailable);
-
-    /* the table refers to its policy: it goes first */
-    g_clear_pointer(&priv->host, tvdc_host_free);
-    g_clear_pointer(&priv->policy, tvdc_policy_free);
-    priv->policy = policy;
-    priv->host = host;
-    g_clear_pointer(&priv->unavailable, g_free);
-    g_clear_pointer(&priv->reloadError, g_free);
-
-    g_hash_table_iter_init(&iter, priv->domains);
-    while (g_hash_table_iter_next(&iter, NULL, &value))
-        virTVDCReserveForce(priv, value);
-
-    virTVDCPolicyReplaced(priv, old);
-}
-
-
-/* Before every decision, and whenever the policy's directory changes:
- * has the policy file (or its signature) been replaced or rewritten since
- * it was last read?  Two stat() calls; the policy is read again only when
- * its identity (device, inode, size, times) changed, so a file that was
- * refused is not retried until it changes again.  tvdc.conf itself is
- * read when libvirtd starts. */
-static void
-virTVDCPolicyRefresh(virTVDCSecurityData *priv)
-{
-    virTVDCFileId policyId;
-    virTVDCFileId sigId;
-
-    if (!priv->cfg)
-        return;
-
-    virTVDCPolicyFileIds(priv->cfg, &policyId, &sigId);
-    if (virTVDCFileIdEqual(&policyId, &priv->policyId) &&
-        virTVDCFileIdEqual(&sigId, &priv->sigId))
-        return;
-
-    priv->policyId = policyId;
-    priv->sigId = sigId;
-    VIR_INFO("tvdc: policy file %s changed, loading it", tvdc_config_policy(priv->cfg));
-    virTVDCPolicyReplace(priv);
-}
-
-
-static void
-virTVDCPolicyWatchEvent(int watch G_GNUC_UNUSED,
-                        int fd,
-                        int events G_GNUC_UNUSED,
-                        void *opaque)
-{
-    virTVDCSecurityData *priv = opaque;
-    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    char buf[1024];
-
-    /* Any change in the directory is a reason to look: drain them all. */
-    while (read(fd, buf, sizeof(buf)) > 0)
-        ;
-    virTVDCPolicyRefresh(priv);
-}
-
-
-/* Watch the policy's directory, so that a replaced policy is in force (and
- * its violators reported) at once rather than at the next decision.
- * Without an event loop or inotify, the check before every decision
- * remains. */
-static void
-virTVDCPolicyWatch(virTVDCSecurityData *priv)
-{
-    g_autofree char *dir = NULL;
-
-    if (!priv->cfg)
-        return;
-
-    dir = g_path_get_dirname(tvdc_config_policy(priv->cfg));
-    if ((priv->watchFd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
-        inotify_add_watch(priv->watchFd, dir,
-                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-                          IN_DELETE | IN_ATTRIB) < 0) {
-        VIR_WARN("tvdc: cannot watch %s for policy changes (%s): a replaced policy "
-                 "is noticed at the next decision", dir, g_strerror(errno));
-        VIR_FORCE_CLOSE(priv->watchFd);
-        return;
-    }
-
-    if ((priv->watch = virEventAddHandle(priv->watchFd, VIR_EVENT_HANDLE_READABLE,
-                                         virTVDCPolicyWatchEvent, priv, NULL)) < 0) {
-        VIR_WARN("tvdc: cannot watch %s for policy changes (%s): a replaced policy "
-                 "is noticed at the next decision", dir, virGetLastErrorMessage());
-        virResetLastError();
-        VIR_FORCE_CLOSE(priv->watchFd);
-        return;
-    }
-    VIR_DEBUG("tvdc: watching %s for policy changes", dir);
-}
-
-
-/* Reserve the domains whose status XML the QEMU driver is about to load,
- * before any API call can start a domain: without this a conflicting start
- * could slip in between the daemon accepting calls and the reconnect
- * thread of a running domain reaching domainReserveSecurityLabel.  A
- * domain that turns out to be gone is released by the QEMU driver's
- * cleanup (domainReleaseSecurityLabel) like any other. */
-static void
-virTVDCReserveFromStatusDir(virTVDCSecurityData *priv)
-{
-    g_autoptr(DIR) dir = NULL;
-    struct dirent *ent;
-    int rc;
-
-    if (virDirOpenIfExists(&dir, TVDC_QEMU_STATE_DIR) <= 0) {
-        virResetLastError();
-        return;
-    }
-
-    while ((rc = virDirRead(dir, &ent, TVDC_QEMU_STATE_DIR)) > 0) {
-        g_autofree char *path = NULL;
-        g_autoptr(xmlDoc) xml = NULL;
-        g_autoptr(xmlXPathContext) ctxt = NULL;
-        g_autofree char *uuidstr = NULL;
-        g_autofree char *name = NULL;
-        g_autofree char *label = NULL;
-        g_autofree char *virtType = NULL;
-        unsigned char uuid[VIR_UUID_BUFLEN];
-        char canon[VIR_UUID_STRING_BUFLEN];
-
-        if (!virStringHasSuffix(ent->d_name, ".xml"))
-            continue;
-
-        path = g_strdup_printf("%s/%s", TVDC_QEMU_STATE_DIR, ent->d_name);
-        if (!(xml = virXMLParse(path, NULL, NULL, "domstatus", &ctxt, NULL, false))) {
-            VIR_WARN("tvdc: cannot read domain status %s: %s",
-                     path, virGetLastErrorMessage());
-            virResetLastError();
-            continue;
-        }
-
-        uuidstr = virXPathString("string(./domain/uuid)", ctxt);
-        name = virXPathString("string(./domain/name)", ctxt);
-        label = virXPathString("string(./domain/seclabel[@model='tvdc' and @type='static']/label)",
-                               ctxt);
-        virtType = virXPathString("string(./domain/@type)", ctxt);
-        if (!uuidstr || !name || virUUIDParse(uuidstr, uuid) < 0) {
-            VIR_WARN("tvdc: domain status %s has no name or UUID", path);
-            virResetLastError();
-            continue;
-        }
-        virUUIDFormat(uuid, canon);
-        virTVDCAddRunning(priv, canon, name, label,
-                          virtType ? MAX(virDomainVirtTypeFromString(virtType), 0) : 0);
-    }
-    virResetLastError();
-    virTVDCUpdateViolations(priv, NULL);
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* What the label means where the domain comes from (migration)             */
-
-static xmlNodePtr
-virTVDCFindOrigin(const virDomainDef *def)
-{
-    xmlNodePtr cur;
-
-    if (!def->metadata)
-        return NULL;
-    for (cur = def->metadata->children; cur; cur = cur->next) {
-        if (cur->type == XML_ELEMENT_NODE && cur->ns && cur->ns->href &&
-            STREQ((const char *) cur->ns->href, TVDC_XMLNS) &&
-            virXMLNodeNameEqual(cur, "label"))
-            return cur;
-    }
-    return NULL;
-}
-
-
-/* Record in the live definition what the domain's label means on this
- * host, for the host it may migrate to:
- *
- *   <metadata>
- *     <tvdc:label xmlns:tvdc="urn:tvdc:libvirt:1" name="market-analysis"
- *                 types="MA" policy="bank-dc" version="1" host="host-a"/>
- *   </metadata>
- *
- * The migration XML carries it (libvirt formats <metadata> into it), and
- * the destination compares it with its own policy.  Written when the
- * domain is admitted here (start, restore, incoming migration) and for a
- * reconnected domain that lacks it. */
-static void
-virTVDCSetOrigin(virTVDCSecurityData *priv,
-                 virDomainDef *def,
-                 const char *label)
-{
-    g_autofree char *types = NULL;
-    g_autofree char *version = NULL;
-    xmlNodePtr node;
-    xmlNodePtr old;
-    xmlNsPtr ns;
-
-    if (!label || !priv->policy || !(types = virTVDCLabelMeaning(priv->policy, label)))
-        return;
-
-    if (!def->metadata)
-        def->metadata = virXMLNewNode(NULL, "metadata");
-    while ((old = virTVDCFindOrigin(def))) {
-        xmlUnlinkNode(old);
-        xmlFreeNode(old);
-    }
-
-    version = g_strdup_printf("%u", tvdc_policy_version(priv->policy));
-    node = virXMLNewNode(NULL, "label");
-    if (!(ns = xmlNewNs(node, BAD_CAST TVDC_XMLNS, BAD_CAST TVDC_XMLNS_PREFIX)) ||
-        !xmlNewProp(node, BAD_CAST "name", BAD_CAST label) ||
-        !xmlNewProp(node, BAD_CAST "types", BAD_CAST types) ||
-        !xmlNewProp(node, BAD_CAST "policy", BAD_CAST tvdc_policy_name(priv->policy)) ||
-        !xmlNewProp(node, BAD_CAST "version", BAD_CAST version) ||
-        !xmlNewProp(node, BAD_CAST "host", BAD_CAST NULLSTR(priv->hostName)) ||
-        !xmlAddChild(def->metadata, node)) {
-        VIR_WARN("tvdc: cannot record label metadata of VM '%s'", def->name);
-        xmlFreeNode(node);
-        return;
-    }
-    xmlSetNs(node, ns);
-}
-
-
-/* Report a binding decision of libtvdc (tvdc_bind_*): 0 permitted, 1
- * would-deny recorded (permissive), -1 denied. */
-static int
-virTVDCBindingReport(virTVDCSecurityData *priv,
-                     const virTVDCRequest *req,
-                     int rc,
-                     const tvdc_binding_result *res)
-{
-    g_autofree char *detail = NULL;
-
-    if (rc == TVDC_PERMIT)
-        return 0;
-    if (rc < 0) {
-        detail = g_strdup_printf("binding: %s", g_strerror(-rc));
-        return virTVDCRefuse(priv, req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
-    }
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, res->detail);
-}
-
-
-/* An incoming migration: does the source host's policy mean by the label
- * what this host's policy means by it (tvdc_bind_migration)?  0 yes, 1
- * would-deny recorded (permissive), -1 denied. */
-static int
-virTVDCCheckOrigin(virTVDCSecurityData *priv,
-                   const virTVDCRequest *req)
-{
-    xmlNodePtr node = virTVDCFindOrigin(req->def);
-    g_autofree char *srcLabel = NULL;
-    g_autofree char *srcTypes = NULL;
-    g_autofree char *srcPolicy = NULL;
-    g_autofree char *srcVersion = NULL;
-    g_autofree char *srcHost = NULL;
-    g_auto(tvdc_binding_result) res = { 0 };
-    tvdc_origin origin = { 0 };
-    tvdc_migration_request mig = {
-        .label = req->label,
-        .host = priv->hostName,
-        .origin = node ? &origin : NULL,
-    };
-
-    if (node) {
-        origin.label = srcLabel = virXMLPropString(node, "name");
-        origin.types = srcTypes = virXMLPropString(node, "types");
-        origin.policy = srcPolicy = virXMLPropString(node, "policy");
-        origin.version = srcVersion = virXMLPropString(node, "version");
-        origin.host = srcHost = virXMLPropString(node, "host");
-    }
-    return virTVDCBindingReport(priv, req, tvdc_bind_migration(priv->policy, &mig, &res), &res);
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* Memory images: save, managed save (and dumps)                            */
-
-/* Write the record of a memory image (durable: a new file, fsync,
- * rename).  0, or -1 with *why. */
-static int
-virTVDCSavedRecordWrite(virTVDCSecurityData *priv,
-                        const virDomainDef *def,
-                        const char *uuid,
-                        const char *label,
-                        const char *realPath,
-                        const struct stat *sb,
-                        char **why)
-{
-    g_autoptr(tvdc_record) record = NULL;
-    int rc;
-
-    if ((rc = tvdc_record_new(TVDC_RECORD_SAVED_IMAGE, priv->policy, realPath, uuid,
-                              def->name, label, priv->hostName, &record)) == 0) {
-        record->device = sb->st_dev;
-        record->inode = sb->st_ino;
-        rc = tvdc_record_write(TVDC_SAVED_IMAGE_DIR, record);
-    }
-    if (rc < 0) {
-        *why = g_strdup(g_strerror(-rc));
-        return -1;
-    }
-    return 0;
-}
-
-
-/* A domain stopped (after a save or managed save, its image is complete):
- * bind the records of the images it wrote to their content, so that an
- * image rewritten in place later (another domain's memory dumped onto it,
- * an edit) is not restored under the label it was saved under. */
-static void
-virTVDCSavedRecordsComplete(const char *uuid)
-{
-    g_autofree char *failed = NULL;
-    int rc;
-
-    if ((rc = tvdc_saved_images_complete(TVDC_SAVED_IMAGE_DIR, uuid, &failed)) < 0)
-        VIR_WARN("tvdc: cannot record the content of memory image %s: %s",
-                 NULLSTR(failed), g_strerror(-rc));
-}
-
-
-/* Is the image's content what was saved (tvdc_bind_image_content)?  It is
- * hashed only when its record says a save completed it. */
-static int
-virTVDCSavedImageContent(const tvdc_record *record,
-                         const char *realPath,
-                         tvdc_binding_result *res)
-{
-    char sha256[65];
-    uint64_t size;
-    int rc = 0;
-
-    if (record->complete && record->sha256)
-        rc = tvdc_saved_image_sha256(realPath, sha256, &size);
-    return tvdc_bind_image_content(record, realPath,
-                                   record->complete && record->sha256 && rc == 0 ? sha256
-                                                                                 : NULL,
-                                   rc, res);
-}
-
-
-/* A restore (virsh restore, a managed save at start): the image must have
- * a record on this host, be the file the record is about, and have been
- * saved under the label it is restored under, with the same meaning
- * (tvdc_bind_saved_image), and still hold what was saved.  0 yes, 1
- * would-deny recorded (permissive), -1 denied. */
-static int
-virTVDCCheckSavedImage(virTVDCSecurityData *priv,
-                       const virTVDCRequest *req,
-                       const char *path)
-{
-    g_autofree char *realPath = realpath(path, NULL);
-    g_autofree char *recordPath = NULL;
-    g_autoptr(tvdc_record) record = NULL;
-    g_auto(tvdc_binding_result) res = { 0 };
-    tvdc_saved_image_request image = {
-        .path = path,
-        .label = req->label,
-        .host = priv->hostName,
-    };
-    struct stat sb;
-    int rc;
-
-    if (!realPath || stat(realPath, &sb) < 0) {
-        image.file_error = -errno;
-    } else {
-        image.path = realPath;
-        image.device = sb.st_dev;
-        image.inode = sb.st_ino;
-        ignore_value(tvdc_record_path(TVDC_SAVED_IMAGE_DIR, realPath, &recordPath));
-        image.record_path = recordPath;
-        image.record_error = tvdc_record_read(TVDC_SAVED_IMAGE_DIR, realPath, &record);
-        image.record = record;
-    }
-    if ((rc = tvdc_bind_saved_image(priv->policy, &image, &res)) == TVDC_PERMIT)
-        rc = virTVDCSavedImageContent(record, realPath, &res);
-    return virTVDCBindingReport(priv, req, rc, &res);
-}
-
-
-/* ------------------------------------------------------------------------ */
-/* vTPM: the record the certificate tool reads, and the label binding of    */
-/* the vTPM state (swtpm-mgr/README.md)                                     */
-
-/* vtpm.conf (record_dir, ca_dir), or NULL and *detail saying why. */
-static tvdc_vtpm_conf *
-virTVDCVTPMConf(char **detail)
-{
-    tvdc_vtpm_conf *conf = NULL;
-    tvdc_error err = { 0 };
-    int rc;
-
-    if ((rc = tvdc_vtpm_conf_load(TVDC_VTPM_CONF, 1, &conf, &err)) < 0) {
-        *detail = g_strdup_printf("vtpm: configuration %s: %s", TVDC_VTPM_CONF,
-                                  err.message[0] ? err.message : g_strerror(-rc));
-        return NULL;
-    }
-    return conf;
-}
-
-
-/* Start, restore, incoming migration of a domain with a vTPM: write the
- * record tvdc-vtpm-certtool takes the vTPM's identity from
- * (RECORD_DIR/UUID.json; the tool refuses without it).  GenLabel runs while
- * the domain is prepared, before qemuExtDevicesStart runs swtpm_setup, so
- * the record is there on every host before anything needs it.  Without a
- * policy there is no identity to state, and the start is denied for that
- * already.  0 written or nothing to write, 1 would-deny recorded
- * (permissive), -1 denied. */
-static int
-virTVDCVTPMRecordWrite(virTVDCSecurityData *priv,
-                       const virTVDCRequest *req)
-{
-    g_autoptr(tvdc_vtpm_conf) conf = NULL;
-    g_autoptr(tvdc_vtpm_identity) id = NULL;
-    g_autofree char *detail = NULL;
-    int rc;
-
-    if (!priv->privileged || !priv->policy || !virTVDCEmulatorTPM(req->def))
-        return 0;
-
-    if (!(conf = virTVDCVTPMConf(&detail))) {
-        /* detail says why */
-    } else if ((rc = tvdc_vtpm_identity_new(priv->policy, req->uuid, req->def->name,
-                                            req->label, &id)) < 0) {
-        detail = g_strdup_printf("vtpm: cannot state the identity of the vTPM: %s",
-                                 g_strerror(-rc));
-    } else if ((rc = tvdc_vtpm_record_write(conf->record_dir, id)) < 0) {
-        detail = g_strdup_printf("vtpm: cannot write the vTPM record %s/%s.json: %s",
-                                 conf->record_dir, req->uuid, g_strerror(-rc));
-    } else {
-        VIR_DEBUG("tvdc: vTPM record of VM '%s' written in %s",
-                  req->def->name, conf->record_dir);
-        return 0;
-    }
-
-    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED,
-                         TVDC_RULE_STR_VTPM_RECORD, detail);
-}
-
-
-/* The domain stopped (or did not start): its record goes. */
-static void
-virTVDCVTPMRecordRemove(virTVDCSecurityData *priv,
-                        const virDomainDef *def)
-{
-    g_autoptr(tvdc_vtpm_conf) conf = NULL;
-    g_autofree char *detail = NULL;
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    int rc;
-
-    if (!priv->privileged || !virTVDCEmulatorTPM(def))
-        return;
-    if (!(conf = virTVDCVTPMConf(&detail))) {
-        VIR_WARN("tvdc: VM '%s': %s", def->name, detail);
-        return;
-    }
-    virUUIDFormat(def->uuid, uuid);
-    if ((rc = tvdc_vtpm_record_remove(conf->record_dir, uuid)) < 0 && rc != -ENOENT)
-        VIR_WARN("tvdc: VM '%s': cannot remove the vTPM record %s/%s.json: %s",
-                 def->name, conf->record_dir, uuid, g_strerror(-rc));
-}
-
-
-/* A vTPM state bound to the domain: its EK certificate must verify
- * against the datacenter vTPM CA when this host has it.  0, 1 would-deny
- * recorded, -1 denied. */
-static int
-virTVDCCheckVTPMCA(virTVDCSecurityData *priv,
-                   const virTVDCRequest *req,
-                   const uint8_t *cert,
-                   size_t len,
-                   const char *stateDir)
-{
-    g_autoptr(tvdc_vtpm_conf) conf = NULL;
-    g_autofree char *caCert = NULL;
-    g_autofree char *detail = NULL;
-    const char *name = req->def->name;
-    tvdc_error err = { 0 };
-
-    if (!(conf = virTVDCVTPMConf(&detail))) {
-        /* detail says why */
-    } else if (virFileExists((caCert = g_strdup_printf("%s/%s", conf->ca_dir,
-                                                        TVDC_VTPM_CA_CERT))) &&
-               tvdc_vtpm_verify(conf->ca_dir, cert, len, &err) < 0) {
-        detail = g_strdup_printf("vTPM state of VM %s: its EK certificate does not verify "
-                                 "against the datacenter vTPM CA in %s: %s: wipe it with "
-                                 "'tvdc vtpm wipe %s'", name, conf->ca_dir, err.message, name);
-    } else {
-        VIR_DEBUG("tvdc: vTPM state %s of VM '%s' was made under label %s",
-                  stateDir, name, req->label ? req->label : "(none)");
-        return 0;
-    }
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_STATE, detail);
-}
-
-
-/* Run libvirt's own swtpm (virCommand, never a program found in PATH) on
- * the copy of a vTPM state, talking on childFd, and read the EK
- * certificate through *parentFd, which is closed.  0, -ENOENT none, other
- * -errno and *err. */
-static int
-virTVDCVTPMRunSwtpm(const char *copy,
-                    int *parentFd,
-                    int childFd,
-                    const char *stateDir,
-                    uint8_t **cert,
-                    size_t *len,
-                    uint32_t *nv,
-                    tvdc_error *err)
-{
-    g_autofree char *swtpm = virTPMGetSwtpm();
-    g_autofree char **args = NULL;
-    g_autoptr(virCommand) cmd = NULL;
-    int rc;
-
-    if (!swtpm || (rc = tvdc_vtpm_swtpm_args(copy, childFd, &args)) < 0) {
-        VIR_FORCE_CLOSE(childFd);
-        if (swtpm)
-            return rc;
-        g_snprintf(err->message, sizeof(err->message), "%s", virGetLastErrorMessage());
-        virResetLastError();
-        return -EIO;
-    }
-    cmd = virCommandNew(swtpm);
-    virCommandAddArgSet(cmd, (const char *const *) args);
-    virCommandPassFD(cmd, childFd, VIR_COMMAND_PASS_FD_CLOSE_PARENT);
-    if (virCommandRunAsync(cmd, NULL) < 0) {
-        g_snprintf(err->message, sizeof(err->message), "%s", virGetLastErrorMessage());
-        virResetLastError();
-        return -EIO;
-    }
-    rc = tvdc_vtpm_ek_cert_fd(*parentFd, stateDir, cert, len, nv, err);
-    VIR_FORCE_CLOSE(*parentFd);  /* swtpm ends on EOF; abort reaps it */
-    virCommandAbort(cmd);
-    return rc;
-}
-
-
-/* The EK certificate in the vTPM state in stateDir, read on a private copy
- * of the state (tvdc_vtpm_state_copy).  0; -ENOENT no state or no EK
- * certificate; other -errno and *err. */
-static int
-virTVDCVTPMStateEKCert(const char *stateDir,
-                       uint8_t **cert,
-                       size_t *len,
-                       uint32_t *nv,
-                       tvdc_error *err)
-{
-    g_autofree char *copy = NULL;
-    VIR_AUTOCLOSE parentFd = -1;
-    int pair[2];
-    int rc;
-
-    if ((rc = tvdc_vtpm_state_copy(stateDir, &copy, err)) < 0)
-        return rc;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) {
-        rc = -errno;
-    } else {
-        parentFd = pair[0];
-        rc = virTVDCVTPMRunSwtpm(copy, &parentFd, pair[1], stateDir, cert, len, nv, err);
-    }
-    tvdc_vtpm_state_copy_remove(copy);
-    return rc;
-}
-
-
-/* Was the vTPM state in stateDir made for this domain under its current
- * label?  The EK certificate in the state's own NV (which migrates with the
- * state) says so in its tvdc extension (tvdc_bind_vtpm_state); its chain is
- * verified against the datacenter vTPM CA when this host has it.  A state
- * without an EK certificate is what libvirt makes on the destination of a
- * migration (swtpm_setup --overwrite: the real state arrives in the
- * migration stream), or one made without certificates: for a label that
- * requires a vTPM, *unbound says why it is refused unless the domain
- * arrives by migration, which only domainSetSecurityAllLabel knows.  0
- * bound (or nothing to check), 1 would-deny recorded (permissive), -1
- * denied. */
-static int
-virTVDCCheckVTPMState(virTVDCSecurityData *priv,
-                      const virTVDCRequest *req,
-                      const char *stateDir,
-                      char **unbound)
-{
-    g_autoptr(tvdc_vtpm_identity) id = NULL;
-    g_autofree uint8_t *cert = NULL;
-    g_autofree char *detail = NULL;
-    g_auto(tvdc_binding_result) res = { 0 };
-    tvdc_vtpm_state_request state = {
-        .uuid = req->uuid,
-        .name = req->def->name,
-        .label = req->label,
-    };
-    tvdc_error err = { 0 };
-    size_t len = 0;
-    uint32_t nv = 0;
-    int rc;
-
-    if ((rc = virTVDCVTPMStateEKCert(stateDir, &cert, &len, &nv, &err)) < 0 && rc != -ENOENT) {
-        detail = g_strdup_printf("vTPM state of VM %s cannot be checked: %s", req->def->name,
-                                 err.message[0] ? err.message : g_strerror(-rc));
-    } else if (rc == 0 && (rc = tvdc_vtpm_cert_identity(cert, len, &id)) < 0 &&
-               rc != -ENOENT) {
-        detail = g_strdup_printf("vTPM state of VM %s: the EK certificate in NV 0x%08x "
-                                 "is malformed: %s", req->def->name, nv, g_strerror(-rc));
-    } else {
-        state.has_ek_cert = cert != NULL;
-        state.has_identity = id != NULL;
-        state.cert_uuid = id ? id->uuid : NULL;
-        state.cert_name = id ? id->name : NULL;
-        state.cert_label = id ? id->label : NULL;
-        rc = tvdc_bind_vtpm_state(priv->policy, &state, &res);
-        if (rc == TVDC_DENY && res.outcome == TVDC_BINDING_UNBOUND) {
-            *unbound = g_steal_pointer(&res.detail);
-            return 0;
-        }
-        if (rc != TVDC_PERMIT || !id)
-            return virTVDCBindingReport(priv, req, rc, &res);
-        return virTVDCCheckVTPMCA(priv, req, cert, len, stateDir);
-    }
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_STATE, detail);
-}
-
-
-/* The last step of a start: a vTPM state without an EK certificate (see
- * virTVDCCheckVTPMState) is refused unless it is about to be replaced by
- * the one arriving with an incoming migration.  0, 1 would-deny recorded,
- * -1 denied. */
-static int
-virTVDCCheckVTPMUnbound(virTVDCSecurityData *priv,
-                        const virTVDCRequest *req,
-                        const virTVDCDomain *dom,
-                        const char *incomingPath,
-                        bool migrated)
-{
-    if (!dom->vtpmUnbound || (migrated && !incomingPath))
-        return 0;
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_VTPM_STATE, dom->vtpmUnbound);
+    virTVDCCheckNets(&req, nets, nnets, types);
+    if (!req.denied)
+        virTVDCEnsureNets(&req, types);
+    return virTVDCRequestResult(&req);
 }
 
 
 /* ------------------------------------------------------------------------ */
 /* Driver entry points                                                      */
-
-/* ------------------------------------------------------------------------ */
-/* NVRAM: the firmware's variable store is the domain's own, bound to its   */
-/* label like its vTPM state                                                */
-
-/* The domain's NVRAM file, or NULL. */
-static const char *
-virTVDCNVRAMPath(const virDomainDef *def)
-{
-    const virDomainLoaderDef *loader = def->os.loader;
-
-    if (!loader || !loader->nvram ||
-        virStorageSourceGetActualType(loader->nvram) != VIR_STORAGE_TYPE_FILE)
-        return NULL;
-    return loader->nvram->path;
-}
-
-
-/* The record binding the NVRAM libvirt makes afresh to the domain and its
- * label.  0, or -1 and *why. */
-static int
-virTVDCNVRAMRecordWrite(virTVDCSecurityData *priv,
-                        const virTVDCRequest *req,
-                        const char *path,
-                        char **why)
-{
-    g_autoptr(tvdc_record) record = NULL;
-    int rc;
-
-    if ((rc = tvdc_record_new(TVDC_RECORD_NVRAM, priv->policy, path, req->uuid,
-                              req->def->name, req->label, NULL, &record)) < 0 ||
-        (rc = tvdc_record_write(TVDC_NVRAM_RECORD_DIR, record)) < 0) {
-        *why = g_strdup(g_strerror(-rc));
-        return -1;
-    }
-    return 0;
-}
-
-
-/* GenLabel: will libvirt make the NVRAM afresh from its template? */
-static bool
-virTVDCNVRAMFresh(const virDomainDef *def)
-{
-    const char *path = virTVDCNVRAMPath(def);
-
-    return path && access(path, F_OK) < 0 && errno == ENOENT;
-}
-
-
-/* Start or restore of a labeled domain, after libvirt made its NVRAM: the
- * NVRAM must have been made for this domain under its label (a record in
- * TVDC_NVRAM_RECORD_DIR, tvdc_bind_nvram), or be new.  0 yes, 1 would-deny, -1
- * denied. */
-static int
-virTVDCCheckNVRAM(virTVDCSecurityData *priv,
-                  const virTVDCRequest *req,
-                  bool fresh)
-{
-    const char *path = virTVDCNVRAMPath(req->def);
-    g_autofree char *detail = NULL;
-    g_autofree char *why = NULL;
-    g_autoptr(tvdc_record) record = NULL;
-    g_auto(tvdc_binding_result) res = { 0 };
-    tvdc_nvram_request nvram = {
-        .path = path,
-        .uuid = req->uuid,
-        .name = req->def->name,
-        .label = req->label,
-    };
-
-    if (!path || !req->label)
-        return 0;
-    if (!fresh) {
-        ignore_value(tvdc_record_read(TVDC_NVRAM_RECORD_DIR, path, &record));
-        nvram.record = record;
-        return virTVDCBindingReport(priv, req, tvdc_bind_nvram(priv->policy, &nvram, &res),
-                                    &res);
-    }
-    if (virTVDCNVRAMRecordWrite(priv, req, path, &why) == 0)
-        return 0;
-    detail = g_strdup_printf("nvram: cannot record the label of NVRAM %s: %s", path, why);
-    return virTVDCRefuse(priv, req, VIR_ERR_CONFIG_UNSUPPORTED,
-                         TVDC_RULE_STR_NVRAM_STATE, detail);
-}
-
 
 static virSecurityDriverStatus
 virTVDCSecurityDriverProbe(const char *virtDriver)
@@ -2517,25 +846,23 @@ virTVDCVerifyDef(virTVDCSecurityData *priv,
 
     if ((rc = virTVDCGetLabel(def, &label)) <= 0)
         return rc;
+    virTVDCRequestInit(&req, priv, "verify", def, label);
+    if (!virTVDCRequestPolicy(&req))
+        return virTVDCRequestResult(&req);
 
-    virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "verify", def, label);
-    if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
-
-    if ((rc = virTVDCCheckLabel(priv, &req)) < 0)
-        return -1;
-    if (rc > 0)
-        return 0;
-    if (virTVDCCheckVTPM(priv, &req) < 0)
+    /* a label the policy does not know: nothing else to decide */
+    virTVDCCheckLabel(&req);
+    if (req.denied || req.wouldDeny)
+        return virTVDCRequestResult(&req);
+    virTVDCCheckVTPM(&req);
+    if (req.denied)
         return -1;
 
     resources = virTVDCDomainUses(def);
-    if (virTVDCCheckResources(priv, &req, resources) < 0)
-        return -1;
-    if (virTVDCCheckNets(priv, &req, def->nets, def->nnets, NULL) < 0)
-        return -1;
-    return 0;
+    virTVDCCheckResources(&req, resources);
+    if (!req.denied)
+        virTVDCCheckNets(&req, def->nets, def->nnets, NULL);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -2547,25 +874,6 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
 
     return virTVDCVerifyDef(priv, def);
-}
-
-
-/* Record the domain's own logs as its, at a start, restore or incoming
- * migration (GenLabel: before libvirt creates them).  0, 1 would-deny
- * recorded, -1 denied. */
-static int
-virTVDCOwnLogsRecord(virTVDCSecurityData *priv,
-                     const virTVDCRequest *req,
-                     GPtrArray *resources)
-{
-    g_autofree char *why = NULL;
-    g_autofree char *detail = NULL;
-
-    if (!priv->privileged || virTVDCLogRecordWrite(req->def, resources, &why) == 0)
-        return 0;
-    detail = g_strdup_printf("log: cannot record the VM's own logs in %s: %s",
-                             TVDC_LOG_RECORD_DIR, why);
-    return virTVDCRefuse(priv, req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_INTERNAL, detail);
 }
 
 
@@ -2585,11 +893,12 @@ virTVDCDomainNew(const virTVDCRequest *req)
 /* The subject of a check in tvdc_decide_start's list, for messages about
  * names the policy does not know. */
 static const char *
-virTVDCCheckSubject(virTVDCSecurityData *priv,
-                    const virTVDCRequest *req,
+virTVDCCheckSubject(virTVDCRequest *req,
                     const tvdc_verdict *verdict,
                     const char *resourceLabel)
 {
+    virTVDCSecurityData *priv = req->priv;
+
     switch (verdict->check) {
     case TVDC_CHECK_HOST:
         return priv->hostName;
@@ -2604,6 +913,170 @@ virTVDCCheckSubject(virTVDCSecurityData *priv,
 }
 
 
+/* start of an unlabeled domain: decided in domainSetSecurityAllLabel;
+ * here its own logs and its vTPM record are written. */
+static int
+virTVDCGenLabelUnlabeled(virTVDCSecurityData *priv,
+                         virDomainDef *def)
+{
+    g_autoptr(GPtrArray) resources = NULL;
+    virTVDCRequest req;
+
+    virTVDCDropImplicitLabel(def);
+    virTVDCRequestInit(&req, priv, "start", def, NULL);
+    resources = virTVDCDomainUses(def);
+    virTVDCOwnLogsRecord(&req, resources);
+    if (!req.denied)
+        virTVDCVTPMRecordWrite(&req);
+    return virTVDCRequestResult(&req);
+}
+
+
+/* The labels of the resources the start decision weighs (checked[],
+ * checkedRes[]: their labels and the resources), after reporting refused
+ * and unlabeled ones.  Returns how many. */
+static size_t
+virTVDCStartLabels(virTVDCRequest *req,
+                   GPtrArray *resources,
+                   const tvdc_store *store,
+                   const char **checked,
+                   virTVDCResource **checkedRes)
+{
+    g_autofree const char **labels = g_new0(const char *, resources->len + 1);
+    size_t n = 0;
+    size_t i;
+
+    virTVDCResourceLabels(req, resources, store, labels);
+    if (req->denied)
+        return 0;
+    for (i = 0; i < resources->len; i++) {
+        if (!labels[i])
+            continue;
+        checked[n] = labels[i];
+        checkedRes[n] = g_ptr_array_index(resources, i);
+        n++;
+    }
+    return n;
+}
+
+
+/* tvdc_decide_start on this host, reserving the domain's types when it
+ * permits and nothing was refused yet: every failed check is reported, the
+ * host and collocation verdicts go to the permit record.  TVDC_PERMIT or
+ * TVDC_DENY, or -1 when the policy engine failed (reported). */
+static int
+virTVDCDecideStart(virTVDCRequest *req,
+                   const char **checked,
+                   virTVDCResource **checkedRes,
+                   size_t nchecked,
+                   virBuffer *permit)
+{
+    virTVDCSecurityData *priv = req->priv;
+    g_autofree tvdc_verdict *checks = g_new0(tvdc_verdict, 3 + nchecked);
+    size_t nchecks = 0;
+    size_t i;
+    int rc;
+
+    rc = tvdc_decide_start(priv->policy, priv->host, priv->hostName, req->label,
+                           checked, nchecked, req->wouldDeny ? NULL : req->uuid,
+                           checks, &nchecks);
+    if (rc < 0) {
+        g_autofree char *detail = g_strdup_printf("policy engine: %s", g_strerror(-rc));
+
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        return -1;
+    }
+
+    for (i = 0; i < nchecks && !req->denied; i++) {
+        const char *resLabel = i >= 3 ? checked[i - 3] : NULL;
+        virTVDCResource *res = i >= 3 ? checkedRes[i - 3] : NULL;
+        g_autofree char *detail = NULL;
+
+        detail = virTVDCFormatVerdict(priv, &checks[i],
+                                      virTVDCCheckSubject(req, &checks[i], resLabel),
+                                      res);
+        if (checks[i].rule != TVDC_RULE_OK)
+            virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED,
+                        tvdc_rule_to_string(checks[i].rule), detail);
+        else if (checks[i].check == TVDC_CHECK_HOST ||
+                 checks[i].check == TVDC_CHECK_COLLOCATION)
+            virBufferAsprintf(permit, "%s; ", detail);
+    }
+    return rc;
+}
+
+
+/* The domain's reservation: made by tvdc_decide_start when it permitted;
+ * in permissive mode a domain that would be denied runs anyway, so its
+ * types count for later decisions (TVDC_RESERVE_FORCE). */
+static void
+virTVDCStartReserve(virTVDCRequest *req,
+                    virTVDCDomain *dom,
+                    int decision)
+{
+    tvdc_verdict verdict;
+    int64_t idx;
+
+    if (decision == TVDC_PERMIT && !req->wouldDeny) {
+        dom->reserved = true;
+        return;
+    }
+
+    req->wouldDeny = true;
+    idx = tvdc_find_label(req->priv->policy, req->label);
+    if (idx >= 0 &&
+        tvdc_host_reserve(req->priv->host, req->uuid, idx, TVDC_RESERVE_FORCE, &verdict) >= 0)
+        dom->reserved = true;
+}
+
+
+/* start, restore, incoming migration of a labeled domain under a policy:
+ * its interfaces and resources, the start decision and reservation, then
+ * what must exist before libvirt sets the domain up (bridges, the record
+ * of its own logs, its vTPM record).  A denial releases the reservation.
+ * -1 when the policy engine failed, else 0 (the outcome is in req). */
+static int
+virTVDCStartDecide(virTVDCRequest *req,
+                   virTVDCDomain *dom)
+{
+    g_autoptr(GPtrArray) resources = virTVDCDomainUses(req->def);
+    g_autoptr(GArray) netTypes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    g_autofree const char **checked = g_new0(const char *, resources->len + 1);
+    g_autofree virTVDCResource **checkedRes = g_new0(virTVDCResource *, resources->len + 1);
+    g_auto(virBuffer) permit = VIR_BUFFER_INITIALIZER;
+    const tvdc_store *store = virTVDCLoadStore(req);
+    size_t nchecked = 0;
+    int rc;
+
+    if (!req->denied)
+        virTVDCCheckNets(req, req->def->nets, req->def->nnets, netTypes);
+    if (!req->denied && store)
+        nchecked = virTVDCStartLabels(req, resources, store, checked, checkedRes);
+    if (req->denied)
+        return 0;
+    if ((rc = virTVDCDecideStart(req, checked, checkedRes, nchecked, &permit)) < 0)
+        return -1;
+    if (req->denied)
+        return 0;
+    virTVDCStartReserve(req, dom, rc);
+
+    /* the reservation first: two starts must not both make bridges of
+     * conflicting types; the logs are recorded before libvirt creates
+     * them for this start */
+    virTVDCEnsureNets(req, netTypes);
+    if (!req->denied)
+        virTVDCOwnLogsRecord(req, resources);
+    if (!req->denied) {
+        virBufferAsprintf(&permit, "resources checked: %u", (unsigned) nchecked);
+        dom->permitDetail = virBufferContentAndReset(&permit);
+        virTVDCVTPMRecordWrite(req);
+    }
+    if (req->denied && dom->reserved)
+        ignore_value(tvdc_host_release(req->priv->host, req->uuid));
+    return 0;
+}
+
+
 /* start, restore, incoming migration: the decision of DESIGN.md section 2
  * for this host, and the reservation of the domain's types, in one atomic
  * step of the host table.  Runs before anything of the domain is set up. */
@@ -2613,161 +1086,143 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) resources = NULL;
-    const tvdc_store *store = NULL;
-    g_autofree const char **labels = NULL;
-    g_autofree const char **checked = NULL;
-    g_autofree virTVDCResource **checkedRes = NULL;
-    g_autofree tvdc_verdict *checks = NULL;
-    g_autoptr(GArray) netTypes = NULL;
     g_autoptr(virTVDCDomain) dom = NULL;
-    g_auto(virBuffer) permit = VIR_BUFFER_INITIALIZER;
     virTVDCRequest req;
     const char *label;
-    size_t nchecked = 0;
-    size_t nchecks = 0;
-    bool wouldDeny = false;
-    size_t i;
     int rc;
 
     virTVDCPolicyRefresh(priv);
     if ((rc = virTVDCGetLabel(def, &label)) < 0)
         return -1;
-    if (rc == 0) {
-        /* unlabeled: decided in domainSetSecurityAllLabel */
-        virTVDCDropImplicitLabel(def);
-        virTVDCRequestInit(&req, "start", def, NULL);
-        resources = virTVDCDomainUses(def);
-        if (virTVDCOwnLogsRecord(priv, &req, resources) < 0)
-            return -1;
-        return virTVDCVTPMRecordWrite(priv, &req) < 0 ? -1 : 0;
-    }
+    if (rc == 0)
+        return virTVDCGenLabelUnlabeled(priv, def);
 
-    virTVDCRequestInit(&req, "start", def, label);
-
+    virTVDCRequestInit(&req, priv, "start", def, label);
     if (g_hash_table_contains(priv->domains, req.uuid)) {
         g_autofree char *detail = g_strdup_printf("VM %s already holds a reservation on host %s",
                                                   req.uuid, priv->hostName);
 
-        return virTVDCDeny(priv, &req, VIR_ERR_OPERATION_INVALID,
-                           TVDC_RULE_STR_INTERNAL, detail) < 0 ? -1 : 0;
+        virTVDCDeny(&req, VIR_ERR_OPERATION_INVALID, TVDC_RULE_STR_INTERNAL, detail);
+        return virTVDCRequestResult(&req);
     }
 
     dom = virTVDCDomainNew(&req);
     dom->nvramFresh = virTVDCNVRAMFresh(def);
-
-    if (!priv->policy) {
-        if (virTVDCDenyNoPolicy(priv, &req) < 0)
-            return -1;
-        dom->wouldDeny = true;
-        goto done;
-    }
-
-    if ((rc = virTVDCLoadStore(priv, &req, &store)) < 0)
+    if (!priv->policy)
+        virTVDCDenyNoPolicy(&req);
+    else if (virTVDCStartDecide(&req, dom) < 0)
+        return virTVDCRequestResult(&req);   /* the policy engine failed */
+    if (req.denied)
         return -1;
-    wouldDeny = rc > 0;
 
-    netTypes = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-    if ((rc = virTVDCCheckNets(priv, &req, def->nets, def->nnets, netTypes)) < 0)
-        return -1;
-    wouldDeny |= rc > 0;
-
-    resources = virTVDCDomainUses(def);
-    labels = g_new0(const char *, resources->len + 1);
-    checked = g_new0(const char *, resources->len + 1);
-    checkedRes = g_new0(virTVDCResource *, resources->len + 1);
-    if (store) {
-        if ((rc = virTVDCResourceLabels(priv, &req, resources, store, labels)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
-
-        for (i = 0; i < resources->len; i++) {
-            if (!labels[i])
-                continue;
-            checked[nchecked] = labels[i];
-            checkedRes[nchecked] = g_ptr_array_index(resources, i);
-            nchecked++;
-        }
-    }
-
-    checks = g_new0(tvdc_verdict, 3 + nchecked);
-    rc = tvdc_decide_start(priv->policy, priv->host, priv->hostName, label,
-                           checked, nchecked, wouldDeny ? NULL : req.uuid,
-                           checks, &nchecks);
-    if (rc < 0) {
-        g_autofree char *detail = g_strdup_printf("policy engine: %s", g_strerror(-rc));
-
-        return virTVDCDeny(priv, &req, VIR_ERR_INTERNAL_ERROR,
-                           TVDC_RULE_STR_INTERNAL, detail) < 0 ? -1 : 0;
-    }
-
-    for (i = 0; i < nchecks; i++) {
-        const char *resLabel = i >= 3 ? checked[i - 3] : NULL;
-        virTVDCResource *res = i >= 3 ? checkedRes[i - 3] : NULL;
-        g_autofree char *detail = NULL;
-
-        detail = virTVDCFormatVerdict(priv, &checks[i],
-                                      virTVDCCheckSubject(priv, &req, &checks[i], resLabel),
-                                      res);
-        if (checks[i].rule == TVDC_RULE_OK) {
-            if (checks[i].check == TVDC_CHECK_HOST ||
-                checks[i].check == TVDC_CHECK_COLLOCATION)
-                virBufferAsprintf(&permit, "%s; ", detail);
-            continue;
-        }
-
-        if (virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                        tvdc_rule_to_string(checks[i].rule), detail) < 0)
-            return -1;
-        wouldDeny = true;
-    }
-
-    if (rc == TVDC_PERMIT && !wouldDeny) {
-        dom->reserved = true;
-    } else {
-        /* permissive: the domain runs, so its types count for later
-         * decisions */
-        int64_t idx = tvdc_find_label(priv->policy, label);
-        tvdc_verdict verdict;
-
-        wouldDeny = true;
-        if (idx >= 0 &&
-            tvdc_host_reserve(priv->host, req.uuid, idx, TVDC_RESERVE_FORCE, &verdict) >= 0)
-            dom->reserved = true;
-    }
-
-    /* the reservation first: two starts must not both make bridges of
-     * conflicting types */
-    if ((rc = virTVDCEnsureNets(priv, &req, netTypes)) < 0) {
-        if (dom->reserved)
-            ignore_value(tvdc_host_release(priv->host, req.uuid));
-        return -1;
-    }
-    wouldDeny |= rc > 0;
-
-    /* before libvirt creates the domain's log files for this start */
-    if ((rc = virTVDCOwnLogsRecord(priv, &req, resources)) < 0) {
-        if (dom->reserved)
-            ignore_value(tvdc_host_release(priv->host, req.uuid));
-        return -1;
-    }
-    wouldDeny |= rc > 0;
-
-    dom->wouldDeny = wouldDeny;
-    virBufferAsprintf(&permit, "resources checked: %u", (unsigned) nchecked);
-    dom->permitDetail = virBufferContentAndReset(&permit);
-
- done:
-    if ((rc = virTVDCVTPMRecordWrite(priv, &req)) < 0) {
-        if (dom->reserved)
-            ignore_value(tvdc_host_release(priv->host, req.uuid));
-        return -1;
-    }
-    dom->wouldDeny |= rc > 0;
+    dom->wouldDeny = req.wouldDeny;
     g_hash_table_insert(priv->domains, dom->uuid, dom);
     dom = NULL;
     virTVDCWriteStatus(priv);
     return 0;
+}
+
+
+/* The last checks of a labeled domain under a policy: its resources, its
+ * NVRAM (start, restore), the saved image (restore) or what its label
+ * means at the source (incoming migration). */
+static void
+virTVDCCheckAdmission(virTVDCRequest *req,
+                      virTVDCDomain *dom,
+                      GPtrArray *resources,
+                      const char *incomingPath,
+                      bool migrated)
+{
+    virTVDCCheckResources(req, resources);
+    if (!req->denied && (!migrated || incomingPath))
+        virTVDCCheckNVRAM(req, dom->nvramFresh);
+    if (req->denied || !migrated)
+        return;
+    if (incomingPath)
+        virTVDCCheckSavedImage(req, incomingPath);
+    else
+        virTVDCCheckOrigin(req);
+}
+
+
+/* SetAllLabel of a labeled domain: it must have been decided by GenLabel
+ * (dom); NULL when denied. */
+static virTVDCDomain *
+virTVDCAdmitLabeled(virTVDCRequest *req,
+                    virTVDCDomain *dom,
+                    GPtrArray *resources,
+                    const char *incomingPath,
+                    bool migrated)
+{
+    if (!dom) {
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_NOT_AUTHORIZED,
+                    "label: the start was not decided by tvdc (no reservation)");
+        if (req->denied)
+            return NULL;
+        dom = virTVDCDomainNew(req);
+        dom->wouldDeny = true;
+        g_hash_table_insert(req->priv->domains, dom->uuid, dom);
+    }
+    if (req->priv->policy)
+        virTVDCCheckAdmission(req, dom, resources, incomingPath, migrated);
+    if (!req->denied)
+        virTVDCCheckVTPMUnbound(req, dom, incomingPath, migrated);
+    return dom;
+}
+
+
+/* An unlabeled domain under a policy: the policy allows unlabeled domains,
+ * its resources are unlabeled, a restored image is its own. */
+static void
+virTVDCCheckUnlabeled(virTVDCRequest *req,
+                      GPtrArray *resources,
+                      const char *incomingPath)
+{
+    const tvdc_policy *policy = req->priv->policy;
+
+    if (!(tvdc_policy_flags(policy) & TVDC_POLICY_ALLOW_UNLABELED)) {
+        g_autofree char *detail = NULL;
+
+        detail = g_strdup_printf("label: VM has no tvdc label, and policy %s "
+                                 "does not allow unlabeled VMs",
+                                 tvdc_policy_name(policy));
+        virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_UNLABELED_VM, detail);
+        if (req->denied)
+            return;
+    }
+    virTVDCCheckResources(req, resources);
+    if (!req->denied && incomingPath)
+        virTVDCCheckSavedImage(req, incomingPath);
+}
+
+
+/* SetAllLabel of an unlabeled domain (GenLabel decided nothing): *detail
+ * for its permit record; NULL when denied. */
+static virTVDCDomain *
+virTVDCAdmitUnlabeled(virTVDCRequest *req,
+                      virTVDCDomain *dom,
+                      GPtrArray *resources,
+                      const char *incomingPath,
+                      char **detail)
+{
+    virTVDCSecurityData *priv = req->priv;
+
+    if (!priv->policy) {
+        virTVDCDenyNoPolicy(req);
+    } else {
+        virTVDCCheckUnlabeled(req, resources, incomingPath);
+        *detail = g_strdup_printf("label: policy %s allows unlabeled VMs; "
+                                  "resources checked: %u, none labeled",
+                                  tvdc_policy_name(priv->policy), resources->len);
+    }
+    if (req->denied)
+        return NULL;
+    if (!dom) {
+        dom = virTVDCDomainNew(req);
+        g_hash_table_insert(priv->domains, dom->uuid, dom);
+    }
+    dom->wouldDeny |= req->wouldDeny;
+    return dom;
 }
 
 
@@ -2792,97 +1247,30 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
     g_autofree char *unlabeledDetail = NULL;
     virTVDCDomain *dom;
     virTVDCRequest req;
-    const char *op;
+    const char *op = "start";
     const char *label;
-    bool wouldDeny = false;
-    int rc;
 
-    if (!migrated)
-        op = "start";
-    else if (incomingPath)
-        op = "restore";
-    else
-        op = "migrate-in";
+    if (migrated)
+        op = incomingPath ? "restore" : "migrate-in";
 
     virTVDCPolicyRefresh(priv);
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, op, def, label);
+    virTVDCRequestInit(&req, priv, op, def, label);
     dom = g_hash_table_lookup(priv->domains, req.uuid);
     resources = virTVDCDomainUses(def);
 
-    if (label) {
-        if (!dom) {
-            if (virTVDCDeny(priv, &req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_NOT_AUTHORIZED,
-                            "label: the start was not decided by tvdc (no reservation)") < 0)
-                return -1;
-            dom = virTVDCDomainNew(&req);
-            dom->wouldDeny = true;
-            g_hash_table_insert(priv->domains, dom->uuid, dom);
-        }
-        if (priv->policy) {
-            if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
-                return -1;
-            wouldDeny = rc > 0;
+    if (label)
+        dom = virTVDCAdmitLabeled(&req, dom, resources, incomingPath, migrated);
+    else
+        dom = virTVDCAdmitUnlabeled(&req, dom, resources, migrated ? incomingPath : NULL,
+                                    &unlabeledDetail);
+    if (req.denied)
+        return -1;
 
-            if (!migrated || incomingPath) {
-                if ((rc = virTVDCCheckNVRAM(priv, &req, dom->nvramFresh)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            }
-            if (migrated && incomingPath) {
-                if ((rc = virTVDCCheckSavedImage(priv, &req, incomingPath)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            } else if (migrated) {
-                if ((rc = virTVDCCheckOrigin(priv, &req)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            }
-        }
-        if ((rc = virTVDCCheckVTPMUnbound(priv, &req, dom, incomingPath, migrated)) < 0)
-            return -1;
-        wouldDeny |= rc > 0;
-    } else {
-        if (!priv->policy) {
-            if (virTVDCDenyNoPolicy(priv, &req) < 0)
-                return -1;
-            wouldDeny = true;
-        } else {
-            if (!(tvdc_policy_flags(priv->policy) & TVDC_POLICY_ALLOW_UNLABELED)) {
-                g_autofree char *detail = NULL;
-
-                detail = g_strdup_printf("label: VM has no tvdc label, and policy %s "
-                                         "does not allow unlabeled VMs",
-                                         tvdc_policy_name(priv->policy));
-
-                if (virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                                TVDC_RULE_STR_UNLABELED_VM, detail) < 0)
-                    return -1;
-                wouldDeny = true;
-            }
-            if ((rc = virTVDCCheckResources(priv, &req, resources)) < 0)
-                return -1;
-            wouldDeny |= rc > 0;
-            if (migrated && incomingPath) {
-                if ((rc = virTVDCCheckSavedImage(priv, &req, incomingPath)) < 0)
-                    return -1;
-                wouldDeny |= rc > 0;
-            }
-            unlabeledDetail = g_strdup_printf("label: policy %s allows unlabeled VMs; "
-                                              "resources checked: %u, none labeled",
-                                              tvdc_policy_name(priv->policy),
-                                              resources->len);
-        }
-        if (!dom) {
-            dom = virTVDCDomainNew(&req);
-            g_hash_table_insert(priv->domains, dom->uuid, dom);
-        }
-        dom->wouldDeny |= wouldDeny;
-    }
-
-    if (!wouldDeny && !dom->wouldDeny &&
-        virTVDCPermit(priv, &req, label ? dom->permitDetail : unlabeledDetail) < 0)
+    if (!req.wouldDeny && !dom->wouldDeny)
+        virTVDCPermit(&req, label ? dom->permitDetail : unlabeledDetail);
+    if (req.denied)
         return -1;
 
     virTVDCSetOrigin(priv, def, label);
@@ -2985,7 +1373,6 @@ virTVDCSecuritySetTPMLabels(virSecurityManager *mgr,
     virTVDCDomain *dom;
     virTVDCRequest req;
     const char *label;
-    int rc;
 
     if (!priv->privileged || !(tpm = virTVDCEmulatorTPM(def)) ||
         !tpm->data.emulator.storagepath)
@@ -2994,24 +1381,22 @@ virTVDCSecuritySetTPMLabels(virSecurityManager *mgr,
     virTVDCPolicyRefresh(priv);
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "start", def, label);
+    virTVDCRequestInit(&req, priv, "start", def, label);
     dom = g_hash_table_lookup(priv->domains, req.uuid);
 
-    if ((rc = virTVDCCheckVTPMState(priv, &req, tpm->data.emulator.storagepath,
-                                    &unbound)) < 0)
+    virTVDCCheckVTPMState(&req, tpm->data.emulator.storagepath, &unbound);
+    if (req.denied)
         return -1;
-    if (rc > 0 && dom)
+    if (req.wouldDeny && dom)
         dom->wouldDeny = true;
 
     if (unbound && dom) {
         g_free(dom->vtpmUnbound);
         dom->vtpmUnbound = g_steal_pointer(&unbound);
-    } else if (unbound &&
-               virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                           TVDC_RULE_STR_VTPM_STATE, unbound) < 0) {
-        return -1;
+    } else if (unbound) {
+        virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, unbound);
     }
-    return 0;
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -3026,7 +1411,8 @@ virTVDCSecuritySetImageLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autoptr(GPtrArray) uses = virTVDCImageUses(def, src, flags & VIR_SECURITY_DOMAIN_IMAGE_LABEL_BACKING_CHAIN);
+    bool chain = flags & VIR_SECURITY_DOMAIN_IMAGE_LABEL_BACKING_CHAIN;
+    g_autoptr(GPtrArray) uses = virTVDCImageUses(def, src, chain);
 
     return virTVDCCheckHotplug(priv, def, uses, NULL, 0);
 }
@@ -3115,6 +1501,30 @@ virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
 }
 
 
+/* The label of a memory image could not be recorded: the save is denied
+ * (in tvdc's audit log; libvirt's has no record of a save). */
+static void
+virTVDCSaveRefused(virTVDCRequest *req,
+                   const char *realPath,
+                   const char *why)
+{
+    virTVDCSecurityData *priv = req->priv;
+    g_autofree char *detail = NULL;
+
+    detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
+                             NULLSTR(realPath), TVDC_SAVED_IMAGE_DIR, why);
+    ignore_value(virTVDCAuditAppend(req, priv->permissive ? "would-deny" : "deny",
+                                    TVDC_RULE_STR_INTERNAL, detail));
+    if (priv->permissive) {
+        VIR_WARN("tvdc (permissive mode): %s", detail);
+        req->wouldDeny = true;
+        return;
+    }
+    virReportError(VIR_ERR_OPERATION_FAILED, _("tvdc: VM '%s': %s"), req->def->name, detail);
+    req->denied = true;
+}
+
+
 /* A memory image of a running domain is about to be written (save,
  * managed save, core dump: a new, empty regular file opened write-only;
  * the other descriptors libvirt passes here are pipes, sockets and the
@@ -3130,7 +1540,6 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
-    g_autofree char *link = NULL;
     g_autofree char *realPath = NULL;
     g_autofree char *why = NULL;
     g_autofree char *detail = NULL;
@@ -3151,32 +1560,16 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "save", def, label);
+    virTVDCRequestInit(&req, priv, "save", def, label);
 
-    link = g_strdup_printf("/proc/self/fd/%d", fd);
-    if (!(realPath = g_file_read_link(link, NULL))) {
-        why = g_strdup_printf("cannot find the path of the image: %s", g_strerror(errno));
-    } else {
-        ignore_value(tvdc_record_prune(TVDC_SAVED_IMAGE_DIR));
-        ignore_value(virTVDCSavedRecordWrite(priv, def, uuid, label, realPath, &sb, &why));
-    }
-
-    if (why) {
-        detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
-                                 NULLSTR(realPath), TVDC_SAVED_IMAGE_DIR, why);
-        ignore_value(virTVDCAuditAppend(priv, &req, priv->permissive ? "would-deny" : "deny",
-                                        TVDC_RULE_STR_INTERNAL, detail));
-        if (priv->permissive) {
-            VIR_WARN("tvdc (permissive mode): %s", detail);
-            return 0;
-        }
-        virReportError(VIR_ERR_OPERATION_FAILED, _("tvdc: VM '%s': %s"), def->name, detail);
-        return -1;
+    if (virTVDCSavedImageRecord(&req, fd, &sb, &realPath, &why) < 0) {
+        virTVDCSaveRefused(&req, realPath, why);
+        return virTVDCRequestResult(&req);
     }
 
     detail = g_strdup_printf("save: memory image %s recorded under %s", realPath,
                              label ? label : "no label (unlabeled)");
-    ignore_value(virTVDCAuditAppend(priv, &req, "permit", TVDC_RULE_STR_OK, detail));
+    ignore_value(virTVDCAuditAppend(&req, "permit", TVDC_RULE_STR_OK, detail));
     virTVDCAuditLibvirt(&req, "permit", TVDC_RULE_STR_OK, detail, true);
     VIR_INFO("tvdc: VM '%s': %s", def->name, detail);
     return 0;
@@ -3185,6 +1578,7 @@ virTVDCSecuritySetImageFDLabel(virSecurityManager *mgr,
 
 /* ------------------------------------------------------------------------ */
 /* Files libvirt writes a domain's memory to, and monitor passthrough       */
+
 
 /* Before libvirt opens (and truncates) the target of a save, managed save,
  * core dump or memory snapshot, or creates a block copy, external snapshot
@@ -3202,76 +1596,29 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autofree char *realPath = NULL;
-    g_autofree char *key = NULL;
     g_autofree char *detail = NULL;
-    g_autoptr(tvdc_record) record = NULL;
-    const tvdc_store *store = NULL;
-    const char *storeLabel = NULL;
-    const char *rule = TVDC_RULE_STR_IMAGE_TARGET;
+    const char *rule = NULL;
     virTVDCRequest req;
     const char *label;
     struct stat sb;
-    int64_t vmIdx;
-    int64_t resIdx;
-    tvdc_verdict verdict;
 
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
     virTVDCPolicyRefresh(priv);
-    virTVDCRequestInit(&req, "save", def, label);
+    virTVDCRequestInit(&req, priv, "save", def, label);
 
     if (stat(path, &sb) < 0 && errno == ENOENT)
         return 0;   /* a new file: recorded under the label when it is written */
-    if (!priv->policy)
-        return virTVDCDenyNoPolicy(priv, &req);
-
-    if ((realPath = realpath(path, NULL)))
-        ignore_value(tvdc_record_read(TVDC_SAVED_IMAGE_DIR, realPath, &record));
-    if (realPath && S_ISSOCK(sb.st_mode)) {
-        g_autofree char *name = g_strdup_printf("socket:%s", realPath);
-
-        g_clear_pointer(&record, tvdc_record_free);
-        if (tvdc_resource_canonicalize(name, &key) < 0)
-            key = NULL;
-    } else if (realPath && tvdc_resource_canonicalize(realPath, &key) < 0) {
-        key = NULL;
+    if (!priv->policy) {
+        virTVDCDenyNoPolicy(&req);
+        return virTVDCRequestResult(&req);
     }
-    if (key && virTVDCLoadStore(priv, &req, &store) == 0 && store)
-        ignore_value(tvdc_store_get(store, key, &storeLabel));
 
-    if (!realPath || (!S_ISREG(sb.st_mode) && !S_ISSOCK(sb.st_mode))) {
-        detail = g_strdup_printf("save: target %s is neither a regular file nor a socket", path);
-    } else if (!label) {
-        if (!storeLabel)
-            return 0;
-        rule = TVDC_RULE_STR_LABELED_RESOURCE;
-        detail = g_strdup_printf("save: target %s has label %s; an unlabeled VM may use only "
-                                 "unlabeled resources", realPath, storeLabel);
-    } else if (tvdc_record_is_file(record, realPath, sb.st_dev, sb.st_ino) &&
-               STREQ_NULLABLE(record->vm_uuid, req.uuid) &&
-               STREQ_NULLABLE(record->label, label)) {
-        return 0;   /* its own earlier image */
-    } else if (storeLabel &&
-               (vmIdx = tvdc_find_label(priv->policy, label)) >= 0 &&
-               (resIdx = tvdc_find_label(priv->policy, storeLabel)) >= 0 &&
-               tvdc_decide_share(priv->policy, vmIdx, resIdx, &verdict) == TVDC_PERMIT) {
+    realPath = realpath(path, NULL);
+    if (!(detail = virTVDCImageTargetDenial(&req, path, realPath, &sb, &rule)))
         return 0;
-    } else if (storeLabel) {
-        rule = tvdc_rule_to_string(TVDC_RULE_NO_SHARED_TYPE);
-        detail = g_strdup_printf("save: target %s has label %s, which shares no type with "
-                                 "label %s; libvirt would %s", realPath, storeLabel, label,
-                                 S_ISSOCK(sb.st_mode) ? "send the VM's data there"
-                                                      : "overwrite it");
-    } else if (S_ISSOCK(sb.st_mode)) {
-        rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
-        detail = g_strdup_printf("save: target socket %s is not labeled; the VM's memory or "
-                                 "disks would be sent there", realPath);
-    } else {
-        detail = g_strdup_printf("save: target %s exists and is neither a memory image of "
-                                 "this VM nor labeled for its types; libvirt would overwrite "
-                                 "it (write to a new file)", realPath);
-    }
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail) < 0 ? -1 : 0;
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -3312,8 +1659,9 @@ virTVDCSecurityVerifyEmulator(virSecurityManager *mgr,
     }
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "verify", def, label);
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, detail) < 0 ? -1 : 0;
+    virTVDCRequestInit(&req, priv, "verify", def, label);
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, detail);
+    return virTVDCRequestResult(&req);
 }
 
 
@@ -3371,11 +1719,11 @@ virTVDCSecurityVerifyMonitorCommand(virSecurityManager *mgr,
         return 0;
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
-    virTVDCRequestInit(&req, "monitor", def, label);
+    virTVDCRequestInit(&req, priv, "monitor", def, label);
     detail = g_strdup_printf("monitor: command '%.60s' is not allowed: raw monitor commands "
                              "bypass tvdc (only query-* and info commands are)", cmd);
-    return virTVDCDeny(priv, &req, VIR_ERR_CONFIG_UNSUPPORTED,
-                       TVDC_RULE_STR_PASSTHROUGH, detail) < 0 ? -1 : 0;
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_PASSTHROUGH, detail);
+    return virTVDCRequestResult(&req);
 }
 
 

@@ -135,7 +135,6 @@ virTVDCUseInit(virTVDCUse *use,
 }
 
 
-
 static void
 virTVDCUseClear(virTVDCUse *use)
 {
@@ -464,21 +463,36 @@ virTVDCUseSocket(virTVDCUse *use,
 }
 
 
+/* A character device tvdc cannot label: a network channel, a pipe, nmdm. */
 static void
-virTVDCCollectChardev(virTVDCUse *use,
-                      const char *what,
-                      const virDomainChrSourceDef *src)
+virTVDCRefuseChardev(virTVDCUse *use,
+                     const char *what,
+                     const virDomainChrSourceDef *src)
 {
-    g_autofree char *log = NULL;
-
-    if (!src)
-        return;
-
-    if (src->logfile) {
-        log = g_strdup_printf("%s log", what);
-        virTVDCUseOutput(use, log, src->logfile);
+    if (src->type == VIR_DOMAIN_CHR_TYPE_PIPE) {
+        virTVDCUseDecided(use, src->data.file.path);
+        virTVDCResourceUnsupported(use, what,
+                                   "pipe character devices cannot be labeled; "
+                                   "use a labeled UNIX socket");
+    } else if (src->type == VIR_DOMAIN_CHR_TYPE_NMDM) {
+        virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, src->data.nmdm.master,
+                         what, "nmdm character devices cannot be labeled");
+        virTVDCUseDecided(use, src->data.nmdm.slave);
+    } else {
+        virTVDCResourceUnsupported(use, what,
+                                   "a %s character device is a channel tvdc cannot "
+                                   "label; use a labeled UNIX socket",
+                                   virDomainChrTypeToString(src->type));
     }
+}
 
+
+/* The backend of a character device. */
+static void
+virTVDCCollectChardevSource(virTVDCUse *use,
+                            const char *what,
+                            const virDomainChrSourceDef *src)
+{
     switch ((virDomainChrType) src->type) {
     case VIR_DOMAIN_CHR_TYPE_UNIX:
         /* No path: libvirt generates one in the domain's private
@@ -504,23 +518,9 @@ virTVDCCollectChardev(virTVDCUse *use,
 
     case VIR_DOMAIN_CHR_TYPE_TCP:
     case VIR_DOMAIN_CHR_TYPE_UDP:
-        virTVDCResourceUnsupported(use, what,
-                                   "a %s character device is a channel tvdc cannot "
-                                   "label; use a labeled UNIX socket",
-                                   virDomainChrTypeToString(src->type));
-        return;
-
     case VIR_DOMAIN_CHR_TYPE_PIPE:
-        virTVDCUseDecided(use, src->data.file.path);
-        virTVDCResourceUnsupported(use, what,
-                                   "pipe character devices cannot be labeled; "
-                                   "use a labeled UNIX socket");
-        return;
-
     case VIR_DOMAIN_CHR_TYPE_NMDM:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, src->data.nmdm.master,
-                         what, "nmdm character devices cannot be labeled");
-        virTVDCUseDecided(use, src->data.nmdm.slave);
+        virTVDCRefuseChardev(use, what, src);
         return;
 
     case VIR_DOMAIN_CHR_TYPE_PTY:
@@ -548,6 +548,80 @@ virTVDCCollectChardev(virTVDCUse *use,
 
 
 static void
+virTVDCCollectChardev(virTVDCUse *use,
+                      const char *what,
+                      const virDomainChrSourceDef *src)
+{
+    g_autofree char *log = NULL;
+
+    if (!src)
+        return;
+
+    if (src->logfile) {
+        log = g_strdup_printf("%s log", what);
+        virTVDCUseOutput(use, log, src->logfile);
+    }
+    virTVDCCollectChardevSource(use, what, src);
+}
+
+
+/* One source of a backing chain. */
+static void
+virTVDCCollectStorageSource(virTVDCUse *use,
+                            const char *what,
+                            virStorageSource *n)
+{
+    g_autofree char *key = NULL;
+
+    switch (virStorageSourceGetActualType(n)) {
+    case VIR_STORAGE_TYPE_FILE:
+    case VIR_STORAGE_TYPE_BLOCK:
+    case VIR_STORAGE_TYPE_DIR:
+        if (n->path && *n->path)
+            virTVDCResourceAdd(use, g_strdup(what), n->path);
+        return;
+
+    case VIR_STORAGE_TYPE_NVME:
+        if (n->nvme) {
+            key = virTVDCPCIKey(&n->nvme->pciAddr);
+            virTVDCResourceAdd(use, g_strdup(what), key);
+        }
+        return;
+
+    case VIR_STORAGE_TYPE_VHOST_USER:
+        if (n->vhostuser && n->vhostuser->data.nix.path)
+            virTVDCUseSocket(use, what, n->vhostuser->data.nix.path);
+        return;
+
+    case VIR_STORAGE_TYPE_NETWORK:
+        if (n->hosts && n->nhosts > 0 && n->hosts[0].socket)
+            virTVDCUseDecided(use, n->hosts[0].socket);
+        virTVDCResourceUnsupported(use, what,
+                                   "network storage (%s) cannot be labeled; "
+                                   "use a file or block device",
+                                   NULLSTR(virStorageNetProtocolTypeToString(n->protocol)));
+        return;
+
+    case VIR_STORAGE_TYPE_VOLUME:
+        virTVDCResourceUnsupported(use, what,
+                                   "storage volume '%s/%s' cannot be labeled; "
+                                   "give the path of the volume",
+                                   n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
+                                   n->srcpool ? NULLSTR(n->srcpool->volume) : "?");
+        return;
+
+    case VIR_STORAGE_TYPE_NONE:
+    case VIR_STORAGE_TYPE_LAST:
+    default:
+        virTVDCResourceUnsupported(use, what,
+                                   "storage type '%s' cannot be labeled",
+                                   NULLSTR(virStorageTypeToString(n->type)));
+        return;
+    }
+}
+
+
+static void
 virTVDCCollectStorage(virTVDCUse *use,
                       const char *what,
                       virStorageSource *src,
@@ -569,54 +643,7 @@ virTVDCCollectStorage(virTVDCUse *use,
     }
 
     for (n = src; virStorageSourceIsBacking(n); n = n->backingStore) {
-        g_autofree char *key = NULL;
-
-        switch (virStorageSourceGetActualType(n)) {
-        case VIR_STORAGE_TYPE_FILE:
-        case VIR_STORAGE_TYPE_BLOCK:
-        case VIR_STORAGE_TYPE_DIR:
-            if (n->path && *n->path)
-                virTVDCResourceAdd(use, g_strdup(what), n->path);
-            break;
-
-        case VIR_STORAGE_TYPE_NVME:
-            if (n->nvme) {
-                key = virTVDCPCIKey(&n->nvme->pciAddr);
-                virTVDCResourceAdd(use, g_strdup(what), key);
-            }
-            break;
-
-        case VIR_STORAGE_TYPE_VHOST_USER:
-            if (n->vhostuser && n->vhostuser->data.nix.path)
-                virTVDCUseSocket(use, what, n->vhostuser->data.nix.path);
-            break;
-
-        case VIR_STORAGE_TYPE_NETWORK:
-            if (n->hosts && n->nhosts > 0 && n->hosts[0].socket)
-                virTVDCUseDecided(use, n->hosts[0].socket);
-            virTVDCResourceUnsupported(use, what,
-                                       "network storage (%s) cannot be labeled; "
-                                       "use a file or block device",
-                                       NULLSTR(virStorageNetProtocolTypeToString(n->protocol)));
-            break;
-
-        case VIR_STORAGE_TYPE_VOLUME:
-            virTVDCResourceUnsupported(use, what,
-                                       "storage volume '%s/%s' cannot be labeled; "
-                                       "give the path of the volume",
-                                       n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
-                                       n->srcpool ? NULLSTR(n->srcpool->volume) : "?");
-            break;
-
-        case VIR_STORAGE_TYPE_NONE:
-        case VIR_STORAGE_TYPE_LAST:
-        default:
-            virTVDCResourceUnsupported(use, what,
-                                       "storage type '%s' cannot be labeled",
-                                       NULLSTR(virStorageTypeToString(n->type)));
-            break;
-        }
-
+        virTVDCCollectStorageSource(use, what, n);
         if (!chain)
             break;
     }
@@ -1037,6 +1064,50 @@ virTVDCCollectOS(virTVDCUse *use,
 }
 
 
+/* A serial, parallel, console or channel device. */
+static void
+virTVDCCollectChr(virTVDCUse *use,
+                  const virDomainChrDef *chr,
+                  size_t index)
+{
+    g_autofree char *what = NULL;
+
+    if (chr->deviceType == VIR_DOMAIN_CHR_DEVICE_TYPE_CHANNEL &&
+        chr->targetType == VIR_DOMAIN_CHR_CHANNEL_TARGET_TYPE_VIRTIO &&
+        chr->target.name)
+        what = g_strdup_printf("channel '%s'", chr->target.name);
+    else
+        what = g_strdup_printf("%s %zu",
+                               NULLSTR(virDomainChrDeviceTypeToString(chr->deviceType)),
+                               index);
+    virTVDCCollectChardev(use, what, chr->source);
+}
+
+
+/* A device a labeled domain may not have: a vhost-user GPU, a lease, a
+ * vsock, a kind tvdc does not know. */
+static void
+virTVDCRefuseDevice(virTVDCUse *use,
+                    const virDomainDeviceDef *dev)
+{
+    if (dev->type == VIR_DOMAIN_DEVICE_VIDEO)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "video",
+                         "element <video><driver name='vhostuser'> is not allowed "
+                         "for labeled domains (an external GPU process)");
+    else if (dev->type == VIR_DOMAIN_DEVICE_LEASE)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, dev->data.lease->path, "lease",
+                         "element <lease> is not allowed for labeled domains");
+    else if (dev->type == VIR_DOMAIN_DEVICE_VSOCK)
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "vsock",
+                         "element <vsock> is not allowed for labeled domains "
+                         "(a channel to host processes tvdc cannot label)");
+    else
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "device",
+                         "device kind '%s' is not allowed for labeled domains",
+                         NULLSTR(virDomainDeviceTypeToString(dev->type)));
+}
+
+
 /* Every device of def (and the <os> and sysinfo parts): each becomes a
  * resource, an output, private, or a refusal.  The same per-kind
  * collectors decide hotplugged devices (virTVDCCollectDevice). */
@@ -1068,20 +1139,9 @@ virTVDCCollectDevice(virTVDCUse *use,
     case VIR_DOMAIN_DEVICE_SMARTCARD:
         virTVDCCollectSmartcard(use, dev->data.smartcard);
         return;
-    case VIR_DOMAIN_DEVICE_CHR: {
-        const virDomainChrDef *chr = dev->data.chr;
-
-        if (chr->deviceType == VIR_DOMAIN_CHR_DEVICE_TYPE_CHANNEL &&
-            chr->targetType == VIR_DOMAIN_CHR_CHANNEL_TARGET_TYPE_VIRTIO &&
-            chr->target.name)
-            what = g_strdup_printf("channel '%s'", chr->target.name);
-        else
-            what = g_strdup_printf("%s %zu",
-                                   NULLSTR(virDomainChrDeviceTypeToString(chr->deviceType)),
-                                   index);
-        virTVDCCollectChardev(use, what, chr->source);
+    case VIR_DOMAIN_DEVICE_CHR:
+        virTVDCCollectChr(use, dev->data.chr, index);
         return;
-    }
     case VIR_DOMAIN_DEVICE_REDIRDEV:
         what = g_strdup_printf("redirdev %zu", index);
         virTVDCCollectChardev(use, what, dev->data.redirdev->source);
@@ -1106,9 +1166,7 @@ virTVDCCollectDevice(virTVDCUse *use,
         return;
     case VIR_DOMAIN_DEVICE_VIDEO:
         if (dev->data.video->backend == VIR_DOMAIN_VIDEO_BACKEND_TYPE_VHOSTUSER)
-            virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "video",
-                             "element <video><driver name='vhostuser'> is not allowed "
-                             "for labeled domains (an external GPU process)");
+            virTVDCRefuseDevice(use, dev);
         return;
 
     /* virtual hardware of this domain alone, opening nothing on the host */
@@ -1123,20 +1181,11 @@ virTVDCCollectDevice(virTVDCUse *use,
         return;
 
     case VIR_DOMAIN_DEVICE_LEASE:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, dev->data.lease->path, "lease",
-                         "element <lease> is not allowed for labeled domains");
-        return;
     case VIR_DOMAIN_DEVICE_VSOCK:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "vsock",
-                         "element <vsock> is not allowed for labeled domains "
-                         "(a channel to host processes tvdc cannot label)");
-        return;
     case VIR_DOMAIN_DEVICE_NONE:
     case VIR_DOMAIN_DEVICE_LAST:
     default:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "device",
-                         "device kind '%s' is not allowed for labeled domains",
-                         NULLSTR(virDomainDeviceTypeToString(dev->type)));
+        virTVDCRefuseDevice(use, dev);
         return;
     }
 }

@@ -49,7 +49,7 @@ bash "$T/cc.sh" >"$T/cc.log" 2>&1 || { note "$(<"$T/cc.log")"; bail "cannot comp
 # shellcheck disable=SC2046  # pkg-config prints words
 cc -o "$T/securitytvdctest" "$T/test.o" "$build/src/libvirt.so.0" -Wl,-rpath,"$build/src" \
     $(pkg-config --libs tvdc glib-2.0 gobject-2.0 gio-2.0 libxml-2.0) \
-    $(pkg-config --static --libs tvdc-net) >"$T/ld.log" 2>&1 ||
+    $(pkg-config --static --libs tvdc-net tvdc-vtpm) >"$T/ld.log" 2>&1 ||
     { note "$(<"$T/ld.log")"; bail "cannot link securitytvdctest"; }
 
 # The files the XMLs name (@DIR@ = $T/w), and their labels.
