@@ -1615,8 +1615,9 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
     }
 
     realPath = realpath(path, NULL);
+    /* nothing to refuse, unless reading the labels was (the store) */
     if (!(detail = virTVDCImageTargetDenial(&req, path, realPath, &sb, &rule)))
-        return 0;
+        return virTVDCRequestResult(&req);
     virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
     return virTVDCRequestResult(&req);
 }
