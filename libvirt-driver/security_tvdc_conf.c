@@ -478,7 +478,7 @@ virTVDCPolicyRefused(virTVDCSecurityData *priv,
     const char *detail;
 
     if (!priv->policy) {
-        VIR_ERROR(_("tvdc: no policy in force, every VM will be denied: %s"), why);
+        VIR_ERROR(_("tvdc: no policy in force, every domain will be denied: %1$s"), why);
         g_free(priv->unavailable);
         priv->unavailable = why;
         rule = TVDC_RULE_STR_NO_POLICY;
@@ -489,7 +489,7 @@ virTVDCPolicyRefused(virTVDCSecurityData *priv,
                                             tvdc_policy_name(priv->policy),
                                             tvdc_policy_version(priv->policy));
         g_free(why);
-        VIR_ERROR(_("tvdc: the new policy file was refused: %s"), priv->reloadError);
+        VIR_ERROR(_("tvdc: the new policy file was refused: %1$s"), priv->reloadError);
         detail = priv->reloadError;
     }
     ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
@@ -758,6 +758,7 @@ virTVDCLoadStore(virTVDCRequest *req)
     const char *path = tvdc_config_resource_store(priv->cfg);
     tvdc_error err = { 0 };
     g_autofree char *detail = NULL;
+    g_autofree char *error = NULL;
     virTVDCFileId id;
     tvdc_store *loaded = NULL;
     int rc;
@@ -776,11 +777,10 @@ virTVDCLoadStore(virTVDCRequest *req)
     }
 
     if (err.line)
-        detail = g_strdup_printf("resource store %s:%u:%u: %s", path,
-                                 err.line, err.column, err.message);
+        error = g_strdup_printf("%s:%u:%u: %s", path, err.line, err.column, err.message);
     else
-        detail = g_strdup_printf("resource store %s: %s", path,
-                                 err.message[0] ? err.message : g_strerror(-rc));
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_RESOURCE_STORE, detail);
+        error = g_strdup_printf("%s: %s", path, err.message[0] ? err.message : g_strerror(-rc));
+    detail = g_strdup_printf("resource store %s", error);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_RESOURCE_STORE, error, detail);
     return NULL;   /* permissive: carry on without checking resources */
 }

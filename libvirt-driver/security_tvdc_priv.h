@@ -135,7 +135,8 @@ int virTVDCAuditWrite(virTVDCSecurityData *priv, const char *op, const char *vmN
                       const char *uuid, const char *label, const char *decision, const char *rule,
                       const char *detail);
 
-void virTVDCDeny(virTVDCRequest *req, int code, const char *rule, const char *detail);
+void virTVDCDeny(virTVDCRequest *req, int code, const char *rule, const char *object,
+                 const char *detail);
 
 virDomainTPMDef *virTVDCEmulatorTPM(const virDomainDef *def);
 
@@ -189,7 +190,7 @@ bool virTVDCNVRAMFresh(const virDomainDef *def);
 void virTVDCCheckNVRAM(virTVDCRequest *req, bool fresh);
 
 char *virTVDCImageTargetDenial(virTVDCRequest *req, const char *path, const char *realPath,
-                               const struct stat *sb, const char **rule);
+                               const struct stat *sb, const char **rule, char **object);
 
 void virTVDCOwnLogsRecord(virTVDCRequest *req, GPtrArray *resources);
 

@@ -67,6 +67,7 @@ struct _virTVDCResource {
                                 * counts when the file has none */
     char *problem;             /* why it is refused, NULL if it can be checked */
     const char *rule;          /* and the rule of that refusal */
+    char *object;              /* and what its message names: "<launchSecurity>" */
     bool privateLog;           /* key is the domain's own log (virTVDCIsPrivateLog) */
 };
 
