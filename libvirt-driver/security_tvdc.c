@@ -51,10 +51,10 @@
  * Each hook makes one request (virTVDCRequest): the checks report into it
  * (virTVDCDeny records req->denied or req->wouldDeny) and the hook returns
  * virTVDCRequestResult().  What a domain uses is collected in
- * security_tvdc_use.c; tvdc.conf, the policy, reservations and the status
- * file are in security_tvdc_conf.c, saved images, NVRAM, vTPM and the
- * migration origin in security_tvdc_bind.c, interfaces and taps in
- * security_tvdc_net.c.
+ * security_tvdc_use.c; the audit records, tvdc.conf, the policy,
+ * reservations and the status file are in security_tvdc_conf.c, saved
+ * images, NVRAM, vTPM and the migration origin in security_tvdc_bind.c,
+ * interfaces and taps in security_tvdc_net.c.
  */
 
 #include <config.h>
@@ -71,7 +71,6 @@
 #include "security_tvdc_priv.h"
 #include "domain_conf.h"
 #include "viralloc.h"
-#include "viraudit.h"
 #include "virbuffer.h"
 #include "virerror.h"
 #include "virevent.h"
@@ -184,38 +183,6 @@ virTVDCRequestResult(const virTVDCRequest *req)
 }
 
 
-/* "MA,SU" */
-static char *
-virTVDCLabelTypes(const tvdc_policy *policy,
-                  const char *label)
-{
-    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
-    g_autofree uint32_t *types = NULL;
-    uint32_t first[8];
-    int64_t idx;
-    int64_t n;
-    int64_t i;
-
-    if (!policy || !label || (idx = tvdc_find_label(policy, label)) < 0)
-        return NULL;
-
-    if ((n = tvdc_label_types(policy, idx, first, G_N_ELEMENTS(first))) <= 0)
-        return NULL;
-    if (n > (int64_t) G_N_ELEMENTS(first)) {
-        types = g_new0(uint32_t, n);
-        if (tvdc_label_types(policy, idx, types, n) != n)
-            return NULL;
-    }
-
-    for (i = 0; i < n; i++) {
-        const char *name = tvdc_type_name(policy, types ? types[i] : first[i]);
-
-        virBufferAsprintf(&buf, "%s%s", i ? "," : "", NULLSTR(name));
-    }
-    return virBufferContentAndReset(&buf);
-}
-
-
 /* "label market-analysis, types MA", "label foo", "unlabeled" */
 static char *
 virTVDCDescribeSubject(virTVDCRequest *req)
@@ -231,40 +198,6 @@ virTVDCDescribeSubject(virTVDCRequest *req)
 }
 
 
-/* libvirt's audit record of a decision about a domain (vmName NULL: about
- * no domain, e.g. a policy reload). */
-void
-virTVDCAuditLibvirtRecord(int virtType,
-                          const char *op,
-                          const char *vmName,
-                          const char *uuid,
-                          const char *label,
-                          const char *decision,
-                          const char *rule,
-                          const char *detail,
-                          bool success)
-{
-    g_autofree char *reason = virAuditEncode("reason", detail ? detail : "");
-    g_autofree char *vmname = NULL;
-    g_autofree char *ctx = NULL;
-
-    if (!vmName) {
-        VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
-                  "op=tvdc-%s model=%s decision=%s rule=%s %s",
-                  op, SECURITY_TVDC_NAME, decision, rule, NULLSTR(reason));
-        return;
-    }
-
-    vmname = virAuditEncode("vm", vmName);
-    ctx = virAuditEncode("vm-ctx", label ? label : "?");
-    VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
-              "virt=%s op=tvdc-%s %s uuid=%s model=%s %s decision=%s rule=%s %s",
-              NULLSTR(virDomainVirtTypeToString(virtType)),
-              op, NULLSTR(vmname), uuid, SECURITY_TVDC_NAME,
-              NULLSTR(ctx), decision, rule, NULLSTR(reason));
-}
-
-
 static void
 virTVDCAuditLibvirt(const virTVDCRequest *req,
                     const char *decision,
@@ -274,39 +207,6 @@ virTVDCAuditLibvirt(const virTVDCRequest *req,
 {
     virTVDCAuditLibvirtRecord(req->def->virtType, req->op, req->def->name, req->uuid,
                               req->label, decision, rule, detail, success);
-}
-
-
-/* Append a tvdc audit record (vmName NULL: about no domain); 0 or -errno. */
-int
-virTVDCAuditWrite(virTVDCSecurityData *priv,
-                  const char *op,
-                  const char *vmName,
-                  const char *uuid,
-                  const char *label,
-                  const char *decision,
-                  const char *rule,
-                  const char *detail)
-{
-    tvdc_audit_record rec = {
-        .time_usec = 0,
-        .host = priv->hostName,
-        .operation = op,
-        .vm_name = vmName,
-        .vm_uuid = uuid,
-        .label = label,
-        .decision = decision,
-        .rule = rule,
-        .detail = detail,
-        .policy_name = priv->policy ? tvdc_policy_name(priv->policy) : NULL,
-        .policy_version = priv->policy ? tvdc_policy_version(priv->policy) : 0,
-    };
-    int rc;
-
-    if ((rc = tvdc_audit_append(priv->auditLog, &rec)) < 0)
-        VIR_ERROR(_("tvdc: cannot append to audit log '%1$s': %2$s"),
-                  priv->auditLog, g_strerror(-rc));
-    return rc;
 }
 
 
@@ -599,20 +499,6 @@ virTVDCCheckVTPM(virTVDCRequest *req)
                              req->label);
     virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_REQUIRED,
                 "<tpm><backend type='emulator' version='2.0'/></tpm>", detail);
-}
-
-
-/* A resource in a message: "disk 'vda' (/x.img, label underwriting)", with
- * its label when it has one; a refusal: what it names (res->object). */
-static char *
-virTVDCResourceObject(const virTVDCResource *res,
-                      const char *label)
-{
-    if (res->problem)
-        return g_strdup(NULLSTR(res->object ? res->object : res->what));
-    if (label)
-        return g_strdup_printf("%s (%s, label %s)", res->what, NULLSTR(res->key), label);
-    return g_strdup_printf("%s (%s)", res->what, NULLSTR(res->key));
 }
 
 

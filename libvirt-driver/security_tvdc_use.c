@@ -180,6 +180,20 @@ virTVDCResourceAdd(virTVDCUse *use,
 }
 
 
+/* A resource in a message: "disk 'vda' (/x.img, label underwriting)", with
+ * its label when it has one; a refusal: what it names (res->object). */
+char *
+virTVDCResourceObject(const virTVDCResource *res,
+                      const char *label)
+{
+    if (res->problem)
+        return g_strdup(NULLSTR(res->object ? res->object : res->what));
+    if (label)
+        return g_strdup_printf("%s (%s, label %s)", res->what, NULLSTR(res->key), label);
+    return g_strdup_printf("%s (%s)", res->what, NULLSTR(res->key));
+}
+
+
 /* A file QEMU reads at start (boot files, firmware, ROMs, fw_cfg blobs, an
  * rng source): a resource by its path.  One that does not exist is
  * nobody's: QEMU fails to start on it, having read nothing (the check

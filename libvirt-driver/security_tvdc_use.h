@@ -73,6 +73,8 @@ struct _virTVDCResource {
 
 void virTVDCResourceFree(void *opaque);
 
+char *virTVDCResourceObject(const virTVDCResource *res, const char *label);
+
 /* What a domain, or one device, uses: lists of virTVDCResource, each a
  * resource to decide by the sharing rule or a refusal (problem set). */
 GPtrArray *virTVDCDomainUses(const virDomainDef *def);
