@@ -51,10 +51,10 @@
  * Each hook makes one request (virTVDCRequest): the checks report into it
  * (virTVDCDeny records req->denied or req->wouldDeny) and the hook returns
  * virTVDCRequestResult().  What a domain uses is collected in
- * security_tvdc_use.c; tvdc.conf, the policy, reservations and the status
- * file are in security_tvdc_conf.c, saved images, NVRAM, vTPM and the
- * migration origin in security_tvdc_bind.c, interfaces and taps in
- * security_tvdc_net.c.
+ * security_tvdc_use.c; the audit records, tvdc.conf, the policy,
+ * reservations and the status file are in security_tvdc_conf.c, saved
+ * images, NVRAM, vTPM and the migration origin in security_tvdc_bind.c,
+ * interfaces and taps in security_tvdc_net.c.
  */
 
 #include <config.h>
@@ -71,7 +71,6 @@
 #include "security_tvdc_priv.h"
 #include "domain_conf.h"
 #include "viralloc.h"
-#include "viraudit.h"
 #include "virbuffer.h"
 #include "virerror.h"
 #include "virevent.h"
@@ -125,9 +124,9 @@ virTVDCGetLabel(const virDomainDef *def,
 
     if (seclabel->type != VIR_DOMAIN_SECLABEL_STATIC || !seclabel->label) {
         virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
-                       _("tvdc labels are static: domain '%s' needs <seclabel type='static' "
-                         "model='tvdc' relabel='no'><label>NAME</label></seclabel>"),
-                       def->name);
+                       _("tvdc labels are static: domain '%1$s' needs %2$s"),
+                       def->name,
+                       "<seclabel type='static' model='tvdc' relabel='no'><label>NAME</label></seclabel>");
         return -1;
     }
 
@@ -184,38 +183,6 @@ virTVDCRequestResult(const virTVDCRequest *req)
 }
 
 
-/* "MA,SU" */
-static char *
-virTVDCLabelTypes(const tvdc_policy *policy,
-                  const char *label)
-{
-    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
-    g_autofree uint32_t *types = NULL;
-    uint32_t first[8];
-    int64_t idx;
-    int64_t n;
-    int64_t i;
-
-    if (!policy || !label || (idx = tvdc_find_label(policy, label)) < 0)
-        return NULL;
-
-    if ((n = tvdc_label_types(policy, idx, first, G_N_ELEMENTS(first))) <= 0)
-        return NULL;
-    if (n > (int64_t) G_N_ELEMENTS(first)) {
-        types = g_new0(uint32_t, n);
-        if (tvdc_label_types(policy, idx, types, n) != n)
-            return NULL;
-    }
-
-    for (i = 0; i < n; i++) {
-        const char *name = tvdc_type_name(policy, types ? types[i] : first[i]);
-
-        virBufferAsprintf(&buf, "%s%s", i ? "," : "", NULLSTR(name));
-    }
-    return virBufferContentAndReset(&buf);
-}
-
-
 /* "label market-analysis, types MA", "label foo", "unlabeled" */
 static char *
 virTVDCDescribeSubject(virTVDCRequest *req)
@@ -231,40 +198,6 @@ virTVDCDescribeSubject(virTVDCRequest *req)
 }
 
 
-/* libvirt's audit record of a decision about a domain (vmName NULL: about
- * no domain, e.g. a policy reload). */
-void
-virTVDCAuditLibvirtRecord(int virtType,
-                          const char *op,
-                          const char *vmName,
-                          const char *uuid,
-                          const char *label,
-                          const char *decision,
-                          const char *rule,
-                          const char *detail,
-                          bool success)
-{
-    g_autofree char *reason = virAuditEncode("reason", detail ? detail : "");
-    g_autofree char *vmname = NULL;
-    g_autofree char *ctx = NULL;
-
-    if (!vmName) {
-        VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
-                  "op=tvdc-%s model=%s decision=%s rule=%s %s",
-                  op, SECURITY_TVDC_NAME, decision, rule, NULLSTR(reason));
-        return;
-    }
-
-    vmname = virAuditEncode("vm", vmName);
-    ctx = virAuditEncode("vm-ctx", label ? label : "?");
-    VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
-              "virt=%s op=tvdc-%s %s uuid=%s model=%s %s decision=%s rule=%s %s",
-              NULLSTR(virDomainVirtTypeToString(virtType)),
-              op, NULLSTR(vmname), uuid, SECURITY_TVDC_NAME,
-              NULLSTR(ctx), decision, rule, NULLSTR(reason));
-}
-
-
 static void
 virTVDCAuditLibvirt(const virTVDCRequest *req,
                     const char *decision,
@@ -274,39 +207,6 @@ virTVDCAuditLibvirt(const virTVDCRequest *req,
 {
     virTVDCAuditLibvirtRecord(req->def->virtType, req->op, req->def->name, req->uuid,
                               req->label, decision, rule, detail, success);
-}
-
-
-/* Append a tvdc audit record (vmName NULL: about no domain); 0 or -errno. */
-int
-virTVDCAuditWrite(virTVDCSecurityData *priv,
-                  const char *op,
-                  const char *vmName,
-                  const char *uuid,
-                  const char *label,
-                  const char *decision,
-                  const char *rule,
-                  const char *detail)
-{
-    tvdc_audit_record rec = {
-        .time_usec = 0,
-        .host = priv->hostName,
-        .operation = op,
-        .vm_name = vmName,
-        .vm_uuid = uuid,
-        .label = label,
-        .decision = decision,
-        .rule = rule,
-        .detail = detail,
-        .policy_name = priv->policy ? tvdc_policy_name(priv->policy) : NULL,
-        .policy_version = priv->policy ? tvdc_policy_version(priv->policy) : 0,
-    };
-    int rc;
-
-    if ((rc = tvdc_audit_append(priv->auditLog, &rec)) < 0)
-        VIR_ERROR(_("tvdc: cannot append to audit log '%s': %s"),
-                  priv->auditLog, g_strerror(-rc));
-    return rc;
 }
 
 
@@ -321,19 +221,100 @@ virTVDCAuditAppend(virTVDCRequest *req,
 }
 
 
+/* The message of each rule a denial can have, as virsh shows it: %1$s the
+ * domain's name, %2$s its label ("label X" or "unlabeled"), %3$s what the
+ * denial is about (a resource, an element, a host, a policy, an error).
+ * The English detail goes to the audit records and the log. */
+typedef struct _virTVDCRuleMessage virTVDCRuleMessage;
+struct _virTVDCRuleMessage {
+    const char *rule;
+    const char *message;
+};
+
+static const virTVDCRuleMessage virTVDCRuleMessages[] = {
+    { "unknown-label", N_("tvdc: domain '%1$s' (%2$s) is refused: its label is not in policy '%3$s'") },
+    { "unknown-host", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': the host is not in the policy") },
+    { "host-lacks-type", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': the host lacks a type of the domain's label") },
+    { "self-conflict", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': two types of its label are in one conflict set") },
+    { "conflict", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': a type of its label conflicts with a domain running there") },
+    { "unknown-resource-label", N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: its label is not in the policy") },
+    { "no-shared-type", N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: its label shares no type with the domain's") },
+    { TVDC_RULE_STR_UNLABELED_RESOURCE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not labeled") },
+    { TVDC_RULE_STR_LABELED_RESOURCE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is labeled, and an unlabeled domain may use only unlabeled resources") },
+    { TVDC_RULE_STR_UNSUPPORTED_RESOURCE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: tvdc cannot label it") },
+    { TVDC_RULE_STR_ELEMENT, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: tvdc does not allow it") },
+    { TVDC_RULE_STR_PRIVATE_LOG, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is another domain's own log") },
+    { TVDC_RULE_STR_NO_POLICY, N_("tvdc: domain '%1$s' (%2$s) is refused: no tvdc policy is in force: %3$s") },
+    { TVDC_RULE_STR_UNLABELED_VM, N_("tvdc: domain '%1$s' (%2$s) is refused: policy '%3$s' does not allow unlabeled domains") },
+    { TVDC_RULE_STR_RESOURCE_STORE, N_("tvdc: domain '%1$s' (%2$s) is refused: the resource store cannot be read: %3$s") },
+    { TVDC_RULE_STR_NOT_AUTHORIZED, N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': its start was not decided by tvdc") },
+    { TVDC_RULE_STR_INTERNAL, N_("tvdc: domain '%1$s' (%2$s) is refused: tvdc failed: %3$s") },
+    { TVDC_RULE_STR_VTPM_REQUIRED, N_("tvdc: domain '%1$s' (%2$s) needs %3$s: its label requires a vTPM") },
+    { TVDC_RULE_STR_VTPM_RECORD, N_("tvdc: domain '%1$s' (%2$s) is refused: its vTPM cannot be recorded: %3$s") },
+    { TVDC_RULE_STR_VTPM_STATE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not shown to be this domain's under its label") },
+    { TVDC_RULE_STR_NVRAM_STATE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not shown to be this domain's under its label") },
+    { TVDC_RULE_STR_NO_ORIGIN, N_("tvdc: domain '%1$s' (%2$s) may not arrive on %3$s: its migration does not say what its label means at the source") },
+    { TVDC_RULE_STR_POLICY_MISMATCH, N_("tvdc: domain '%1$s' (%2$s) may not arrive from %3$s: its label does not mean there what it means here") },
+    { TVDC_RULE_STR_LABEL_MISMATCH, N_("tvdc: domain '%1$s' (%2$s) may not resume from %3$s: it was made under another label") },
+    { TVDC_RULE_STR_NO_IMAGE_RECORD, N_("tvdc: domain '%1$s' (%2$s) may not resume from %3$s: tvdc has no valid record of it") },
+    { TVDC_RULE_STR_IMAGE_CONTENT, N_("tvdc: domain '%1$s' (%2$s) may not resume from %3$s: its content is not what was recorded") },
+    { TVDC_RULE_STR_IMAGE_TARGET, N_("tvdc: domain '%1$s' (%2$s) may not write its data to %3$s: it is neither new, nor the domain's own image, nor labeled for its types") },
+    { TVDC_RULE_STR_NETWORK_SHARE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is on a TVD network of a type the domain's label does not have") },
+    { TVDC_RULE_STR_NETWORK_BYPASS, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it bypasses the TVD bridges") },
+    { TVDC_RULE_STR_NETWORK_PORT, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not a port of a TVD bridge of the domain's types") },
+    { TVDC_RULE_STR_NETWORK_SETUP, N_("tvdc: domain '%1$s' (%2$s) is refused: the TVD bridges cannot be set up: %3$s") },
+    { TVDC_RULE_STR_PASSTHROUGH, N_("tvdc: domain '%1$s' (%2$s) may not send monitor command %3$s: only query-* and info commands are allowed") },
+};
+
+
+/* The domain's label in a message: "label X" or "unlabeled". */
+static char *
+virTVDCMessageSubject(const virTVDCRequest *req)
+{
+    if (req->label)
+        return g_strdup_printf(_("label %1$s"), req->label);
+    return g_strdup(_("unlabeled"));
+}
+
+
+/* The message of a denial of the domain of req by rule about object. */
+static char *
+virTVDCDenyMessage(const virTVDCRequest *req,
+                   const char *rule,
+                   const char *object)
+{
+    g_autofree char *subject = virTVDCMessageSubject(req);
+    size_t i;
+
+    object = NULLSTR(object);
+
+    for (i = 0; i < G_N_ELEMENTS(virTVDCRuleMessages); i++) {
+        if (STREQ_NULLABLE(rule, virTVDCRuleMessages[i].rule))
+            return g_strdup_printf(_(virTVDCRuleMessages[i].message),
+                                   req->def->name, subject, object);
+    }
+    return g_strdup_printf(_("tvdc: domain '%1$s' (%2$s) may not use %3$s: tvdc rule '%4$s' denies it"),
+                           req->def->name, subject, object, NULLSTR(rule));
+}
+
+
 /*
- * A denial: audited, logged, and recorded in the request: req->denied in
- * enforcing mode (reported as an error; the operation fails), req->wouldDeny
- * in permissive mode (the operation proceeds; the record says "would-deny").
+ * A denial by rule about object (what the message names: a resource, an
+ * element, a host, ...): audited with the English detail, logged, and
+ * recorded in the request: req->denied in enforcing mode (reported as an
+ * error; the operation fails), req->wouldDeny in permissive mode (the
+ * operation proceeds; the record says "would-deny").
  */
 void
 virTVDCDeny(virTVDCRequest *req,
             int code,
             const char *rule,
+            const char *object,
             const char *detail)
 {
     virTVDCSecurityData *priv = req->priv;
     g_autofree char *subject = virTVDCDescribeSubject(req);
+    g_autofree char *message = NULL;
     const char *decision = priv->permissive ? "would-deny" : "deny";
 
     ignore_value(virTVDCAuditAppend(req, decision, rule, detail));
@@ -348,8 +329,8 @@ virTVDCDeny(virTVDCRequest *req,
 
     VIR_WARN("tvdc: deny %s of VM '%s' (%s): %s",
              req->op, req->def->name, subject, detail);
-    virReportError(code, _("tvdc: deny: VM '%s' (%s): %s"),
-                   req->def->name, subject, detail);
+    message = virTVDCDenyMessage(req, rule, object);
+    virReportError(code, "%s", message);
     req->denied = true;
 }
 
@@ -369,8 +350,8 @@ virTVDCPermit(virTVDCRequest *req,
 
     if (rc < 0 && !priv->permissive) {
         virReportError(VIR_ERR_OPERATION_FAILED,
-                       _("tvdc: %s of VM '%s' not permitted: cannot audit it in '%s': %s"),
-                       req->op, req->def->name, priv->auditLog, g_strerror(-rc));
+                       _("tvdc: domain '%1$s' is refused (%2$s): its permit cannot be audited in '%3$s': %4$s"),
+                       req->def->name, req->op, priv->auditLog, g_strerror(-rc));
         req->denied = true;
         return;
     }
@@ -417,7 +398,8 @@ virTVDCDenyNoPolicy(virTVDCRequest *req)
 {
     g_autofree char *detail = g_strdup_printf("no policy: %s", req->priv->unavailable);
 
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NO_POLICY, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NO_POLICY,
+                req->priv->unavailable, detail);
 }
 
 
@@ -469,7 +451,8 @@ virTVDCCheckLabel(virTVDCRequest *req)
         return;
 
     detail = virTVDCFormatVerdict(req->priv, &verdict, req->label, NULL);
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_rule_to_string(verdict.rule), detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_rule_to_string(verdict.rule),
+                tvdc_policy_name(req->priv->policy), detail);
 }
 
 
@@ -514,7 +497,8 @@ virTVDCCheckVTPM(virTVDCRequest *req)
     detail = g_strdup_printf("label: label %s requires a vTPM "
                              "(<tpm><backend type='emulator' version='2.0'/></tpm>)",
                              req->label);
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_REQUIRED, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_REQUIRED,
+                "<tpm><backend type='emulator' version='2.0'/></tpm>", detail);
 }
 
 
@@ -578,6 +562,7 @@ virTVDCDecideUse(virTVDCRequest *req,
                  const char **label)
 {
     g_autofree char *detail = NULL;
+    g_autofree char *object = NULL;
     const char *rule = TVDC_RULE_STR_INTERNAL;
     int code = VIR_ERR_CONFIG_UNSUPPORTED;
     tvdc_use_verdict v = { 0 };
@@ -594,10 +579,12 @@ virTVDCDecideUse(virTVDCRequest *req,
         code = VIR_ERR_INTERNAL_ERROR;
         detail = g_strdup_printf("resource: %s (%s): %s", res->what,
                                  NULLSTR(res->key), g_strerror(-rc));
+        object = g_strdup_printf("%s (%s): %s", res->what, NULLSTR(res->key), g_strerror(-rc));
     } else {
         detail = virTVDCUseDenial(req->priv, res, &use, &v, &rule);
+        object = virTVDCResourceObject(res, v.label);
     }
-    virTVDCDeny(req, code, rule, detail);
+    virTVDCDeny(req, code, rule, object, detail);
 }
 
 
@@ -754,7 +741,7 @@ virTVDCSecurityDriverOpen(virSecurityManager *mgr)
     virTVDCLoad(priv, TVDC_CONFIG_PATH);
 
     if (priv->unavailable) {
-        VIR_ERROR(_("tvdc: no policy in force, every VM will be denied: %s"),
+        VIR_ERROR(_("tvdc: no policy in force, every domain will be denied: %1$s"),
                   priv->unavailable);
     } else {
         VIR_INFO("tvdc: policy %s version %u from %s, host %s, %s mode",
@@ -766,8 +753,8 @@ virTVDCSecurityDriverOpen(virSecurityManager *mgr)
                      priv->hostName, tvdc_policy_name(priv->policy));
     }
     if (priv->permissive)
-        VIR_WARN("%s", _("tvdc: PERMISSIVE mode: policy violations are logged "
-                         "and audited as would-deny, NOT denied"));
+        VIR_WARN("tvdc: PERMISSIVE mode: policy violations are logged "
+                 "and audited as would-deny, NOT denied");
 
     if (priv->privileged)
         virTVDCReserveFromStatusDir(priv);
@@ -913,6 +900,31 @@ virTVDCCheckSubject(virTVDCRequest *req,
 }
 
 
+/* What a failed check of the start decision is about: the policy (label),
+ * this host (host, collocation), the resource. */
+static char *
+virTVDCCheckObject(virTVDCRequest *req,
+                   const tvdc_verdict *verdict,
+                   const virTVDCResource *res,
+                   const char *resourceLabel)
+{
+    switch (verdict->check) {
+    case TVDC_CHECK_LABEL:
+        return g_strdup(tvdc_policy_name(req->priv->policy));
+    case TVDC_CHECK_RESOURCE:
+        if (res)
+            return virTVDCResourceObject(res, resourceLabel);
+        break;
+    case TVDC_CHECK_HOST:
+    case TVDC_CHECK_COLLOCATION:
+    case _TVDC_CHECK_MAX:
+    default:
+        break;
+    }
+    return g_strdup(req->priv->hostName);
+}
+
+
 /* start of an unlabeled domain: decided in domainSetSecurityAllLabel;
  * here its own logs and its vTPM record are written. */
 static int
@@ -983,7 +995,7 @@ virTVDCDecideStart(virTVDCRequest *req,
     if (rc < 0) {
         g_autofree char *detail = g_strdup_printf("policy engine: %s", g_strerror(-rc));
 
-        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, g_strerror(-rc), detail);
         return -1;
     }
 
@@ -991,14 +1003,16 @@ virTVDCDecideStart(virTVDCRequest *req,
         const char *resLabel = i >= 3 ? checked[i - 3] : NULL;
         virTVDCResource *res = i >= 3 ? checkedRes[i - 3] : NULL;
         g_autofree char *detail = NULL;
+        g_autofree char *object = NULL;
 
         detail = virTVDCFormatVerdict(priv, &checks[i],
                                       virTVDCCheckSubject(req, &checks[i], resLabel),
                                       res);
-        if (checks[i].rule != TVDC_RULE_OK)
+        if (checks[i].rule != TVDC_RULE_OK) {
+            object = virTVDCCheckObject(req, &checks[i], res, resLabel);
             virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED,
-                        tvdc_rule_to_string(checks[i].rule), detail);
-        else if (checks[i].check == TVDC_CHECK_HOST ||
+                        tvdc_rule_to_string(checks[i].rule), object, detail);
+        } else if (checks[i].check == TVDC_CHECK_HOST ||
                  checks[i].check == TVDC_CHECK_COLLOCATION)
             virBufferAsprintf(permit, "%s; ", detail);
     }
@@ -1101,8 +1115,10 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     if (g_hash_table_contains(priv->domains, req.uuid)) {
         g_autofree char *detail = g_strdup_printf("VM %s already holds a reservation on host %s",
                                                   req.uuid, priv->hostName);
+        g_autofree char *object = g_strdup_printf("reservation %s on host %s exists",
+                                                  req.uuid, priv->hostName);
 
-        virTVDCDeny(&req, VIR_ERR_OPERATION_INVALID, TVDC_RULE_STR_INTERNAL, detail);
+        virTVDCDeny(&req, VIR_ERR_OPERATION_INVALID, TVDC_RULE_STR_INTERNAL, object, detail);
         return virTVDCRequestResult(&req);
     }
 
@@ -1156,6 +1172,7 @@ virTVDCAdmitLabeled(virTVDCRequest *req,
 {
     if (!dom) {
         virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_NOT_AUTHORIZED,
+                    req->priv->hostName,
                     "label: the start was not decided by tvdc (no reservation)");
         if (req->denied)
             return NULL;
@@ -1186,7 +1203,8 @@ virTVDCCheckUnlabeled(virTVDCRequest *req,
         detail = g_strdup_printf("label: VM has no tvdc label, and policy %s "
                                  "does not allow unlabeled VMs",
                                  tvdc_policy_name(policy));
-        virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_UNLABELED_VM, detail);
+        virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_UNLABELED_VM,
+                    tvdc_policy_name(policy), detail);
         if (req->denied)
             return;
     }
@@ -1394,7 +1412,10 @@ virTVDCSecuritySetTPMLabels(virSecurityManager *mgr,
         g_free(dom->vtpmUnbound);
         dom->vtpmUnbound = g_steal_pointer(&unbound);
     } else if (unbound) {
-        virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, unbound);
+        g_autofree char *object = g_strdup_printf("vTPM state %s",
+                                                  tpm->data.emulator.storagepath);
+
+        virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, object, unbound);
     }
     return virTVDCRequestResult(&req);
 }
@@ -1509,6 +1530,7 @@ virTVDCSaveRefused(virTVDCRequest *req,
                    const char *why)
 {
     virTVDCSecurityData *priv = req->priv;
+    g_autofree char *subject = virTVDCMessageSubject(req);
     g_autofree char *detail = NULL;
 
     detail = g_strdup_printf("save: memory image %s: cannot record its label in %s: %s",
@@ -1520,7 +1542,9 @@ virTVDCSaveRefused(virTVDCRequest *req,
         req->wouldDeny = true;
         return;
     }
-    virReportError(VIR_ERR_OPERATION_FAILED, _("tvdc: VM '%s': %s"), req->def->name, detail);
+    virReportError(VIR_ERR_OPERATION_FAILED,
+                   _("tvdc: domain '%1$s' (%2$s) may not save to %3$s: its label cannot be recorded: %4$s"),
+                   req->def->name, subject, NULLSTR(realPath), why);
     req->denied = true;
 }
 
@@ -1597,6 +1621,7 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autofree char *realPath = NULL;
     g_autofree char *detail = NULL;
+    g_autofree char *object = NULL;
     const char *rule = NULL;
     virTVDCRequest req;
     const char *label;
@@ -1616,9 +1641,9 @@ virTVDCSecurityVerifyImageTarget(virSecurityManager *mgr,
 
     realPath = realpath(path, NULL);
     /* nothing to refuse, unless reading the labels was (the store) */
-    if (!(detail = virTVDCImageTargetDenial(&req, path, realPath, &sb, &rule)))
+    if (!(detail = virTVDCImageTargetDenial(&req, path, realPath, &sb, &rule, &object)))
         return virTVDCRequestResult(&req);
-    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, rule, detail);
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, rule, object, detail);
     return virTVDCRequestResult(&req);
 }
 
@@ -1655,13 +1680,15 @@ virTVDCSecurityVerifyEmulator(virSecurityManager *mgr,
             VIR_WARN("tvdc (permissive mode): would-deny: %s", detail);
             return 0;
         }
-        virReportError(VIR_ERR_CONFIG_UNSUPPORTED, _("tvdc: deny: %s"), detail);
+        virReportError(VIR_ERR_CONFIG_UNSUPPORTED,
+                       _("tvdc: emulator %1$s may not be run: tvdc does not allow it"),
+                       NULLSTR(res->object));
         return -1;
     }
     if (virTVDCGetLabel(def, &label) < 0)
         return -1;
     virTVDCRequestInit(&req, priv, "verify", def, label);
-    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, detail);
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, res->object, detail);
     return virTVDCRequestResult(&req);
 }
 
@@ -1713,6 +1740,7 @@ virTVDCSecurityVerifyMonitorCommand(virSecurityManager *mgr,
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autofree char *detail = NULL;
+    g_autofree char *object = NULL;
     virTVDCRequest req;
     const char *label;
 
@@ -1723,7 +1751,8 @@ virTVDCSecurityVerifyMonitorCommand(virSecurityManager *mgr,
     virTVDCRequestInit(&req, priv, "monitor", def, label);
     detail = g_strdup_printf("monitor: command '%.60s' is not allowed: raw monitor commands "
                              "bypass tvdc (only query-* and info commands are)", cmd);
-    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_PASSTHROUGH, detail);
+    object = g_strdup_printf("'%.60s'", cmd);
+    virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_PASSTHROUGH, object, detail);
     return virTVDCRequestResult(&req);
 }
 
@@ -1841,7 +1870,7 @@ virTVDCSecurityGetProcessLabel(virSecurityManager *mgr G_GNUC_UNUSED,
 
     if (virStrcpy(sec->label, label ? label : "", VIR_SECURITY_LABEL_BUFLEN) < 0) {
         virReportError(VIR_ERR_INTERNAL_ERROR,
-                       _("tvdc label '%s' is too long"), label);
+                       _("tvdc label '%1$s' is too long"), label);
         return -1;
     }
     sec->enforcing = 1;

@@ -147,22 +147,26 @@ virTVDCSetOrigin(virTVDCSecurityData *priv,
 }
 
 
-/* Report a binding decision of libtvdc (tvdc_bind_*) into req. */
+/* Report a binding decision of libtvdc (tvdc_bind_*) about object (the
+ * file or the host the domain comes from) into req. */
 static void
 virTVDCBindingReport(virTVDCRequest *req,
                      int rc,
-                     const tvdc_binding_result *res)
+                     const tvdc_binding_result *res,
+                     const char *object)
 {
     g_autofree char *detail = NULL;
+    g_autofree char *error = NULL;
 
     if (rc == TVDC_PERMIT)
         return;
     if (rc < 0) {
         detail = g_strdup_printf("binding: %s", g_strerror(-rc));
-        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        error = g_strdup_printf("%s: %s", object, g_strerror(-rc));
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, error, detail);
         return;
     }
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, res->detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, res->rule, object, res->detail);
 }
 
 
@@ -178,6 +182,7 @@ virTVDCCheckOrigin(virTVDCRequest *req)
     g_autofree char *srcPolicy = NULL;
     g_autofree char *srcVersion = NULL;
     g_autofree char *srcHost = NULL;
+    g_autofree char *object = NULL;
     g_auto(tvdc_binding_result) res = { 0 };
     tvdc_origin origin = { 0 };
     tvdc_migration_request mig = {
@@ -193,7 +198,9 @@ virTVDCCheckOrigin(virTVDCRequest *req)
         origin.version = srcVersion = virXMLPropString(node, "version");
         origin.host = srcHost = virXMLPropString(node, "host");
     }
-    virTVDCBindingReport(req, tvdc_bind_migration(priv->policy, &mig, &res), &res);
+    /* no origin: the host it arrives on; else the host it comes from */
+    object = g_strdup_printf("host '%s'", srcHost ? srcHost : priv->hostName);
+    virTVDCBindingReport(req, tvdc_bind_migration(priv->policy, &mig, &res), &res, object);
 }
 
 
@@ -281,6 +288,7 @@ virTVDCCheckSavedImage(virTVDCRequest *req,
     virTVDCSecurityData *priv = req->priv;
     g_autofree char *realPath = realpath(path, NULL);
     g_autofree char *recordPath = NULL;
+    g_autofree char *object = g_strdup_printf("memory image %s", realPath ? realPath : path);
     g_autoptr(tvdc_record) record = NULL;
     g_auto(tvdc_binding_result) res = { 0 };
     tvdc_saved_image_request image = {
@@ -304,7 +312,7 @@ virTVDCCheckSavedImage(virTVDCRequest *req,
     }
     if ((rc = tvdc_bind_saved_image(priv->policy, &image, &res)) == TVDC_PERMIT)
         rc = virTVDCSavedImageContent(record, realPath, &res);
-    virTVDCBindingReport(req, rc, &res);
+    virTVDCBindingReport(req, rc, &res, object);
 }
 
 
@@ -343,27 +351,32 @@ virTVDCVTPMRecordWrite(virTVDCRequest *req)
     g_autoptr(tvdc_vtpm_conf) conf = NULL;
     g_autoptr(tvdc_vtpm_identity) id = NULL;
     g_autofree char *detail = NULL;
+    g_autofree char *error = NULL;
     int rc;
 
     if (!priv->privileged || !priv->policy || !virTVDCEmulatorTPM(req->def))
         return;
 
     if (!(conf = virTVDCVTPMConf(&detail))) {
-        /* detail says why */
+        /* detail says why: "vtpm: configuration PATH: ERROR" */
+        error = g_strdup(STRPREFIX(detail, "vtpm: ") ? detail + strlen("vtpm: ") : detail);
     } else if ((rc = tvdc_vtpm_identity_new(priv->policy, req->uuid, req->def->name,
                                             req->label, &id)) < 0) {
         detail = g_strdup_printf("vtpm: cannot state the identity of the vTPM: %s",
                                  g_strerror(-rc));
+        error = g_strdup(g_strerror(-rc));
     } else if ((rc = tvdc_vtpm_record_write(conf->record_dir, id)) < 0) {
         detail = g_strdup_printf("vtpm: cannot write the vTPM record %s/%s.json: %s",
                                  conf->record_dir, req->uuid, g_strerror(-rc));
+        error = g_strdup_printf("%s/%s.json: %s", conf->record_dir, req->uuid,
+                                g_strerror(-rc));
     } else {
         VIR_DEBUG("tvdc: vTPM record of VM '%s' written in %s",
                   req->def->name, conf->record_dir);
         return;
     }
 
-    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_VTPM_RECORD, detail);
+    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_VTPM_RECORD, error, detail);
 }
 
 
@@ -401,6 +414,7 @@ virTVDCCheckVTPMCA(virTVDCRequest *req,
     g_autoptr(tvdc_vtpm_conf) conf = NULL;
     g_autofree char *caCert = NULL;
     g_autofree char *detail = NULL;
+    g_autofree char *object = g_strdup_printf("vTPM state %s", stateDir);
     const char *name = req->def->name;
     tvdc_error err = { 0 };
 
@@ -417,7 +431,7 @@ virTVDCCheckVTPMCA(virTVDCRequest *req,
                   stateDir, name, req->label ? req->label : "(none)");
         return;
     }
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, object, detail);
 }
 
 
@@ -509,6 +523,7 @@ virTVDCCheckVTPMState(virTVDCRequest *req,
     g_autoptr(tvdc_vtpm_identity) id = NULL;
     g_autofree uint8_t *cert = NULL;
     g_autofree char *detail = NULL;
+    g_autofree char *object = g_strdup_printf("vTPM state %s", stateDir);
     g_auto(tvdc_binding_result) res = { 0 };
     tvdc_vtpm_state_request state = {
         .uuid = req->uuid,
@@ -539,12 +554,12 @@ virTVDCCheckVTPMState(virTVDCRequest *req,
             return;
         }
         if (rc != TVDC_PERMIT || !id)
-            virTVDCBindingReport(req, rc, &res);
+            virTVDCBindingReport(req, rc, &res, object);
         else
             virTVDCCheckVTPMCA(req, cert, len, stateDir);
         return;
     }
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, object, detail);
 }
 
 
@@ -557,9 +572,15 @@ virTVDCCheckVTPMUnbound(virTVDCRequest *req,
                         const char *incomingPath,
                         bool migrated)
 {
+    virDomainTPMDef *tpm = virTVDCEmulatorTPM(req->def);
+    g_autofree char *object = NULL;
+
     if (!dom->vtpmUnbound || (migrated && !incomingPath))
         return;
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, dom->vtpmUnbound);
+    object = g_strdup_printf("vTPM state %s",
+                             NULLSTR(tpm ? tpm->data.emulator.storagepath : NULL));
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_VTPM_STATE, object,
+                dom->vtpmUnbound);
 }
 
 
@@ -625,10 +646,11 @@ virTVDCCheckNVRAMRecord(virTVDCRequest *req,
     };
     g_auto(tvdc_binding_result) res = { 0 };
     g_autoptr(tvdc_record) record = NULL;
+    g_autofree char *object = g_strdup_printf("NVRAM %s", path);
 
     ignore_value(tvdc_record_read(TVDC_NVRAM_RECORD_DIR, path, &record));
     nvram.record = record;
-    virTVDCBindingReport(req, tvdc_bind_nvram(req->priv->policy, &nvram, &res), &res);
+    virTVDCBindingReport(req, tvdc_bind_nvram(req->priv->policy, &nvram, &res), &res, object);
 }
 
 
@@ -641,6 +663,7 @@ virTVDCCheckNVRAM(virTVDCRequest *req,
 {
     const char *path = virTVDCNVRAMPath(req->def);
     g_autofree char *detail = NULL;
+    g_autofree char *object = NULL;
     g_autofree char *why = NULL;
 
     if (!path || !req->label)
@@ -652,7 +675,8 @@ virTVDCCheckNVRAM(virTVDCRequest *req,
     if (virTVDCNVRAMRecordWrite(req, path, &why) == 0)
         return;
     detail = g_strdup_printf("nvram: cannot record the label of NVRAM %s: %s", path, why);
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NVRAM_STATE, detail);
+    object = g_strdup_printf("NVRAM %s", path);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NVRAM_STATE, object, detail);
 }
 
 
@@ -695,7 +719,8 @@ virTVDCImageTargetDenial(virTVDCRequest *req,
                          const char *path,
                          const char *realPath,
                          const struct stat *sb,
-                         const char **rule)
+                         const char **rule,
+                         char **object)
 {
     g_autoptr(tvdc_record) record = NULL;
     const char *storeLabel = virTVDCImageTargetLabel(req, realPath, sb, &record);
@@ -706,10 +731,13 @@ virTVDCImageTargetDenial(virTVDCRequest *req,
     int64_t resIdx;
 
     *rule = TVDC_RULE_STR_IMAGE_TARGET;
+    *object = g_strdup(realPath ? realPath : path);
     if (!realPath || (!S_ISREG(sb->st_mode) && !S_ISSOCK(sb->st_mode)))
         return g_strdup_printf("save: target %s is neither a regular file nor a socket", path);
     if (!label) {
         *rule = TVDC_RULE_STR_LABELED_RESOURCE;
+        g_free(*object);
+        *object = g_strdup_printf("save target %s (label %s)", realPath, NULLSTR(storeLabel));
         return !storeLabel ? NULL :
             g_strdup_printf("save: target %s has label %s; an unlabeled VM may use only "
                             "unlabeled resources", realPath, storeLabel);
@@ -724,6 +752,8 @@ virTVDCImageTargetDenial(virTVDCRequest *req,
         return NULL;
     if (storeLabel) {
         *rule = tvdc_rule_to_string(TVDC_RULE_NO_SHARED_TYPE);
+        g_free(*object);
+        *object = g_strdup_printf("save target %s (label %s)", realPath, storeLabel);
         return g_strdup_printf("save: target %s has label %s, which shares no type with "
                                "label %s; libvirt would %s", realPath, storeLabel, label,
                                S_ISSOCK(sb->st_mode) ? "send the VM's data there"
@@ -731,6 +761,8 @@ virTVDCImageTargetDenial(virTVDCRequest *req,
     }
     if (S_ISSOCK(sb->st_mode)) {
         *rule = TVDC_RULE_STR_UNLABELED_RESOURCE;
+        g_free(*object);
+        *object = g_strdup_printf("save target socket %s", realPath);
         return g_strdup_printf("save: target socket %s is not labeled; the VM's memory or "
                                "disks would be sent there", realPath);
     }
@@ -749,10 +781,12 @@ virTVDCOwnLogsRecord(virTVDCRequest *req,
     virTVDCSecurityData *priv = req->priv;
     g_autofree char *why = NULL;
     g_autofree char *detail = NULL;
+    g_autofree char *error = NULL;
 
     if (!priv->privileged || virTVDCLogRecordWrite(req->def, resources, &why) == 0)
         return;
     detail = g_strdup_printf("log: cannot record the VM's own logs in %s: %s",
                              TVDC_LOG_RECORD_DIR, why);
-    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_INTERNAL, detail);
+    error = g_strdup_printf("%s: %s", TVDC_LOG_RECORD_DIR, why);
+    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_INTERNAL, error, detail);
 }

@@ -19,8 +19,9 @@
  * the policy loaded and verified, replaced at run time (inotify on its
  * directory, and a check of its identity before every decision), the
  * resource store, the reservations of running domains rebuilt from the
- * QEMU status directory and their violations of the policy in force, and
- * the status file `tvdc status` reads.
+ * QEMU status directory and their violations of the policy in force, the
+ * status file `tvdc status` reads, and the audit records (tvdc's own and
+ * libvirt's) of every decision.
  */
 
 #include <config.h>
@@ -35,6 +36,8 @@
 #include "internal.h"
 
 #include "security_tvdc_priv.h"
+#include "viraudit.h"
+#include "virbuffer.h"
 #include "virconf.h"
 #include "virerror.h"
 #include "virevent.h"
@@ -47,6 +50,108 @@
 #define VIR_FROM_THIS VIR_FROM_SECURITY
 
 VIR_LOG_INIT("security.security_tvdc_conf");
+
+
+/* ------------------------------------------------------------------------ */
+/* Audit records                                                            */
+
+/* libvirt's audit record of a decision about a domain (vmName NULL: about
+ * no domain, e.g. a policy reload). */
+void
+virTVDCAuditLibvirtRecord(int virtType,
+                          const char *op,
+                          const char *vmName,
+                          const char *uuid,
+                          const char *label,
+                          const char *decision,
+                          const char *rule,
+                          const char *detail,
+                          bool success)
+{
+    g_autofree char *reason = virAuditEncode("reason", detail ? detail : "");
+    g_autofree char *vmname = NULL;
+    g_autofree char *ctx = NULL;
+
+    if (!vmName) {
+        VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
+                  "op=tvdc-%s model=%s decision=%s rule=%s %s",
+                  op, SECURITY_TVDC_NAME, decision, rule, NULLSTR(reason));
+        return;
+    }
+
+    vmname = virAuditEncode("vm", vmName);
+    ctx = virAuditEncode("vm-ctx", label ? label : "?");
+    VIR_AUDIT(VIR_AUDIT_RECORD_MACHINE_ID, success,
+              "virt=%s op=tvdc-%s %s uuid=%s model=%s %s decision=%s rule=%s %s",
+              NULLSTR(virDomainVirtTypeToString(virtType)),
+              op, NULLSTR(vmname), uuid, SECURITY_TVDC_NAME,
+              NULLSTR(ctx), decision, rule, NULLSTR(reason));
+}
+
+
+/* Append a tvdc audit record (vmName NULL: about no domain); 0 or -errno. */
+int
+virTVDCAuditWrite(virTVDCSecurityData *priv,
+                  const char *op,
+                  const char *vmName,
+                  const char *uuid,
+                  const char *label,
+                  const char *decision,
+                  const char *rule,
+                  const char *detail)
+{
+    tvdc_audit_record rec = {
+        .time_usec = 0,
+        .host = priv->hostName,
+        .operation = op,
+        .vm_name = vmName,
+        .vm_uuid = uuid,
+        .label = label,
+        .decision = decision,
+        .rule = rule,
+        .detail = detail,
+        .policy_name = priv->policy ? tvdc_policy_name(priv->policy) : NULL,
+        .policy_version = priv->policy ? tvdc_policy_version(priv->policy) : 0,
+    };
+    int rc;
+
+    if ((rc = tvdc_audit_append(priv->auditLog, &rec)) < 0)
+        VIR_ERROR(_("tvdc: cannot append to audit log '%1$s': %2$s"),
+                  priv->auditLog, g_strerror(-rc));
+    return rc;
+}
+
+
+/* "MA,SU" */
+char *
+virTVDCLabelTypes(const tvdc_policy *policy,
+                  const char *label)
+{
+    g_auto(virBuffer) buf = VIR_BUFFER_INITIALIZER;
+    g_autofree uint32_t *types = NULL;
+    uint32_t first[8];
+    int64_t idx;
+    int64_t n;
+    int64_t i;
+
+    if (!policy || !label || (idx = tvdc_find_label(policy, label)) < 0)
+        return NULL;
+
+    if ((n = tvdc_label_types(policy, idx, first, G_N_ELEMENTS(first))) <= 0)
+        return NULL;
+    if (n > (int64_t) G_N_ELEMENTS(first)) {
+        types = g_new0(uint32_t, n);
+        if (tvdc_label_types(policy, idx, types, n) != n)
+            return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        const char *name = tvdc_type_name(policy, types ? types[i] : first[i]);
+
+        virBufferAsprintf(&buf, "%s%s", i ? "," : "", NULLSTR(name));
+    }
+    return virBufferContentAndReset(&buf);
+}
 
 
 /* ------------------------------------------------------------------------ */
@@ -478,7 +583,7 @@ virTVDCPolicyRefused(virTVDCSecurityData *priv,
     const char *detail;
 
     if (!priv->policy) {
-        VIR_ERROR(_("tvdc: no policy in force, every VM will be denied: %s"), why);
+        VIR_ERROR(_("tvdc: no policy in force, every domain will be denied: %1$s"), why);
         g_free(priv->unavailable);
         priv->unavailable = why;
         rule = TVDC_RULE_STR_NO_POLICY;
@@ -489,7 +594,7 @@ virTVDCPolicyRefused(virTVDCSecurityData *priv,
                                             tvdc_policy_name(priv->policy),
                                             tvdc_policy_version(priv->policy));
         g_free(why);
-        VIR_ERROR(_("tvdc: the new policy file was refused: %s"), priv->reloadError);
+        VIR_ERROR(_("tvdc: the new policy file was refused: %1$s"), priv->reloadError);
         detail = priv->reloadError;
     }
     ignore_value(virTVDCAuditWrite(priv, "policy-reload", NULL, NULL, NULL,
@@ -758,6 +863,7 @@ virTVDCLoadStore(virTVDCRequest *req)
     const char *path = tvdc_config_resource_store(priv->cfg);
     tvdc_error err = { 0 };
     g_autofree char *detail = NULL;
+    g_autofree char *error = NULL;
     virTVDCFileId id;
     tvdc_store *loaded = NULL;
     int rc;
@@ -776,11 +882,10 @@ virTVDCLoadStore(virTVDCRequest *req)
     }
 
     if (err.line)
-        detail = g_strdup_printf("resource store %s:%u:%u: %s", path,
-                                 err.line, err.column, err.message);
+        error = g_strdup_printf("%s:%u:%u: %s", path, err.line, err.column, err.message);
     else
-        detail = g_strdup_printf("resource store %s: %s", path,
-                                 err.message[0] ? err.message : g_strerror(-rc));
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_RESOURCE_STORE, detail);
+        error = g_strdup_printf("%s: %s", path, err.message[0] ? err.message : g_strerror(-rc));
+    detail = g_strdup_printf("resource store %s", error);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_RESOURCE_STORE, error, detail);
     return NULL;   /* permissive: carry on without checking resources */
 }

@@ -138,23 +138,33 @@ virTVDCNetReport(virTVDCRequest *req,
 {
     virTVDCSecurityData *priv = req->priv;
     g_autofree char *detail = NULL;
+    g_autofree char *object = NULL;
     int n;
 
     if (rc == TVDC_PERMIT)
         return;
     if (rc < 0) {
-        detail = g_strdup_printf("network: %s: %s", NULLSTR(iface->what), g_strerror(-rc));
-        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail);
+        g_autofree char *error = g_strdup_printf("%s: %s", NULLSTR(iface->what),
+                                                 g_strerror(-rc));
+
+        detail = g_strdup_printf("network: %s", error);
+        virTVDCDeny(req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, error, detail);
         return;
     }
 
+    if (iface->kind == TVDC_NET_IFACE_TAP)
+        object = g_strdup_printf("tap %s (bridge %s)", NULLSTR(iface->source),
+                                 NULLSTR(iface->bridge));
+    else
+        object = g_strdup(NULLSTR(iface->what));
     if ((n = tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, NULL, 0)) < 0) {
         detail = g_strdup_printf("network: %s", NULLSTR(tvdc_net_rule_to_string(verdict->rule)));
     } else {
         detail = g_new0(char, n + 1);
         tvdc_net_verdict_format(priv->policy, req->label, iface, verdict, detail, n + 1);
     }
-    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_net_rule_to_string(verdict->rule), detail);
+    virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_net_rule_to_string(verdict->rule),
+                object, detail);
 }
 
 
@@ -199,6 +209,7 @@ virTVDCEnsureNets(virTVDCRequest *req,
     virTVDCSecurityData *priv = req->priv;
     tvdc_error err = { 0 };
     g_autofree char *detail = NULL;
+    const char *error = NULL;
     int64_t host;
     int rc;
 
@@ -206,18 +217,20 @@ virTVDCEnsureNets(virTVDCRequest *req,
         return;
 
     if (priv->netError) {
-        detail = g_strdup_printf("network: cannot set up the TVD bridges: %s", priv->netError);
+        error = priv->netError;
+        detail = g_strdup_printf("network: cannot set up the TVD bridges: %s", error);
     } else if ((host = tvdc_find_host(priv->policy, priv->hostName)) < 0) {
         return;   /* denied by the host check */
     } else if ((rc = tvdc_net_ensure(priv->policy, host, &priv->net,
                                      (const void *) types->data, types->len, &err)) < 0) {
+        error = err.message[0] ? err.message : g_strerror(-rc);
         detail = g_strdup_printf("network: cannot set up the TVD bridges on host %s: %s",
-                                 priv->hostName, err.message[0] ? err.message : g_strerror(-rc));
+                                 priv->hostName, error);
     } else {
         return;
     }
 
-    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_NETWORK_SETUP, detail);
+    virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_NETWORK_SETUP, error, detail);
 }
 
 
@@ -238,10 +251,13 @@ virTVDCCheckTap(virTVDCRequest *req,
     int rc;
 
     if ((rc = tvdc_net_type_of_tap_fd(priv->policy, fd, &type, tap, bridge, &err)) < 0) {
+        const char *error = err.message[0] ? err.message : g_strerror(-rc);
+        g_autofree char *object = g_strdup_printf("tap %s (%s)", tap[0] ? tap : "?", error);
+
         if (!req->label && (rc == -ENOENT || rc == -ENOLINK))
             return;
-        detail = g_strdup_printf("network: %s", err.message[0] ? err.message : g_strerror(-rc));
-        virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NETWORK_PORT, detail);
+        detail = g_strdup_printf("network: %s", error);
+        virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_NETWORK_PORT, object, detail);
         return;
     }
 

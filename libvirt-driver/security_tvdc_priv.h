@@ -127,6 +127,14 @@ struct _virTVDCRequest {
 
 /* security_tvdc.c: the report of a request */
 
+void virTVDCDeny(virTVDCRequest *req, int code, const char *rule, const char *object,
+                 const char *detail);
+
+virDomainTPMDef *virTVDCEmulatorTPM(const virDomainDef *def);
+
+
+/* security_tvdc_conf.c: audit records, configuration, policy, reservations, status */
+
 void virTVDCAuditLibvirtRecord(int virtType, const char *op, const char *vmName, const char *uuid,
                                const char *label, const char *decision, const char *rule,
                                const char *detail, bool success);
@@ -135,12 +143,7 @@ int virTVDCAuditWrite(virTVDCSecurityData *priv, const char *op, const char *vmN
                       const char *uuid, const char *label, const char *decision, const char *rule,
                       const char *detail);
 
-void virTVDCDeny(virTVDCRequest *req, int code, const char *rule, const char *detail);
-
-virDomainTPMDef *virTVDCEmulatorTPM(const virDomainDef *def);
-
-
-/* security_tvdc_conf.c: configuration, policy, reservations, status */
+char *virTVDCLabelTypes(const tvdc_policy *policy, const char *label);
 
 void virTVDCWriteStatus(virTVDCSecurityData *priv);
 
@@ -189,7 +192,7 @@ bool virTVDCNVRAMFresh(const virDomainDef *def);
 void virTVDCCheckNVRAM(virTVDCRequest *req, bool fresh);
 
 char *virTVDCImageTargetDenial(virTVDCRequest *req, const char *path, const char *realPath,
-                               const struct stat *sb, const char **rule);
+                               const struct stat *sb, const char **rule, char **object);
 
 void virTVDCOwnLogsRecord(virTVDCRequest *req, GPtrArray *resources);
 

@@ -44,6 +44,7 @@ virTVDCResourceFree(void *opaque)
     g_free(res->key);
     g_free(res->parentKey);
     g_free(res->problem);
+    g_free(res->object);
     g_free(res);
 }
 
@@ -167,6 +168,7 @@ virTVDCResourceAdd(virTVDCUse *use,
     if ((rc = tvdc_resource_canonicalize(name, &key)) < 0) {
         res->problem = g_strdup_printf("cannot resolve '%s': %s",
                                        name, g_strerror(-rc));
+        res->object = g_strdup_printf("%s (%s)", what, NULLSTR(name));
         res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
     } else {
         res->key = g_strdup(key);
@@ -175,6 +177,20 @@ virTVDCResourceAdd(virTVDCUse *use,
     if (name && *name == '/')
         virTVDCUseDecided(use, name);
     g_ptr_array_add(use->list, res);
+}
+
+
+/* A resource in a message: "disk 'vda' (/x.img, label underwriting)", with
+ * its label when it has one; a refusal: what it names (res->object). */
+char *
+virTVDCResourceObject(const virTVDCResource *res,
+                      const char *label)
+{
+    if (res->problem)
+        return g_strdup(NULLSTR(res->object ? res->object : res->what));
+    if (label)
+        return g_strdup_printf("%s (%s, label %s)", res->what, NULLSTR(res->key), label);
+    return g_strdup_printf("%s (%s)", res->what, NULLSTR(res->key));
 }
 
 
@@ -199,20 +215,23 @@ virTVDCUseFile(virTVDCUse *use,
 
 
 /* Something tvdc refuses for a labeled domain.  The problem is part of
- * the audit record: plain English, not translated. */
+ * the audit record: plain English, not translated; object is what the
+ * message names ("<launchSecurity>", a program; NULL: what). */
 static void
 virTVDCUseRefuse(virTVDCUse *use,
                  const char *rule,
                  const char *path,
                  const char *what,
+                 const char *object,
                  const char *fmt,
-                 ...) G_GNUC_PRINTF(5, 6);
+                 ...) G_GNUC_PRINTF(6, 7);
 
 static void
 virTVDCUseRefuse(virTVDCUse *use,
                  const char *rule,
                  const char *path,
                  const char *what,
+                 const char *object,
                  const char *fmt,
                  ...)
 {
@@ -223,15 +242,20 @@ virTVDCUseRefuse(virTVDCUse *use,
     res->problem = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     res->what = g_strdup(what);
+    res->object = g_strdup(object ? object : what);
     res->rule = rule;
     virTVDCUseDecided(use, path);
     g_ptr_array_add(use->list, res);
 }
 
 
-/* A resource tvdc cannot label (the old name, for the collectors below). */
-#define virTVDCResourceUnsupported(use, what, ...) \
-    virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, what, __VA_ARGS__)
+/* A resource tvdc cannot label: what, of kind (its type, its source). */
+#define virTVDCResourceUnsupported(use, what, kind, ...) \
+    do { \
+        g_autofree char *_object = g_strdup_printf("%s (%s)", what, kind); \
+        virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, what, _object, \
+                         __VA_ARGS__); \
+    } while (0)
 
 
 /* The UUID of the domain whose own log path is, or NULL: one record per
@@ -347,6 +371,7 @@ virTVDCUseOutput(virTVDCUse *use,
 
     if (*path != '/') {
         res->problem = g_strdup_printf("file '%s' is not an absolute path", path);
+        res->object = g_strdup_printf("%s (%s)", what, path);
         res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
         return;
     }
@@ -356,6 +381,7 @@ virTVDCUseOutput(virTVDCUse *use,
     if ((rc = tvdc_resource_canonicalize(dir, &key)) < 0) {
         res->problem = g_strdup_printf("cannot resolve the directory of '%s': %s",
                                        path, g_strerror(-rc));
+        res->object = g_strdup_printf("%s (%s)", what, path);
         res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
         return;
     }
@@ -367,6 +393,7 @@ virTVDCUseOutput(virTVDCUse *use,
     } else if ((rc = tvdc_resource_canonicalize(path, &key)) < 0) {
         res->problem = g_strdup_printf("'%s' is not a regular file tvdc can label: %s",
                                        path, g_strerror(-rc));
+        res->object = g_strdup_printf("%s (%s)", what, path);
         res->rule = TVDC_RULE_STR_UNSUPPORTED_RESOURCE;
     } else {
         res->key = g_strdup(key);
@@ -403,7 +430,7 @@ virTVDCUseProgram(virTVDCUse *use,
     if (!ok) {
         g_autofree char *list = g_strjoinv(", ", (char **) allowed);
 
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, path, what,
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, path, what, path,
                          "program '%s' is not one tvdc allows (%s)", path, list);
     }
 }
@@ -471,15 +498,15 @@ virTVDCRefuseChardev(virTVDCUse *use,
 {
     if (src->type == VIR_DOMAIN_CHR_TYPE_PIPE) {
         virTVDCUseDecided(use, src->data.file.path);
-        virTVDCResourceUnsupported(use, what,
+        virTVDCResourceUnsupported(use, what, "pipe",
                                    "pipe character devices cannot be labeled; "
                                    "use a labeled UNIX socket");
     } else if (src->type == VIR_DOMAIN_CHR_TYPE_NMDM) {
         virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, src->data.nmdm.master,
-                         what, "nmdm character devices cannot be labeled");
+                         what, NULL, "nmdm character devices cannot be labeled");
         virTVDCUseDecided(use, src->data.nmdm.slave);
     } else {
-        virTVDCResourceUnsupported(use, what,
+        virTVDCResourceUnsupported(use, what, NULLSTR(virDomainChrTypeToString(src->type)),
                                    "a %s character device is a channel tvdc cannot "
                                    "label; use a labeled UNIX socket",
                                    virDomainChrTypeToString(src->type));
@@ -540,7 +567,7 @@ virTVDCCollectChardevSource(virTVDCUse *use,
 
     case VIR_DOMAIN_CHR_TYPE_LAST:
     default:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what,
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what, NULL,
                          "character device type %d is not one tvdc knows", src->type);
         return;
     }
@@ -597,13 +624,16 @@ virTVDCCollectStorageSource(virTVDCUse *use,
         if (n->hosts && n->nhosts > 0 && n->hosts[0].socket)
             virTVDCUseDecided(use, n->hosts[0].socket);
         virTVDCResourceUnsupported(use, what,
+                                   NULLSTR(virStorageNetProtocolTypeToString(n->protocol)),
                                    "network storage (%s) cannot be labeled; "
                                    "use a file or block device",
                                    NULLSTR(virStorageNetProtocolTypeToString(n->protocol)));
         return;
 
     case VIR_STORAGE_TYPE_VOLUME:
-        virTVDCResourceUnsupported(use, what,
+        key = g_strdup_printf("volume %s/%s", n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
+                              n->srcpool ? NULLSTR(n->srcpool->volume) : "?");
+        virTVDCResourceUnsupported(use, what, key,
                                    "storage volume '%s/%s' cannot be labeled; "
                                    "give the path of the volume",
                                    n->srcpool ? NULLSTR(n->srcpool->pool) : "?",
@@ -613,7 +643,7 @@ virTVDCCollectStorageSource(virTVDCUse *use,
     case VIR_STORAGE_TYPE_NONE:
     case VIR_STORAGE_TYPE_LAST:
     default:
-        virTVDCResourceUnsupported(use, what,
+        virTVDCResourceUnsupported(use, what, NULLSTR(virStorageTypeToString(n->type)),
                                    "storage type '%s' cannot be labeled",
                                    NULLSTR(virStorageTypeToString(n->type)));
         return;
@@ -673,7 +703,7 @@ virTVDCCollectHostdev(virTVDCUse *use,
     g_autofree char *what = NULL;
 
     if (dev->mode != VIR_DOMAIN_HOSTDEV_MODE_SUBSYS) {
-        virTVDCResourceUnsupported(use, "hostdev",
+        virTVDCResourceUnsupported(use, "hostdev", "capabilities",
                                    "host devices in capabilities mode cannot be labeled");
         return;
     }
@@ -685,10 +715,14 @@ virTVDCCollectHostdev(virTVDCUse *use,
 
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_USB:
         if (!subsys->u.usb.vendor || !subsys->u.usb.product) {
-            virTVDCResourceUnsupported(use, "USB hostdev",
-                                       "USB device at bus %u device %u: tvdc labels USB "
-                                       "devices by vendor and product, give both",
-                                       subsys->u.usb.bus, subsys->u.usb.device);
+            g_autofree char *object = g_strdup_printf("USB hostdev (bus %u device %u)",
+                                                      subsys->u.usb.bus,
+                                                      subsys->u.usb.device);
+
+            virTVDCUseRefuse(use, TVDC_RULE_STR_UNSUPPORTED_RESOURCE, NULL, "USB hostdev",
+                             object, "USB device at bus %u device %u: tvdc labels USB "
+                             "devices by vendor and product, give both",
+                             subsys->u.usb.bus, subsys->u.usb.device);
             return;
         }
         key = g_strdup_printf("usb:%04x:%04x", subsys->u.usb.vendor, subsys->u.usb.product);
@@ -702,7 +736,9 @@ virTVDCCollectHostdev(virTVDCUse *use,
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_SCSI_HOST:
     case VIR_DOMAIN_HOSTDEV_SUBSYS_TYPE_LAST:
     default:
-        virTVDCResourceUnsupported(use, "hostdev", "%s host devices cannot be labeled",
+        virTVDCResourceUnsupported(use, "hostdev",
+                                   NULLSTR(virDomainHostdevSubsysTypeToString(subsys->type)),
+                                   "%s host devices cannot be labeled",
                                    NULLSTR(virDomainHostdevSubsysTypeToString(subsys->type)));
         return;
     }
@@ -748,7 +784,8 @@ virTVDCCollectFS(virTVDCUse *use,
     default:
         if (fs->src)
             virTVDCUseDecided(use, fs->src->path);
-        virTVDCResourceUnsupported(use, what, "filesystems of type '%s' cannot be labeled",
+        virTVDCResourceUnsupported(use, what, NULLSTR(virDomainFSTypeToString(fs->type)),
+                                   "filesystems of type '%s' cannot be labeled",
                                    NULLSTR(virDomainFSTypeToString(fs->type)));
         return;
     }
@@ -787,26 +824,41 @@ virTVDCCollectNet(virTVDCUse *use,
     }
     virTVDCCollectRom(use, what, &net->info);
 
-    if (net->script)
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->script, what,
+    if (net->script) {
+        g_autofree char *object = g_strdup_printf("%s <script path='%s'>", what, net->script);
+
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->script, what, object,
                          "element <script> is not allowed for labeled domains "
                          "(libvirt would run '%s')", net->script);
-    if (net->downscript)
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->downscript, what,
+    }
+    if (net->downscript) {
+        g_autofree char *object = g_strdup_printf("%s <downscript path='%s'>",
+                                                  what, net->downscript);
+
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->downscript, what, object,
                          "element <downscript> is not allowed for labeled domains "
                          "(libvirt would run '%s')", net->downscript);
-    if (net->backend.tap && STRNEQ(net->backend.tap, "/dev/net/tun"))
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->backend.tap, what,
+    }
+    if (net->backend.tap && STRNEQ(net->backend.tap, "/dev/net/tun")) {
+        g_autofree char *object = g_strdup_printf("%s <backend tap='%s'>",
+                                                  what, net->backend.tap);
+
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->backend.tap, what, object,
                          "element <backend tap='%s'> is not allowed for labeled domains "
                          "(only /dev/net/tun)", net->backend.tap);
-    else
+    } else {
         virTVDCUseDecided(use, net->backend.tap);
-    if (net->backend.vhost && STRNEQ(net->backend.vhost, "/dev/vhost-net"))
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->backend.vhost, what,
+    }
+    if (net->backend.vhost && STRNEQ(net->backend.vhost, "/dev/vhost-net")) {
+        g_autofree char *object = g_strdup_printf("%s <backend vhost='%s'>",
+                                                  what, net->backend.vhost);
+
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, net->backend.vhost, what, object,
                          "element <backend vhost='%s'> is not allowed for labeled domains "
                          "(only /dev/vhost-net)", net->backend.vhost);
-    else
+    } else {
         virTVDCUseDecided(use, net->backend.vhost);
+    }
 }
 
 
@@ -827,6 +879,9 @@ static void
 virTVDCCollectInput(virTVDCUse *use,
                     const virDomainInputDef *input)
 {
+    const char *type = NULLSTR(virDomainInputTypeToString(input->type));
+    g_autofree char *object = g_strdup_printf("<input type='%s'>", type);
+
     switch ((virDomainInputType) input->type) {
     case VIR_DOMAIN_INPUT_TYPE_MOUSE:
     case VIR_DOMAIN_INPUT_TYPE_TABLET:
@@ -836,11 +891,9 @@ virTVDCCollectInput(virTVDCUse *use,
     case VIR_DOMAIN_INPUT_TYPE_EVDEV:
     case VIR_DOMAIN_INPUT_TYPE_LAST:
     default:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, input->source.evdev, "input",
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, input->source.evdev, "input", object,
                          "element <input type='%s'> is not allowed for labeled domains "
-                         "(host input device '%s')",
-                         NULLSTR(virDomainInputTypeToString(input->type)),
-                         NULLSTR(input->source.evdev));
+                         "(host input device '%s')", type, NULLSTR(input->source.evdev));
         return;
     }
 }
@@ -869,7 +922,7 @@ virTVDCCollectRNG(virTVDCUse *use,
         return;
     case VIR_DOMAIN_RNG_BACKEND_LAST:
     default:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what,
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what, NULL,
                          "rng backend %d is not one tvdc knows", rng->backend);
         return;
     }
@@ -880,6 +933,9 @@ static void
 virTVDCCollectSmartcard(virTVDCUse *use,
                         const virDomainSmartcardDef *card)
 {
+    const char *mode = NULLSTR(virDomainSmartcardTypeToString(card->type));
+    g_autofree char *object = g_strdup_printf("<smartcard mode='%s'>", mode);
+
     switch ((virDomainSmartcardType) card->type) {
     case VIR_DOMAIN_SMARTCARD_TYPE_PASSTHROUGH:
         virTVDCCollectChardev(use, "smartcard", card->data.passthru);
@@ -891,10 +947,9 @@ virTVDCCollectSmartcard(virTVDCUse *use,
         virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT,
                          card->type == VIR_DOMAIN_SMARTCARD_TYPE_HOST_CERTIFICATES ?
                          card->data.cert.database : NULL,
-                         "smartcard",
+                         "smartcard", object,
                          "element <smartcard mode='%s'> is not allowed for labeled domains "
-                         "(the host's smartcard readers and certificates)",
-                         NULLSTR(virDomainSmartcardTypeToString(card->type)));
+                         "(the host's smartcard readers and certificates)", mode);
         return;
     }
 }
@@ -905,6 +960,7 @@ virTVDCCollectTPM(virTVDCUse *use,
                   const virDomainTPMDef *tpm)
 {
     const virDomainChrSourceDef *src = NULL;
+    g_autofree char *object = NULL;
 
     switch ((virDomainTPMBackendType) tpm->type) {
     case VIR_DOMAIN_TPM_TYPE_EMULATOR:
@@ -922,13 +978,17 @@ virTVDCCollectTPM(virTVDCUse *use,
             virTVDCUseSocket(use, "tpm external", src->data.nix.path);
         else
             virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "tpm",
+                             "<tpm><backend type='external'>",
                              "an external TPM must be a UNIX socket");
         return;
     case VIR_DOMAIN_TPM_TYPE_PASSTHROUGH:
     case VIR_DOMAIN_TPM_TYPE_LAST:
     default:
         src = tpm->data.passthrough.source;
+        object = g_strdup_printf("<tpm><backend type='%s'>",
+                                 NULLSTR(virDomainTPMBackendTypeToString(tpm->type)));
         virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, src ? src->data.file.path : NULL, "tpm",
+                         object,
                          "element <tpm><backend type='%s'> is not allowed for labeled "
                          "domains (the host's TPM)",
                          NULLSTR(virDomainTPMBackendTypeToString(tpm->type)));
@@ -943,6 +1003,7 @@ virTVDCCollectGraphics(virTVDCUse *use,
 {
     const char *type = NULLSTR(virDomainGraphicsTypeToString(gr->type));
     const char *rendernode = NULL;
+    g_autofree char *object = NULL;
     size_t i;
 
     for (i = 0; i < gr->nListens; i++) {
@@ -973,16 +1034,19 @@ virTVDCCollectGraphics(virTVDCUse *use,
     default:
         if (gr->type == VIR_DOMAIN_GRAPHICS_TYPE_SDL)
             virTVDCUseDecided(use, gr->data.sdl.xauth);
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "graphics",
+        object = g_strdup_printf("<graphics type='%s'>", type);
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "graphics", object,
                          "element <graphics type='%s'> is not allowed for labeled domains "
                          "(only vnc, spice and egl-headless)", type);
         return;
     }
 
-    if (rendernode)
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, rendernode, "graphics",
+    if (rendernode) {
+        object = g_strdup_printf("<graphics type='%s'><gl rendernode='%s'>", type, rendernode);
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, rendernode, "graphics", object,
                          "element <graphics type='%s'><gl rendernode='%s'> is not allowed "
                          "for labeled domains (a host GPU device)", type, rendernode);
+    }
 }
 
 
@@ -991,6 +1055,8 @@ virTVDCCollectAudio(virTVDCUse *use,
                     const virDomainAudioDef *audio)
 {
     g_autofree char *what = g_strdup_printf("audio %d", audio->id);
+    const char *type = NULLSTR(virDomainAudioTypeTypeToString(audio->type));
+    g_autofree char *object = g_strdup_printf("<audio id='%d' type='%s'>", audio->id, type);
 
     switch ((virDomainAudioType) audio->type) {
     case VIR_DOMAIN_AUDIO_TYPE_NONE:
@@ -1008,10 +1074,9 @@ virTVDCCollectAudio(virTVDCUse *use,
     case VIR_DOMAIN_AUDIO_TYPE_DBUS:
     case VIR_DOMAIN_AUDIO_TYPE_LAST:
     default:
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what,
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, what, object,
                          "element <audio type='%s'> is not allowed for labeled domains "
-                         "(the host's sound system; only none, spice and file)",
-                         NULLSTR(virDomainAudioTypeTypeToString(audio->type)));
+                         "(the host's sound system; only none, spice and file)", type);
         return;
     }
 }
@@ -1035,7 +1100,7 @@ virTVDCCollectOS(virTVDCUse *use,
     /* (<bootloader> is refused by the XML walk: not a child of <domain> tvdc
      * knows) */
     if (def->os.init)
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, def->os.init, "os",
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, def->os.init, "os", "<os><init>",
                          "element <init> is not allowed for labeled domains");
 
     if (loader) {
@@ -1092,17 +1157,19 @@ virTVDCRefuseDevice(virTVDCUse *use,
 {
     if (dev->type == VIR_DOMAIN_DEVICE_VIDEO)
         virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "video",
+                         "<video><driver name='vhostuser'>",
                          "element <video><driver name='vhostuser'> is not allowed "
                          "for labeled domains (an external GPU process)");
     else if (dev->type == VIR_DOMAIN_DEVICE_LEASE)
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, dev->data.lease->path, "lease",
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, dev->data.lease->path, "lease", "<lease>",
                          "element <lease> is not allowed for labeled domains");
     else if (dev->type == VIR_DOMAIN_DEVICE_VSOCK)
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "vsock",
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "vsock", "<vsock>",
                          "element <vsock> is not allowed for labeled domains "
                          "(a channel to host processes tvdc cannot label)");
     else
         virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, "device",
+                         NULLSTR(virDomainDeviceTypeToString(dev->type)),
                          "device kind '%s' is not allowed for labeled domains",
                          NULLSTR(virDomainDeviceTypeToString(dev->type)));
 }
@@ -1216,19 +1283,23 @@ virTVDCWalkValue(virTVDCUse *use,
 {
     bool pathAttr = attr && (STREQ(attr, "file") || STREQ(attr, "path") ||
                              STREQ(attr, "socket") || STREQ(attr, "dir"));
+    g_autofree char *object = NULL;
 
     if (!value || (*value != '/' && !pathAttr) ||
         g_hash_table_contains(use->paths, value))
         return;
 
-    if (attr)
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, value, NULL,
+    if (attr) {
+        object = g_strdup_printf("<%s> %s='%s'", path, attr, value);
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, value, NULL, object,
                          "element <%s> attribute %s='%s' is a host path tvdc does not "
                          "decide; not allowed for labeled domains", path, attr, value);
-    else
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, value, NULL,
+    } else {
+        object = g_strdup_printf("<%s> '%s'", path, value);
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, value, NULL, object,
                          "element <%s> names host path '%s', which tvdc does not decide; "
                          "not allowed for labeled domains", path, value);
+    }
 }
 
 
@@ -1255,8 +1326,10 @@ virTVDCWalkNode(virTVDCUse *use,
 
         if ((node->ns && node->ns->prefix) ||
             !g_strv_contains(known, (const char *) node->name)) {
+            g_autofree char *object = g_strdup_printf("<%s>", path);
+
             use->foreign |= node->ns && node->ns->prefix;
-            virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, NULL,
+            virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, NULL, object,
                              "element <%s> is not allowed for labeled domains", path);
             return;
         }
@@ -1300,7 +1373,7 @@ virTVDCWalkXML(virTVDCUse *use)
         !(doc = xmlReadMemory(xml, strlen(xml), "domain.xml", NULL,
                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ||
         !(root = xmlDocGetRootElement(doc))) {
-        virTVDCUseRefuse(use, TVDC_RULE_STR_INTERNAL, NULL, NULL,
+        virTVDCUseRefuse(use, TVDC_RULE_STR_INTERNAL, NULL, NULL, virGetLastErrorMessage(),
                          "cannot format the definition to check it: %s",
                          virGetLastErrorMessage());
         virResetLastError();
@@ -1315,7 +1388,10 @@ virTVDCWalkXML(virTVDCUse *use)
     /* passthrough elements of the hypervisor's namespace
      * (<qemu:commandline>, <qemu:override>, ...) that were not formatted */
     if (use->def->namespaceData && !use->foreign) {
-        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, NULL,
+        g_autofree char *object = g_strdup_printf("<%s:commandline>",
+                                                  NULLSTR(use->def->ns.prefix));
+
+        virTVDCUseRefuse(use, TVDC_RULE_STR_ELEMENT, NULL, NULL, object,
                          "elements of namespace '%s' (<%s:commandline>, ...) are not "
                          "allowed for labeled domains",
                          NULLSTR(use->def->ns.prefix), NULLSTR(use->def->ns.prefix));
@@ -1336,7 +1412,7 @@ virTVDCCollectOwnLog(virTVDCUse *use)
 
     virUUIDFormat(use->def->uuid, uuid);
     if (owner && STRNEQ(owner, uuid))
-        virTVDCUseRefuse(use, TVDC_RULE_STR_PRIVATE_LOG, NULL, "log",
+        virTVDCUseRefuse(use, TVDC_RULE_STR_PRIVATE_LOG, NULL, "log", path,
                          "libvirt's log of this VM, %s, is the console log of VM %s; "
                          "remove it to start this VM", path, owner);
 }

@@ -67,10 +67,13 @@ struct _virTVDCResource {
                                 * counts when the file has none */
     char *problem;             /* why it is refused, NULL if it can be checked */
     const char *rule;          /* and the rule of that refusal */
+    char *object;              /* and what its message names: "<launchSecurity>" */
     bool privateLog;           /* key is the domain's own log (virTVDCIsPrivateLog) */
 };
 
 void virTVDCResourceFree(void *opaque);
+
+char *virTVDCResourceObject(const virTVDCResource *res, const char *label);
 
 /* What a domain, or one device, uses: lists of virTVDCResource, each a
  * resource to decide by the sharing rule or a refusal (problem set). */

@@ -30,7 +30,7 @@ channel_xml() {     # channel_xml SOCKET
 }
 
 # define_denied DESC VM LABEL DEVICES DETAIL [SUBJECT]: define is refused
-# with "tvdc: deny: VM 'VM' (SUBJECT): DETAIL" and VM is not defined
+# with DETAIL (expect_deny "VM 'VM' (SUBJECT): DETAIL") and VM is not defined
 # afterwards.  SUBJECT defaults to the market-analysis label and its types.
 define_denied() {
     local desc=$1 vm=$2 label=$3 devices=$4 detail=$5 subject=${6:-$VM_DESC}

@@ -319,7 +319,7 @@ images() {
 # --- UNIX sockets a domain's memory or disks would be sent to, and an -----
 # --- emulator given to an API ----------------------------------------------
 sockets() {
-    local pid sock err marker
+    local pid sock detail before marker
     # (after migration: its records on host-b there are about --xml only)
     on "$H" virsh start ma-m >/dev/null || bail "start ma-m again on $H"
     pid=$(qemu_pid "$H" ma-m)
@@ -330,9 +330,14 @@ sockets() {
     label "$H" "socket:$sock" underwriting
     label host-b "socket:$sock" underwriting
 
+    detail="save: target $sock has label underwriting, which shares no type with label market-analysis; libvirt would send the VM's data there"
+    # refused by the destination (its listening socket) or by the source
+    before="$(deny_count "$H" ma-m)/$(deny_count host-b ma-m)"
     run migrate "$H" ma-m host-b --migrateuri "unix://$sock"
-    err=$(grep '^error:' <<<"$ERR" | tail -1)
-    if (( RC != 0 )) && grep -qF "$(deny_text "VM 'ma-m' ($MA): save: target $sock has label underwriting, which shares no type with label market-analysis; libvirt would send the VM's data there")" <<<"$err"; then
+    if (( RC != 0 )) && deny_line "error: $(deny_msg ma-m market-analysis)" "$ERR" &&
+        [[ "$(deny_count "$H" ma-m)/$(deny_count host-b ma-m)" != "$before" ]] &&
+        { deny_audited host-b ma-m market-analysis "$detail" ||
+          deny_audited "$H" ma-m market-analysis "$detail"; } >/dev/null; then
         pass "migrate --migrateuri unix:// onto an underwriting socket is refused"
     else
         fail "migrate --migrateuri unix:// onto an underwriting socket is refused" "got (exit $RC):" "$ERR"
@@ -355,7 +360,10 @@ sockets() {
     chmod +x "$WORK/fake-qemu"
     run on "$H" virsh domcapabilities --emulatorbin "$WORK/fake-qemu" --virttype qemu
     if (( RC != 0 )) &&
-        grep -qF "$(deny_text "emulator: program '$WORK/fake-qemu' is not one tvdc allows")" <<<"$ERR"; then
+        deny_line "error: unsupported configuration: tvdc: emulator $WORK/fake-qemu " "$ERR" &&
+        [[ $(audit "$H" '[.[] | select(.vm_name == null and .decision == "deny")] | last |
+                         .detail | startswith($d)' \
+                   --arg d "emulator: program '$WORK/fake-qemu' is not one tvdc allows") == true ]]; then
         pass "domcapabilities --emulatorbin of another program is refused"
     else
         fail "domcapabilities --emulatorbin of another program is refused" "got (exit $RC):" "$ERR"

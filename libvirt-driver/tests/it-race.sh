@@ -55,7 +55,7 @@ race() {
 
 main() {
     local dir r both=0 none=0 badmsg=0 overlap=0 ma_wins=0 su_wins=0 detail=() run rc_ma rc_su
-    local t0a t1a t0b t1b n
+    local t0a t1a t0b t1b n su_detail="" ma_detail=""
 
     it_setup
     box_up --hosts 1 --policy "$BANK"
@@ -77,14 +77,14 @@ main() {
             ma-r)
                 ma_wins=$((ma_wins + 1))
                 if [[ $rc_ma != 0 || $rc_su == 0 ]] ||
-                    ! grep -qxF "error: $(deny_msg "$COLLOCATION_SU")" "$dir/$r/su-r.err"; then
+                    ! deny_line "error: $(deny_msg su-r underwriting)" "$(<"$dir/$r/su-r.err")"; then
                     badmsg=$((badmsg + 1))
                     detail+=("round $r: ma-r runs (rc $rc_ma), su-r rc $rc_su: $(<"$dir/$r/su-r.err")")
                 fi ;;
             su-r)
                 su_wins=$((su_wins + 1))
                 if [[ $rc_su != 0 || $rc_ma == 0 ]] ||
-                    ! grep -qxF "error: $(deny_msg "$COLLOCATION_MA")" "$dir/$r/ma-r.err"; then
+                    ! deny_line "error: $(deny_msg ma-r market-analysis)" "$(<"$dir/$r/ma-r.err")"; then
                     badmsg=$((badmsg + 1))
                     detail+=("round $r: su-r runs (rc $rc_su), ma-r rc $rc_ma: $(<"$dir/$r/ma-r.err")")
                 fi ;;
@@ -115,6 +115,13 @@ main() {
     check_eq "audit: one permit and one conflict denial per round" \
         "{\"permit\":$ROUNDS,\"deny\":$ROUNDS}" \
         "$(audit "$H" '[.[] | select(.operation == "start")] | {permit: map(select(.decision == "permit")) | length, deny: map(select(.decision == "deny" and .rule == "conflict")) | length}')"
+    deny_parse "$COLLOCATION_SU" && su_detail=$DENY_DETAIL
+    deny_parse "$COLLOCATION_MA" && ma_detail=$DENY_DETAIL
+    check_eq "audit: every refusal of the loser names the conflict (ma-r won $ma_wins, su-r $su_wins)" \
+        "$ma_wins $su_wins" \
+        "$(audit "$H" '[.[] | select(.operation == "start" and .decision == "deny")] |
+            "\(map(select(.vm_name == "su-r" and .label == "underwriting" and .detail == $su)) | length) \(map(select(.vm_name == "ma-r" and .label == "market-analysis" and .detail == $ma)) | length)"' \
+            --arg su "$su_detail" --arg ma "$ma_detail" | tr -d '"')"
     check_eq "status: no reservation left after the rounds" \
         '{"reservations":0,"active":{}}' "$(status "$H" '{reservations, active: .active_types}')"
 

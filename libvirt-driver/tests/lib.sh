@@ -22,12 +22,19 @@
 #   domain_xml NAME LABEL [DEVICES] [KERNEL] > FILE
 #   define HOST NAME LABEL [DEVICES] [KERNEL]
 #   expect_error DESC MESSAGE CMD...  virsh fails with "error: MESSAGE"
-#   expect_deny DESC DETAIL CMD...    tvdc refuses with DETAIL
-#   deny_msg DETAIL               the whole message of a tvdc refusal (for
-#                                 the checks that match it some other way)
+#   expect_deny DESC "VM 'NAME' (SUBJECT): DETAIL" CMD...
+#                                 tvdc refuses NAME: virsh's error is tvdc's
+#                                 message for NAME, the audit record DETAIL
+#   expect_refusal DESC PREFIX MATCH "VM 'NAME' (SUBJECT): DETAIL" CMD...
+#                                 the same, for another error code or a
+#                                 DETAIL that is a regular expression
+#   deny_line, deny_msg, deny_count, deny_audited
+#                                 the two halves of a refusal (for the
+#                                 checks that match it some other way)
 #   expect_state DESC HOST VM STATE   virsh domstate
-#   audit HOST JQ-FILTER          the audit records of HOST selected by a jq
-#                                 filter over the array (tvdc audit --json)
+#   audit HOST JQ-FILTER [JQ-ARGS...]  the audit records of HOST selected by
+#                                 a jq filter over the array (tvdc audit
+#                                 --json)
 #   status HOST JQ-FILTER         HOST's tvdc status --json through jq
 #   sum FILE, holders PATH, qemu_pid HOST VM   a file's checksum, who holds it
 #                                 open, a VM's QEMU pid (outcome checks)
@@ -354,30 +361,131 @@ expect_error() {
     fi
 }
 
-# deny_text DETAIL: how tvdc words a refusal.  Every check of a refusal's
-# wording goes through it (deny_msg, has_deny, expect_deny), so that a new
-# wording is one edit here.
+# A refusal by tvdc is checked in two halves.  virsh says it in one line,
+# tvdc's message for the rule (translatable: only its start, which names
+# the domain and its label, is matched here), after libvirt's prefix for
+# the error code:
+#   error: unsupported configuration: tvdc: domain 'NAME' (label X) may not use ...
+# and the English detail, which names every reason, is in the tvdc audit
+# record of the host that refused it.  Expectations are written
+# "VM 'NAME' (SUBJECT): DETAIL", SUBJECT as the log line says it ("label X,
+# types Y", "label X" or "unlabeled").  Every check of a refusal goes
+# through these helpers, so that a new wording is one edit here.
+
+# deny_text NAME LABEL: how tvdc's message of a refusal of domain NAME with
+# label LABEL ("": unlabeled) starts
 deny_text() {
-    printf 'tvdc: deny: %s\n' "$1"
+    if [[ -n $2 ]]; then
+        printf "tvdc: domain '%s' (label %s) \n" "$1" "$2"
+    else
+        printf "tvdc: domain '%s' (unlabeled) \n" "$1"
+    fi
 }
 
-# deny_msg DETAIL: virsh's message (after "error: ") of a refusal reported
-# as VIR_ERR_CONFIG_UNSUPPORTED
+# deny_msg NAME LABEL [PREFIX]: how virsh's message (after "error: ") of a
+# refusal starts: libvirt's PREFIX for the error code (default: "unsupported
+# configuration", VIR_ERR_CONFIG_UNSUPPORTED), then tvdc's message
 deny_msg() {
-    printf 'unsupported configuration: %s\n' "$(deny_text "$1")"
+    printf '%s: %s\n' "${3:-unsupported configuration}" "$(deny_text "$1" "$2")"
 }
 
 # has_deny TEXT: TEXT holds a refusal by tvdc (of any rule)
 has_deny() {
-    grep -qF -- "$(deny_text '')" <<<"$1"
+    grep -qE -- "tvdc: (domain '|emulator )" <<<"$1"
 }
 
-# expect_deny DESC DETAIL CMD...: refused by tvdc with deny_msg DETAIL
+# deny_parse "VM 'NAME' (SUBJECT): DETAIL": DENY_VM, DENY_LABEL (SUBJECT's
+# label, "" when unlabeled) and DENY_DETAIL; 1 when it is not of that form
+deny_parse() {
+    local re="^VM '([^']*)' \\(([^)]*)\\): (.*)\$"
+    [[ $1 =~ $re ]] || return 1
+    DENY_VM=${BASH_REMATCH[1]}
+    DENY_DETAIL=${BASH_REMATCH[3]}
+    DENY_LABEL=""
+    if [[ ${BASH_REMATCH[2]} != unlabeled ]]; then
+        DENY_LABEL=${BASH_REMATCH[2]#label }
+        DENY_LABEL=${DENY_LABEL%%,*}
+    fi
+}
+
+# deny_line START TEXT: TEXT (virsh's stderr) has one error line by tvdc,
+# and it starts with START
+deny_line() {
+    [[ $(grep -c '^error: .*tvdc: ' <<<"$2") == 1 ]] &&
+        awk -v m="$1" 'index($0, m) == 1 { found = 1 } END { exit !found }' <<<"$2"
+}
+
+# deny_count HOST NAME: how many refusals of domain NAME HOST has audited
+deny_count() {
+    audit "$1" '[.[] | select(.vm_name == $vm and .decision == "deny")] | length' \
+        --arg vm "$2"
+}
+
+# deny_audited HOST NAME LABEL DETAIL [re]: HOST's newest audit record of a
+# refusal of domain NAME has label LABEL ("": none) and detail DETAIL (with
+# "re": an extended regular expression the whole detail matches); else
+# prints that record and returns 1
+deny_audited() {
+    local rec
+    rec=$(audit "$1" '[.[] | select(.vm_name == $vm and .decision == "deny")] | last' \
+        --arg vm "$2")
+    if jq -e --arg l "$3" --arg d "$4" --arg m "${5:-}" \
+        '.label == (if $l == "" then null else $l end) and
+         (if $m == "re" then (.detail // "" | test("^(" + $d + ")$")) else .detail == $d end)' <<<"$rec" >/dev/null 2>&1; then
+        return 0
+    fi
+    printf 'newest audited refusal of %s on %s: %s\n' "$2" "$1" "${rec:-none}"
+    return 1
+}
+
+# deny_host CMD...: the host whose audit records a refusal by CMD is in:
+# HOST of "on HOST ..." and "define HOST ...", DST of "migrate SRC VM DST
+# ..." (it-migrate.sh: the destination decides); nothing for other commands
+deny_host() {
+    case $1 in
+        on|define) printf '%s\n' "$2" ;;
+        migrate) printf '%s\n' "$4" ;;
+    esac
+}
+
+# expect_deny DESC "VM 'NAME' (SUBJECT): DETAIL" CMD...: CMD fails, virsh's
+# error is one line "error: unsupported configuration: tvdc: domain 'NAME'
+# (label X) ..." (X from SUBJECT), and CMD's host audited a new refusal of
+# NAME with SUBJECT's label and DETAIL
 expect_deny() {
-    local desc=$1 msg
-    msg=$(deny_msg "$2")
-    shift 2
-    expect_error "$desc" "$msg" "$@"
+    local desc=$1
+    shift
+    expect_refusal "$desc" "" "" "$@"
+}
+
+# expect_refusal DESC PREFIX MATCH "VM 'NAME' (SUBJECT): DETAIL" CMD...: as
+# expect_deny, for a refusal with libvirt's PREFIX ("": as expect_deny; e.g.
+# "operation failed") and DETAIL matched as MATCH says ("": exactly, "re":
+# an extended regular expression the whole detail matches)
+expect_refusal() {
+    local desc=$1 prefix=$2 match=$3 host before=0 msg why=""
+    shift 3
+    deny_parse "$1" || bail "expect_deny: not \"VM 'NAME' (SUBJECT): DETAIL\": $1"
+    shift
+    host=$(deny_host "$@")
+    [[ -z $host ]] || before=$(deny_count "$host" "$DENY_VM")
+    msg="error: $(deny_msg "$DENY_VM" "$DENY_LABEL" "$prefix")"
+    run "$@"
+    if (( RC == 0 )); then
+        fail "$desc" "succeeded: $*" "$OUT"
+        return
+    elif ! deny_line "$msg" "$ERR"; then
+        why="expected one line: $msg..."
+    elif [[ -n $host ]] && (( $(deny_count "$host" "$DENY_VM") <= before )); then
+        why="no new refusal of $DENY_VM audited on $host"
+    elif [[ -n $host ]] &&
+        ! why=$(deny_audited "$host" "$DENY_VM" "$DENY_LABEL" "$DENY_DETAIL" "$match"); then
+        why="expected detail: $DENY_DETAIL"$'\n'"$why"
+    else
+        pass "$desc"
+        return
+    fi
+    fail "$desc" "$why" "got (exit $RC):" "$ERR"
 }
 
 # expect_state DESC HOST VM STATE: virsh domstate (a VM that is not defined
@@ -407,9 +515,10 @@ defined() {         # defined HOST VM: VM is in virsh list --all
     on "$1" virsh list --all --name 2>/dev/null | grep -qxF -- "$2"
 }
 
-# audit HOST JQ-FILTER: the filter applied to HOST's audit records (an array)
+# audit HOST JQ-FILTER [JQ-ARGS...]: the filter applied to HOST's audit
+# records (an array), with jq's other arguments (--arg NAME VALUE)
 audit() {
-    on "$1" tvdc audit --json 2>"$WORK/run/audit-err" | jq -c "$2"
+    on "$1" tvdc audit --json 2>"$WORK/run/audit-err" | jq -c "${@:3}" "$2"
 }
 
 # status HOST JQ-FILTER: HOST's tvdc status --json through the filter (the
