@@ -7,7 +7,7 @@
 # --xml`, with `virsh save-image-define`, or in a managed save with
 # `virsh managedsave-define`; an image without a record (a copy) is
 # refused; a restore is decided like a start (anti-collocation); with the
-# resource store unreadable even a save onto the VM's own image is refused
+# resource store unreadable even a dump onto the VM's own image is refused
 # and the image left as it was.  After
 # every refusal the VM is checked: shut off, its definition unchanged, no
 # reservation, the image still restorable.
@@ -152,20 +152,23 @@ main() {
         "$(domstate "$H" ma-1)|$(vm_status)|$(on "$H" virsh dominfo ma-1 | sed -n 's/^Managed save: *//p')"
 
     # --- a save target whose labels cannot be read --------------------------
-    # Onto its own earlier image a save is permitted; with the resource store
+    # Onto its own earlier image a dump is permitted (a save would be refused
+    # sooner, when libvirt verifies the image's XML); with the resource store
     # unreadable nothing is (fail closed), and the image stays as it was.
     on "$H" virsh save ma-1 "$img" >/dev/null || bail "save ma-1"
     on "$H" virsh restore "$img" >/dev/null || bail "restore ma-1"
     before=$(sum "$img")
     on "$H" cp /etc/tvdc/resources.json /etc/tvdc/resources.json.keep || bail "keep the store"
     on "$H" sh -c 'echo "{" >/etc/tvdc/resources.json' || bail "break the store"
-    expect_fail "unreadable store: ma-1's save onto its own earlier image is refused" \
-        on "$H" virsh save ma-1 "$img"
+    expect_fail "unreadable store: a dump of ma-1 onto its own earlier image is refused" \
+        on "$H" virsh dump ma-1 "$img"
     check_eq "unreadable store: refused by rule resource-store, the image unchanged, ma-1 runs" \
         "\"save deny resource-store\"|$before|running" \
         "$(audit "$H" '[.[] | select(.vm_name == "ma-1")] | last | "\(.operation) \(.decision) \(.rule)"')|$(sum "$img")|$(domstate "$H" ma-1)"
     on "$H" mv /etc/tvdc/resources.json.keep /etc/tvdc/resources.json || bail "restore the store"
-    expect_ok "store back: the save is permitted again" on "$H" virsh save ma-1 "$img"
+    expect_ok "store back: the dump onto its own image is permitted again" \
+        on "$H" virsh dump ma-1 "$img"
+    check "store back: the dump replaced the image" test "$(sum "$img")" != "$before"
 }
 
 main "$@"
