@@ -7,16 +7,19 @@
 # network of another type are refused with tvdc's message, audited, and
 # leave no domain behind.
 #
-# virt-install creates the domain with createXML (the start decision) and
-# then defines it, so a refusal leaves nothing defined.  Its options, and
-# why (virtinst 4.1):
-#   --osinfo detect=off,name=generic  --import of a disk it cannot inspect
-#       needs an OS; generic adds no OS-specific devices
+# virt-install starts the domain with createXML, where tvdc decides, and
+# defines it only then, so a refusal leaves nothing defined.  Its options,
+# and why (virtinst 4.1):
+#   --osinfo detect=off,name=generic  without an OS virtinst 4.1 stops
+#       ("--os-variant/--osinfo OS name is required"); generic adds no
+#       OS-specific devices
 #   --boot kernel=,initrd=,kernel_args=  the box's guest image, labeled with
 #       the policy's label of all types (label_boot), as domain_xml boots it
-#   --graphics none  a headless guest; tvdc permits virt-install's default
-#       devices too (spice, tablet, sound, USB redirection), but the box has
-#       no display
+#   --graphics none  a headless guest.  tvdc permits virt-install's default
+#       devices too (spice graphics, qxl video, USB tablet, sound, the spice
+#       agent channel, USB redirection: checked below), but the box has no
+#       display to show them
+#   --disk path=,format=raw,bus=virtio  lib.sh's labeled image
 #   --serial file,path=  the console log wait_console reads
 #   --network none | network=tvdc-<TYPE>  virt-install's default, network
 #       'default', does not exist on a box host
@@ -33,11 +36,13 @@ SECLABEL_MA="type=static model=tvdc relabel=no <label>market-analysis"
 
 # vinst NAME LABEL DISK [OPTION...]: virt-install on $H of a 96 MiB TCG
 # guest NAME with tvdc label LABEL booting the box image from DISK, its
-# console in the file wait_console reads; OPTIONs are added (--network ...,
-# --dry-run ...).  virt-install's log goes to $WORK/cache.
+# console in the file wait_console reads, no graphics (VINST_GRAPHICS=
+# default: virt-install's default devices); OPTIONs are added (--network
+# ..., --dry-run ...).  virt-install's log goes to $WORK/cache.
 vinst() {
-    local name=$1 label=$2 disk=$3
+    local name=$1 label=$2 disk=$3 graphics=(--graphics none)
     shift 3
+    [[ ${VINST_GRAPHICS:-none} == none ]] || graphics=()
     on "$H" env XDG_CACHE_HOME="$WORK/cache" virt-install \
         --connect qemu:///system --virt-type qemu \
         --name "$name" --memory 96 --vcpus 1 \
@@ -45,7 +50,7 @@ vinst() {
         --seclabel "type=static,model=tvdc,label=$label,relabel=no" \
         --boot "kernel=$KERNEL,initrd=$INITRD,kernel_args=console=ttyS0 quiet" \
         --disk "path=$disk,format=raw,bus=virtio" \
-        --graphics none \
+        "${graphics[@]}" \
         --serial "file,path=/var/log/libvirt/qemu/$name-console.log" \
         --import --noautoconsole "$@"
 }
@@ -105,7 +110,7 @@ expect_vinst_deny() {
 }
 
 main() {
-    local ma ma2 su bad uuid
+    local ma ma2 ma3 su bad uuid
 
     it_setup
     command -v virt-install >/dev/null || bail "virt-install is missing (ci/deps guest)"
@@ -116,6 +121,7 @@ main() {
     ma2=$(disk vi-ma2 "$H" market-analysis)
     su=$(disk vi-su "$H" underwriting)
     bad=$(disk vi-bad "$H" market-analysis)
+    ma3=$(disk vi-dev "$H" market-analysis)
 
     # --- what virt-install writes ---------------------------------------
     run vinst vi-dry market-analysis "$ma" --network none --dry-run --print-xml
@@ -147,6 +153,24 @@ print(r.findtext("os/kernel"), r.findtext("os/initrd"))' <<<"$OUT")"
     check_eq "tvdc status lists vi-ma running with its label, reserved" \
         "market-analysis MA true running" \
         "$(status "$H" '[.domains[] | select(.name == "vi-ma") | "\(.label) \(.types | join(",")) \(.reserved) \(.state)"] | join(",")' | tr -d '"')"
+
+    # --- virt-install's default devices -------------------------------
+    # Without --graphics none virt-install adds a display and what goes
+    # with it (libvirt adds the PS/2 keyboard and mouse); tvdc has no rule
+    # against any of them.
+    VINST_GRAPHICS=default expect_ok "virt-install with its default devices creates vi-dev (market-analysis)" \
+        vinst vi-dev market-analysis "$ma3" --network network=tvdc-MA
+    expect_state "vi-dev is running" "$H" vi-dev running
+    check_eq "vi-dev has virt-install's default devices" \
+        "channel:spicevmc graphics:spice input:keyboard input:mouse input:tablet redirdev:spicevmc redirdev:spicevmc sound:ich6 video:qxl" \
+        "$(on "$H" virsh dumpxml --inactive vi-dev | python3 -c 'import sys, xml.etree.ElementTree as ET
+kinds = ("channel", "graphics", "input", "redirdev", "sound", "video")
+print(" ".join(sorted("%s:%s" % (e.tag, e.get("type") or e.get("model") or e.find("model").get("type"))
+                      for e in ET.parse(sys.stdin).getroot().find("devices") if e.tag in kinds)))')"
+    check_eq "audit: vi-dev's start is permitted" "start|market-analysis|permit|ok" \
+        "$(audit "$H" '[.[] | select(.vm_name == "vi-dev") | [.operation, .label, .decision, .rule] | join("|")] | join(",")' | tr -d '"')"
+    expect_ok "virsh destroy vi-dev" on "$H" virsh destroy vi-dev
+    expect_ok "virsh undefine vi-dev" on "$H" virsh undefine vi-dev
 
     # --- refusals -------------------------------------------------------
     expect_vinst_deny "virt-install with an unknown label is refused by tvdc" \
