@@ -79,8 +79,8 @@ no_domain() {
 
 # expect_vinst_deny DESC "VM 'NAME' (SUBJECT): DETAIL" RULE vinst ARGS...:
 # virt-install fails, its one ERROR line is tvdc's message for NAME (as
-# expect_deny checks virsh's "error:" line), $H audited a new refusal of
-# NAME with SUBJECT's label, DETAIL and RULE, and NAME is not defined
+# expect_deny checks virsh's "error:" line), and $H audited a new refusal
+# of NAME with SUBJECT's label, DETAIL and RULE
 expect_vinst_deny() {
     local desc=$1 rule=$3 before msg why="" got
     deny_parse "$2" || bail "expect_vinst_deny: not \"VM 'NAME' (SUBJECT): DETAIL\": $2"
