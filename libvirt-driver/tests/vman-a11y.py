@@ -106,6 +106,15 @@ def write(path, text):
         f.write(text)
 
 
+def state(a, vm):
+    t = manager(a).child(name="vm-list", roleName="tree table").queryTable()
+    for r in range(t.nRows):
+        for c in t.getAccessibleAt(r, 0):
+            if c.name.split("\n")[0] == vm:
+                return c.name.split("\n")[-1]
+    return None
+
+
 def cmd_list(out, *names):
     a = app()
     wait_for("the VM list with %s" % " ".join(names),
@@ -117,7 +126,12 @@ def cmd_start(vm, out):
     a = app()
     select(a, vm)
     manager(a).child(name="Run", roleName="push button").doActionNamed("click")
-    dlg = wait_for("an error dialog after Run", lambda: alert(a), 60)[0]
+
+    def refused():
+        if state(a, vm) == "Running":
+            die("%s started: no error dialog" % vm)
+        return alert(a)
+    dlg = wait_for("an error dialog after Run", refused, 60)[0]
     # The message is the dialog's first showing label (wrapped by GTK:
     # rejoined into one line); the Details expander holds the traceback.
     labels = [n.text for n in dlg.findChildren(
@@ -125,15 +139,6 @@ def cmd_start(vm, out):
     if not labels:
         die("the error dialog has no text")
     write(out, " ".join(labels[0].split()) + "\n")
-
-
-def state(a, vm):
-    t = manager(a).child(name="vm-list", roleName="tree table").queryTable()
-    for r in range(t.nRows):
-        for c in t.getAccessibleAt(r, 0):
-            if c.name.split("\n")[0] == vm:
-                return c.name.split("\n")[-1]
-    return None
 
 
 def cmd_run(vm):
