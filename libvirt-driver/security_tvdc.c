@@ -235,8 +235,8 @@ static const virTVDCRuleMessage virTVDCRuleMessages[] = {
     { "unknown-label", N_("tvdc: domain '%1$s' (%2$s) is refused: its label is not in policy '%3$s'") },
     { "unknown-host", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': the host is not in the policy") },
     { "host-lacks-type", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': the host lacks a type of the domain's label") },
-    { "self-conflict", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': two types of its label are in one conflict set") },
-    { "conflict", N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': a type of its label conflicts with a domain running there") },
+    { "self-conflict", N_("tvdc: domain '%1$s' (%2$s) may never run: two types of its label are in conflict set '%3$s'") },
+    { "conflict", N_("tvdc: domain '%1$s' (%2$s) may not run next to the running domains of label '%3$s': a type of its label conflicts with theirs") },
     { "unknown-resource-label", N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: its label is not in the policy") },
     { "no-shared-type", N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: its label shares no type with the domain's") },
     { TVDC_RULE_STR_UNLABELED_RESOURCE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not labeled") },
@@ -901,7 +901,8 @@ virTVDCCheckSubject(virTVDCRequest *req,
 
 
 /* What a failed check of the start decision is about: the policy (label),
- * this host (host, collocation), the resource. */
+ * this host (host), the running label or the conflict set (collocation),
+ * the resource. */
 static char *
 virTVDCCheckObject(virTVDCRequest *req,
                    const tvdc_verdict *verdict,
@@ -915,8 +916,14 @@ virTVDCCheckObject(virTVDCRequest *req,
         if (res)
             return virTVDCResourceObject(res, resourceLabel);
         break;
-    case TVDC_CHECK_HOST:
     case TVDC_CHECK_COLLOCATION:
+        /* what it conflicts with: the running label, or its own conflict set */
+        if (verdict->rule == TVDC_RULE_CONFLICT && verdict->other_label != TVDC_NONE)
+            return g_strdup(tvdc_label_name(req->priv->policy, verdict->other_label));
+        if (verdict->rule == TVDC_RULE_SELF_CONFLICT && verdict->conflict != TVDC_NONE)
+            return g_strdup(tvdc_conflict_name(req->priv->policy, verdict->conflict));
+        break;
+    case TVDC_CHECK_HOST:
     case _TVDC_CHECK_MAX:
     default:
         break;

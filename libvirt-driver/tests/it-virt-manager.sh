@@ -210,10 +210,10 @@ main() {
     else
         fail "the dialog shows tvdc's message: $msg..." "got: $dialog"
     fi
-    if [[ -n $host && $dialog == *"host '$host'"* ]]; then
-        pass "the dialog names the host of the audit record ('$host')"
+    if [[ -n $host && $dialog == *"running domains of label 'market-analysis'"* ]]; then
+        pass "the dialog names the running label su-1 conflicts with (market-analysis)"
     else
-        fail "the dialog names the host of the audit record ('$host')" "got: $dialog"
+        fail "the dialog names the running label su-1 conflicts with (market-analysis)" "got: $dialog"
     fi
     # virsh's message for the same refusal is the dialog's, word for word.
     run on host-a virsh start su-1
