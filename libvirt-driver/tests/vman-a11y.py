@@ -101,6 +101,18 @@ def xml_text(win):
         if n.text.lstrip().startswith("<domain")]
 
 
+def unwrap(text):
+    """Wrapped lines as one: joined by a space, except after a line that
+    ends in "-" (a break after a hyphen)."""
+    line = ""
+    for part in text.split("\n"):
+        part = " ".join(part.split())
+        if not part:
+            continue
+        line += part if not line or line.endswith("-") else " " + part
+    return line
+
+
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
@@ -132,13 +144,14 @@ def cmd_start(vm, out):
             die("%s started: no error dialog" % vm)
         return alert(a)
     dlg = wait_for("an error dialog after Run", refused, 60)[0]
-    # The message is the dialog's first showing label (wrapped by GTK:
-    # rejoined into one line); the Details expander holds the traceback.
+    # The message is the dialog's first showing label, wrapped into lines
+    # by virt-manager (textwrap: also after a hyphen): rejoined into one
+    # line; the Details expander holds the traceback.
     labels = [n.text for n in dlg.findChildren(
         lambda n: n.roleName == "label" and n.showing) if n.text]
     if not labels:
         die("the error dialog has no text")
-    write(out, " ".join(labels[0].split()) + "\n")
+    write(out, unwrap(labels[0]) + "\n")
 
 
 def cmd_run(vm):
