@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The datacenter view (tvdc dc): an inventory of hosts as their libvirtds
+ * publish them (the tvdc secmodel's DOI, the domains with their live
+ * labels), and the pure functions over it: drift between hosts,
+ * violations, placement.  dc-live.c fills an inventory from libvirt;
+ * the unit tests fill it from recorded JSON (tests/data/).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include <tvdc/tvdc.h>
+
+/* The policy identity a host's driver publishes as its DOI:
+ * "NAME:VERSION:HASH16:MODE:HOST" (libvirt-driver/security_tvdc.c). */
+typedef struct dc_identity {
+    char *name;
+    uint32_t version;
+    char hash[17];        /* first 16 hex digits of the source SHA-256 */
+    char *mode;           /* enforcing, permissive */
+    char *host;           /* the host's name in its policy */
+} dc_identity;
+
+/* 0; -ENOENT for "none" (no policy in force); -EINVAL when malformed;
+ * -ENOMEM.  *id written only on success. */
+int dc_doi_parse(const char *doi, dc_identity *id);
+void dc_identity_clear(dc_identity *id);
+/* "NAME:VERSION:HASH16": what two hosts must agree on. */
+char *dc_identity_key(const dc_identity *id);
+
+typedef struct dc_domain {
+    char *name;
+    char *state;          /* running, paused, shut off, ... */
+    bool active;          /* running or paused: holds its types on the host */
+    char *label;          /* tvdc label of its live XML; NULL: unlabeled */
+} dc_domain;
+
+typedef struct dc_host {
+    char *name;           /* datacenter.conf's name, or the URI */
+    char *uri;
+    char *error;          /* unreachable (or libvirt failed): why; NULL: reached */
+    char *doi;            /* NULL: no tvdc secmodel */
+    dc_domain *domains;
+    size_t n_domains;
+} dc_host;
+
+typedef struct dc_inventory {
+    dc_host *hosts;
+    size_t n_hosts;
+} dc_inventory;
+
+void dc_inventory_free(dc_inventory *inv);
+/* The inventory as JSON ({"hosts": [...]}) and back: the recorded form. */
+json_object *dc_inventory_to_json(const dc_inventory *inv);
+int dc_inventory_from_json(json_object *o, dc_inventory **ret);
+
+/* datacenter.conf: "host = URI" lines, '#' comments.  Appends to names
+ * and uris (malloc'ed strings).  0, -errno, or -EINVAL with *line set. */
+int dc_conf_read(const char *path, char ***names, char ***uris, size_t *n, unsigned *line);
+
+/* Query every host in parallel, each within timeout_ms (a host that has
+ * not answered by then is reported unreachable: its thread is abandoned).
+ * dc-live.c. */
+int dc_inventory_query(char *const *names, char *const *uris, size_t n,
+                       unsigned timeout_ms, dc_inventory **ret);
+
+/* The status report (tvdc dc status --json): every host with identity,
+ * drift, host label, domains with violations under policy p (may be
+ * NULL: no violations computed).  *problems counts unreachable hosts,
+ * drifting hosts and violations. */
+json_object *dc_status_report(const tvdc_policy *p, const dc_inventory *inv, size_t *problems);
+
+/* Placement (tvdc dc place --json): for every host, may a domain of
+ * label start there now, beside the active domains except `exclude`
+ * (a domain name, NULL: none)?  The driver's decision (tvdc_decide_start
+ * without resources) under policy p; *n_permit counts permitting hosts. */
+json_object *dc_place_report(const tvdc_policy *p, const dc_inventory *inv,
+                             const char *label, const char *exclude, size_t *n_permit);

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tvdc dc's pure part: DOI parsing (a table), then status and placement
+ * over a recorded inventory (data/bank.json) under the bank policy:
+ *   host-a: ma-1 running (market-analysis), web-1 paused, su-off shut off
+ *   host-b: su-1 and ma-bad running (a chinese-wall violation)
+ *   host-c: another policy version, not in the bank policy
+ *   host-d: unreachable; host-e: no policy in force
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dc.h"
+
+static const struct {
+    const char *doi;
+    int rc;
+    const char *name, *hash, *mode, *host;
+    uint32_t version;
+} doi_cases[] = {
+    { "bank-dc:1:0123456789abcdef:enforcing:host-a", 0,
+      "bank-dc", "0123456789abcdef", "enforcing", "host-a", 1 },
+    { "a:b:7:0123456789ABCDEF:permissive:h", 0, "a:b", "0123456789ABCDEF", "permissive", "h", 7 },
+    { "none", -ENOENT, NULL, NULL, NULL, NULL, 0 },
+    { "0", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { ":1:0123456789abcdef:enforcing:h", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "p:x:0123456789abcdef:enforcing:h", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "p:-1:0123456789abcdef:enforcing:h", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "p:1:0123456789abcde:enforcing:h", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "p:1:0123456789abcdeg:enforcing:h", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "p:1:0123456789abcdef:lax:h", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "p:1:0123456789abcdef:enforcing:", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+    { "p:99999999999:0123456789abcdef:enforcing:h", -EINVAL, NULL, NULL, NULL, NULL, 0 },
+};
+
+static void
+test_doi(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(doi_cases) / sizeof(doi_cases[0]); i++) {
+        dc_identity id = { .name = (char *)"untouched" };
+        int r = dc_doi_parse(doi_cases[i].doi, &id);
+
+        if (r != doi_cases[i].rc)
+            fail_msg("'%s': %d, expected %d", doi_cases[i].doi, r, doi_cases[i].rc);
+        if (r < 0) {
+            assert_string_equal(id.name, "untouched");
+            continue;
+        }
+        assert_string_equal(id.name, doi_cases[i].name);
+        assert_string_equal(id.hash, doi_cases[i].hash);
+        assert_string_equal(id.mode, doi_cases[i].mode);
+        assert_string_equal(id.host, doi_cases[i].host);
+        assert_int_equal(id.version, doi_cases[i].version);
+        dc_identity_clear(&id);
+    }
+}
+
+typedef struct fixture {
+    tvdc_policy *p;
+    dc_inventory *inv;
+} fixture;
+
+static int
+setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    json_object *j = json_object_from_file(TEST_DATA_DIR "/data/bank.json");
+
+    assert_non_null(f);
+    assert_non_null(j);
+    assert_int_equal(tvdc_policy_load_file(TEST_POLICY, &f->p, NULL), 0);
+    assert_int_equal(dc_inventory_from_json(j, &f->inv), 0);
+    json_object_put(j);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture *f = *state;
+
+    dc_inventory_free(f->inv);
+    tvdc_policy_free(f->p);
+    free(f);
+    return 0;
+}
+
+static json_object *
+host_of(json_object *rep, const char *name)
+{
+    json_object *hosts = json_object_object_get(rep, "hosts");
+
+    for (size_t i = 0; i < json_object_array_length(hosts); i++) {
+        json_object *h = json_object_array_get_idx(hosts, i);
+
+        if (strcmp(json_object_get_string(json_object_object_get(h, "name")), name) == 0)
+            return h;
+    }
+    fail_msg("no host %s in the report", name);
+    return NULL;
+}
+
+static const char *
+str(json_object *o, const char *key)
+{
+    json_object *v = json_object_object_get(o, key);
+
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static void
+test_status(void **state)
+{
+    fixture *f = *state;
+    size_t problems;
+    json_object *rep = dc_status_report(f->p, f->inv, &problems), *a, *b, *doms;
+
+    assert_non_null(rep);
+    /* host-c and host-e drift, host-d unreachable, ma-bad and su-1 violate */
+    assert_int_equal(json_object_get_int(json_object_object_get(rep, "unreachable")), 1);
+    assert_int_equal(json_object_get_int(json_object_object_get(rep, "drift")), 2);
+    assert_int_equal(json_object_get_int(json_object_object_get(rep, "violations")), 2);
+    assert_int_equal(problems, 5);
+    assert_false(json_object_get_boolean(json_object_object_get(rep, "client_policy_differs")));
+
+    a = host_of(rep, "host-a");
+    assert_null(str(a, "drift"));
+    assert_string_equal(str(a, "host_label"), "dual-host");
+    doms = json_object_object_get(a, "domains");
+    assert_int_equal(json_object_array_length(doms), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_null(str(json_object_array_get_idx(doms, i), "violation"));
+
+    b = host_of(rep, "host-b");
+    doms = json_object_object_get(b, "domains");
+    assert_string_equal(str(json_object_array_get_idx(doms, 0), "rule"), "conflict");
+    assert_non_null(strstr(str(json_object_array_get_idx(doms, 1), "violation"), "chinese-wall"));
+
+    assert_string_equal(str(host_of(rep, "host-c"), "drift"),
+                        "another policy identity than most hosts");
+    assert_false(json_object_get_boolean(json_object_object_get(host_of(rep, "host-d"),
+                                                                "reachable")));
+    assert_string_equal(str(host_of(rep, "host-d"), "error"), "no answer within 2000 ms");
+    assert_string_equal(str(host_of(rep, "host-e"), "drift"), "no tvdc policy in force");
+    json_object_put(rep);
+}
+
+/* label, excluded domain -> per host (a..e): permitted? and the rule */
+static const struct {
+    const char *label, *exclude;
+    size_t n_permit;
+    const char *rule[5];        /* NULL: permitted */
+} place_cases[] = {
+    /* host-a runs MA (and WEB): SU conflicts there; host-b conflicts both ways;
+     * host-c is not in the policy */
+    { "market-analysis", NULL, 1, { NULL, "conflict", "unknown-host", "-", "-" } },
+    { "underwriting", NULL, 0, { "conflict", "conflict", "unknown-host", "-", "-" } },
+    { "public-web", NULL, 2, { NULL, NULL, "unknown-host", "-", "-" } },
+    { "dual-host", NULL, 0, { "self-conflict", "self-conflict", "unknown-host", "-", "-" } },
+    { "no-such-label", NULL, 0, { "unknown-label", "unknown-label", "unknown-label", "-", "-" } },
+    /* su-1 leaves host-b: ma-bad still runs there */
+    { "underwriting", "su-1", 0, { "conflict", "conflict", "unknown-host", "-", "-" } },
+    /* ma-1 leaves host-a: nothing of MA remains */
+    { "underwriting", "ma-1", 1, { NULL, "conflict", "unknown-host", "-", "-" } },
+};
+
+static void
+test_place(void **state)
+{
+    fixture *f = *state;
+    static const char *const names[] = { "host-a", "host-b", "host-c", "host-d", "host-e" };
+
+    for (size_t i = 0; i < sizeof(place_cases) / sizeof(place_cases[0]); i++) {
+        size_t n_permit;
+        json_object *rep = dc_place_report(f->p, f->inv, place_cases[i].label,
+                                           place_cases[i].exclude, &n_permit);
+
+        assert_non_null(rep);
+        if (n_permit != place_cases[i].n_permit)
+            fail_msg("%s (without %s): %zu hosts permit, expected %zu", place_cases[i].label,
+                     place_cases[i].exclude, n_permit, place_cases[i].n_permit);
+        for (size_t h = 0; h < 5; h++) {
+            json_object *jh = host_of(rep, names[h]);
+            bool permit = json_object_get_boolean(json_object_object_get(jh, "permit"));
+            const char *want = place_cases[i].rule[h];
+
+            if (!want) {
+                if (!permit)
+                    fail_msg("%s on %s: denied (%s), expected permit", place_cases[i].label,
+                             names[h], str(jh, "reason"));
+                continue;
+            }
+            assert_false(permit);
+            assert_non_null(str(jh, "reason"));
+            if (strcmp(want, "-") != 0 && (!str(jh, "rule") || strcmp(str(jh, "rule"), want) != 0))
+                fail_msg("%s on %s: rule %s (%s), expected %s", place_cases[i].label, names[h],
+                         str(jh, "rule"), str(jh, "reason"), want);
+        }
+        json_object_put(rep);
+    }
+}
+
+/* The reason is the driver's sentence (tvdc_verdict_format). */
+static void
+test_place_reason(void **state)
+{
+    fixture *f = *state;
+    size_t n;
+    json_object *rep = dc_place_report(f->p, f->inv, "underwriting", NULL, &n);
+
+    assert_string_equal(str(host_of(rep, "host-a"), "reason"),
+                        "collocation: type SU of label underwriting conflicts with running "
+                        "type MA (label market-analysis) in conflict set chinese-wall");
+    assert_string_equal(str(host_of(rep, "host-d"), "check"), "unreachable");
+    json_object_put(rep);
+}
+
+/* The recorded form survives a round trip. */
+static void
+test_roundtrip(void **state)
+{
+    fixture *f = *state;
+    json_object *j = dc_inventory_to_json(f->inv), *j2;
+    dc_inventory *inv;
+
+    assert_int_equal(dc_inventory_from_json(j, &inv), 0);
+    j2 = dc_inventory_to_json(inv);
+    assert_string_equal(json_object_to_json_string(j), json_object_to_json_string(j2));
+    json_object_put(j);
+    json_object_put(j2);
+    dc_inventory_free(inv);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_doi),
+        cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_place_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
