@@ -84,8 +84,6 @@
 
 VIR_LOG_INIT("security.security_tvdc");
 
-#define SECURITY_TVDC_DOI "0"
-
 
 static void
 virTVDCDomainFree(virTVDCDomain *dom)
@@ -804,10 +802,39 @@ virTVDCSecurityGetModel(virSecurityManager *mgr G_GNUC_UNUSED)
 }
 
 
+/* The DOI is what a remote client (tvdc dc status) learns of this host's
+ * policy through libvirt: "NAME:VERSION:HASH:MODE:HOST" (HASH the first 16
+ * hex digits of the policy source's SHA-256, MODE enforcing or permissive,
+ * HOST this host's name in the policy), "none" without a policy.  libvirt
+ * copies it into the capabilities (rebuilt for every `virsh capabilities`)
+ * and virNodeGetSecurityModel (at most VIR_SECURITY_DOI_BUFLEN); it is in
+ * no domain XML and never compared.  Interned: the string stays valid
+ * after the policy is replaced. */
 static const char *
-virTVDCSecurityGetDOI(virSecurityManager *mgr G_GNUC_UNUSED)
+virTVDCSecurityGetDOI(virSecurityManager *mgr)
 {
-    return SECURITY_TVDC_DOI;
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    g_autofree char *doi = NULL;
+    const char *ret;
+
+    virMutexLock(&priv->lock);
+    if (priv->policy) {
+        const uint8_t *hash = tvdc_policy_source_hash(priv->policy);
+
+        doi = g_strdup_printf("%s:%u:%02x%02x%02x%02x%02x%02x%02x%02x:%s:%s",
+                              tvdc_policy_name(priv->policy),
+                              tvdc_policy_version(priv->policy),
+                              hash[0], hash[1], hash[2], hash[3],
+                              hash[4], hash[5], hash[6], hash[7],
+                              priv->permissive ? "permissive" : "enforcing",
+                              priv->hostName ? priv->hostName : "");
+    }
+    virMutexUnlock(&priv->lock);
+
+    if (!doi || strlen(doi) >= VIR_SECURITY_DOI_BUFLEN)
+        return "none";
+    ret = g_intern_string(doi);
+    return ret;
 }
 
 

@@ -51,7 +51,7 @@ main() {
     # --- capabilities ---------------------------------------------------
     caps=$(on "$H" virsh capabilities)
     check "capabilities: host-a (security_driver tvdc) advertises <secmodel><model>tvdc</model>" \
-        grep -qzP '<secmodel>\s*<model>tvdc</model>\s*<doi>0</doi>\s*</secmodel>' <<<"$caps"
+        grep -qzP '<secmodel>\s*<model>tvdc</model>\s*<doi>bank-dc:1:[0-9a-f]{16}:enforcing:host-a</doi>\s*</secmodel>' <<<"$caps"
 
     # --- a host whose libvirtd lacks the driver -------------------------
     restart_libvirtd host-b none
