@@ -26,21 +26,6 @@ typedef struct dc_job {
 } dc_job;
 
 static void
-host_clear(dc_host *h)
-{
-    for (size_t j = 0; j < h->n_domains; j++) {
-        free(h->domains[j].name);
-        free(h->domains[j].state);
-        free(h->domains[j].label);
-    }
-    free(h->domains);
-    free(h->name);
-    free(h->uri);
-    free(h->error);
-    free(h->doi);
-}
-
-static void
 job_unref(dc_job *j)
 {
     bool last;
@@ -49,7 +34,7 @@ job_unref(dc_job *j)
     last = --j->refs == 0;
     pthread_mutex_unlock(j->lock);
     if (last) {
-        host_clear(&j->h);
+        dc_host_clear(&j->h);
         free(j);
     }
 }
@@ -231,7 +216,7 @@ dc_inventory_query(char *const *names, char *const *uris, size_t n,
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&t, &attr, job_run, j) != 0) {
-            host_clear(&j->h);
+            dc_host_clear(&j->h);
             free(j);
             inv->hosts[i].error = strdup("cannot start a thread");
         } else {

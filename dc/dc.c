@@ -87,24 +87,28 @@ dc_identity_key(const dc_identity *id)
 }
 
 void
+dc_host_clear(dc_host *h)
+{
+    for (size_t j = 0; j < h->n_domains; j++) {
+        free(h->domains[j].name);
+        free(h->domains[j].state);
+        free(h->domains[j].label);
+    }
+    free(h->domains);
+    free(h->name);
+    free(h->uri);
+    free(h->error);
+    free(h->doi);
+    memset(h, 0, sizeof(*h));
+}
+
+void
 dc_inventory_free(dc_inventory *inv)
 {
     if (!inv)
         return;
-    for (size_t i = 0; i < inv->n_hosts; i++) {
-        dc_host *h = &inv->hosts[i];
-
-        for (size_t j = 0; j < h->n_domains; j++) {
-            free(h->domains[j].name);
-            free(h->domains[j].state);
-            free(h->domains[j].label);
-        }
-        free(h->domains);
-        free(h->name);
-        free(h->uri);
-        free(h->error);
-        free(h->doi);
-    }
+    for (size_t i = 0; i < inv->n_hosts; i++)
+        dc_host_clear(&inv->hosts[i]);
     free(inv->hosts);
     free(inv);
 }

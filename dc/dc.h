@@ -54,6 +54,8 @@ typedef struct dc_inventory {
     size_t n_hosts;
 } dc_inventory;
 
+/* Free a host's fields and zero it. */
+void dc_host_clear(dc_host *h);
 void dc_inventory_free(dc_inventory *inv);
 /* The inventory as JSON ({"hosts": [...]}) and back: the recorded form. */
 json_object *dc_inventory_to_json(const dc_inventory *inv);
