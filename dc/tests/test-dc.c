@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -241,11 +242,61 @@ test_roundtrip(void **state)
     dc_inventory_free(inv);
 }
 
+/* datacenter.conf: "host = URI" lines, comments, blank lines; a line
+ * without '=' is an error at its line. */
+static void
+test_conf(void **state)
+{
+    char path[] = "/tmp/test-dc-conf.XXXXXX";
+    int fd = mkstemp(path);
+    static const char good[] = "# the box\n\nhost-a = qemu+tcp://192.0.2.11/system\n"
+                               "  host-b=qemu+ssh://root@host-b/system   # b\n";
+    char **names = NULL, **uris = NULL;
+    size_t n = 0;
+    unsigned line = 0;
+    FILE *f;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good, sizeof(good) - 1), (ssize_t)(sizeof(good) - 1));
+    close(fd);
+    assert_int_equal(dc_conf_read(path, &names, &uris, &n, &line), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "host-a");
+    assert_string_equal(uris[0], "qemu+tcp://192.0.2.11/system");
+    assert_string_equal(names[1], "host-b");
+    assert_string_equal(uris[1], "qemu+ssh://root@host-b/system");
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+        free(uris[i]);
+    }
+    free(names);
+    free(uris);
+    names = uris = NULL;
+    n = 0;
+
+    f = fopen(path, "we");
+    assert_non_null(f);
+    fputs("host-a = qemu:///system\nhost-b qemu:///system\n", f);
+    fclose(f);
+    assert_int_equal(dc_conf_read(path, &names, &uris, &n, &line), -EINVAL);
+    assert_int_equal(line, 2);
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+        free(uris[i]);
+    }
+    free(names);
+    free(uris);
+    unlink(path);
+    assert_int_equal(dc_conf_read(path, &names, &uris, &n, &line), -ENOENT);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_doi),
+        cmocka_unit_test(test_conf),
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_place_reason, setup, teardown),
