@@ -176,10 +176,19 @@ if [[ $(id -u) == 0 ]] && id daemon >/dev/null 2>&1 && id nobody >/dev/null 2>&1
     expect_exit "roles: an unknown user gets nothing" 2 env -u SUDO_USER "${R[@]}" set shmem:r4 public-web --as no-such-user-tvdc
     check_line "roles: unknown user message" "$tmp/err" \
         "tvdc: label set: user 'no-such-user-tvdc' is not known on this host and may not assign label 'public-web'; nothing set"
-    expect_exit "roles: through sudo, SUDO_USER decides" 2 env SUDO_USER=daemon "${R[@]}" set shmem:r5 underwriting
+    # through sudo: the host's policy and store (here from the environment,
+    # which sudo's env_reset would not pass on)
+    S=(env SUDO_USER=daemon TVDC_POLICY="$RP" TVDC_STORE="$RS" "$TVDC" label)
+    expect_exit "roles: through sudo, SUDO_USER decides" 2 "${S[@]}" set shmem:r5 underwriting
     check_line "roles: sudo refusal names the user" "$tmp/err" \
         "tvdc: label set: user 'daemon' (roles: ma-admins) may not assign label 'underwriting'; nothing set"
-    expect_exit "roles: through sudo, permitted" 0 env SUDO_USER=daemon "${R[@]}" set shmem:r5 market-analysis
+    expect_exit "roles: through sudo, permitted" 0 "${S[@]}" set shmem:r5 market-analysis
+    for opt in "--as root" "--policy $ex/bank.json" "--store $RS"; do
+        # shellcheck disable=SC2086 # the option and its argument
+        expect_exit "roles: through sudo, ${opt%% *} is refused" 2 "${S[@]}" set shmem:r8 underwriting $opt
+        check_line "roles: through sudo, ${opt%% *} message" "$tmp/err" \
+            "tvdc: label set: run through sudo, --as, --policy and --store are refused"
+    done
     expect_exit "roles: root is the datacenter administrator" 0 env -u SUDO_USER "${R[@]}" set shmem:r6 underwriting
     expect_exit "roles: replacing another TVD's label is refused" 2 env -u SUDO_USER "${R[@]}" set shmem:r6 market-analysis --as daemon
     check_line "roles: replacing names the old label" "$tmp/err" \

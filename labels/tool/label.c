@@ -30,6 +30,7 @@ static const char label_usage[] =
 "    of the user or of one of its groups lists.  The user is the caller; for\n"
 "    root it is $SUDO_USER (run through sudo) or --as USER (root only), and\n"
 "    otherwise root itself, the datacenter administrator, who may use any.\n"
+"    Through sudo, --as, --policy and --store are refused.\n"
 "\n"
 "RESOURCE NAMES\n"
 "    PATH, pci:DDDD:BB:SS.F, usb:VVVV:PPPP, mdev:UUID, shmem:NAME, socket:PATH\n"
@@ -71,7 +72,7 @@ static const verb verbs[] = {
 typedef struct args {
     const verb *verb;
     const char *store, *policy, *as;
-    bool policy_given, json;
+    bool policy_given, store_given, json;
     const char *pos[2];
     int n_pos;
 } args;
@@ -91,6 +92,7 @@ parse_args(int argc, char **argv, args *a)
         switch (c) {
         case OPT_STORE:
             a->store = optarg;
+            a->store_given = true;
             break;
         case OPT_POLICY:
             a->policy = optarg;
@@ -137,6 +139,14 @@ parse_args(int argc, char **argv, args *a)
     }
     if (a->as && getuid() != 0) {
         tool_err("label set: only root may use --as");
+        return EXIT_ERR;
+    }
+    /* Through sudo the host's own policy and store decide: a user may not
+     * bring a policy without roles, or act as someone else. */
+    if (strcmp(a->verb->name, "set") == 0 && getuid() == 0 && getenv("SUDO_USER") &&
+        *getenv("SUDO_USER") && strcmp(getenv("SUDO_USER"), "root") != 0 &&
+        (a->as || a->policy_given || a->store_given)) {
+        tool_err("label set: run through sudo, --as, --policy and --store are refused");
         return EXIT_ERR;
     }
     if (a->policy_given && !a->verb->policy) {
