@@ -53,9 +53,13 @@ as_user() {
         env HOME=/ "$@"
 }
 
-# xml NAME LABEL: a domain's XML, readable by every user; prints the path
+# xml NAME LABEL: a domain's XML, readable by every user; prints the path.
+# A domain NAME that is defined keeps its UUID (a redefinition).
 xml() {
-    domain_xml "$1" "$2" >"$WORK/xml/$1-$2.xml"
+    local uuid
+    uuid=$(on "$H" virsh domuuid "$1" 2>/dev/null | sed '/^$/d')
+    domain_xml "$1" "$2" | sed "s|^  <name>$1</name>\$|&${uuid:+<uuid>$uuid</uuid>}|" \
+        >"$WORK/xml/$1-$2.xml"
     chmod 0644 "$WORK/xml/$1-$2.xml"
     printf '%s\n' "$WORK/xml/$1-$2.xml"
 }
@@ -103,7 +107,7 @@ auth_unix_rw = "none"
 EOF
     restart_libvirtd "$H"
     expect_ok "the test user reaches libvirtd" as_user "$MA_USER" virsh -c qemu:///system uri
-    check_eq "  and is not root" "$MA_USER" "$(as "$MA_USER" id -un)"
+    check_eq "  and is not root" "$MA_USER" "$(as_user "$MA_USER" id -un)"
 
     # --- a TVD administrator: its own label, not another's --------------
     expect_ok "$MA_USER defines a market-analysis domain" \
