@@ -7,7 +7,7 @@
 # with the role message and an audited refusal naming the user; changing
 # the market-analysis domain's label to underwriting by redefining it is
 # refused and leaves it as it was; tvdc-it-su defines underwriting through
-# its group; root defines both; a restarted libvirtd (no client) keeps
+# its group; a user no role names gets nothing; root defines both; a restarted libvirtd (no client) keeps
 # every domain.  The test's users and groups are removed at exit.
 #
 #   bash libvirt-driver/tests/it-roles.sh      (root; one box host)
@@ -19,10 +19,11 @@ SOCK_GROUP=tvdc-it-libvirt
 MA_USER=tvdc-it-ma
 SU_USER=tvdc-it-su
 SU_GROUP=tvdc-it-su-ops
+NO_USER=tvdc-it-norole
 
 accounts_remove() {
     local u g
-    for u in "$MA_USER" "$SU_USER"; do
+    for u in "$MA_USER" "$SU_USER" "$NO_USER"; do
         ! id "$u" >/dev/null 2>&1 || userdel "$u" >/dev/null 2>&1 || note "warning: userdel $u failed"
     done
     for g in "$SOCK_GROUP" "$SU_GROUP"; do
@@ -34,13 +35,15 @@ accounts_add() {
     if ! command -v useradd >/dev/null || ! command -v setpriv >/dev/null; then
         skip_all "needs useradd and setpriv"
     fi
-    if id "$MA_USER" >/dev/null 2>&1 || id "$SU_USER" >/dev/null 2>&1; then
-        bail "users $MA_USER/$SU_USER exist already (a previous run?): remove them first"
+    if id "$MA_USER" >/dev/null 2>&1 || id "$SU_USER" >/dev/null 2>&1 ||
+       id "$NO_USER" >/dev/null 2>&1; then
+        bail "users $MA_USER/$SU_USER/$NO_USER exist already (a previous run?): remove them first"
     fi
     at_exit accounts_remove
     if ! { groupadd -r "$SOCK_GROUP" && groupadd -r "$SU_GROUP" &&
            useradd -r -M -d / -s /usr/sbin/nologin -G "$SOCK_GROUP" "$MA_USER" &&
-           useradd -r -M -d / -s /usr/sbin/nologin -G "$SOCK_GROUP,$SU_GROUP" "$SU_USER"; }; then
+           useradd -r -M -d / -s /usr/sbin/nologin -G "$SOCK_GROUP,$SU_GROUP" "$SU_USER" &&
+           useradd -r -M -d / -s /usr/sbin/nologin -G "$SOCK_GROUP" "$NO_USER"; }; then
         bail "cannot create the test's users and groups"
     fi
 }
@@ -134,6 +137,10 @@ EOF
         as_user "$SU_USER" virsh define "$(xml su2 underwriting)"
     role_refused "$SU_USER: a market-analysis domain is refused" ma2 market-analysis \
         "$SU_USER" su-admins as_user "$SU_USER" virsh define "$(xml ma2 market-analysis)"
+
+    # --- a user no role names gets nothing ------------------------------
+    role_refused "$NO_USER (no role): a public-web domain is refused" web1 public-web \
+        "$NO_USER" none as_user "$NO_USER" virsh define "$(xml web1 public-web)"
 
     # --- root, the datacenter administrator ------------------------------
     expect_ok "root defines an underwriting domain" on "$H" virsh define "$(xml su1 underwriting)"
