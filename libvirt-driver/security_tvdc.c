@@ -28,7 +28,10 @@
  *                 of the definition is labeled and shares a type with it
  *                 (audited as operation "verify": libvirt runs it on every
  *                 parse of a definition, also while starting, restoring
- *                 and receiving a migration)
+ *                 and receiving a migration); when a client of libvirt
+ *                 asks (a define, also one that changes a domain's label),
+ *                 the policy's roles must let the client's unix user use
+ *                 the label
  *   start         domainGenSecurityLabel: host authorization, resources,
  *                 and the anti-collocation check that reserves the domain's
  *                 types in this host's table in the same atomic step;
@@ -60,6 +63,8 @@
 #include <config.h>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +80,7 @@
 #include "virerror.h"
 #include "virevent.h"
 #include "virfile.h"
+#include "viridentity.h"
 #include "virjson.h"
 #include "virlog.h"
 #include "virstring.h"
@@ -261,6 +267,7 @@ static const virTVDCRuleMessage virTVDCRuleMessages[] = {
     { TVDC_RULE_STR_NETWORK_BYPASS, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it bypasses the TVD bridges") },
     { TVDC_RULE_STR_NETWORK_PORT, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not a port of a TVD bridge of the domain's types") },
     { TVDC_RULE_STR_NETWORK_SETUP, N_("tvdc: domain '%1$s' (%2$s) is refused: the TVD bridges cannot be set up: %3$s") },
+    { TVDC_RULE_STR_ROLE, N_("tvdc: domain '%1$s' (%2$s) is refused: %3$s may not assign its label") },
     { TVDC_RULE_STR_PASSTHROUGH, N_("tvdc: domain '%1$s' (%2$s) may not send monitor command %3$s: only query-* and info commands are allowed") },
 };
 
@@ -451,6 +458,120 @@ virTVDCCheckLabel(virTVDCRequest *req)
     detail = virTVDCFormatVerdict(req->priv, &verdict, req->label, NULL);
     virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, tvdc_rule_to_string(verdict.rule),
                 tvdc_policy_name(req->priv->policy), detail);
+}
+
+
+/* The name of uid and the names of its groups (gid, the one the client
+ * connected with, first): false when uid has no account. */
+static bool
+virTVDCUnixAccount(uid_t uid,
+                   gid_t gid,
+                   char **user,
+                   GPtrArray *groups)
+{
+    struct passwd pw;
+    struct passwd *pwp = NULL;
+    g_autofree char *buf = NULL;
+    g_autofree gid_t *gids = NULL;
+    long size = sysconf(_SC_GETPW_R_SIZE_MAX);
+    int ngids = 64;
+    int i;
+
+    if (size <= 0)
+        size = 16384;
+    buf = g_new0(char, size);
+    if (getpwuid_r(uid, &pw, buf, size, &pwp) != 0 || !pwp)
+        return false;
+    *user = g_strdup(pw.pw_name);
+
+    gids = g_new0(gid_t, ngids);
+    if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0) {
+        g_free(gids);
+        gids = g_new0(gid_t, ngids);
+        if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
+            ngids = 0;
+    }
+    for (i = -1; i < ngids; i++) {
+        struct group gr;
+        struct group *grp = NULL;
+        g_autofree char *gbuf = g_new0(char, 16384);
+        gid_t g = i < 0 ? gid : gids[i];
+
+        if (g == (gid_t) -1 || (i >= 0 && g == gid))
+            continue;
+        if (getgrgid_r(g, &gr, gbuf, 16384, &grp) == 0 && grp)
+            g_ptr_array_add(groups, g_strdup(gr.gr_name));
+    }
+    return true;
+}
+
+
+/* May the client of libvirt that asked for this definition use its label
+ * under the policy's roles?  A denial is reported into req.  Decided only
+ * for a client's request: a parse with no client identity (the daemon's
+ * own: status XML when it restarts, events) is not; the daemon's own
+ * identity and root's are the datacenter administrator's (uid 0).  A
+ * policy without roles lets everyone use every label. */
+static void
+virTVDCCheckRole(virTVDCRequest *req)
+{
+    const tvdc_policy *policy = req->priv->policy;
+    g_autoptr(virIdentity) ident = NULL;
+    g_autoptr(GPtrArray) groups = NULL;
+    g_autofree char *user = NULL;
+    g_autofree char *object = NULL;
+    g_autofree char *detail = NULL;
+    g_autofree char *joined = NULL;
+    g_auto(virBuffer) roles = VIR_BUFFER_INITIALIZER;
+    uint32_t considered[16];
+    size_t nconsidered = 0;
+    size_t i;
+    uid_t uid = (uid_t) -1;
+    gid_t gid = (gid_t) -1;
+    int rc;
+
+    if (!req->label || tvdc_policy_n_roles(policy) == 0)
+        return;
+    if (!(ident = virIdentityGetCurrent()))
+        return;
+    if (virIdentityGetUNIXUserID(ident, &uid) <= 0)
+        uid = (uid_t) -1;
+    if (uid == 0)
+        return;
+    if (virIdentityGetUNIXGroupID(ident, &gid) <= 0)
+        gid = (gid_t) -1;
+
+    groups = g_ptr_array_new_with_free_func(g_free);
+    if (uid != (uid_t) -1)
+        ignore_value(virTVDCUnixAccount(uid, gid, &user, groups));
+    rc = tvdc_decide_role(policy, user, (const char *const *) groups->pdata, groups->len,
+                          req->label, considered, G_N_ELEMENTS(considered),
+                          &nconsidered, NULL);
+    if (rc == TVDC_PERMIT)
+        return;
+
+    for (i = 0; i < nconsidered && i < G_N_ELEMENTS(considered); i++)
+        virBufferAsprintf(&roles, "%s%s", i ? ", " : "", tvdc_role_name(policy, considered[i]));
+    if (nconsidered > G_N_ELEMENTS(considered))
+        virBufferAddLit(&roles, ", ...");
+    if (nconsidered == 0)
+        virBufferAddLit(&roles, "none");
+
+    if (user)
+        object = g_strdup_printf("user '%s' (roles: %s)", user, virBufferCurrentContent(&roles));
+    else if (uid != (uid_t) -1)
+        object = g_strdup_printf("uid %u, an unknown user,", (unsigned int) uid);
+    else
+        object = g_strdup("a client without a unix user");
+
+    g_ptr_array_add(groups, NULL);
+    joined = g_strjoinv(",", (char **) groups->pdata);
+    detail = g_strdup_printf("role: user %s (uid %lld, groups %s): roles considered: %s; "
+                             "none of them lists label %s",
+                             NULLSTR(user), uid == (uid_t) -1 ? -1LL : (long long) uid,
+                             *joined ? joined : "none",
+                             virBufferCurrentContent(&roles), req->label);
+    virTVDCDeny(req, VIR_ERR_OPERATION_DENIED, TVDC_RULE_STR_ROLE, object, detail);
 }
 
 
@@ -868,6 +989,9 @@ virTVDCVerifyDef(virTVDCSecurityData *priv,
     virTVDCCheckLabel(&req);
     if (req.denied || req.wouldDeny)
         return virTVDCRequestResult(&req);
+    virTVDCCheckRole(&req);
+    if (req.denied)
+        return -1;
     virTVDCCheckVTPM(&req);
     if (req.denied)
         return -1;

@@ -105,6 +105,20 @@ tv_name_valid(const char *s, size_t len)
 }
 
 bool
+tv_account_valid(const char *s, size_t len)
+{
+    /* [A-Za-z0-9_][A-Za-z0-9_.-]{0,31}, a trailing '$' allowed (Samba
+     * machine accounts): what useradd and groupadd accept by default. */
+    if (len < 1 || len > 32 || (!is_alnum(s[0]) && s[0] != '_'))
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-' &&
+            !(s[i] == '$' && i == len - 1))
+            return false;
+    return true;
+}
+
+bool
 tv_hostname_valid(const char *s, size_t len)
 {
     /* RFC 1123: dot-separated labels of 1..63 letters, digits and hyphens,

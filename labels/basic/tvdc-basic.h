@@ -67,6 +67,7 @@ int tv_unhexchar(char c);
 /* Names. */
 bool tv_name_valid(const char *s, size_t len);      /* type/label/policy */
 bool tv_hostname_valid(const char *s, size_t len);  /* RFC 1123 */
+bool tv_account_valid(const char *s, size_t len);   /* user or group of a role */
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                    */

@@ -93,6 +93,7 @@ tv_builder_new(tv_builder **ret)
         return -ENOMEM;
     for (int i = 0; i < _TV_SEC_MAX; i++)
         b->sec[i].elem = sec_elem[i];
+    b->role_at.elem = b->role_data.elem = sizeof(uint32_t);
     *ret = b;
     return 0;
 }
@@ -104,6 +105,8 @@ tv_builder_free(tv_builder *b)
         return;
     for (int i = 0; i < _TV_SEC_MAX; i++)
         free(b->sec[i].data);
+    free(b->role_at.data);
+    free(b->role_data.data);
     free(b);
 }
 
@@ -227,10 +230,14 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
 {
     _cleanup_free_ uint8_t *image = NULL;
     tv_header *h;
-    uint64_t off = ALIGN8(sizeof(tv_header));
+    const bool roles = b->role_at.n > 0;
+    uint64_t first = ALIGN8(sizeof(tv_header)), off;
     tvdc_policy *p;
     int r;
 
+    if (roles)
+        first = ALIGN8(first + sizeof(tv_roles_ext) + b->role_at.n * 4 + b->role_data.n * 4);
+    off = first;
     for (int i = 0; i < _TV_SEC_MAX; i++)
         off = ALIGN8(off + b->sec[i].n * b->sec[i].elem);
     if (off > TVDC_MAX_POLICY_BYTES)
@@ -241,7 +248,7 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
         return -ENOMEM;
     h = (tv_header *) image;
     memcpy(h->magic, TV_MAGIC, 8);
-    h->format = TV_FORMAT;
+    h->format = roles ? TV_FORMAT_ROLES : TV_FORMAT;
     h->endian = TV_ENDIAN;
     h->size = off;
     memcpy(h->source_sha256, b->source_sha256, 32);
@@ -257,7 +264,18 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
     memcpy(h->hash_bits, b->hash_bits, sizeof(h->hash_bits));
     h->reserved = b->flags;
 
-    off = ALIGN8(sizeof(tv_header));
+    if (roles) {
+        tv_roles_ext *x = (tv_roles_ext *) (image + ALIGN8(sizeof(tv_header)));
+
+        x->n_roles = b->role_at.n;
+        x->n_data = b->role_data.n;
+        x->at_off = ALIGN8(sizeof(tv_header)) + sizeof(tv_roles_ext);
+        x->data_off = x->at_off + b->role_at.n * 4;
+        memcpy(image + x->at_off, b->role_at.data, b->role_at.n * 4);
+        memcpy(image + x->data_off, b->role_data.data, b->role_data.n * 4);
+    }
+
+    off = first;
     for (int i = 0; i < _TV_SEC_MAX; i++) {
         size_t bytes = b->sec[i].n * b->sec[i].elem;
         h->sec_off[i] = off;
@@ -329,6 +347,54 @@ check_set(const tvdc_policy *p, uint32_t set, uint32_t min_bits)
     return bits >= min_bits ? 0 : -1;
 }
 
+/* The roles of a format 2 image: every record inside role_data, names
+ * valid, labels known, at least one role. */
+static int
+map_roles(tvdc_policy *p)
+{
+    const uint64_t base = ALIGN8(sizeof(tv_header));
+    const tv_roles_ext *x;
+    uint64_t end;
+
+    if (p->h->size < base + sizeof(tv_roles_ext))
+        return -1;
+    x = (const tv_roles_ext *) (p->image + base);
+    if (x->n_roles == 0 || x->n_roles > TVDC_MAX_ROLES || x->at_off % 4 || x->data_off % 4 ||
+        x->at_off < base + sizeof(tv_roles_ext) || x->at_off > p->h->size ||
+        (uint64_t) x->n_roles * 4 > p->h->size - x->at_off ||
+        x->data_off < base + sizeof(tv_roles_ext) || x->data_off > p->h->size ||
+        (uint64_t) x->n_data * 4 > p->h->size - x->data_off)
+        return -1;
+    p->role_at = (const uint32_t *) (p->image + x->at_off);
+    p->role_data = (const uint32_t *) (p->image + x->data_off);
+    for (uint32_t r = 0; r < x->n_roles; r++) {
+        const uint32_t *d;
+        uint64_t n;
+
+        if ((uint64_t) p->role_at[r] + 4 > x->n_data)
+            return -1;
+        d = p->role_data + p->role_at[r];
+        n = (uint64_t) d[1] + d[2] + d[3];
+        end = (uint64_t) p->role_at[r] + 4 + n;
+        if (end > x->n_data || check_names(p, d, 1, false, "role") < 0)
+            return -1;
+        for (uint64_t i = 0; i < (uint64_t) d[1] + d[2]; i++) {
+            const char *s;
+
+            if (d[4 + i] >= p->strings_len)
+                return -1;
+            s = p->strings + d[4 + i];
+            if (!tv_account_valid(s, strnlen(s, p->strings_len - d[4 + i])))
+                return -1;
+        }
+        for (uint64_t i = (uint64_t) d[1] + d[2]; i < n; i++)
+            if (d[4 + i] >= p->h->n_labels)
+                return -1;
+    }
+    p->n_roles = x->n_roles;
+    return 0;
+}
+
 int
 tv_image_map(tvdc_policy *p, tvdc_error *err)
 {
@@ -340,10 +406,10 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
 
     if (p->image_len < sizeof(tv_header) || memcmp(h->magic, TV_MAGIC, 8) != 0)
         return BAD("bad magic or truncated header");
-    if (h->format != TV_FORMAT)
+    if (h->format != TV_FORMAT && h->format != TV_FORMAT_ROLES)
         return tv_error(err, -EBADMSG, 0, 0,
-                        "compiled policy format %u is not supported (this is format %u)",
-                        h->format, TV_FORMAT);
+                        "compiled policy format %u is not supported (this is format %u or %u)",
+                        h->format, TV_FORMAT, TV_FORMAT_ROLES);
     if (h->endian != TV_ENDIAN)
         return BAD("made on a host of other byte order");
     if (h->size != p->image_len)
@@ -443,5 +509,7 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
                 if (p->hash[i][j] > n_of[i])
                     return BAD("bad name table");
     }
+    if (h->format == TV_FORMAT_ROLES && map_roles(p) < 0)
+        return BAD("bad roles");
     return 0;
 }

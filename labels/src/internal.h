@@ -52,6 +52,12 @@ int tv_json_find_duplicate_key(const char *buf, size_t len, size_t *offset,
 
 #define TV_MAGIC "TVDCPOL\0"
 #define TV_FORMAT 1
+/* Format 2 is format 1 with administrator roles: a tv_roles_ext right after
+ * the header (at ALIGN8(sizeof(tv_header))), the format 1 sections after
+ * it.  A policy without roles is still written as format 1, byte for byte
+ * what it was, so its hash and signature do not change and older libtvdc
+ * loads it; format 1 images load as "no roles". */
+#define TV_FORMAT_ROLES 2
 #define TV_ENDIAN 0x01020304u
 
 enum {
@@ -93,6 +99,15 @@ typedef struct tv_header {
     uint64_t sec_len[_TV_SEC_MAX]; /* bytes */
 } tv_header;
 
+/* Roles (format 2).  role_at[r] is the index in role_data of role r's
+ * record: name (string offset), n_users, n_groups, n_labels, then the
+ * users and groups (string offsets) and the labels (label indexes). */
+typedef struct tv_roles_ext {
+    uint32_t n_roles;
+    uint32_t n_data;               /* u32 words of role_data */
+    uint64_t at_off, data_off;     /* from the start of the image */
+} tv_roles_ext;
+
 struct tvdc_policy {
     uint8_t *image;                /* owned, 8-byte aligned */
     size_t image_len;
@@ -106,6 +121,8 @@ struct tvdc_policy {
     const uint32_t *conflict_name, *host_name, *host_label;
     const uint32_t *net_type, *net_vlan;
     const uint32_t *hash[4];
+    uint32_t n_roles;              /* 0: no roles (format 1) */
+    const uint32_t *role_at, *role_data;
 };
 
 /* Set numbers. */
@@ -139,6 +156,7 @@ struct tv_builder {
     uint32_t n_masks;
     uint8_t source_sha256[32];
     uint32_t hash_bits[4];
+    tv_vec role_at, role_data;                 /* see tv_roles_ext */
 };
 
 int tv_builder_new(tv_builder **ret);

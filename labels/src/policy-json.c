@@ -614,12 +614,125 @@ parse_networks(ctx *c, json_object *root)
     return r;
 }
 
+/* One list of a role: users or groups (account names) or labels (known
+ * labels), no repeats; appended to role_data, the count in *count. */
+static int
+role_list(ctx *c, json_object *o, const char *key, bool labels, size_t at, int slot)
+{
+    tv_builder *b = c->b;
+    tv_vec *data = &b->role_data;
+    json_object *arr;
+    size_t n, first = data->n;
+    int r;
+
+    if ((r = get_array(c, o, key, false, &arr, &n, 65536, key)) < 0 || n == 0)
+        return r;
+    push_key(c, key);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+        const char *s;
+        size_t len;
+        uint32_t x;
+
+        push_idx(c, i);
+        if ((r = expect(c, v, json_type_string, labels ? "a label name" : "a string")) < 0)
+            goto next;
+        s = json_object_get_string(v);
+        len = json_object_get_string_len(v);
+        if (labels) {
+            int64_t l = tv_builder_hash_find(b, TV_HASH_LABEL, &b->sec[TV_SEC_LABEL_NAME], s);
+            if (l < 0 || strlen(s) != len) {
+                r = fail(c, -EINVAL, "unknown label '%s'", ESC(v));
+                goto next;
+            }
+            x = l;
+        } else if (!tv_account_valid(s, len)) {
+            r = fail(c, -EINVAL, "bad %s name '%s' (must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,31})",
+                     slot == 1 ? "user" : "group", ESC(v));
+            goto next;
+        }
+        for (size_t k = first; k < data->n; k++) {
+            const char *prev = tv_builder_strings(b) + tv_vec_u32(data)[k];
+            if (labels ? tv_vec_u32(data)[k] == x : strcmp(prev, s) == 0) {
+                r = fail(c, -EINVAL, "'%s' is listed twice", ESC(v));
+                goto next;
+            }
+        }
+        if (!labels && (r = tv_builder_string(b, s, len, &x)) < 0)
+            goto next;
+        r = tv_vec_push_u32(data, x);
+    next:
+        pop(c);
+    }
+    pop(c);
+    if (r == 0)
+        tv_vec_u32(data)[at + slot] = data->n - first;
+    return r;
+}
+
+static int
+parse_roles(ctx *c, json_object *root)
+{
+    static const char *const allowed[] = { "name", "users", "groups", "labels", NULL };
+    static const char *const required[] = { "name", "labels", NULL };
+    tv_builder *b = c->b;
+    json_object *arr;
+    size_t n;
+    int r;
+
+    if ((r = get_array(c, root, "roles", false, &arr, &n, TVDC_MAX_ROLES, "role")) < 0)
+        return r;
+    if (arr && n == 0) {
+        push_key(c, "roles");
+        r = fail(c, -EINVAL, "an empty list of roles (leave \"roles\" out for none)");
+        pop(c);
+        return r;
+    }
+    push_key(c, "roles");
+    for (size_t i = 0; i < n && r == 0; i++) {
+        json_object *o = json_object_array_get_idx(arr, i), *v;
+        size_t at = b->role_data.n;
+        const char *s;
+        size_t len;
+        uint32_t off;
+
+        push_idx(c, i);
+        if ((r = expect(c, o, json_type_object, "a role object")) < 0 ||
+            (r = check_members(c, o, allowed, required)) < 0)
+            goto next;
+        json_object_object_get_ex(o, "name", &v);
+        push_key(c, "name");
+        r = get_name(c, v, false, "role", &s, &len);
+        for (size_t k = 0; r == 0 && k < b->role_at.n; k++)
+            if (strcmp(tv_builder_strings(b) + tv_vec_u32(&b->role_data)[tv_vec_u32(&b->role_at)[k]],
+                       s) == 0)
+                r = fail(c, -EINVAL, "duplicate role '%s'", s);
+        if (r == 0 && (r = tv_builder_string(b, s, len, &off)) == 0)
+            for (int k = 0; k < 4 && r == 0; k++)
+                r = tv_vec_push_u32(&b->role_data, k ? 0 : off);
+        pop(c);
+        if (r < 0 || (r = tv_vec_push_u32(&b->role_at, at)) < 0 ||
+            (r = role_list(c, o, "users", false, at, 1)) < 0 ||
+            (r = role_list(c, o, "groups", false, at, 2)) < 0 ||
+            (r = role_list(c, o, "labels", true, at, 3)) < 0)
+            goto next;
+        if (tv_vec_u32(&b->role_data)[at + 1] + tv_vec_u32(&b->role_data)[at + 2] == 0)
+            r = fail(c, -EINVAL, "a role needs \"users\" or \"groups\"");
+        else if (tv_vec_u32(&b->role_data)[at + 3] == 0)
+            r = fail(c, -EINVAL, "a role needs at least one label");
+    next:
+        pop(c);
+    }
+    pop(c);
+    return r;
+}
+
 static int
 parse_root(ctx *c, json_object *root)
 {
     static const char *const allowed[] = {
         "name", "version", "types", "labels", "conflicts", "hosts", "networks",
-        "unlabeled", NULL,
+        "unlabeled", "roles", NULL,
     };
     static const char *const required[] = { "name", "version", "types", "labels", NULL };
     tv_vec pairs = { .elem = sizeof(uint64_t) };
@@ -679,6 +792,8 @@ parse_root(ctx *c, json_object *root)
         r = parse_hosts(c, root);
     if (r == 0)
         r = parse_networks(c, root);
+    if (r == 0)
+        r = parse_roles(c, root);
     return r;
 }
 

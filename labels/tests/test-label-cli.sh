@@ -156,3 +156,54 @@ for section in NAME SYNOPSIS DESCRIPTION "RESOURCE NAMES" FILES "EXIT STATUS" EX
     check "help has $section" grep -qx "$section" "$tmp/out"
 done
 expect_exit "help after a verb" 0 "${L[@]}" set --help
+
+# --- roles: set decides as the user root acts for (--as, $SUDO_USER) ---
+# policies/roles-cli.json: ma-admins = user daemon: market-analysis;
+# web-admins = group nogroup (nobody's): public-web.
+RP=$(cd "$(dirname "$0")" && pwd)/policies/roles-cli.json
+RS=$tmp/store/roles.json
+R=("$TVDC" label --policy "$RP" --store "$RS")
+G=("$TVDC" label --store "$RS")
+if [[ $(id -u) == 0 ]] && id daemon >/dev/null 2>&1 && id nobody >/dev/null 2>&1 &&
+   getent group nogroup >/dev/null; then
+    expect_exit "roles: --as a user of the role" 0 env -u SUDO_USER "${R[@]}" set shmem:r1 market-analysis --as daemon
+    expect_exit "roles: --as, another TVD's label" 2 env -u SUDO_USER "${R[@]}" set shmem:r2 underwriting --as daemon
+    check_line "roles: the refusal names the user and its roles" "$tmp/err" \
+        "tvdc: label set: user 'daemon' (roles: ma-admins) may not assign label 'underwriting'; nothing set"
+    expect_exit "roles: refused means not set" 1 "${G[@]}" get shmem:r2
+    expect_exit "roles: by group" 0 env -u SUDO_USER "${R[@]}" set shmem:r3 public-web --as nobody
+    expect_exit "roles: a user no role names gets nothing" 2 env -u SUDO_USER "${R[@]}" set shmem:r4 public-web --as daemon
+    expect_exit "roles: an unknown user gets nothing" 2 env -u SUDO_USER "${R[@]}" set shmem:r4 public-web --as no-such-user-tvdc
+    check_line "roles: unknown user message" "$tmp/err" \
+        "tvdc: label set: user 'no-such-user-tvdc' is not known on this host and may not assign label 'public-web'; nothing set"
+    # through sudo: the host's policy and store (here from the environment,
+    # which sudo's env_reset would not pass on)
+    S=(env SUDO_USER=daemon TVDC_POLICY="$RP" TVDC_STORE="$RS" "$TVDC" label)
+    expect_exit "roles: through sudo, SUDO_USER decides" 2 "${S[@]}" set shmem:r5 underwriting
+    check_line "roles: sudo refusal names the user" "$tmp/err" \
+        "tvdc: label set: user 'daemon' (roles: ma-admins) may not assign label 'underwriting'; nothing set"
+    expect_exit "roles: through sudo, permitted" 0 "${S[@]}" set shmem:r5 market-analysis
+    for opt in "--as root" "--policy $ex/bank.json" "--store $RS"; do
+        # shellcheck disable=SC2086 # the option and its argument
+        expect_exit "roles: through sudo, ${opt%% *} is refused" 2 "${S[@]}" set shmem:r8 underwriting $opt
+        check_line "roles: through sudo, ${opt%% *} message" "$tmp/err" \
+            "tvdc: label set: run through sudo, --as, --policy and --store are refused"
+    done
+    expect_exit "roles: root is the datacenter administrator" 0 env -u SUDO_USER "${R[@]}" set shmem:r6 underwriting
+    expect_exit "roles: replacing another TVD's label is refused" 2 env -u SUDO_USER "${R[@]}" set shmem:r6 market-analysis --as daemon
+    check_line "roles: replacing names the old label" "$tmp/err" \
+        "tvdc: label set: user 'daemon' (roles: ma-admins) may not assign label 'underwriting'; nothing set"
+    expect_exit "roles: the old label stays" 0 "${G[@]}" get shmem:r6
+    same "$tmp/out" "underwriting" "roles: still underwriting"
+    chmod 0755 "$tmp" "$tmp/store"
+    expect_exit "roles: only root may use --as" 2 setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "${R[@]}" set shmem:r7 public-web --as daemon
+    check_line "roles: --as message" "$tmp/err" "tvdc: label set: only root may use --as"
+    expect_exit "roles: list the roles store" 0 "${G[@]}" list
+    same "$tmp/out" "shmem:r1 market-analysis
+shmem:r3 public-web
+shmem:r5 market-analysis
+shmem:r6 underwriting" "roles: exactly the permitted labels were set"
+else
+    skip "roles: needs root and the accounts daemon, nobody and group nogroup"
+fi

@@ -2,7 +2,9 @@
 /* tvdc label: set, unset, get and list resource labels. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,13 +17,20 @@ static const char label_usage[] =
 "    tvdc label - assign policy labels to resources\n"
 "\n"
 "SYNOPSIS\n"
-"    tvdc label set RESOURCE LABEL [--store FILE] [--policy FILE]\n"
+"    tvdc label set RESOURCE LABEL [--store FILE] [--policy FILE] [--as USER]\n"
 "    tvdc label unset RESOURCE [--store FILE]\n"
 "    tvdc label get RESOURCE [--store FILE] [--json]\n"
 "    tvdc label list [--store FILE] [--json]\n"
 "\n"
 "DESCRIPTION\n"
 "    A VM may use a resource only if their labels share a type.\n"
+"\n"
+"ROLES\n"
+"    When the policy has roles, set assigns (and replaces) only labels a role\n"
+"    of the user or of one of its groups lists.  The user is the caller; for\n"
+"    root it is $SUDO_USER (run through sudo) or --as USER (root only), and\n"
+"    otherwise root itself, the datacenter administrator, who may use any.\n"
+"    Through sudo, --as, --policy and --store are refused.\n"
 "\n"
 "RESOURCE NAMES\n"
 "    PATH, pci:DDDD:BB:SS.F, usb:VVVV:PPPP, mdev:UUID, shmem:NAME, socket:PATH\n"
@@ -35,12 +44,13 @@ static const char label_usage[] =
 "EXAMPLES\n"
 "    tvdc label set pci:03:00.0 underwriting\n";
 
-enum { OPT_JSON = 0x100, OPT_STORE, OPT_POLICY };
+enum { OPT_JSON = 0x100, OPT_STORE, OPT_POLICY, OPT_AS };
 
 static const struct option label_opts[] = {
     { "store",  required_argument, NULL, OPT_STORE },
     { "policy", required_argument, NULL, OPT_POLICY },
     { "json",   no_argument,       NULL, OPT_JSON },
+    { "as",     required_argument, NULL, OPT_AS },
     { "help",   no_argument,       NULL, 'h' },
     {}
 };
@@ -61,8 +71,8 @@ static const verb verbs[] = {
 
 typedef struct args {
     const verb *verb;
-    const char *store, *policy;
-    bool policy_given, json;
+    const char *store, *policy, *as;
+    bool policy_given, store_given, json;
     const char *pos[2];
     int n_pos;
 } args;
@@ -82,6 +92,7 @@ parse_args(int argc, char **argv, args *a)
         switch (c) {
         case OPT_STORE:
             a->store = optarg;
+            a->store_given = true;
             break;
         case OPT_POLICY:
             a->policy = optarg;
@@ -89,6 +100,9 @@ parse_args(int argc, char **argv, args *a)
             break;
         case OPT_JSON:
             a->json = true;
+            break;
+        case OPT_AS:
+            a->as = optarg;
             break;
         }
     }
@@ -117,6 +131,22 @@ parse_args(int argc, char **argv, args *a)
     }
     if (a->json && !a->verb->json) {
         tool_err("label %s: --json is for get and list", a->verb->name);
+        return EXIT_ERR;
+    }
+    if (a->as && !a->verb->policy) {
+        tool_err("label %s: --as is for set", a->verb->name);
+        return EXIT_ERR;
+    }
+    if (a->as && getuid() != 0) {
+        tool_err("label set: only root may use --as");
+        return EXIT_ERR;
+    }
+    /* Through sudo the host's own policy and store decide: a user may not
+     * bring a policy without roles, or act as someone else. */
+    if (strcmp(a->verb->name, "set") == 0 && getuid() == 0 && getenv("SUDO_USER") &&
+        *getenv("SUDO_USER") && strcmp(getenv("SUDO_USER"), "root") != 0 &&
+        (a->as || a->policy_given || a->store_given)) {
+        tool_err("label set: run through sudo, --as, --policy and --store are refused");
         return EXIT_ERR;
     }
     if (a->policy_given && !a->verb->policy) {
@@ -245,6 +275,71 @@ entry_json(const char *key, const char *label)
     return o;
 }
 
+/* The user on whose behalf set runs (see ROLES in the usage): NULL for
+ * the datacenter administrator. */
+static const char *
+acting_user(const args *a, char *buf, size_t len)
+{
+    const char *sudo = getenv("SUDO_USER");
+    struct passwd *pw;
+
+    if (a->as)
+        return a->as;
+    if (getuid() == 0)
+        return sudo && *sudo && strcmp(sudo, "root") != 0 ? sudo : NULL;
+    pw = getpwuid(getuid());
+    if (pw && strlen(pw->pw_name) < len) {
+        strcpy(buf, pw->pw_name);
+        return buf;
+    }
+    snprintf(buf, len, "#%u", (unsigned) getuid());
+    return buf;
+}
+
+/* May user use label under the policy's roles?  EXIT_OK, or EXIT_ERR with
+ * the reason printed. */
+static int
+check_role(const tvdc_policy *p, const char *user, const char *label)
+{
+    gid_t gids[256];
+    const char *groups[256];
+    char names[256][64];
+    int ngids = 256, ng = 0;
+    uint32_t considered[16];
+    size_t nc = 0;
+    struct passwd *pw;
+    char roles[512] = "";
+    size_t k = 0;
+
+    if (!user || tvdc_policy_n_roles(p) == 0)
+        return EXIT_OK;
+    pw = getpwnam(user);
+    if (pw && getgrouplist(pw->pw_name, pw->pw_gid, gids, &ngids) >= 0) {
+        for (int i = 0; i < ngids; i++) {
+            struct group *gr = getgrgid(gids[i]);
+            if (gr && strlen(gr->gr_name) < sizeof(names[0])) {
+                strcpy(names[ng], gr->gr_name);
+                groups[ng] = names[ng];
+                ng++;
+            }
+        }
+    }
+    /* An account this host does not know gets nothing. */
+    if (tvdc_decide_role(p, pw ? user : NULL, groups, ng, label, considered, 16, &nc,
+                         NULL) == TVDC_PERMIT)
+        return EXIT_OK;
+    for (size_t i = 0; i < nc && i < 16 && k < sizeof(roles); i++)
+        k += snprintf(roles + k, sizeof(roles) - k, "%s%s", i ? ", " : "",
+                      tvdc_role_name(p, considered[i]));
+    if (!pw)
+        tool_err("label set: user '%s' is not known on this host and may not assign label "
+                 "'%s'; nothing set", user, label);
+    else
+        tool_err("label set: user '%s' (roles: %s) may not assign label '%s'; nothing set",
+                 user, nc ? roles : "none", label);
+    return EXIT_ERR;
+}
+
 static int
 do_set(const args *a)
 {
@@ -268,6 +363,24 @@ do_set(const args *a)
                  label, tvdc_policy_name(p), a->policy);
         r = EXIT_ERR;
         goto out;
+    }
+    {
+        char buf[64];
+        const char *user = acting_user(a, buf, sizeof(buf));
+        tvdc_store *s = NULL;
+        const char *old = NULL;
+
+        /* The new label, and the one it replaces: taking a resource away
+         * from a TVD is assigning it too. */
+        if ((r = check_role(p, user, label)) != EXIT_OK)
+            goto out;
+        if (user && tvdc_policy_n_roles(p) && tvdc_store_load(a->store, &s, NULL) == 0 &&
+            tvdc_store_get(s, key, &old) == 0 && strcmp(old, label) != 0 &&
+            tvdc_find_label(p, old) >= 0)
+            r = check_role(p, user, old);
+        tvdc_store_free(s);
+        if (r != EXIT_OK)
+            goto out;
     }
     r = tvdc_store_update(a->store, key, label, p, &e);
     if (r < 0) {

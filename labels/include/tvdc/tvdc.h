@@ -33,6 +33,7 @@ extern "C" {
 #define TVDC_MAX_LABELS       (1u << 24)  /* 16,777,216 */
 #define TVDC_MAX_CONFLICTS    (1u << 16)
 #define TVDC_MAX_HOSTS        (1u << 20)
+#define TVDC_MAX_ROLES        1024u
 #define TVDC_MAX_POLICY_BYTES ((size_t) 1 << 31) /* 2 GiB source or binary */
 
 /* ------------------------------------------------------------------------ */
@@ -113,6 +114,42 @@ int64_t tvdc_label_types(const tvdc_policy *p, uint32_t label,
 int64_t tvdc_conflict_types(const tvdc_policy *p, uint32_t conflict,
                             uint32_t *types, size_t n);
 uint32_t tvdc_host_label(const tvdc_policy *p, uint32_t host);
+
+/* ------------------------------------------------------------------------ */
+/* Administrator roles                                                      */
+
+/* A policy's optional "roles": which users and groups may assign which
+ * labels.  tvdc_policy_n_roles() is 0 when the policy has none.  The
+ * accessors return NULL / TVDC_NONE for an index out of range; i indexes
+ * the role's users, groups or labels. */
+uint32_t tvdc_policy_n_roles(const tvdc_policy *p);
+const char *tvdc_role_name(const tvdc_policy *p, uint32_t role);
+int64_t tvdc_find_role(const tvdc_policy *p, const char *name);
+uint32_t tvdc_role_n_users(const tvdc_policy *p, uint32_t role);
+uint32_t tvdc_role_n_groups(const tvdc_policy *p, uint32_t role);
+uint32_t tvdc_role_n_labels(const tvdc_policy *p, uint32_t role);
+const char *tvdc_role_user(const tvdc_policy *p, uint32_t role, uint32_t i);
+const char *tvdc_role_group(const tvdc_policy *p, uint32_t role, uint32_t i);
+uint32_t tvdc_role_label(const tvdc_policy *p, uint32_t role, uint32_t i);
+
+/*
+ * May user (a member of groups) assign label?  A pure decision:
+ *   - a policy without roles: everyone may use every label;
+ *   - user "root" (uid 0, the datacenter administrator): every label;
+ *   - otherwise only if a role naming the user or one of the groups lists
+ *     the label; a user no role names gets nothing, and so does a NULL
+ *     user (an identity without a unix user).
+ * The roles that name the user or one of its groups ("considered", in role
+ * index order) go to considered[0..n) and their number to *n_considered
+ * (which may exceed n); *granted_by is the first of them that lists the
+ * label, or TVDC_NONE.  Output pointers may be NULL.
+ * Returns TVDC_PERMIT, TVDC_DENY or -EINVAL.  A label the policy does not
+ * know is denied when roles are defined (tvdc_decide_* refuse it anyway).
+ */
+int tvdc_decide_role(const tvdc_policy *p, const char *user,
+                     const char *const *groups, size_t n_groups, const char *label,
+                     uint32_t *considered, size_t n, size_t *n_considered,
+                     uint32_t *granted_by);
 
 /* Label attributes. */
 #define TVDC_LABEL_VTPM_REQUIRED (1u << 0)
