@@ -63,8 +63,6 @@
 #include <config.h>
 
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,7 +78,6 @@
 #include "virerror.h"
 #include "virevent.h"
 #include "virfile.h"
-#include "viridentity.h"
 #include "virjson.h"
 #include "virlog.h"
 #include "virstring.h"
@@ -461,120 +458,6 @@ virTVDCCheckLabel(virTVDCRequest *req)
 }
 
 
-/* The name of uid and the names of its groups (gid, the one the client
- * connected with, first): false when uid has no account. */
-static bool
-virTVDCUnixAccount(uid_t uid,
-                   gid_t gid,
-                   char **user,
-                   GPtrArray *groups)
-{
-    struct passwd pw;
-    struct passwd *pwp = NULL;
-    g_autofree char *buf = NULL;
-    g_autofree gid_t *gids = NULL;
-    long size = sysconf(_SC_GETPW_R_SIZE_MAX);
-    int ngids = 64;
-    int i;
-
-    if (size <= 0)
-        size = 16384;
-    buf = g_new0(char, size);
-    if (getpwuid_r(uid, &pw, buf, size, &pwp) != 0 || !pwp)
-        return false;
-    *user = g_strdup(pw.pw_name);
-
-    gids = g_new0(gid_t, ngids);
-    if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0) {
-        g_free(gids);
-        gids = g_new0(gid_t, ngids);
-        if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
-            ngids = 0;
-    }
-    for (i = -1; i < ngids; i++) {
-        struct group gr;
-        struct group *grp = NULL;
-        g_autofree char *gbuf = g_new0(char, 16384);
-        gid_t g = i < 0 ? gid : gids[i];
-
-        if (g == (gid_t) -1 || (i >= 0 && g == gid))
-            continue;
-        if (getgrgid_r(g, &gr, gbuf, 16384, &grp) == 0 && grp)
-            g_ptr_array_add(groups, g_strdup(gr.gr_name));
-    }
-    return true;
-}
-
-
-/* May the client of libvirt that asked for this definition use its label
- * under the policy's roles?  A denial is reported into req.  Decided only
- * for a client's request: a parse with no client identity (the daemon's
- * own: status XML when it restarts, events) is not; the daemon's own
- * identity and root's are the datacenter administrator's (uid 0).  A
- * policy without roles lets everyone use every label. */
-static void
-virTVDCCheckRole(virTVDCRequest *req)
-{
-    const tvdc_policy *policy = req->priv->policy;
-    g_autoptr(virIdentity) ident = NULL;
-    g_autoptr(GPtrArray) groups = NULL;
-    g_autofree char *user = NULL;
-    g_autofree char *object = NULL;
-    g_autofree char *detail = NULL;
-    g_autofree char *joined = NULL;
-    g_auto(virBuffer) roles = VIR_BUFFER_INITIALIZER;
-    uint32_t considered[16];
-    size_t nconsidered = 0;
-    size_t i;
-    uid_t uid = (uid_t) -1;
-    gid_t gid = (gid_t) -1;
-    int rc;
-
-    if (!req->label || tvdc_policy_n_roles(policy) == 0)
-        return;
-    if (!(ident = virIdentityGetCurrent()))
-        return;
-    if (virIdentityGetUNIXUserID(ident, &uid) <= 0)
-        uid = (uid_t) -1;
-    if (uid == 0)
-        return;
-    if (virIdentityGetUNIXGroupID(ident, &gid) <= 0)
-        gid = (gid_t) -1;
-
-    groups = g_ptr_array_new_with_free_func(g_free);
-    if (uid != (uid_t) -1)
-        ignore_value(virTVDCUnixAccount(uid, gid, &user, groups));
-    rc = tvdc_decide_role(policy, user, (const char *const *) groups->pdata, groups->len,
-                          req->label, considered, G_N_ELEMENTS(considered),
-                          &nconsidered, NULL);
-    if (rc == TVDC_PERMIT)
-        return;
-
-    for (i = 0; i < nconsidered && i < G_N_ELEMENTS(considered); i++)
-        virBufferAsprintf(&roles, "%s%s", i ? ", " : "", tvdc_role_name(policy, considered[i]));
-    if (nconsidered > G_N_ELEMENTS(considered))
-        virBufferAddLit(&roles, ", ...");
-    if (nconsidered == 0)
-        virBufferAddLit(&roles, "none");
-
-    if (user)
-        object = g_strdup_printf("user '%s' (roles: %s)", user, virBufferCurrentContent(&roles));
-    else if (uid != (uid_t) -1)
-        object = g_strdup_printf("uid %u, an unknown user,", (unsigned int) uid);
-    else
-        object = g_strdup("a client without a unix user");
-
-    g_ptr_array_add(groups, NULL);
-    joined = g_strjoinv(",", (char **) groups->pdata);
-    detail = g_strdup_printf("role: user %s (uid %lld, groups %s): roles considered: %s; "
-                             "none of them lists label %s",
-                             NULLSTR(user), uid == (uid_t) -1 ? -1LL : (long long) uid,
-                             *joined ? joined : "none",
-                             virBufferCurrentContent(&roles), req->label);
-    virTVDCDeny(req, VIR_ERR_OPERATION_DENIED, TVDC_RULE_STR_ROLE, object, detail);
-}
-
-
 /* The domain's software TPM (<tpm><backend type='emulator'/></tpm>), or
  * NULL. */
 virDomainTPMDef *
@@ -923,39 +806,15 @@ virTVDCSecurityGetModel(virSecurityManager *mgr G_GNUC_UNUSED)
 }
 
 
-/* The DOI is what a remote client (tvdc dc status) learns of this host's
- * policy through libvirt: "NAME:VERSION:HASH:MODE:HOST" (HASH the first 16
- * hex digits of the policy source's SHA-256, MODE enforcing or permissive,
- * HOST this host's name in the policy), "none" without a policy.  libvirt
- * copies it into the capabilities (rebuilt for every `virsh capabilities`)
- * and virNodeGetSecurityModel (at most VIR_SECURITY_DOI_BUFLEN); it is in
- * no domain XML and never compared.  Interned: the string stays valid
- * after the policy is replaced. */
+/* The DOI: the identity of the policy in force (virTVDCPolicyIdentity),
+ * what a remote client (tvdc dc status) learns of it through libvirt. */
 static const char *
 virTVDCSecurityGetDOI(virSecurityManager *mgr)
 {
     virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
-    g_autofree char *doi = NULL;
-    const char *ret;
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
 
-    virMutexLock(&priv->lock);
-    if (priv->policy) {
-        const uint8_t *hash = tvdc_policy_source_hash(priv->policy);
-
-        doi = g_strdup_printf("%s:%u:%02x%02x%02x%02x%02x%02x%02x%02x:%s:%s",
-                              tvdc_policy_name(priv->policy),
-                              tvdc_policy_version(priv->policy),
-                              hash[0], hash[1], hash[2], hash[3],
-                              hash[4], hash[5], hash[6], hash[7],
-                              priv->permissive ? "permissive" : "enforcing",
-                              priv->hostName ? priv->hostName : "");
-    }
-    virMutexUnlock(&priv->lock);
-
-    if (!doi || strlen(doi) >= VIR_SECURITY_DOI_BUFLEN)
-        return "none";
-    ret = g_intern_string(doi);
-    return ret;
+    return virTVDCPolicyIdentity(priv);
 }
 
 

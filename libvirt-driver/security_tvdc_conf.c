@@ -889,3 +889,33 @@ virTVDCLoadStore(virTVDCRequest *req)
     virTVDCDeny(req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_RESOURCE_STORE, error, detail);
     return NULL;   /* permissive: carry on without checking resources */
 }
+
+
+/* The identity of the policy in force, for libvirt's DOI:
+ * "NAME:VERSION:HASH:MODE:HOST" (HASH the first 16 hex digits of the
+ * policy source's SHA-256, MODE enforcing or permissive, HOST this host's
+ * name in the policy), "none" without a policy.  libvirt copies it into
+ * the capabilities (rebuilt for every `virsh capabilities`) and
+ * virNodeGetSecurityModel (at most VIR_SECURITY_DOI_BUFLEN); it is in no
+ * domain XML and never compared.  Interned: the string stays valid after
+ * the policy is replaced.  The caller holds priv->lock. */
+const char *
+virTVDCPolicyIdentity(virTVDCSecurityData *priv)
+{
+    g_autofree char *doi = NULL;
+    const uint8_t *hash;
+
+    if (!priv->policy)
+        return "none";
+    hash = tvdc_policy_source_hash(priv->policy);
+    doi = g_strdup_printf("%s:%u:%02x%02x%02x%02x%02x%02x%02x%02x:%s:%s",
+                          tvdc_policy_name(priv->policy),
+                          tvdc_policy_version(priv->policy),
+                          hash[0], hash[1], hash[2], hash[3],
+                          hash[4], hash[5], hash[6], hash[7],
+                          priv->permissive ? "permissive" : "enforcing",
+                          priv->hostName ? priv->hostName : "");
+    if (strlen(doi) >= VIR_SECURITY_DOI_BUFLEN)
+        return "none";
+    return g_intern_string(doi);
+}

@@ -147,6 +147,8 @@ char *virTVDCLabelTypes(const tvdc_policy *policy, const char *label);
 
 void virTVDCWriteStatus(virTVDCSecurityData *priv);
 
+const char *virTVDCPolicyIdentity(virTVDCSecurityData *priv);
+
 void virTVDCLoad(virTVDCSecurityData *priv, const char *configPath);
 
 void virTVDCAddRunning(virTVDCSecurityData *priv, const char *uuid, const char *name,
@@ -195,6 +197,11 @@ char *virTVDCImageTargetDenial(virTVDCRequest *req, const char *path, const char
                                const struct stat *sb, const char **rule, char **object);
 
 void virTVDCOwnLogsRecord(virTVDCRequest *req, GPtrArray *resources);
+
+
+/* security_tvdc_role.c: the policy's roles for the client's unix user */
+
+void virTVDCCheckRole(virTVDCRequest *req);
 
 
 /* security_tvdc_net.c: interfaces and taps */

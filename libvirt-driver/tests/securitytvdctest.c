@@ -25,6 +25,7 @@
 #include "../security_tvdc_conf.c"
 #include "../security_tvdc_bind.c"
 #include "../security_tvdc_net.c"
+#include "../security_tvdc_role.c"
 
 #include <dirent.h>
 
