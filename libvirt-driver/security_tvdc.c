@@ -418,19 +418,6 @@ virTVDCRequestPolicy(virTVDCRequest *req)
 }
 
 
-/* The detail of a refused resource (res->problem set). */
-static char *
-virTVDCRefusalDetail(const virTVDCResource *res)
-{
-    if (STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT) ||
-        STREQ_NULLABLE(res->rule, TVDC_RULE_STR_PRIVATE_LOG) ||
-        STREQ_NULLABLE(res->rule, TVDC_RULE_STR_INTERNAL))
-        return res->what ? g_strdup_printf("%s: %s", res->what, res->problem)
-                         : g_strdup(res->problem);
-    return g_strdup_printf("resource: %s: %s", NULLSTR(res->what), res->problem);
-}
-
-
 /* Is the domain's label in the policy?  A denial is reported into req.
  * Unlabeled domains pass (their rule is applied
  * where they start). */
@@ -504,22 +491,6 @@ virTVDCCheckVTPM(virTVDCRequest *req)
 }
 
 
-/* A collected resource, as libtvdc decides it. */
-static void
-virTVDCUseOf(const virTVDCResource *res,
-             tvdc_use *use)
-{
-    *use = (tvdc_use) {
-        .what = res->what,
-        .key = res->key,
-        .parent_key = res->parentKey,
-        .refused = !res->problem ? NULL :
-                   res->rule ? res->rule : TVDC_RULE_STR_UNSUPPORTED_RESOURCE,
-        .is_private = res->privateLog,
-    };
-}
-
-
 /* The rule and the English detail of a denied use, for the audit record. */
 static char *
 virTVDCUseDenial(virTVDCSecurityData *priv,
@@ -553,58 +524,71 @@ virTVDCUseDenial(virTVDCSecurityData *priv,
 }
 
 
-/* Decide one resource (libtvdc's tvdc_decide_use) and report its denial
- * if it is one of the rule's kinds (sharing or not) into req; *label: its
- * label. */
+/* libtvdc's verdict on one resource (tvdc_decide_use). */
+typedef struct _virTVDCUseVerdict virTVDCUseVerdict;
+struct _virTVDCUseVerdict {
+    int rc;                    /* TVDC_PERMIT, TVDC_DENY or -errno */
+    tvdc_use_verdict v;
+};
+
+
+/* Report a resource's verdict into req if it is one of the rule's kinds
+ * (sharing or not). */
 static void
-virTVDCDecideUse(virTVDCRequest *req,
-                 const tvdc_store *store,
+virTVDCReportUse(virTVDCRequest *req,
                  const virTVDCResource *res,
-                 bool sharing,
-                 const char **label)
+                 const virTVDCUseVerdict *uv,
+                 bool sharing)
 {
     g_autofree char *detail = NULL;
     g_autofree char *object = NULL;
     const char *rule = TVDC_RULE_STR_INTERNAL;
     int code = VIR_ERR_CONFIG_UNSUPPORTED;
-    tvdc_use_verdict v = { 0 };
+    int rc = uv->rc;
     tvdc_use use;
-    int rc;
 
-    virTVDCUseOf(res, &use);
-    rc = tvdc_decide_use(req->priv->policy, store, req->label, &use, &v);
-    *label = v.label;
     if (rc == -ENOENT || rc == TVDC_PERMIT ||
-        (rc == TVDC_DENY && (v.rule == TVDC_USE_SHARE) != sharing) || (rc < 0 && sharing))
+        (rc == TVDC_DENY && (uv->v.rule == TVDC_USE_SHARE) != sharing) || (rc < 0 && sharing))
         return;   /* -ENOENT: the domain's unknown label, see virTVDCCheckLabel */
+    virTVDCUseOf(res, &use);
     if (rc < 0) {
         code = VIR_ERR_INTERNAL_ERROR;
         detail = g_strdup_printf("resource: %s (%s): %s", res->what,
                                  NULLSTR(res->key), g_strerror(-rc));
         object = g_strdup_printf("%s (%s): %s", res->what, NULLSTR(res->key), g_strerror(-rc));
     } else {
-        detail = virTVDCUseDenial(req->priv, res, &use, &v, &rule);
-        object = virTVDCResourceObject(res, v.label);
+        detail = virTVDCUseDenial(req->priv, res, &use, &uv->v, &rule);
+        object = virTVDCResourceObject(res, uv->v.label);
     }
     virTVDCDeny(req, code, rule, object, detail);
 }
 
 
 /*
- * Report refused and unlabeled resources; labels[i] is the label of
- * resources[i] that the sharing rule decides (pointing into store), or
- * NULL.  Stops at an enforcing denial.
+ * Decide every resource once (verdicts[i]) and report the refused and
+ * unlabeled ones; labels[i] is the label of resources[i] that the sharing
+ * rule decides (pointing into store), or NULL.  Stops at an enforcing
+ * denial.
  */
 static void
 virTVDCResourceLabels(virTVDCRequest *req,
                       GPtrArray *resources,
                       const tvdc_store *store,
-                      const char **labels)
+                      const char **labels,
+                      virTVDCUseVerdict *verdicts)
 {
     size_t i;
 
-    for (i = 0; i < resources->len && !req->denied; i++)
-        virTVDCDecideUse(req, store, g_ptr_array_index(resources, i), false, &labels[i]);
+    for (i = 0; i < resources->len && !req->denied; i++) {
+        const virTVDCResource *res = g_ptr_array_index(resources, i);
+        virTVDCUseVerdict *uv = &verdicts[i];
+        tvdc_use use;
+
+        virTVDCUseOf(res, &use);
+        uv->rc = tvdc_decide_use(req->priv->policy, store, req->label, &use, &uv->v);
+        labels[i] = uv->v.label;
+        virTVDCReportUse(req, res, uv, false);
+    }
 }
 
 
@@ -620,13 +604,15 @@ virTVDCCheckResources(virTVDCRequest *req,
 {
     const tvdc_store *store = NULL;
     g_autofree const char **labels = NULL;
+    g_autofree virTVDCUseVerdict *verdicts = NULL;
     size_t i;
 
     if (resources->len == 0 || !(store = virTVDCLoadStore(req)))
         return;
 
     labels = g_new0(const char *, resources->len);
-    virTVDCResourceLabels(req, resources, store, labels);
+    verdicts = g_new0(virTVDCUseVerdict, resources->len);
+    virTVDCResourceLabels(req, resources, store, labels, verdicts);
     if (req->denied)
         return;
 
@@ -638,10 +624,8 @@ virTVDCCheckResources(virTVDCRequest *req,
     }
 
     for (i = 0; i < resources->len && !req->denied; i++) {
-        const char *label;
-
         if (labels[i])
-            virTVDCDecideUse(req, store, g_ptr_array_index(resources, i), true, &label);
+            virTVDCReportUse(req, g_ptr_array_index(resources, i), &verdicts[i], true);
     }
 }
 
@@ -972,10 +956,11 @@ virTVDCStartLabels(virTVDCRequest *req,
                    virTVDCResource **checkedRes)
 {
     g_autofree const char **labels = g_new0(const char *, resources->len + 1);
+    g_autofree virTVDCUseVerdict *verdicts = g_new0(virTVDCUseVerdict, resources->len + 1);
     size_t n = 0;
     size_t i;
 
-    virTVDCResourceLabels(req, resources, store, labels);
+    virTVDCResourceLabels(req, resources, store, labels, verdicts);
     if (req->denied)
         return 0;
     for (i = 0; i < resources->len; i++) {

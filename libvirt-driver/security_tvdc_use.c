@@ -180,6 +180,35 @@ virTVDCResourceAdd(virTVDCUse *use,
 }
 
 
+/* The detail of a refused resource (res->problem set). */
+char *
+virTVDCRefusalDetail(const virTVDCResource *res)
+{
+    if (STREQ_NULLABLE(res->rule, TVDC_RULE_STR_ELEMENT) ||
+        STREQ_NULLABLE(res->rule, TVDC_RULE_STR_PRIVATE_LOG) ||
+        STREQ_NULLABLE(res->rule, TVDC_RULE_STR_INTERNAL))
+        return res->what ? g_strdup_printf("%s: %s", res->what, res->problem)
+                         : g_strdup(res->problem);
+    return g_strdup_printf("resource: %s: %s", NULLSTR(res->what), res->problem);
+}
+
+
+/* A collected resource, as libtvdc decides it. */
+void
+virTVDCUseOf(const virTVDCResource *res,
+             tvdc_use *use)
+{
+    *use = (tvdc_use) {
+        .what = res->what,
+        .key = res->key,
+        .parent_key = res->parentKey,
+        .refused = !res->problem ? NULL :
+                   res->rule ? res->rule : TVDC_RULE_STR_UNSUPPORTED_RESOURCE,
+        .is_private = res->privateLog,
+    };
+}
+
+
 /* A resource in a message: "disk 'vda' (/x.img, label underwriting)", with
  * its label when it has one; a refusal: what it names (res->object). */
 char *

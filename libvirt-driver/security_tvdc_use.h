@@ -75,6 +75,8 @@ struct _virTVDCResource {
 void virTVDCResourceFree(void *opaque);
 
 char *virTVDCResourceObject(const virTVDCResource *res, const char *label);
+char *virTVDCRefusalDetail(const virTVDCResource *res);
+void virTVDCUseOf(const virTVDCResource *res, tvdc_use *use);
 
 /* What a domain, or one device, uses: lists of virTVDCResource, each a
  * resource to decide by the sharing rule or a refusal (problem set). */
