@@ -200,7 +200,7 @@ tvdc_vtpm_record_remove(const char *dir, const char *uuid)
 static int
 check_owner(const struct stat *st, const char *what, const char *path, tvdc_error *err)
 {
-    if ((st->st_uid != 0 && st->st_uid != geteuid()) || (st->st_mode & 022))
+    if (!tv_owner_trusted(st))
         return tv_error(err, -EPERM, 0, 0,
                         "%s %s must belong to root and be writable by no one else "
                         "(owner uid %u, mode %04o)", what, path, (unsigned) st->st_uid,

@@ -87,6 +87,11 @@ int tv_write_file_atomic(const char *path, const void *buf, size_t len,
  * or -errno. */
 int tv_mkdir_parents(const char *dir, unsigned mode);
 
+/* May a file or directory with this stat hold what root trusts (records,
+ * state)?  Owned by root or by us, writable by nobody else. */
+struct stat;
+bool tv_owner_trusted(const struct stat *st);
+
 /* ------------------------------------------------------------------------ */
 /* JSON (basic-json.c: link json-c)                                         */
 

@@ -202,13 +202,6 @@ tvdc_record_remove(const char *dir, const char *path)
     return unlink(file) < 0 ? -errno : 0;
 }
 
-/* Owned by root or by us, writable by nobody else. */
-static bool
-owner_ok(const struct stat *st)
-{
-    return (st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & 022);
-}
-
 /* A string field: absent or null is NULL; another type is -EBADMSG. */
 static int
 get_string(json_object *o, const char *key, char **ret)
@@ -298,7 +291,7 @@ record_read_file(const char *file, tvdc_record **ret)
 
     if (lstat(file, &st) < 0)
         return -errno;
-    if (S_ISLNK(st.st_mode) || !owner_ok(&st))
+    if (S_ISLNK(st.st_mode) || !tv_owner_trusted(&st))
         return -EPERM;
     if (!S_ISREG(st.st_mode))
         return -EBADMSG;
@@ -320,7 +313,7 @@ check_dir(const char *dir)
         return -errno;
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
-    return owner_ok(&st) ? 0 : -EPERM;
+    return tv_owner_trusted(&st) ? 0 : -EPERM;
 }
 
 int
