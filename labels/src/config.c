@@ -55,6 +55,7 @@ struct tvdc_config {
     char *vxlan_group;       /* NULL: not set */
     char *vxlan_local;       /* NULL: chosen by route */
     int vxlan_port;
+    int vtpm_measure;        /* default 1 */
 };
 
 typedef enum conf_kind {
@@ -92,6 +93,7 @@ static const conf_key conf_keys[] = {
     { "vxlan_group",       CONF_GROUP, offsetof(tvdc_config, vxlan_group) },
     { "vxlan_local",       CONF_ADDR, offsetof(tvdc_config, vxlan_local) },
     { "vxlan_port",        CONF_PORT, offsetof(tvdc_config, vxlan_port) },
+    { "vtpm_measure",      CONF_BOOL, offsetof(tvdc_config, vtpm_measure) },
 };
 
 void
@@ -723,6 +725,7 @@ const char *tvdc_config_net_underlay(const tvdc_config *c) { return c ? c->net_u
 const char *tvdc_config_vxlan_group(const tvdc_config *c) { return c ? c->vxlan_group : NULL; }
 const char *tvdc_config_vxlan_local(const tvdc_config *c) { return c ? c->vxlan_local : NULL; }
 int tvdc_config_vxlan_port(const tvdc_config *c) { return c ? c->vxlan_port : 0; }
+int tvdc_config_vtpm_measure(const tvdc_config *c) { return c ? c->vtpm_measure : 1; }
 
 const char *const *
 tvdc_config_vxlan_peers(const tvdc_config *c, size_t *n)
@@ -750,6 +753,7 @@ tvdc_config_new(tvdc_config **ret, tvdc_error *err)
     c->mode = TVDC_MODE_ENFORCING;
     c->net_mode = TVDC_NET_MODE_VLAN;
     c->vxlan_port = DEFAULT_VXLAN_PORT;
+    c->vtpm_measure = 1;
     if ((r = config_set_defaults(c)) < 0)
         return tv_error(err, r, 0, 0, "cannot determine defaults: %s", strerror(-r));
     *ret = TAKE_PTR(c);

@@ -5,10 +5,12 @@
  *
  *   format, updated (UTC, ISO 8601), pid, host, host_label, host_types,
  *   mode, config, policy ({path, name, version, source_sha256,
- *   allow_unlabeled} or null), error, audit_log, active_types ({type:
+ *   allow_unlabeled} or null), error, audit_log, vtpm_measurement
+ *   ("available", "unavailable" or "unknown"), active_types ({type:
  *   number of reserved VMs with it}), reservations, domains ([{uuid, name,
  *   label, types, reserved, state ("running" or "starting"), violation,
- *   violation_rule}]).
+ *   violation_rule, vtpm_measurement ("measured", "unavailable" or
+ *   null)}]).
  */
 #include <stdio.h>
 #include <time.h>
@@ -99,7 +101,8 @@ status_domain(const tvdc_status *st, const tvdc_status_domain *d)
         add(o, "reserved", json_object_new_boolean(!!d->reserved)) < 0 ||
         add_string(o, "state", d->running ? "running" : "starting") < 0 ||
         add_string(o, "violation", d->violation) < 0 ||
-        add_string(o, "violation_rule", d->violation ? d->violation_rule : NULL) < 0)
+        add_string(o, "violation_rule", d->violation ? d->violation_rule : NULL) < 0 ||
+        add_string(o, "vtpm_measurement", d->vtpm_measurement) < 0)
         return NULL;
     return TAKE_PTR(o);
 }
@@ -202,6 +205,8 @@ status_build(const tvdc_status *st, json_object *o)
         return -ENOMEM;
     if (add_string(o, "error", st->error) < 0 ||
         add_string(o, "audit_log", st->audit_log) < 0 ||
+        add_string(o, "vtpm_measurement",
+                   st->vtpm_measurement ?: TVDC_MEASUREMENT_UNKNOWN) < 0 ||
         add(o, "active_types", active_types(st)) < 0 ||
         add(o, "reservations", json_object_new_int64(reservations)) < 0 ||
         add(o, "domains", domains = json_object_new_array()) < 0)

@@ -418,6 +418,41 @@ test_net(void **state)
     }
 }
 
+/* vtpm_measure: 1 unless set to 0; a boolean like the others. */
+static void
+test_vtpm_measure(void **state)
+{
+    static const struct {
+        const char *text;
+        int value;          /* -1: an error */
+    } cases[] = {
+        { "", 1 },
+        { "vtpm_measure = 1\n", 1 },
+        { "vtpm_measure = 0\n", 0 },
+        { "vtpm_measure = 2\n", -1 },
+        { "vtpm_measure = \"no\"\n", -1 },
+        { "vtpm_measure = 0\nvtpm_measure = 1\n", -1 },
+    };
+    (void) state;
+
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        tvdc_config *c = NULL;
+        tvdc_error err = { 0 };
+        int r = tv_config_parse(cases[i].text, strlen(cases[i].text), &c, &err);
+
+        print_message("vtpm_measure: %s", cases[i].text[0] ? cases[i].text : "(unset)\n");
+        if (cases[i].value < 0) {
+            assert_int_equal(r, -EINVAL);
+            assert_non_null(strstr(err.message, "vtpm_measure"));
+        } else {
+            assert_int_equal(r, 0);
+            assert_int_equal(tvdc_config_vtpm_measure(c), cases[i].value);
+        }
+        tvdc_config_free(c);
+    }
+    assert_int_equal(tvdc_config_vtpm_measure(NULL), 1);
+}
+
 static void
 test_free_null(void **state)
 {
@@ -434,6 +469,7 @@ main(void)
         cmocka_unit_test(test_long_value),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_net),
+        cmocka_unit_test(test_vtpm_measure),
         cmocka_unit_test(test_free_null),
     };
 

@@ -21,13 +21,15 @@ static char *policy_json;     /* policies/status.json, read in setup */
 
 static const char *const top_keys[] = {
     "format", "updated", "pid", "host", "host_label", "host_types", "mode", "config",
-    "policy", "error", "audit_log", "active_types", "reservations", "domains",
+    "policy", "error", "audit_log", "vtpm_measurement", "active_types", "reservations",
+    "domains",
 };
 static const char *const policy_keys[] = {
     "path", "name", "version", "source_sha256", "allow_unlabeled",
 };
 static const char *const domain_keys[] = {
     "uuid", "name", "label", "types", "reserved", "state", "violation", "violation_rule",
+    "vtpm_measurement",
 };
 
 static char dir[64];
@@ -102,8 +104,10 @@ test_policy_in_force(void **state)
     tvdc_verdict v;
     json_object *o, *doms, *d, *active;
     const tvdc_status_domain domains[] = {
-        { "11111111-2222-3333-4444-555555555555", "ma1", "market-analysis", 1, 1, NULL, NULL },
-        { "21111111-2222-3333-4444-555555555555", "web", "web-ma", 1, 0, NULL, NULL },
+        { "11111111-2222-3333-4444-555555555555", "ma1", "market-analysis", 1, 1, NULL, NULL,
+          TVDC_MEASUREMENT_MEASURED },
+        { "21111111-2222-3333-4444-555555555555", "web", "web-ma", 1, 0, NULL, NULL,
+          TVDC_MEASUREMENT_UNAVAILABLE },
         { "31111111-2222-3333-4444-555555555555", "odd", NULL, 0, 1,
           "label: unlabeled VM, and policy bank-dc does not allow unlabeled VMs", "unlabeled-vm" },
     };
@@ -112,6 +116,7 @@ test_policy_in_force(void **state)
         .host_name = "host-a", .mode = TVDC_MODE_PERMISSIVE,
         .config_path = "/etc/libvirt/tvdc.conf",
         .audit_log = "/var/log/tvdc/audit.log", .domains = domains, .n_domains = 3,
+        .vtpm_measurement = TVDC_MEASUREMENT_AVAILABLE,
         .time_usec = INT64_C(1700000000) * 1000000,
     };
 
@@ -137,6 +142,7 @@ test_policy_in_force(void **state)
     assert_string_equal(str(o, "config"), "/etc/libvirt/tvdc.conf");
     assert_null(str(o, "error"));
     assert_string_equal(str(o, "audit_log"), "/var/log/tvdc/audit.log");
+    assert_string_equal(str(o, "vtpm_measurement"), "available");
     assert_int_equal(json_object_get_int(json_object_object_get(o, "reservations")), 2);
 
     assert_keys(json_object_object_get(o, "policy"), policy_keys, ELEMENTSOF(policy_keys));
@@ -159,6 +165,7 @@ test_policy_in_force(void **state)
     assert_string_equal(json_object_to_json_string(json_object_object_get(d, "types")),
                         "[ \"MA\", \"WEB\" ]");
     assert_string_equal(str(d, "state"), "starting");
+    assert_string_equal(str(d, "vtpm_measurement"), "unavailable");
     assert_null(str(d, "violation"));
     assert_null(str(d, "violation_rule"));
     d = json_object_array_get_idx(doms, 2);
@@ -167,6 +174,8 @@ test_policy_in_force(void **state)
     assert_string_equal(str(d, "state"), "running");
     assert_string_equal(str(d, "reserved"), "false");
     assert_string_equal(str(d, "violation_rule"), "unlabeled-vm");
+    assert_null(str(d, "vtpm_measurement"));
+    assert_string_equal(str(json_object_array_get_idx(doms, 0), "vtpm_measurement"), "measured");
 
     json_object_put(o);
     tvdc_host_free(h);
@@ -189,6 +198,7 @@ test_no_policy(void **state)
     assert_null(str(o, "host_label"));
     assert_string_equal(str(o, "mode"), "enforcing");
     assert_string_equal(str(o, "error"), st.error);
+    assert_string_equal(str(o, "vtpm_measurement"), "unknown");
     assert_string_equal(json_object_to_json_string(json_object_object_get(o, "host_types")),
                         "[ ]");
     assert_string_equal(json_object_to_json_string(json_object_object_get(o, "active_types")),

@@ -24,6 +24,20 @@ str(json_object *o, const char *k)
     return json_object_get_string(v);
 }
 
+/* The host's vTPM measurement (swtpm-mgr/README.md, "Measured identity"). */
+static const char *
+measurement_line(const char *m)
+{
+    if (m && !strcmp(m, "available"))
+        return "label measured into each VM's vTPM at power-on (H-CRTM, PCR 0)";
+    if (m && !strcmp(m, "unavailable"))
+        return "measurement UNAVAILABLE: this host's QEMU cannot measure the label into "
+               "the vTPM (no tpm-emulator hcrtm-file); VMs run unmeasured";
+    if (m && !strcmp(m, "disabled"))
+        return "measurement DISABLED (tvdc.conf: vtpm_measure = 0); VMs run unmeasured";
+    return "measurement unknown: no VM with a vTPM started since libvirtd started";
+}
+
 static void
 print_list(json_object *arr, char *out, size_t len)
 {
@@ -111,17 +125,18 @@ cmd_status(int argc, char **argv)
         printf("no types\n");
     }
     printf("reserved  %s VM(s)\n", str(st, "reservations") ?: "0");
+    printf("vTPM      %s\n", measurement_line(str(st, "vtpm_measurement")));
 
     if (doms && json_object_array_length(doms)) {
-        printf("\n%-20s %-36s %-20s %-12s %-9s %s\n", "VM", "UUID", "LABEL", "STATE",
-               "RESERVED", "VIOLATION");
+        printf("\n%-20s %-36s %-20s %-12s %-9s %-12s %s\n", "VM", "UUID", "LABEL", "STATE",
+               "RESERVED", "MEASURED", "VIOLATION");
         for (size_t i = 0; i < json_object_array_length(doms); i++) {
             json_object *d = json_object_array_get_idx(doms, i);
-            printf("%-20s %-36s %-20s %-12s %-9s %s\n", str(d, "name") ?: "?",
+            printf("%-20s %-36s %-20s %-12s %-9s %-12s %s\n", str(d, "name") ?: "?",
                    str(d, "uuid") ?: "?", str(d, "label") ?: "(unlabeled)",
                    str(d, "state") ?: "?",
                    json_object_get_boolean(json_object_object_get(d, "reserved")) ? "yes" : "no",
-                   str(d, "violation") ?: "-");
+                   str(d, "vtpm_measurement") ?: "-", str(d, "violation") ?: "-");
         }
     }
     json_object_put(st);

@@ -487,6 +487,7 @@ const char *const *tvdc_config_vxlan_peers(const tvdc_config *c, size_t *n);
 const char *tvdc_config_vxlan_group(const tvdc_config *c);     /* multicast group */
 const char *tvdc_config_vxlan_local(const tvdc_config *c);     /* source address */
 int tvdc_config_vxlan_port(const tvdc_config *c);              /* UDP port; default 4789 */
+int tvdc_config_vtpm_measure(const tvdc_config *c);            /* 0: never ask QEMU to measure */
 
 /* ------------------------------------------------------------------------ */
 /* Audit log                                                                */
@@ -753,7 +754,20 @@ typedef struct tvdc_status_domain {
     int running;                  /* 0: starting */
     const char *violation;        /* why the policy in force would not run it */
     const char *violation_rule;
+    const char *vtpm_measurement; /* TVDC_MEASUREMENT_*: its vTPM's H-CRTM;
+                                   * NULL: no vTPM measurement was asked for */
 } tvdc_status_domain;
+
+/* Whether QEMU measures a VM's identity into its vTPM at power-on (H-CRTM,
+ * swtpm-mgr/README.md): per VM "measured" or "unavailable" (it runs
+ * unmeasured); per host "available", "unavailable" (this host's QEMU
+ * cannot), "disabled" (tvdc.conf: vtpm_measure = 0) or "unknown" (no VM
+ * with a vTPM started since libvirtd started). */
+#define TVDC_MEASUREMENT_MEASURED    "measured"
+#define TVDC_MEASUREMENT_UNAVAILABLE "unavailable"
+#define TVDC_MEASUREMENT_AVAILABLE   "available"
+#define TVDC_MEASUREMENT_DISABLED    "disabled"
+#define TVDC_MEASUREMENT_UNKNOWN     "unknown"
 
 typedef struct tvdc_status {
     const tvdc_policy *policy;    /* NULL: no policy in force */
@@ -765,6 +779,7 @@ typedef struct tvdc_status {
     const char *error;            /* why no policy is in force, or why its
                                    * replacement was refused; NULL: none */
     const char *audit_log;
+    const char *vtpm_measurement; /* TVDC_MEASUREMENT_*; NULL: unknown */
     const tvdc_status_domain *domains;
     size_t n_domains;
     int64_t time_usec;            /* "updated"; 0: now */
