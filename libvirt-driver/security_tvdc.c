@@ -111,7 +111,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virTVDCDomain, virTVDCDomainFree);
  * security manager adds implicitly), -1 with an error for any other tvdc
  * seclabel: tvdc labels are static, and a dynamic one without a label
  * could not even be parsed back from the domain's status XML. */
-static int
+int
 virTVDCGetLabel(const virDomainDef *def,
                 const char **label)
 {
@@ -159,7 +159,7 @@ virTVDCDropImplicitLabel(virDomainDef *def)
 }
 
 
-static void
+void
 virTVDCRequestInit(virTVDCRequest *req,
                    virTVDCSecurityData *priv,
                    const char *op,
@@ -251,6 +251,7 @@ static const virTVDCRuleMessage virTVDCRuleMessages[] = {
     { TVDC_RULE_STR_NOT_AUTHORIZED, N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': its start was not decided by tvdc") },
     { TVDC_RULE_STR_INTERNAL, N_("tvdc: domain '%1$s' (%2$s) is refused: tvdc failed: %3$s") },
     { TVDC_RULE_STR_VTPM_REQUIRED, N_("tvdc: domain '%1$s' (%2$s) needs %3$s: its label requires a vTPM") },
+    { TVDC_RULE_STR_MEASURE_REQUIRED, N_("tvdc: domain '%1$s' (%2$s) may not run on host '%3$s': its label requires a measured vTPM, and this host does not measure vTPMs") },
     { TVDC_RULE_STR_VTPM_RECORD, N_("tvdc: domain '%1$s' (%2$s) is refused: its vTPM cannot be recorded: %3$s") },
     { TVDC_RULE_STR_VTPM_STATE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not shown to be this domain's under its label") },
     { TVDC_RULE_STR_NVRAM_STATE, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not shown to be this domain's under its label") },
@@ -460,7 +461,8 @@ virTVDCEmulatorTPM(const virDomainDef *def)
 }
 
 
-/* Does the domain's label require a vTPM (TVDC_LABEL_VTPM_REQUIRED)? */
+/* Does the domain's label require a vTPM (TVDC_LABEL_VTPM_REQUIRED, or
+ * "measure": "required": the measurement goes into the vTPM)? */
 static bool
 virTVDCVTPMRequired(virTVDCRequest *req)
 {
@@ -469,7 +471,8 @@ virTVDCVTPMRequired(virTVDCRequest *req)
 
     return priv->policy && req->label &&
         (idx = tvdc_find_label(priv->policy, req->label)) >= 0 &&
-        (tvdc_label_flags(priv->policy, idx) & TVDC_LABEL_VTPM_REQUIRED);
+        ((tvdc_label_flags(priv->policy, idx) & TVDC_LABEL_VTPM_REQUIRED) ||
+         virTVDCMeasureRequired(req));
 }
 
 
@@ -858,7 +861,7 @@ virTVDCSecurityVerify(virSecurityManager *mgr,
 }
 
 
-static virTVDCDomain *
+virTVDCDomain *
 virTVDCDomainNew(const virTVDCRequest *req)
 {
     virTVDCDomain *dom = g_new0(virTVDCDomain, 1);
@@ -1288,8 +1291,11 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
     if (req.denied)
         return -1;
 
-    if (!req.wouldDeny && !dom->wouldDeny)
-        virTVDCPermit(&req, label ? dom->permitDetail : unlabeledDetail);
+    if (!req.wouldDeny && !dom->wouldDeny) {
+        g_autofree char *permit = virTVDCPermitDetail(dom, label ? dom->permitDetail
+                                                                 : unlabeledDetail);
+        virTVDCPermit(&req, permit);
+    }
     if (req.denied)
         return -1;
 
@@ -1930,6 +1936,7 @@ virSecurityDriver virTVDCSecurityDriver = {
     .domainSecurityVerifyImageTarget    = virTVDCSecurityVerifyImageTarget,
     .domainSecurityVerifyMonitorCommand = virTVDCSecurityVerifyMonitorCommand,
     .domainSecurityVerifyEmulator       = virTVDCSecurityVerifyEmulator,
+    .domainGetTPMMeasurement            = virTVDCSecurityGetTPMMeasurement,
 
     .domainSetSecurityImageLabel        = virTVDCSecuritySetImageLabel,
     .domainRestoreSecurityImageLabel    = virTVDCSecurityRestoreImageLabel,

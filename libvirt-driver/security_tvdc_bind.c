@@ -380,6 +380,111 @@ virTVDCVTPMRecordWrite(virTVDCRequest *req)
 }
 
 
+/* Does the domain's label say "measure": "required"? */
+bool
+virTVDCMeasureRequired(const virTVDCRequest *req)
+{
+    int64_t idx;
+
+    return req->priv->policy && req->label &&
+        (idx = tvdc_find_label(req->priv->policy, req->label)) >= 0 &&
+        tvdc_label_measure_required(req->priv->policy, idx) == 1;
+}
+
+
+/* Before QEMU starts (qemuProcessPrepareHost, after GenLabel), for its
+ * emulated TPM: the identity QEMU measures into the vTPM at every
+ * power-on and reset, before firmware runs (H-CRTM: the canonical blob of
+ * swtpm-mgr/README.md: policy, VM, label and types), so that PCR 0 shows
+ * which label and policy the domain was started under.  Where this QEMU
+ * cannot measure (stock QEMU: no tpm-emulator hcrtm-file), or tvdc.conf
+ * says vtpm_measure = 0, the domain runs unmeasured, which its status and
+ * permit record say, unless its label says "measure": "required". */
+int
+virTVDCSecurityGetTPMMeasurement(virSecurityManager *mgr,
+                                 virDomainDef *def,
+                                 virDomainTPMDef *tpm,
+                                 bool supported,
+                                 char **data,
+                                 size_t *len)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    g_autofree char *blob = NULL;
+    size_t bloblen = 0;
+    virTVDCDomain *dom;
+    virTVDCRequest req;
+    const char *label;
+    bool enabled;
+    int rc;
+
+    /* without a policy the start is refused (GenLabel, SetAllLabel) */
+    if (!priv->privileged || tpm->type != VIR_DOMAIN_TPM_TYPE_EMULATOR)
+        return 0;
+    virTVDCPolicyRefresh(priv);
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    if (!priv->policy)
+        return 0;
+    virTVDCRequestInit(&req, priv, "start", def, label);
+
+    enabled = tvdc_config_vtpm_measure(priv->cfg);
+    priv->measurement = !enabled ? TVDC_MEASUREMENT_DISABLED :
+                        supported ? TVDC_MEASUREMENT_AVAILABLE : TVDC_MEASUREMENT_UNAVAILABLE;
+    supported = supported && enabled;
+    if (!supported && virTVDCMeasureRequired(&req)) {
+        g_autofree char *detail = NULL;
+
+        if (!enabled)
+            detail = g_strdup_printf("measure: label %s requires its VMs' identity measured "
+                                     "into their vTPM, and this host does not measure "
+                                     "(vtpm_measure = 0 in tvdc.conf)", label);
+        else
+            detail = g_strdup_printf("measure: label %s requires its VMs' identity measured "
+                                     "into their vTPM, and this host's QEMU %s cannot measure "
+                                     "(no tpm-emulator hcrtm-file)", label,
+                                     NULLSTR(def->emulator));
+        virTVDCDeny(&req, VIR_ERR_CONFIG_UNSUPPORTED, TVDC_RULE_STR_MEASURE_REQUIRED,
+                    priv->hostName, detail);
+    } else if (supported &&
+               (rc = tvdc_vtpm_measure_blob(priv->policy, req.uuid, def->name, label,
+                                            &blob, &bloblen)) < 0) {
+        g_autofree char *detail = g_strdup_printf("cannot state the identity to measure "
+                                                  "into the vTPM: %s", g_strerror(-rc));
+
+        virTVDCDeny(&req, VIR_ERR_INTERNAL_ERROR, TVDC_RULE_STR_INTERNAL, detail, detail);
+    }
+    if (req.denied)
+        return -1;
+
+    /* the unlabeled domain's entry is otherwise made by SetAllLabel */
+    if (!(dom = g_hash_table_lookup(priv->domains, req.uuid))) {
+        dom = virTVDCDomainNew(&req);
+        g_hash_table_insert(priv->domains, dom->uuid, dom);
+    }
+    dom->wouldDeny |= req.wouldDeny;
+    dom->measurement = blob ? TVDC_MEASUREMENT_MEASURED : TVDC_MEASUREMENT_UNAVAILABLE;
+    *data = g_steal_pointer(&blob);
+    *len = bloblen;
+    virTVDCWriteStatus(priv);
+    return 0;
+}
+
+
+/* The permit record's detail: the decision's, and the vTPM measurement. */
+char *
+virTVDCPermitDetail(const virTVDCDomain *dom,
+                    const char *detail)
+{
+    if (!dom->measurement)
+        return g_strdup(detail);
+    if (STREQ(dom->measurement, TVDC_MEASUREMENT_MEASURED))
+        return g_strdup_printf("%s; vTPM: identity measured (H-CRTM, PCR 0)", NULLSTR(detail));
+    return g_strdup_printf("%s; vTPM: measurement unavailable (this host does not "
+                           "measure: see tvdc status)", NULLSTR(detail));
+}
+
+
 /* The domain stopped (or did not start): its record goes. */
 void
 virTVDCVTPMRecordRemove(virTVDCSecurityData *priv,

@@ -177,6 +177,7 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
         .config_path = TVDC_CONFIG_PATH,
         .error = priv->unavailable ? priv->unavailable : priv->reloadError,
         .audit_log = priv->auditLog,
+        .vtpm_measurement = priv->measurement,
     };
     GHashTableIter iter;
     gpointer value;
@@ -194,6 +195,7 @@ virTVDCWriteStatus(virTVDCSecurityData *priv)
             .uuid = dom->uuid, .name = dom->name, .label = dom->label,
             .reserved = dom->reserved, .running = dom->running,
             .violation = dom->violation, .violation_rule = dom->violationRule,
+            .vtpm_measurement = dom->measurement,
         };
     }
     status.domains = domains;

@@ -61,6 +61,7 @@ struct _virTVDCDomain {
     const char *violationRule;  /* and the rule (static) */
     char *vtpmUnbound;    /* its vTPM state has no EK certificate: decided in SetAllLabel */
     bool nvramFresh;      /* libvirt makes its NVRAM afresh at this start */
+    const char *measurement;  /* TVDC_MEASUREMENT_* of its vTPM, NULL: none asked */
 };
 
 
@@ -106,6 +107,9 @@ struct _virTVDCSecurityData {
 
     GHashTable *domains;       /* UUID string -> virTVDCDomain */
 
+    const char *measurement;   /* TVDC_MEASUREMENT_*: can this host's QEMU measure a
+                                * vTPM (seen at the last start); NULL: unknown */
+
     tvdc_store *store;         /* the resource store as last read, NULL: read it */
     virTVDCFileId storeId;     /* the identity of its file then */
 };
@@ -129,6 +133,13 @@ struct _virTVDCRequest {
 
 void virTVDCDeny(virTVDCRequest *req, int code, const char *rule, const char *object,
                  const char *detail);
+
+int virTVDCGetLabel(const virDomainDef *def, const char **label);
+
+void virTVDCRequestInit(virTVDCRequest *req, virTVDCSecurityData *priv, const char *op,
+                        const virDomainDef *def, const char *label);
+
+virTVDCDomain *virTVDCDomainNew(const virTVDCRequest *req);
 
 virDomainTPMDef *virTVDCEmulatorTPM(const virDomainDef *def);
 
@@ -183,6 +194,14 @@ void virTVDCCheckSavedImage(virTVDCRequest *req, const char *path);
 void virTVDCVTPMRecordWrite(virTVDCRequest *req);
 
 void virTVDCVTPMRecordRemove(virTVDCSecurityData *priv, const virDomainDef *def);
+
+bool virTVDCMeasureRequired(const virTVDCRequest *req);
+
+int virTVDCSecurityGetTPMMeasurement(virSecurityManager *mgr, virDomainDef *def,
+                                     virDomainTPMDef *tpm, bool supported, char **data,
+                                     size_t *len);
+
+char *virTVDCPermitDetail(const virTVDCDomain *dom, const char *detail);
 
 void virTVDCCheckVTPMState(virTVDCRequest *req, const char *stateDir, char **unbound);
 

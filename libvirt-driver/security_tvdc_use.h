@@ -54,6 +54,7 @@
 #define TVDC_RULE_STR_IMAGE_CONTENT "image-content"
 #define TVDC_RULE_STR_PASSTHROUGH "passthrough"
 #define TVDC_RULE_STR_ROLE "role"
+#define TVDC_RULE_STR_MEASURE_REQUIRED "measure-required"
 #define TVDC_RULE_STR_OK "ok"
 /* Where the privileged QEMU driver keeps the status XML of running domains
  * and the private directories of each domain. */
