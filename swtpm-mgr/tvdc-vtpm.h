@@ -179,6 +179,35 @@ void tvdc_vtpm_state_copy_remove(const char *copy_dir);
  * the file system or the disk (journals, snapshots, SSD remapping). */
 int tvdc_vtpm_wipe(const char *state_dir, tvdc_error *err);
 
+/* The measured identity (H-CRTM, README.md "Measured identity (H-CRTM)").
+ * A patched QEMU measures a blob into the VM's vTPM before the firmware
+ * runs; libtpms sets PCR0 to 0^(n-1)||04 and extends H(blob) in every
+ * allocated bank.
+ *
+ * tvdc_vtpm_measure_blob: the canonical blob of a VM with the given label
+ * under p (label NULL or "": unlabeled): lines "key value\n" naming the
+ * format, the policy (name, version, SHA-256 of its source), the VM (UUID
+ * in lower case, name) and the label with its types sorted by name.
+ * Printable ASCII only, values escaped (\\ and \xHH), byte for byte as
+ * README.md documents.  *ret is malloc'ed and NUL-terminated; *ret_len does
+ * not count the NUL.  -ENOENT unknown label; -EINVAL bad uuid, an empty
+ * name or one over 1024 bytes, NULL p.
+ *
+ * tvdc_vtpm_expect_pcr0: the value of PCR0 in bank ("sha1", "sha256",
+ * "sha384", "sha512"; -EINVAL otherwise) after blob was measured (blob
+ * NULL and len 0: nothing measured, PCR0 starts at zeros), and with
+ * TVDC_PCR0_BOOT_SEABIOS after SeaBIOS's EV_SEPARATOR extend of
+ * H(ff ff ff ff) too.  On input *out_len is the size of out (at least
+ * TVDC_PCR0_MAX covers every bank; -ENOBUFS when smaller than the bank's
+ * digest); on success the digest's size. */
+#define TVDC_PCR0_BOOT_SEABIOS (1u << 0)
+#define TVDC_PCR0_MAX 64
+
+int tvdc_vtpm_measure_blob(const tvdc_policy *p, const char *uuid, const char *name,
+                           const char *label, char **ret, size_t *ret_len);
+int tvdc_vtpm_expect_pcr0(const char *bank, const void *blob, size_t len, unsigned flags,
+                          uint8_t *out, size_t *out_len);
+
 /* The vTPM configuration file (installed as SYSCONFDIR/tvdc/vtpm.conf and
  * named by swtpm_setup.conf's create_certs_tool_config): lines
  * `key = value`, `# comments`; keys ca_dir (default /var/lib/tvdc/vtpm-ca

@@ -2,6 +2,7 @@
 /* tvdc vtpm: the datacenter vTPM CA, VM records, and a vTPM's certificates
  * and state (swtpm-mgr/README.md). */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -31,7 +32,14 @@ static const char vtpm_usage[] =
 "       tvdc vtpm show VM [--connect URI | --state-dir DIR | --cert FILE]\n"
 "                         [--ca DIR] [--policy FILE] [--json]\n"
 "       tvdc vtpm wipe VM [--connect URI | --state-dir DIR]\n"
+"       tvdc vtpm expect VM [--dir DIR] [--policy FILE] [--bank B]... [--json]\n"
+"       tvdc vtpm expect --uuid UUID --name NAME [--label LABEL] [--policy FILE]\n"
+"                         [--bank B]... [--json]\n"
+"       tvdc vtpm expect --blob FILE [--bank B]... [--json]\n"
 "Every form takes --config FILE (vtpm.conf, default " TVDC_VTPM_CONF ").\n"
+"\n"
+"expect: the measured identity (H-CRTM blob) and the PCR0 values it gives,\n"
+"banks sha1, sha256, sha384, sha512 (default all).\n"
 "\n"
 "Exit status: 0 ok; 1 show: a certificate or its label does not verify;\n"
 "2 error.  See tvdc(1).\n";
@@ -752,6 +760,355 @@ cmd_wipe(int argc, char **argv)
     return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* expect                                                                   */
+
+static const char *const all_banks[] = { "sha1", "sha256", "sha384", "sha512" };
+
+static void
+hex_of(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+    out[2 * n] = '\0';
+}
+
+/* Bytes for the terminal.  A blob: printable ASCII and newlines as they
+ * are, any other byte as \xHH (a tvdc blob is printed as it is).  A value
+ * (!blob): escaped as in a tvdc blob (swtpm-mgr/README.md). */
+static char *
+blob_text(const char *blob, size_t len, bool is_blob)
+{
+    char *t = malloc(4 * len + 1), *q = t;
+
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) blob[i];
+        if (c == '\\' && !is_blob)
+            q += sprintf(q, "\\\\");
+        else if ((c == '\n' && is_blob) || (c >= 0x20 && c < 0x7f))
+            *q++ = (char) c;
+        else
+            q += sprintf(q, "\\x%02x", c);
+    }
+    *q = '\0';
+    return t;
+}
+
+/* The vTPM record of VM (a UUID, or a name exactly one record has) in dir.
+ * On failure a message and NULL. */
+static tvdc_vtpm_identity *
+expect_record(const char *dir, const char *vm)
+{
+    tvdc_vtpm_identity *id = NULL, *found = NULL;
+    tvdc_error e = { 0 };
+    struct dirent *de;
+    size_t unreadable = 0;
+    DIR *d;
+    int r;
+
+    if (tvdc_uuid_valid(vm)) {
+        r = tvdc_vtpm_record_read(dir, vm, &id, &e);
+        if (r == -ENOENT)
+            tool_err("vtpm expect: no vTPM record of VM %s in %s", vm, dir);
+        else if (r < 0)
+            tool_err("vtpm expect: the vTPM record of VM %s in %s: %s", vm, dir,
+                     e.message[0] ? e.message : strerror(-r));
+        return r < 0 ? NULL : id;
+    }
+    d = opendir(dir);
+    if (!d) {
+        tool_err("vtpm expect: no VM '%s': cannot read the vTPM records in %s: %s", vm, dir,
+                 strerror(errno));
+        return NULL;
+    }
+    while ((de = readdir(d))) {
+        char uuid[TVDC_UUID_STRING_LEN + 1];
+        size_t n = strlen(de->d_name);
+
+        if (n != TVDC_UUID_STRING_LEN + 5 || strcmp(de->d_name + TVDC_UUID_STRING_LEN, ".json"))
+            continue;
+        memcpy(uuid, de->d_name, TVDC_UUID_STRING_LEN);
+        uuid[TVDC_UUID_STRING_LEN] = '\0';
+        if (!tvdc_uuid_valid(uuid))
+            continue;
+        if (tvdc_vtpm_record_read(dir, uuid, &id, NULL) < 0) {
+            unreadable++;
+            continue;
+        }
+        if (strcmp(id->name, vm) != 0) {
+            tvdc_vtpm_identity_free(id);
+            continue;
+        }
+        if (found) {
+            tool_err("vtpm expect: VM name '%s' is in two vTPM records in %s (%s, %s): "
+                     "give the UUID", vm, dir, found->uuid, id->uuid);
+            tvdc_vtpm_identity_free(id);
+            tvdc_vtpm_identity_free(found);
+            closedir(d);
+            return NULL;
+        }
+        found = id;
+    }
+    closedir(d);
+    if (!found) {
+        if (unreadable)
+            tool_err("vtpm expect: no vTPM record names VM '%s' in %s (%zu could not be read)",
+                     vm, dir, unreadable);
+        else
+            tool_err("vtpm expect: no vTPM record names VM '%s' in %s", vm, dir);
+    }
+    return found;
+}
+
+static int
+cmd_expect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "uuid", required_argument, NULL, 'u' },
+        { "name", required_argument, NULL, 'n' },
+        { "label", required_argument, NULL, 'l' },
+        { "blob", required_argument, NULL, 'b' },
+        { "bank", required_argument, NULL, 'B' },
+        { "policy", required_argument, NULL, 'p' },
+        { "dir", required_argument, NULL, 'd' },
+        { "config", required_argument, NULL, 'C' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *uuid = NULL, *name = NULL, *label = NULL, *blobfile = NULL, *policy = NULL;
+    const char *dir = NULL, *banks[ELEMENTSOF(all_banks)], *sel[ELEMENTSOF(all_banks)];
+    size_t n_banks = 0, len = 0;
+    tvdc_vtpm_identity *id = NULL;
+    tvdc_policy *p = NULL;
+    char *blob = NULL, *txt = NULL;
+    json_object *out = NULL, *jb;
+    char lower[TVDC_UUID_STRING_LEN + 1] = "";
+    bool json = false;
+    int c, r, rc = EXIT_ERR;
+
+    optind = 0;
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
+        switch (c) {
+        case 'u': uuid = optarg; break;
+        case 'n': name = optarg; break;
+        case 'l': label = optarg; break;
+        case 'b': blobfile = optarg; break;
+        case 'p': policy = optarg; break;
+        case 'd': dir = optarg; break;
+        case 'C': conf_path = optarg; break;
+        case 'j': json = true; break;
+        case 'B': {
+            bool known = false, dup = false;
+            for (size_t i = 0; i < ELEMENTSOF(all_banks); i++)
+                known = known || strcmp(optarg, all_banks[i]) == 0;
+            for (size_t i = 0; i < n_banks; i++)
+                dup = dup || strcmp(optarg, banks[i]) == 0;
+            if (!known) {
+                tool_err("vtpm expect: unknown bank '%s' (sha1, sha256, sha384, sha512)", optarg);
+                return EXIT_ERR;
+            }
+            if (!dup)
+                banks[n_banks++] = optarg;
+            break;
+        }
+        }
+    }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
+    {
+        /* the banks asked for (default all), always in this order */
+        size_t k = 0;
+        for (size_t i = 0; i < ELEMENTSOF(all_banks); i++) {
+            bool asked = n_banks == 0;
+            for (size_t j = 0; j < n_banks; j++)
+                asked = asked || strcmp(banks[j], all_banks[i]) == 0;
+            if (asked)
+                sel[k++] = all_banks[i];
+        }
+        memcpy(banks, sel, k * sizeof(*banks));
+        n_banks = k;
+    }
+
+    if (blobfile) {
+        if (optind != argc || uuid || name || label || policy || dir) {
+            tool_err("vtpm expect: --blob FILE takes no VM, --uuid, --name, --label, --policy "
+                     "or --dir");
+            return EXIT_ERR;
+        }
+        r = tv_read_file(strcmp(blobfile, "-") == 0 ? "/dev/stdin" : blobfile,
+                         (size_t) 1 << 30, &blob, &len);
+        if (r < 0) {
+            tool_err("vtpm expect: %s: %s", blobfile, strerror(-r));
+            return EXIT_ERR;
+        }
+    } else {
+        if (optind + 1 == argc && !uuid && !name && !label) {
+            if (!dir) {
+                tvdc_vtpm_conf *conf = load_conf();
+                if (!conf)
+                    return EXIT_ERR;
+                dir = conf->record_dir;
+            }
+            id = expect_record(dir, argv[optind]);
+            if (!id)
+                return EXIT_ERR;
+            uuid = id->uuid;
+            name = id->name;
+            label = id->label;
+        } else if (optind != argc || !uuid || !name || dir) {
+            tool_err("vtpm expect: give a VM, --uuid and --name (and --label), or --blob "
+                     "(see 'tvdc vtpm --help')");
+            return EXIT_ERR;
+        }
+        if (tool_load_policy(policy ? policy : tool_default_policy(), &p) != EXIT_OK)
+            goto out;
+        r = tvdc_vtpm_measure_blob(p, uuid, name, label, &blob, &len);
+        if (r == 0)
+            for (size_t i = 0; i <= TVDC_UUID_STRING_LEN; i++)
+                lower[i] = (char) tolower((unsigned char) uuid[i]);
+        if (r == -ENOENT) {
+            tool_err("vtpm expect: label '%s' is not in policy %s v%u", label,
+                     tvdc_policy_name(p), tvdc_policy_version(p));
+            goto out;
+        }
+        if (r == -EINVAL) {
+            tool_err("vtpm expect: invalid VM UUID '%s' or name (1 to 1024 bytes)", uuid);
+            goto out;
+        }
+        if (r < 0) {
+            tool_err("vtpm expect: %s", strerror(-r));
+            goto out;
+        }
+        if (id && (strcmp(id->policy_name, tvdc_policy_name(p)) != 0 ||
+                   id->policy_version != tvdc_policy_version(p)))
+            fprintf(stderr, "tvdc: vtpm expect: note: the record of VM %s was written under "
+                    "policy %s v%u, this is %s v%u\n", id->uuid, id->policy_name,
+                    id->policy_version, tvdc_policy_name(p), tvdc_policy_version(p));
+    }
+
+    txt = blob_text(blob, len, true);
+    out = json_object_new_object();
+    if (!txt || !out) {
+        tool_err("vtpm expect: %s", strerror(ENOMEM));
+        goto out;
+    }
+    {
+        char *hex = malloc(2 * len + 1);
+        uint8_t sum[32];
+        char sumhex[65];
+        unsigned m = 0;
+
+        if (!hex || EVP_Digest(blob, len, sum, &m, EVP_sha256(), NULL) != 1) {
+            free(hex);
+            tool_err("vtpm expect: %s", strerror(ENOMEM));
+            goto out;
+        }
+        hex_of((const uint8_t *) blob, len, hex);
+        hex_of(sum, 32, sumhex);
+        if (p) {
+            json_object *po = json_object_new_object(), *vo = json_object_new_object();
+            char h[65];
+            int64_t l = label && *label ? tvdc_find_label(p, label) : -1;
+
+            json_object_object_add(vo, "uuid", json_object_new_string(lower));
+            json_object_object_add(vo, "name", json_object_new_string(name));
+            json_object_object_add(vo, "label", label && *label ? json_object_new_string(label)
+                                                                : NULL);
+            json_object_object_add(vo, "measure_required", json_object_new_boolean(
+                l >= 0 && tvdc_label_measure_required(p, (uint32_t) l)));
+            json_object_object_add(out, "vm", vo);
+            hex_of(tvdc_policy_source_hash(p), 32, h);
+            json_object_object_add(po, "name", json_object_new_string(tvdc_policy_name(p)));
+            json_object_object_add(po, "version", json_object_new_int64(tvdc_policy_version(p)));
+            json_object_object_add(po, "source_sha256", json_object_new_string(h));
+            json_object_object_add(out, "policy", po);
+        }
+        json_object_object_add(out, "blob", json_object_new_string(txt));
+        json_object_object_add(out, "blob_hex", json_object_new_string(hex));
+        json_object_object_add(out, "blob_length", json_object_new_int64((int64_t) len));
+        json_object_object_add(out, "blob_sha256", json_object_new_string(sumhex));
+        free(hex);
+    }
+    jb = json_object_new_object();
+    for (size_t i = 0; i < n_banks; i++) {
+        static const struct { const char *key; bool measured; unsigned flags; } v[] = {
+            { "hcrtm", true, 0 },
+            { "boot", true, TVDC_PCR0_BOOT_SEABIOS },
+            { "unmeasured_boot", false, TVDC_PCR0_BOOT_SEABIOS },
+        };
+        json_object *bo = json_object_new_object();
+
+        for (size_t k = 0; k < ELEMENTSOF(v); k++) {
+            uint8_t pcr[TVDC_PCR0_MAX];
+            size_t pl = sizeof(pcr);
+            char h[2 * TVDC_PCR0_MAX + 1];
+
+            r = tvdc_vtpm_expect_pcr0(banks[i], v[k].measured ? blob : NULL,
+                                      v[k].measured ? len : 0, v[k].flags, pcr, &pl);
+            if (r < 0) {
+                tool_err("vtpm expect: bank %s: %s", banks[i], strerror(-r));
+                json_object_put(bo);
+                json_object_put(jb);
+                goto out;
+            }
+            hex_of(pcr, pl, h);
+            json_object_object_add(bo, v[k].key, json_object_new_string(h));
+        }
+        json_object_object_add(jb, banks[i], bo);
+    }
+    json_object_object_add(out, "banks", jb);
+
+    if (json) {
+        tool_print_json(out);
+        out = NULL;
+    } else {
+        json_object *vo = json_object_object_get(out, "vm");
+        const char *t = txt;
+
+        if (vo) {
+            char *nm = blob_text(name, strlen(name), false);
+            printf("VM         %s (%s)\n", nm ? nm : "?", lower);
+            free(nm);
+            printf("label      %s%s\n", label && *label ? label : "(unlabeled)",
+                   json_object_get_boolean(json_object_object_get(vo, "measure_required"))
+                   ? " (measured identity required)" : "");
+            printf("policy     %s v%u\n", tvdc_policy_name(p), tvdc_policy_version(p));
+        }
+        printf("blob       %zu bytes, sha256 %s\n", len,
+               json_object_get_string(json_object_object_get(out, "blob_sha256")));
+        while (*t) {
+            size_t n = strcspn(t, "\n");
+            printf("  | %.*s\n", (int) n, t);
+            t += n + (t[n] == '\n');
+        }
+        if (len && blob[len - 1] != '\n')
+            printf("  (no newline at the end)\n");
+        printf("\nPCR0       hcrtm: after the H-CRTM measurement; boot: after SeaBIOS's "
+               "separator;\n           unmeasured boot: the same firmware without a "
+               "measurement\n");
+        for (size_t i = 0; i < n_banks; i++) {
+            json_object *bo = json_object_object_get(jb, banks[i]);
+            printf("%-10s hcrtm           %s\n", banks[i],
+                   json_object_get_string(json_object_object_get(bo, "hcrtm")));
+            printf("%-10s boot            %s\n", "",
+                   json_object_get_string(json_object_object_get(bo, "boot")));
+            printf("%-10s unmeasured boot %s\n", "",
+                   json_object_get_string(json_object_object_get(bo, "unmeasured_boot")));
+        }
+    }
+    rc = EXIT_OK;
+ out:
+    json_object_put(out);
+    free(txt);
+    free(blob);
+    tvdc_vtpm_identity_free(id);
+    tvdc_policy_free(p);
+    return rc;
+}
+
 static int
 cmd_vtpm(int argc, char **argv)
 {
@@ -763,6 +1120,7 @@ cmd_vtpm(int argc, char **argv)
         { "record", cmd_record },
         { "show", cmd_show },
         { "wipe", cmd_wipe },
+        { "expect", cmd_expect },
     };
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -772,12 +1130,13 @@ cmd_vtpm(int argc, char **argv)
     for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
         if (strcmp(argv[1], sub[i].name) == 0)
             return sub[i].run(argc - 1, argv + 1);
-    tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe)", argv[1]);
+    tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe, expect)",
+             argv[1]);
     return EXIT_ERR;
 }
 
 const tvdc_verb tvdc_verb_vtpm = {
     .name    = "vtpm",
-    .summary = "the datacenter vTPM CA; a VM's vTPM certificates and state",
+    .summary = "the datacenter vTPM CA; a VM's vTPM certificates, state and measured identity",
     .run     = cmd_vtpm,
 };

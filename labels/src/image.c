@@ -230,11 +230,17 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
 {
     _cleanup_free_ uint8_t *image = NULL;
     tv_header *h;
-    const bool roles = b->role_at.n > 0;
+    bool measure = false;
+    bool roles = b->role_at.n > 0;
     uint64_t first = ALIGN8(sizeof(tv_header)), off;
     tvdc_policy *p;
     int r;
 
+    for (size_t l = 0; l < b->sec[TV_SEC_LABEL_FLAGS].n; l++)
+        measure = measure ||
+                  (tv_vec_u32(&b->sec[TV_SEC_LABEL_FLAGS])[l] & TVDC_LABEL_MEASURE_REQUIRED);
+    /* format 3 always has the roles extension, with or without roles */
+    roles = roles || measure;
     if (roles)
         first = ALIGN8(first + sizeof(tv_roles_ext) + b->role_at.n * 4 + b->role_data.n * 4);
     off = first;
@@ -248,7 +254,7 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
         return -ENOMEM;
     h = (tv_header *) image;
     memcpy(h->magic, TV_MAGIC, 8);
-    h->format = roles ? TV_FORMAT_ROLES : TV_FORMAT;
+    h->format = measure ? TV_FORMAT_MEASURE : roles ? TV_FORMAT_ROLES : TV_FORMAT;
     h->endian = TV_ENDIAN;
     h->size = off;
     memcpy(h->source_sha256, b->source_sha256, 32);
@@ -347,8 +353,9 @@ check_set(const tvdc_policy *p, uint32_t set, uint32_t min_bits)
     return bits >= min_bits ? 0 : -1;
 }
 
-/* The roles of a format 2 image: every record inside role_data, names
- * valid, labels known, at least one role. */
+/* The roles of a format 2 or 3 image: every record inside role_data, names
+ * valid, labels known, at least one role in format 2 (format 3 may have
+ * none). */
 static int
 map_roles(tvdc_policy *p)
 {
@@ -359,7 +366,8 @@ map_roles(tvdc_policy *p)
     if (p->h->size < base + sizeof(tv_roles_ext))
         return -1;
     x = (const tv_roles_ext *) (p->image + base);
-    if (x->n_roles == 0 || x->n_roles > TVDC_MAX_ROLES || x->at_off % 4 || x->data_off % 4 ||
+    if ((x->n_roles == 0 && p->h->format == TV_FORMAT_ROLES) || x->n_roles > TVDC_MAX_ROLES ||
+        x->at_off % 4 || x->data_off % 4 ||
         x->at_off < base + sizeof(tv_roles_ext) || x->at_off > p->h->size ||
         (uint64_t) x->n_roles * 4 > p->h->size - x->at_off ||
         x->data_off < base + sizeof(tv_roles_ext) || x->data_off > p->h->size ||
@@ -406,10 +414,10 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
 
     if (p->image_len < sizeof(tv_header) || memcmp(h->magic, TV_MAGIC, 8) != 0)
         return BAD("bad magic or truncated header");
-    if (h->format != TV_FORMAT && h->format != TV_FORMAT_ROLES)
+    if (h->format != TV_FORMAT && h->format != TV_FORMAT_ROLES && h->format != TV_FORMAT_MEASURE)
         return tv_error(err, -EBADMSG, 0, 0,
-                        "compiled policy format %u is not supported (this is format %u or %u)",
-                        h->format, TV_FORMAT, TV_FORMAT_ROLES);
+                        "compiled policy format %u is not supported (this is format %u to %u)",
+                        h->format, TV_FORMAT, TV_FORMAT_MEASURE);
     if (h->endian != TV_ENDIAN)
         return BAD("made on a host of other byte order");
     if (h->size != p->image_len)
@@ -492,9 +500,20 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
         if ((p->type_mask[t] != TVDC_NONE && p->type_mask[t] >= h->n_masks) ||
             p->type_vlan[t] > 4094)
             return BAD("bad type %u", t);
-    for (uint32_t l = 0; l < h->n_labels; l++)
-        if (p->label_flags[l] & ~TVDC_LABEL_VTPM_REQUIRED)
-            return BAD("bad label flags");
+    {
+        /* the measure flag only in format 3, and format 3 only with it */
+        uint32_t known = TVDC_LABEL_VTPM_REQUIRED, measured = 0;
+
+        if (h->format == TV_FORMAT_MEASURE)
+            known |= TVDC_LABEL_MEASURE_REQUIRED;
+        for (uint32_t l = 0; l < h->n_labels; l++) {
+            if (p->label_flags[l] & ~known)
+                return BAD("bad label flags");
+            measured |= p->label_flags[l] & TVDC_LABEL_MEASURE_REQUIRED;
+        }
+        if (h->format == TV_FORMAT_MEASURE && !measured)
+            return BAD("format 3 without a label that requires measurement");
+    }
     for (uint32_t i = 0; i < h->n_hosts; i++)
         if (p->host_label[i] >= h->n_labels)
             return BAD("bad host label");
@@ -509,7 +528,7 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
                 if (p->hash[i][j] > n_of[i])
                     return BAD("bad name table");
     }
-    if (h->format == TV_FORMAT_ROLES && map_roles(p) < 0)
+    if (h->format != TV_FORMAT && map_roles(p) < 0)
         return BAD("bad roles");
     return 0;
 }

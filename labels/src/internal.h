@@ -58,6 +58,13 @@ int tv_json_find_duplicate_key(const char *buf, size_t len, size_t *offset,
  * what it was, so its hash and signature do not change and older libtvdc
  * loads it; format 1 images load as "no roles". */
 #define TV_FORMAT_ROLES 2
+/* Format 3 is format 2 that may have labels requiring a measured identity
+ * (TVDC_LABEL_MEASURE_REQUIRED in their flags): the roles extension is
+ * always there (n_roles 0: no roles).  A requirement a reader does not know
+ * must not be dropped silently, so only such policies are written as
+ * format 3, and a libtvdc that knows formats 1 and 2 refuses them by their
+ * format; every other policy keeps format 1 or 2, byte for byte. */
+#define TV_FORMAT_MEASURE 3
 #define TV_ENDIAN 0x01020304u
 
 enum {
@@ -99,7 +106,7 @@ typedef struct tv_header {
     uint64_t sec_len[_TV_SEC_MAX]; /* bytes */
 } tv_header;
 
-/* Roles (format 2).  role_at[r] is the index in role_data of role r's
+/* Roles (formats 2 and 3).  role_at[r] is the index in role_data of role r's
  * record: name (string offset), n_users, n_groups, n_labels, then the
  * users and groups (string offsets) and the labels (label indexes). */
 typedef struct tv_roles_ext {

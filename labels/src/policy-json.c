@@ -286,7 +286,7 @@ parse_types(ctx *c, json_object *root)
 static int
 parse_labels(ctx *c, json_object *root)
 {
-    static const char *const allowed[] = { "name", "types", "vtpm", NULL };
+    static const char *const allowed[] = { "name", "types", "vtpm", "measure", NULL };
     static const char *const required[] = { "name", "types", NULL };
     tv_builder *b = c->b;
     json_object *arr;
@@ -301,6 +301,7 @@ parse_labels(ctx *c, json_object *root)
     for (size_t i = 0; i < n && r == 0; i++) {
         json_object *o = json_object_array_get_idx(arr, i), *v;
         _cleanup_free_ uint32_t *types = NULL;
+        const char *name = NULL;
         size_t nt;
         uint32_t flags = 0;
 
@@ -314,6 +315,7 @@ parse_labels(ctx *c, json_object *root)
         pop(c);
         if (r < 0)
             goto next;
+        name = json_object_get_string(v);
         json_object_object_get_ex(o, "types", &v);
         push_key(c, "types");
         r = get_types(c, v, 1, "a label", &types, &nt);
@@ -328,6 +330,22 @@ parse_labels(ctx *c, json_object *root)
                 else if (strcmp(json_object_get_string(v), "optional") != 0)
                     r = fail(c, -EINVAL, "expected \"required\" or \"optional\", got '%s'", ESC(v));
             }
+            pop(c);
+            if (r < 0)
+                goto next;
+        }
+        if (json_object_object_get_ex(o, "measure", &v)) {
+            /* the label's name is in the message: the measured identity
+             * (swtpm-mgr/README.md) is per label */
+            push_key(c, "measure");
+            if (json_object_get_type(v) != json_type_string)
+                r = fail(c, -EINVAL, "label '%s': expected \"required\" or \"optional\", "
+                         "got %s", name, type_desc(v));
+            else if (strcmp(json_object_get_string(v), "required") == 0)
+                flags |= TVDC_LABEL_MEASURE_REQUIRED;
+            else if (strcmp(json_object_get_string(v), "optional") != 0)
+                r = fail(c, -EINVAL, "label '%s': expected \"required\" or \"optional\", "
+                         "got '%s'", name, ESC(v));
             pop(c);
             if (r < 0)
                 goto next;

@@ -229,6 +229,12 @@ tvdc_label_flags(const tvdc_policy *p, uint32_t label)
 }
 
 int
+tvdc_label_measure_required(const tvdc_policy *p, uint32_t label)
+{
+    return !!(tvdc_label_flags(p, label) & TVDC_LABEL_MEASURE_REQUIRED);
+}
+
+int
 tvdc_network(const tvdc_policy *p, uint32_t i, uint32_t *type, uint32_t *vlan)
 {
     if (!p || i >= p->h->n_networks)

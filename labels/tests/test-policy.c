@@ -198,6 +198,157 @@ test_load_errors(void **state)
     tvdc_policy_free(NULL);
 }
 
+static tvdc_policy *
+load_policy(const char *name)
+{
+    tvdc_policy *p = NULL;
+    tvdc_error e = { 0 };
+    char path[256];
+
+    snprintf(path, sizeof(path), "policies/%s", name);
+    if (tvdc_policy_load_file(path, &p, &e) < 0)
+        fail_msg("%s:%u:%u: %s", path, e.line, e.column, e.message);
+    return p;
+}
+
+static void
+load_golden(const char *name, char **img, size_t *len)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "policies/%s", name);
+    assert_int_equal(tv_read_file(path, 1 << 20, img, len), 0);
+}
+
+/* "measure": "required" per label: the accessor, format 3 and its checks,
+ * and that every other policy keeps format 1 or 2 byte for byte (the
+ * golden files were compiled by the tvdc before "measure" existed:
+ * figure3-format1.bin from figure3.json, roles-format2.bin from
+ * roles.json). */
+static void
+test_measure(void **state)
+{
+    tvdc_policy *p = load_policy("measure.json"), *q = NULL;
+    void *img = NULL, *img2 = NULL;
+    char *gold = NULL;
+    size_t len, len2, glen;
+    tvdc_error e = { 0 };
+    tv_header *h;
+    uint32_t *flags;
+    (void) state;
+
+    /* the accessor: required 1, optional and absent 0, out of range 0 */
+    assert_int_equal(tvdc_find_label(p, "market-analysis"), 0);
+    assert_int_equal(tvdc_find_label(p, "underwriting"), 1);
+    assert_int_equal(tvdc_find_label(p, "public-web"), 2);
+    assert_int_equal(tvdc_label_measure_required(p, 0), 1);
+    assert_int_equal(tvdc_label_measure_required(p, 1), 0);
+    assert_int_equal(tvdc_label_measure_required(p, 2), 0);
+    assert_int_equal(tvdc_label_measure_required(p, 3), 0);
+    assert_int_equal(tvdc_label_measure_required(p, TVDC_NONE), 0);
+    assert_int_equal(tvdc_label_measure_required(NULL, 0), 0);
+    assert_int_equal(tvdc_label_flags(p, 0),
+                     TVDC_LABEL_VTPM_REQUIRED | TVDC_LABEL_MEASURE_REQUIRED);
+
+    /* compiled: format 3, no roles, the same after loading */
+    assert_int_equal(tvdc_policy_to_binary(p, &img, &len), 0);
+    h = img;
+    flags = (uint32_t *) ((uint8_t *) img + h->sec_off[TV_SEC_LABEL_FLAGS]);
+    assert_int_equal(h->format, TV_FORMAT_MEASURE);
+    assert_int_equal(tvdc_policy_load(img, len, &q, NULL), 0);
+    assert_int_equal(tvdc_policy_n_roles(q), 0);
+    assert_int_equal(tvdc_label_measure_required(q, 0), 1);
+    assert_int_equal(tvdc_label_measure_required(q, 1), 0);
+    assert_memory_equal(tvdc_policy_source_hash(q), tvdc_policy_source_hash(p), 32);
+    assert_int_equal(tvdc_policy_to_binary(q, &img2, &len2), 0);
+    assert_int_equal(len, len2);
+    assert_memory_equal(img, img2, len);
+    free(img2);
+    tvdc_policy_free(q);
+    q = NULL;
+
+    /* format 3 without a label that requires measurement: refused */
+    flags[0] = TVDC_LABEL_VTPM_REQUIRED;
+    assert_int_equal(tv_image_rehash(img, len), 0);
+    assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
+    assert_non_null(strstr(e.message, "format 3 without"));
+    /* the measure flag in a format 1 or 2 image: refused */
+    flags[0] = TVDC_LABEL_MEASURE_REQUIRED;
+    h->format = TV_FORMAT_ROLES;
+    assert_int_equal(tv_image_rehash(img, len), 0);
+    assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
+    assert_non_null(strstr(e.message, "bad label flags"));
+    /* an unknown label flag in format 3: refused */
+    h->format = TV_FORMAT_MEASURE;
+    flags[0] = 1u << 2 | TVDC_LABEL_MEASURE_REQUIRED;
+    assert_int_equal(tv_image_rehash(img, len), 0);
+    assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
+    assert_non_null(strstr(e.message, "bad label flags"));
+    /* a format after 3: refused by its number */
+    h->format = 4;
+    assert_int_equal(tv_image_rehash(img, len), 0);
+    assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
+    assert_string_equal(e.message,
+                        "compiled policy format 4 is not supported (this is format 1 to 3)");
+    assert_null(q);
+    free(img);
+    tvdc_policy_free(p);
+
+    /* with roles: format 3, roles and flags kept */
+    p = load_policy("measure-roles.json");
+    assert_int_equal(tvdc_policy_to_binary(p, &img, &len), 0);
+    assert_int_equal(((tv_header *) img)->format, TV_FORMAT_MEASURE);
+    assert_int_equal(tvdc_policy_load(img, len, &q, NULL), 0);
+    assert_int_equal(tvdc_policy_n_roles(q), 2);
+    assert_string_equal(tvdc_role_name(q, 1), "su-admins");
+    assert_int_equal(tvdc_label_measure_required(q, 1), 1);
+    assert_int_equal(tvdc_label_measure_required(q, 0), 0);
+    free(img);
+    tvdc_policy_free(q);
+    tvdc_policy_free(p);
+
+    /* only "optional": format 1, the bytes figure3.json compiled to before
+     * "measure" existed but for the source hash (the JSON differs) */
+    p = load_policy("measure-optional.json");
+    assert_int_equal(tvdc_label_flags(p, 0), 0);
+    assert_int_equal(tvdc_policy_to_binary(p, &img, &len), 0);
+    load_golden("figure3-format1.bin", &gold, &glen);
+    assert_int_equal(len, glen);
+    memcpy(((tv_header *) img)->source_sha256, ((tv_header *) gold)->source_sha256, 32);
+    assert_int_equal(tv_image_rehash(img, len), 0);
+    assert_memory_equal(img, gold, len);
+    free(img);
+    tvdc_policy_free(p);
+
+    /* binaries of the tvdc before "measure" load, nothing measured, and
+     * today's compiler writes them byte for byte */
+    q = NULL;
+    assert_int_equal(tvdc_policy_load(gold, glen, &q, NULL), 0);
+    for (uint32_t l = 0; l < tvdc_policy_n_labels(q); l++)
+        assert_int_equal(tvdc_label_measure_required(q, l), 0);
+    tvdc_policy_free(q);
+    p = load_policy("figure3.json");
+    assert_int_equal(tvdc_policy_to_binary(p, &img, &len), 0);
+    assert_int_equal(len, glen);
+    assert_memory_equal(img, gold, len);
+    free(img);
+    free(gold);
+    tvdc_policy_free(p);
+
+    load_golden("roles-format2.bin", &gold, &glen);
+    assert_int_equal(tvdc_policy_load(gold, glen, &q, NULL), 0);
+    assert_int_equal(tvdc_policy_n_roles(q), 3);
+    tvdc_policy_free(q);
+    p = load_policy("roles.json");
+    assert_int_equal(tvdc_policy_to_binary(p, &img, &len), 0);
+    assert_int_equal(((tv_header *) img)->format, TV_FORMAT_ROLES);
+    assert_int_equal(len, glen);
+    assert_memory_equal(img, gold, len);
+    free(img);
+    free(gold);
+    tvdc_policy_free(p);
+}
+
 int
 main(void)
 {
@@ -208,6 +359,7 @@ main(void)
         cmocka_unit_test(test_binary_corruption),
         cmocka_unit_test(test_binary_structure),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_measure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

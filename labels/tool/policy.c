@@ -171,6 +171,8 @@ policy_json(const tvdc_policy *p)
         json_object_object_add(l, "types", types_json(p, i, false));
         if (tvdc_label_flags(p, i) & TVDC_LABEL_VTPM_REQUIRED)
             json_object_object_add(l, "vtpm", json_object_new_string("required"));
+        if (tvdc_label_measure_required(p, i))
+            json_object_object_add(l, "measure", json_object_new_string("required"));
         json_object_array_add(a, l);
     }
     json_object_object_add(o, "labels", a);
@@ -285,8 +287,12 @@ do_show(int argc, char **argv)
         json_object *l = json_object_array_get_idx(arr, i);
         printf("  %-20s ", json_object_get_string(json_object_object_get(l, "name")));
         print_label_types(p, json_object_object_get(l, "types"));
-        if (json_object_object_get(l, "vtpm"))
+        if (json_object_object_get(l, "vtpm") && json_object_object_get(l, "measure"))
+            printf("  (vTPM and measured identity required)");
+        else if (json_object_object_get(l, "vtpm"))
             printf("  (vTPM required)");
+        else if (json_object_object_get(l, "measure"))
+            printf("  (measured identity required)");
         putchar('\n');
     }
     arr = json_object_object_get(o, "conflicts");

@@ -151,9 +151,16 @@ int tvdc_decide_role(const tvdc_policy *p, const char *user,
                      uint32_t *considered, size_t n, size_t *n_considered,
                      uint32_t *granted_by);
 
-/* Label attributes. */
-#define TVDC_LABEL_VTPM_REQUIRED (1u << 0)
+/* Label attributes: "vtpm": "required" and "measure": "required" in the
+ * policy (both default "optional"). */
+#define TVDC_LABEL_VTPM_REQUIRED    (1u << 0)
+#define TVDC_LABEL_MEASURE_REQUIRED (1u << 1)
 uint32_t tvdc_label_flags(const tvdc_policy *p, uint32_t label);
+
+/* Must a VM with this label start with its identity measured into its
+ * vTPM's PCR0 (the H-CRTM blob of tvdc_vtpm_measure_blob, tvdc-vtpm.h)?
+ * 1 yes, 0 no (and 0 for an index out of range or a NULL policy). */
+int tvdc_label_measure_required(const tvdc_policy *p, uint32_t label);
 
 /* Policy-wide attributes.  "unlabeled": "allow" in the policy lets VMs
  * without a tvdc label run on tvdc hosts (using only unlabeled resources);
