@@ -114,14 +114,15 @@ cat > "$tmp/status.json" <<'ST'
             "source_sha256": "b25c7538b754a4292b8d40e35e92e8a6dd20a3fa7d32b544910455e03f5c6052",
             "allow_unlabeled": false},
  "error": null, "audit_log": "/var/log/tvdc/audit.log", "active_types": {"MA": 2},
- "reservations": 2,
+ "reservations": 2, "vtpm_measurement": "unavailable",
  "domains": [{"uuid": "6f1c0000-0000-4000-8000-000000000001", "name": "ma-1",
               "label": "market-analysis", "types": ["MA"], "reserved": true,
-              "state": "running", "violation": null}]}
+              "state": "running", "violation": null, "vtpm_measurement": "unavailable"}]}
 ST
 expect_exit "status" 0 "$TVDC" status --file "$tmp/status.json"
 check_line "status active types" "$tmp/out" "active    MA (2 VMs)"
-check "status VM line" grep -q '^ma-1  *6f1c0000-0000-4000-8000-000000000001  *market-analysis  *running  *yes  *-$' "$tmp/out"
+check "status VM line" grep -q '^ma-1  *6f1c0000-0000-4000-8000-000000000001  *market-analysis  *running  *yes  *unavailable  *-$' "$tmp/out"
+check_line "status vTPM line" "$tmp/out" "vTPM      measurement UNAVAILABLE: this host's QEMU cannot measure the label into the vTPM (no tpm-emulator hcrtm-file); VMs run unmeasured"
 jq '.policy = null | .error = "policy /etc/tvdc/policy.bin: cannot read: No such file or directory"' "$tmp/status.json" > "$tmp/nopol.json"
 expect_exit "status without policy" 1 "$TVDC" status --file "$tmp/nopol.json"
 check_line "status no policy" "$tmp/out" "policy    NONE IN FORCE: policy /etc/tvdc/policy.bin: cannot read: No such file or directory; every labeled VM is denied"
