@@ -2,8 +2,8 @@
 # Integration test of qemu-patches/ (the tpm-emulator backend's hcrtm-file
 # option) without libvirt: the patched QEMU (ci/build-qemu; TCG, pc, a
 # tpm-crb device) on a real swtpm whose state has two PCR banks, sha1 and
-# sha256, booting the test guest with tvdc.tpm=pcr:0.  Root; about two
-# minutes.  Run from anywhere:
+# sha256, booting the test guest with tvdc.tpm=pcr:0.  Root; about 30 s
+# once ci/build-qemu and ci/build-image are cached.  Run from anywhere:
 #   bash ci/tests/qemu-hcrtm.sh
 #
 # For every bank B (digest length n) the test computes PCR 0 itself with
