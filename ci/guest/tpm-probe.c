@@ -11,6 +11,11 @@
  *                 "TPM-NV ok", or "TPM-NV fail: REASON"
  *   nv-read       "TPM-NV HEX" (lowercase), "TPM-NV none" if the index is
  *                 not defined, or "TPM-NV fail: REASON"
+ *   pcr:N         PCR N (0 to 23) of every allocated bank that has it, one
+ *                 line a bank: "TPM-PCR N ALG HEX" (ALG sha1, sha256,
+ *                 sha384, sha512, sm3_256 or alg-0xXXXX; HEX lowercase), in
+ *                 the order TPM2_GetCapability(TPM_CAP_PCRS) lists the
+ *                 banks, or "TPM-PCR fail: REASON"
  *
  * It speaks raw TPM 2.0 commands to /dev/tpm0 (else /dev/tpmrm0): no TSS
  * in a busybox initramfs.  Authorization is always the password session
@@ -37,11 +42,17 @@
 #define TPM_CC_NV_Read          0x0000014E
 #define TPM_CC_NV_ReadPublic    0x00000169
 #define TPM_CC_GetCapability    0x0000017A
+#define TPM_CC_PCR_Read         0x0000017E
 
 #define TPM_RH_OWNER            0x40000001
 #define TPM_RS_PW               0x40000009
 
+#define TPM_ALG_SHA1            0x0004
 #define TPM_ALG_SHA256          0x000B
+#define TPM_ALG_SHA384          0x000C
+#define TPM_ALG_SHA512          0x000D
+#define TPM_ALG_SM3_256         0x0012
+#define TPM_CAP_PCRS            0x00000005
 #define TPM_CAP_TPM_PROPERTIES  0x00000006
 #define TPM_PT_NV_BUFFER_MAX    0x0000012C
 
@@ -68,6 +79,10 @@
 #define TPM_BUF_SIZE            4096
 #define NV_DATA_MAX             4096        /* larger indexes are refused */
 #define NV_CHUNK_DEFAULT        512         /* if GetCapability fails */
+#define PCR_MAX                 23          /* PC Client: 24 PCRs */
+#define PCR_BANKS_MAX           8
+#define PCR_SELECT_MAX          4           /* bytes of a pcrSelect */
+#define DIGEST_MAX              64          /* SHA-512 */
 
 struct tpm {
     const char *dev;                /* NULL: try the default devices */
@@ -640,10 +655,165 @@ action_nv_read(struct tpm *t)
     return 0;
 }
 
+/* A bank's hash algorithm as "TPM-PCR" lines name it. */
+static const char *
+alg_name(uint16_t alg, char *buf, size_t size)
+{
+    switch (alg) {
+    case TPM_ALG_SHA1:
+        return "sha1";
+    case TPM_ALG_SHA256:
+        return "sha256";
+    case TPM_ALG_SHA384:
+        return "sha384";
+    case TPM_ALG_SHA512:
+        return "sha512";
+    case TPM_ALG_SM3_256:
+        return "sm3_256";
+    }
+    snprintf(buf, size, "alg-0x%04x", alg);
+    return buf;
+}
+
+/* The hash algorithms of the allocated banks that hold PCR INDEX, from
+ * TPM2_GetCapability(TPM_CAP_PCRS): the count, or -1. */
+static int
+pcr_banks(struct tpm *t, unsigned int index, uint16_t *algs)
+{
+    struct cmd c;
+    struct rd r;
+    uint32_t count, i;
+    uint16_t alg;
+    uint8_t select_size;
+    const uint8_t *select;
+    int n = 0;
+
+    cmd_start(&c, TPM_ST_NO_SESSIONS, TPM_CC_GetCapability);
+    put32(&c, TPM_CAP_PCRS);
+    put32(&c, 0);
+    put32(&c, 1);
+    if (tpm_run(t, &c, "TPM2_GetCapability", &r) < 0)
+        return -1;
+    get8(&r);                           /* moreData: all banks fit in one */
+    if (get32(&r) != TPM_CAP_PCRS && !r.bad) {
+        set_err(t, "TPM2_GetCapability: answer is about another capability");
+        return -1;
+    }
+    /* TPML_PCR_SELECTION: count, then hash, sizeofSelect, pcrSelect */
+    count = get32(&r);
+    for (i = 0; i < count && !r.bad; i++) {
+        alg = get16(&r);
+        select_size = get8(&r);
+        select = get_bytes(&r, select_size);
+        if (!select || index / 8 >= select_size || !(select[index / 8] & (1u << index % 8)))
+            continue;
+        if (n == PCR_BANKS_MAX) {
+            set_err(t, "TPM2_GetCapability: more than %d PCR banks", PCR_BANKS_MAX);
+            return -1;
+        }
+        algs[n++] = alg;
+    }
+    if (r.bad || count > 16) {
+        set_err(t, "TPM2_GetCapability: malformed TPM_CAP_PCRS answer");
+        return -1;
+    }
+    if (n == 0) {
+        set_err(t, "no allocated PCR bank has PCR %u", index);
+        return -1;
+    }
+    return n;
+}
+
+/* Read PCR INDEX of the bank ALG into DIGEST: its size, or -1. */
+static int
+pcr_read(struct tpm *t, unsigned int index, uint16_t alg, uint8_t *digest)
+{
+    uint8_t select[PCR_SELECT_MAX] = { 0 };
+    struct cmd c;
+    struct rd r;
+    const uint8_t *out_select, *data;
+    uint8_t out_size;
+    uint16_t size;
+
+    select[index / 8] = 1u << index % 8;
+    cmd_start(&c, TPM_ST_NO_SESSIONS, TPM_CC_PCR_Read);
+    put32(&c, 1);                       /* TPML_PCR_SELECTION: one bank */
+    put16(&c, alg);
+    put8(&c, 3);
+    put_bytes(&c, select, 3);
+    if (tpm_run(t, &c, "TPM2_PCR_Read", &r) < 0)
+        return -1;
+    /* pcrUpdateCounter, pcrSelectionOut, then TPML_DIGEST pcrValues; a PCR
+     * the TPM did not read is missing from both. */
+    get32(&r);
+    if (get32(&r) != 1 || get16(&r) != alg) {
+        set_err(t, "TPM2_PCR_Read: PCR %u of bank 0x%04x not read", index, alg);
+        return -1;
+    }
+    out_size = get8(&r);
+    out_select = get_bytes(&r, out_size);
+    if (!out_select || index / 8 >= out_size || out_select[index / 8] != select[index / 8]) {
+        set_err(t, "TPM2_PCR_Read: PCR %u of bank 0x%04x not read", index, alg);
+        return -1;
+    }
+    if (get32(&r) != 1) {
+        set_err(t, "TPM2_PCR_Read: not one digest in the answer");
+        return -1;
+    }
+    size = get16(&r);
+    data = get_bytes(&r, size);
+    if (!data || size == 0 || size > DIGEST_MAX) {
+        set_err(t, "TPM2_PCR_Read: malformed digest");
+        return -1;
+    }
+    memcpy(digest, data, size);
+    return size;
+}
+
+static int
+action_pcr(struct tpm *t, const char *arg)
+{
+    uint16_t algs[PCR_BANKS_MAX];
+    uint8_t digests[PCR_BANKS_MAX][DIGEST_MAX];
+    int sizes[PCR_BANKS_MAX];
+    char name[16], *end;
+    unsigned long index;
+    int n, i, j;
+
+    errno = 0;
+    index = strtoul(arg, &end, 10);
+    if (!isdigit((unsigned char)arg[0]) || *end || errno || index > PCR_MAX) {
+        set_err(t, "'%s' is not a PCR number from 0 to %d", arg, PCR_MAX);
+        goto fail;
+    }
+    n = pcr_banks(t, (unsigned int)index, algs);
+    if (n < 0)
+        goto fail;
+    /* all banks read before anything is printed: all lines or a failure */
+    for (i = 0; i < n; i++) {
+        sizes[i] = pcr_read(t, (unsigned int)index, algs[i], digests[i]);
+        if (sizes[i] < 0)
+            goto fail;
+    }
+    for (i = 0; i < n; i++) {
+        printf("TPM-PCR %lu %s ", index, alg_name(algs[i], name, sizeof(name)));
+        for (j = 0; j < sizes[i]; j++)
+            printf("%02x", digests[i][j]);
+        printf("\n");
+    }
+    fflush(stdout);
+    return 0;
+
+ fail:
+    printf("TPM-PCR fail: %s\n", t->err);
+    fflush(stdout);
+    return -1;
+}
+
 static void
 usage(FILE *f)
 {
-    fprintf(f, "Usage: tvdc-tpm-probe [--dev PATH] ek|nv-read|nv-write:HEX...\n");
+    fprintf(f, "Usage: tvdc-tpm-probe [--dev PATH] ek|nv-read|nv-write:HEX|pcr:N...\n");
 }
 
 int
@@ -672,6 +842,8 @@ main(int argc, char **argv)
             ret = action_nv_read(&t);
         } else if (!strncmp(argv[i], "nv-write:", 9)) {
             ret = action_nv_write(&t, argv[i] + 9);
+        } else if (!strncmp(argv[i], "pcr:", 4)) {
+            ret = action_pcr(&t, argv[i] + 4);
         } else {
             printf("TPM fail: unknown action '%s'\n", argv[i]);
             fflush(stdout);
