@@ -39,6 +39,15 @@ define_pcr() {
     on "$1" virsh define "$WORK/xml/$2.xml" >/dev/null
 }
 
+# forged_xml VM LABEL FILE: a guest with a vTPM that asks QEMU itself to
+# measure FILE (<qemu:commandline> -set tpmdev...hcrtm-file=FILE): an
+# attempt to make PCR 0 claim another identity
+forged_xml() {
+    domain_xml "$1" "$2" "$TPM_XML" |
+        sed -e "s|<domain type='qemu'>|<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" \
+            -e "s|</domain>|<qemu:commandline><qemu:arg value='-set'/><qemu:arg value='tpmdev.tpm-tpm0.hcrtm-file=$3'/></qemu:commandline></domain>|"
+}
+
 console() {         # console HOST VM: the guest's console log, without CRs
     on "$1" cat "/var/log/libvirt/qemu/$2-console.log" 2>/dev/null | tr -d '\r'
 }
@@ -185,6 +194,23 @@ main() {
         eval "audit host-c '[.[] | select(.vm_name == \"ma-3\" and .decision == \"permit\")][-1].detail' | grep -q 'measurement unavailable'"
     on host-c virsh destroy ma-3 >/dev/null
 
+    # --- attacker: a measurement of the client's choosing -----------------
+    # the blob of ma-1 (market-analysis) with mm-1's identity would make a
+    # verifier believe a forged VM is that VM
+    on host-a tvdc vtpm expect --label market-analysis --uuid "$uuid" --name ma-1 --json |
+        jq -j .blob >"$WORK/forged.blob"
+    forged_xml x-forge market-analysis "$WORK/forged.blob" >"$WORK/xml/x-forge.xml"
+    expect_refusal "attacker: a labeled VM passing its own hcrtm-file is refused" "" re \
+        "VM 'x-forge' (label market-analysis): .*not allowed for labeled domains" \
+        on host-a virsh define "$WORK/xml/x-forge.xml"
+    expect_state "attacker: ... x-forge is not defined" host-a x-forge undefined
+    forged_xml x-forge-u "" "$WORK/forged.blob" >"$WORK/xml/x-forge-u.xml"
+    expect_fail "attacker: an unlabeled VM passing its own hcrtm-file is refused" \
+        on host-a virsh create "$WORK/xml/x-forge-u.xml"
+    check "attacker: ... by tvdc, for the <qemu:commandline>" \
+        grep -q "tvdc: domain 'x-forge-u' (unlabeled) may not use <qemu:commandline>" "$TAP_TMP/err"
+    expect_state "attacker: ... x-forge-u does not run" host-a x-forge-u undefined
+
     # --- "measure": "required" ---------------------------------------------
     expect_deny "define: ma-measured without a vTPM is refused" \
         "VM 'mm-0' (label ma-measured): label: label ma-measured requires a vTPM (<tpm><backend type='emulator' version='2.0'/></tpm>)" \
@@ -198,7 +224,10 @@ main() {
     expect_state "mm-1: not running on host-c" host-c mm-1 "shut off"
     check "mm-1: refused before its swtpm started (no swtpm pid file on host-c)" \
         eval "! on host-c sh -c 'ls /run/libvirt/qemu/swtpm/ 2>/dev/null | grep -q mm-1'"
+    # that mm-1 (another UUID) goes, with the console log libvirt made for
+    # it: a file of another VM, which the arriving mm-1 may not use
     on host-c virsh undefine mm-1 >/dev/null || bail "undefine mm-1 on host-c"
+    on host-c rm -f /var/log/libvirt/qemu/mm-1-console.log
     define_pcr host-a mm-1 ma-measured || bail "define mm-1 on host-a"
     expect_ok "mm-1 starts on host-a (patched QEMU)" on host-a virsh start mm-1
     wait_lines host-a mm-1 '^TPM-PCR 0 ' 1 || bail "mm-1 printed no PCR 0"
