@@ -786,10 +786,10 @@ typedef struct tvdc_status {
     const char *error;            /* why no policy is in force, or why its
                                    * replacement was refused; NULL: none */
     const char *audit_log;
-    const char *vtpm_measurement; /* TVDC_MEASUREMENT_*; NULL: unknown */
     const tvdc_status_domain *domains;
     size_t n_domains;
     int64_t time_usec;            /* "updated"; 0: now */
+    const char *vtpm_measurement; /* TVDC_MEASUREMENT_*; NULL: unknown (0.2) */
 } tvdc_status;
 
 /* Write the status to path atomically, mode 0600 (the directory must
