@@ -18,37 +18,13 @@
 # never touched.
 # shellcheck source=ci/tests/tap.sh
 . "$(dirname "$0")/tap.sh"
+# shellcheck source=ci/tests/guest-qemu.sh
+. "$(dirname "$0")/guest-qemu.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BOOT_TIMEOUT=90
+GUEST_MONITOR=hmp
+RESULT_LINES='^TPM(-EK|-NV)? '    # the TPM-* result lines
 HEX1=cafe01
 HEX2=00112233445566778899aabbccddeeff
-
-pids=()
-
-stop() {            # stop DESC [DETAIL...]: a failed check the next ones need
-    fail "$@"
-    exit 1
-}
-
-# Kill what this script started and is still running (its pids that are
-# still jobs of this shell: a reaped pid may belong to someone else by now).
-cleanup() {
-    local pid running
-    running=" $(jobs -p | tr '\n' ' ') "
-    for pid in "${pids[@]}"; do
-        [[ $running == *" $pid "* ]] || continue
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if (( TAP_RC != 0 )) && [[ -n ${CONSOLE:-} && -e $CONSOLE ]]; then
-        note "console of the last boot ($CONSOLE, last lines):" "$(tail -15 "$CONSOLE" | tr -d '\r')"
-        for f in "${CONSOLE%.console}".{qemu,swtpm}.log; do
-            [[ -s $f ]] || continue
-            note "$(basename "$f"), last lines:" "$(tail -10 "$f")"
-        done
-    fi
-}
 
 # A private swtpm_localca CA, and a swtpm_setup configuration that uses it
 # through a wrapper which also keeps a copy of each EK certificate issued.
@@ -105,71 +81,12 @@ provision() {
 # listens on the UNIX socket $TMP/NAME.mon (see hmp).  Sets CONSOLE, MON,
 # QEMU_PID.
 boot() {
-    local name=$1 state=$2 actions=$3 ctrl=$TMP/$1.ctrl i tpm_args=()
-    CONSOLE=$TMP/$name.console
-    MON=$TMP/$name.mon
+    local name=$1 state=$2 actions=$3 args=()
     if [[ $state != none ]]; then
-        mkdir -p "$state"
-        swtpm socket --tpm2 --tpmstate dir="$state" --ctrl type=unixio,path="$ctrl" \
-            --terminate --log file="$TMP/$name.swtpm.log" &
-        pids+=($!)
-        for ((i = 0; i < 100; i++)); do
-            [[ -S $ctrl ]] && break
-            sleep 0.1
-        done
-        [[ -S $ctrl ]] || stop "$name: swtpm did not create $ctrl"
-        tpm_args=(-chardev "socket,id=chrtpm,path=$ctrl"
-                  -tpmdev "emulator,id=tpm0,chardev=chrtpm"
-                  -device "tpm-crb,tpmdev=tpm0")
+        start_swtpm "$name" "$state"
+        mapfile -t args < <(tpm_args)
     fi
-    # QEMU runs without MALLOC_PERTURB_, as under libvirt (which gives QEMU
-    # a cleared environment): Debian's QEMU
-    # 7.2 never completes a system_reset with a tpm-emulator backend when
-    # MALLOC_PERTURB_ (which meson sets for every test) fills its heap
-    # (tpm-emulator: "Could not cleanly shutdown the TPM: Input/output
-    # error"; reproducible with MALLOC_PERTURB_=218, swtpm unaffected).
-    env -u MALLOC_PERTURB_ qemu-system-x86_64 -accel tcg -machine pc -m 128 -nodefaults -display none \
-        -kernel "$KERNEL" -initrd "$INITRD" \
-        -append "console=ttyS0 tvdc.tpm=$actions" \
-        -serial "file:$CONSOLE" -monitor "unix:$MON,server=on,wait=off" \
-        "${tpm_args[@]}" >"$TMP/$name.qemu.log" 2>&1 &
-    QEMU_PID=$!
-    pids+=("$QEMU_PID")
-}
-
-# hmp COMMAND: send one command to the HMP monitor of the last boot.  A
-# socket, not a pipe: a command written into a monitor FIFO was lost when
-# the test ran with stdin on /dev/null (as under meson).
-hmp() {
-    python3 - "$MON" "$1" <<'EOF' || stop "HMP command '$1' could not be sent"
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        s.connect(sys.argv[1])
-        break
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit(1)
-s.settimeout(10)
-buf = b""
-while b"(qemu)" not in buf:          # the prompt: the monitor is ready
-    buf += s.recv(4096)
-s.sendall(sys.argv[2].encode() + b"\n")
-out = b""
-try:
-    while out.count(b"(qemu)") < 1:  # the answer ends at the next prompt
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        out += chunk
-except OSError:
-    pass
-s.close()
-lines = out.decode(errors="replace").replace("(qemu)", "").splitlines()
-print("\n".join(l for l in lines[1:] if l.strip()))   # [0] echoes the command
-EOF
+    start_qemu "$name" "$actions" "${args[@]}"
 }
 
 # reset_guest: system_reset (what `virsh reset` does), and the guest really
@@ -184,48 +101,6 @@ reset_guest() {
         sleep 0.2
     done
     stop "no reboot 60 s after system_reset (QEMU: $(hmp 'info status' | tr -d '\r' | xargs))"
-}
-
-# The console without carriage returns.
-console() {
-    [[ -e $CONSOLE ]] || return 0    # QEMU has not created it yet
-    tr -d '\r' <"$CONSOLE"
-}
-
-# wait_ready COUNT: until the console shows COUNT "TVDC-GUEST READY" lines.
-wait_ready() {
-    local count=$1 deadline=$(( $(date +%s) + BOOT_TIMEOUT ))
-    while (( $(date +%s) < deadline )); do
-        (( $(console | grep -c '^TVDC-GUEST READY') >= count )) && return 0
-        kill -0 "$QEMU_PID" 2>/dev/null || stop "QEMU exited: $(cat "$TMP"/*.qemu.log)"
-        sleep 0.2
-    done
-    stop "no 'TVDC-GUEST READY' number $count within $BOOT_TIMEOUT s"
-}
-
-# Stop the current QEMU; its swtpm (--terminate) exits with it.
-halt() {
-    hmp quit >/dev/null
-    local i
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$QEMU_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$QEMU_PID" 2>/dev/null || true
-    wait "$QEMU_PID" 2>/dev/null || true
-}
-
-# The TPM-* result lines of the console, in order.
-results() {
-    console | grep -E '^TPM(-EK|-NV)? ' || true
-}
-
-expect_results() {  # expect_results WHAT LINE...: exactly these result lines
-    local what=$1 got want
-    shift
-    got=$(results)
-    want=$(printf '%s\n' "$@")
-    [[ $got == "$want" ]] || stop "$what: the guest's result lines" "expected:" "$want" "got:" "$got"
 }
 
 test_provisioned() {
@@ -295,19 +170,13 @@ test_no_tpm() {
 }
 
 main() {
-    local image t0
+    local t0
     [[ $(id -u) -eq 0 ]] || skip_all "guest-tpm needs root"
     for p in qemu-system-x86_64 swtpm swtpm_setup swtpm_localca openssl; do
         command -v "$p" >/dev/null || bail "$p not installed (ci/deps guest)"
     done
-    TMP=$TAP_TMP
-    at_exit cleanup
     t0=$(date +%s)
-    image=$("$ROOT/ci/build-image") || bail "ci/build-image failed"
-    KERNEL=${image#kernel=}
-    KERNEL=${KERNEL%% initrd=*}
-    INITRD=${image##* initrd=}
-    [[ -r $KERNEL && -r $INITRD ]] || bail "image paths not readable: $image"
+    guest_image
 
     setup_ca
     test_provisioned

@@ -30,37 +30,14 @@
 # Everything lives in one mktemp -d.
 # shellcheck source=ci/tests/tap.sh
 . "$(dirname "$0")/tap.sh"
+# shellcheck source=ci/tests/guest-qemu.sh
+. "$(dirname "$0")/guest-qemu.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BOOT_TIMEOUT=90
+GUEST_MONITOR=qmp
+RESULT_LINES='^TPM-PCR '          # the TPM-PCR lines
+RESULT_NAME="PCR lines"
 STOCK_QEMU=/usr/bin/qemu-system-x86_64
 BANKS=(sha1 sha256)
-
-pids=()
-
-stop() {            # stop DESC [DETAIL...]: a failed check the next ones need
-    fail "$@"
-    exit 1
-}
-
-# Kill what this script started and is still running (its pids that are
-# still jobs of this shell: a reaped pid may belong to someone else by now).
-cleanup() {
-    local pid running f
-    running=" $(jobs -p | tr '\n' ' ') "
-    for pid in "${pids[@]}"; do
-        [[ $running == *" $pid "* ]] || continue
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if (( TAP_RC != 0 )) && [[ -n ${CONSOLE:-} && -e $CONSOLE ]]; then
-        note "console of the last boot ($CONSOLE, last lines):" "$(tail -15 "$CONSOLE" | tr -d '\r')"
-        for f in "${CONSOLE%.console}".{qemu,swtpm}.log; do
-            [[ -s $f ]] || continue
-            note "$(basename "$f"), last lines:" "$(tail -10 "$f")"
-        done
-    fi
-}
 
 # hex2bin: stdin's hex digits as bytes on stdout.
 hex2bin() {
@@ -109,29 +86,14 @@ provision() {
         { cat "$1.setup.log" >&2; stop "swtpm_setup failed"; }
 }
 
-# start_swtpm NAME [STATEDIR]: a swtpm on the provisioned state (or
-# STATEDIR) for one QEMU; it exits when that QEMU disconnects
-# (--terminate).  Sets CTRL.
-start_swtpm() {
-    local name=$1 state=${2:-$TMP/tpm} i
-    CTRL=$TMP/$name.ctrl
-    mkdir -p "$state"
-    swtpm socket --tpm2 --tpmstate dir="$state" --ctrl type=unixio,path="$CTRL" \
-        --terminate --log file="$TMP/$name.swtpm.log" &
-    pids+=($!)
-    for ((i = 0; i < 100; i++)); do
-        [[ -S $CTRL ]] && break
-        sleep 0.1
-    done
-    [[ -S $CTRL ]] || stop "$name: swtpm did not create $CTRL"
-}
-
-# tpm_args HCRTM|none: the QEMU arguments of the vTPM on $CTRL.
-tpm_args() {
-    local opt=emulator,id=tpm0,chardev=chrtpm
-    [[ $1 == none ]] || opt+=",hcrtm-file=$1"
-    printf '%s\n' -chardev "socket,id=chrtpm,path=$CTRL" -tpmdev "$opt" \
-        -device tpm-crb,tpmdev=tpm0
+# hcrtm_args HCRTM|none: the QEMU arguments of the vTPM on $CTRL, with
+# the hcrtm-file HCRTM (or none).
+hcrtm_args() {
+    if [[ $1 == none ]]; then
+        tpm_args
+    else
+        tpm_args "hcrtm-file=$1"
+    fi
 }
 
 # boot NAME HCRTM|none [STATEDIR [QEMU-ARG...]]: start swtpm (on STATEDIR,
@@ -142,107 +104,14 @@ tpm_args() {
 boot() {
     local name=$1 hcrtm=$2 state=${3:-$TMP/tpm} args
     shift $(( $# < 3 ? $# : 3 ))
-    CONSOLE=$TMP/$name.console
-    QMP_SOCK=$TMP/$name.qmp
     start_swtpm "$name" "$state"
-    mapfile -t args < <(tpm_args "$hcrtm")
-    # Without MALLOC_PERTURB_, as under libvirt (see guest-tpm.sh).
-    env -u MALLOC_PERTURB_ "$QEMU" -accel tcg -machine pc -m 128 -nodefaults -display none \
-        -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 tvdc.tpm=pcr:0" \
-        -serial "file:$CONSOLE" -qmp "unix:$QMP_SOCK,server=on,wait=off" \
-        "${args[@]}" "$@" >"$TMP/$name.qemu.log" 2>&1 &
-    QEMU_PID=$!
-    pids+=("$QEMU_PID")
-}
-
-# qmp [--sock PATH] COMMAND [ARGUMENTS-JSON]: one QMP command to the last
-# boot's QEMU (or PATH); prints the "return" value as JSON, fails on an
-# error answer.
-qmp() {
-    local sock=$QMP_SOCK
-    if [[ $1 == --sock ]]; then
-        sock=$2
-        shift 2
-    fi
-    python3 - "$sock" "$1" "${2:-}" <<'EOF'
-import json, socket, sys, time
-sock, cmd, args = sys.argv[1:4]
-s = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        s.connect(sock)
-        break
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit("cannot connect to " + sock)
-s.settimeout(30)
-f = s.makefile("rwb")
-def answer():
-    while True:
-        line = f.readline()
-        if not line:
-            sys.exit("QMP closed the connection")
-        msg = json.loads(line)
-        if "event" not in msg:
-            return msg
-json.loads(f.readline())                         # the greeting
-for c in ({"execute": "qmp_capabilities"},
-          dict({"execute": cmd}, **({"arguments": json.loads(args)} if args else {}))):
-    f.write(json.dumps(c).encode() + b"\n")
-    f.flush()
-    msg = answer()
-    if "error" in msg:
-        sys.exit(json.dumps(msg["error"]))
-print(json.dumps(msg["return"]))
-EOF
-}
-
-console() {
-    [[ -e $CONSOLE ]] || return 0    # QEMU has not created it yet
-    tr -d '\r' <"$CONSOLE"
-}
-
-# wait_ready COUNT: until the console shows COUNT "TVDC-GUEST READY" lines.
-wait_ready() {
-    local count=$1 deadline=$(( $(date +%s) + BOOT_TIMEOUT ))
-    while (( $(date +%s) < deadline )); do
-        (( $(console | grep -c '^TVDC-GUEST READY') >= count )) && return 0
-        kill -0 "$QEMU_PID" 2>/dev/null ||
-            stop "QEMU exited" "$(cat "${CONSOLE%.console}.qemu.log")"
-        sleep 0.2
-    done
-    stop "no 'TVDC-GUEST READY' number $count within $BOOT_TIMEOUT s"
+    mapfile -t args < <(hcrtm_args "$hcrtm")
+    start_qemu "$name" pcr:0 "${args[@]}" "$@"
 }
 
 # Quit the QEMU of $QMP_SOCK (not waited for: halt waits for the current).
 halt_sock() {
     qmp quit >/dev/null 2>&1
-}
-
-# Stop the current QEMU; its swtpm (--terminate) exits with it.
-halt() {
-    local i
-    qmp quit >/dev/null 2>&1
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$QEMU_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$QEMU_PID" 2>/dev/null || true
-    wait "$QEMU_PID" 2>/dev/null || true
-}
-
-# The TPM-PCR lines of the console, in order.
-results() {
-    console | grep -E '^TPM-PCR ' || true
-}
-
-expect_results() {  # expect_results WHAT LINE...: exactly these result lines
-    local what=$1 got want
-    shift
-    got=$(results)
-    want=$(printf '%s\n' "$@")
-    [[ $got == "$want" ]] || stop "$what: the guest's PCR lines" "expected:" "$want" "got:" "$got"
 }
 
 # measured NAME HCRTM|none: boot, and the guest reads the computed PCR 0.
@@ -257,8 +126,8 @@ measured() {
 
 test_option_is_new() {
     local blob=$TMP/blob-a args
-    start_swtpm stock
-    mapfile -t args < <(tpm_args "$blob")
+    start_swtpm stock "$TMP/tpm"
+    mapfile -t args < <(hcrtm_args "$blob")
     run "$STOCK_QEMU" -machine none -nodefaults -display none "${args[@]}"
     kill "${pids[-1]}" 2>/dev/null
     wait "${pids[-1]}" 2>/dev/null
@@ -366,8 +235,8 @@ test_migration() {
 # the guest; its error names FILE and contains WORDS.
 refused() {
     local desc=$1 file=$2 words=$3 args
-    start_swtpm refused
-    mapfile -t args < <(tpm_args "$file")
+    start_swtpm refused "$TMP/tpm"
+    mapfile -t args < <(hcrtm_args "$file")
     run timeout 30 "$QEMU" -S -machine pc -nodefaults -display none "${args[@]}"
     kill "${pids[-1]}" 2>/dev/null
     wait "${pids[-1]}" 2>/dev/null
@@ -384,8 +253,8 @@ test_bad_files() {
     head -c 65537 /dev/urandom >"$TMP/blob-65537"
     : >"$TMP/blob-empty"
 
-    start_swtpm max
-    mapfile -t args < <(tpm_args "$TMP/blob-65536")
+    start_swtpm max "$TMP/tpm"
+    mapfile -t args < <(hcrtm_args "$TMP/blob-65536")
     "$QEMU" -S -machine pc -nodefaults -display none -qmp "unix:$sock,server=on,wait=off" \
         "${args[@]}" >"$TMP/max.qemu.log" 2>&1 &
     QEMU_PID=$!
@@ -400,21 +269,15 @@ test_bad_files() {
 }
 
 main() {
-    local image t0 p
+    local t0 p
     [[ $(id -u) -eq 0 ]] || skip_all "qemu-hcrtm needs root"
     for p in "$STOCK_QEMU" swtpm swtpm_setup openssl jq python3; do
         command -v "$p" >/dev/null || bail "$p not installed (ci/deps guest)"
     done
-    TMP=$TAP_TMP
-    at_exit cleanup
     t0=$(date +%s)
     QEMU=$("$ROOT/ci/build-qemu" | tail -1) || bail "ci/build-qemu failed"
     [[ -x $QEMU ]] || bail "ci/build-qemu printed no binary: $QEMU"
-    image=$("$ROOT/ci/build-image") || bail "ci/build-image failed"
-    KERNEL=${image#kernel=}
-    KERNEL=${KERNEL%% initrd=*}
-    INITRD=${image##* initrd=}
-    [[ -r $KERNEL && -r $INITRD ]] || bail "image paths not readable: $image"
+    guest_image
 
     provision "$TMP/tpm"
     printf 'tvdc: label=red types=A,B policy=demo-1\n' >"$TMP/blob-a"
