@@ -122,6 +122,21 @@ tvdc_vtpm_measure_blob(const tvdc_policy *p, const char *uuid, const char *name,
     return 0;
 }
 
+/* A PCR extend in bank md: pcr = H(pcr || H(data)); 1 on success. */
+static int
+pcr_extend(EVP_MD_CTX *ctx, const EVP_MD *md, uint8_t *pcr, size_t size,
+           const void *data, size_t len)
+{
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned m, n = 0;
+
+    return EVP_Digest(data, len, digest, &m, md, NULL) == 1 &&
+           EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
+           EVP_DigestUpdate(ctx, pcr, size) == 1 &&
+           EVP_DigestUpdate(ctx, digest, m) == 1 &&
+           EVP_DigestFinal_ex(ctx, pcr, &n) == 1 && n == size;
+}
+
 /* PCR0 before the firmware: libtpms's TPM2_HashSequence for H-CRTM
  * (TPM_IO_Hash_End) sets PCR0 to the locality, 4, in its last byte and
  * extends the digest of the data into it, in every allocated bank. */
@@ -131,10 +146,9 @@ tvdc_vtpm_expect_pcr0(const char *bank, const void *blob, size_t len, unsigned f
 {
     static const uint8_t separator[4] = { 0xff, 0xff, 0xff, 0xff };
     static const char *const banks[] = { "sha1", "sha256", "sha384", "sha512" };
-    uint8_t pcr[EVP_MAX_MD_SIZE] = { 0 }, digest[EVP_MAX_MD_SIZE];
+    uint8_t pcr[EVP_MAX_MD_SIZE] = { 0 };
     const EVP_MD *md = NULL;
     EVP_MD_CTX *ctx = NULL;
-    unsigned n = 0, m;
     size_t size;
     int ok = 1;
 
@@ -156,18 +170,10 @@ tvdc_vtpm_expect_pcr0(const char *bank, const void *blob, size_t len, unsigned f
      * with H(ff ff ff ff) for the firmware's EV_SEPARATOR */
     if (blob) {
         pcr[size - 1] = 4;
-        ok = EVP_Digest(blob, len, digest, &m, md, NULL) == 1 &&
-             EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
-             EVP_DigestUpdate(ctx, pcr, size) == 1 &&
-             EVP_DigestUpdate(ctx, digest, m) == 1 &&
-             EVP_DigestFinal_ex(ctx, pcr, &n) == 1 && n == size;
+        ok = pcr_extend(ctx, md, pcr, size, blob, len);
     }
     if (ok && (flags & TVDC_PCR0_BOOT_SEABIOS))
-        ok = EVP_Digest(separator, sizeof(separator), digest, &m, md, NULL) == 1 &&
-             EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
-             EVP_DigestUpdate(ctx, pcr, size) == 1 &&
-             EVP_DigestUpdate(ctx, digest, m) == 1 &&
-             EVP_DigestFinal_ex(ctx, pcr, &n) == 1 && n == size;
+        ok = pcr_extend(ctx, md, pcr, size, separator, sizeof(separator));
     EVP_MD_CTX_free(ctx);
     if (!ok)
         return -EIO;

@@ -27,7 +27,6 @@
 . "$(dirname "$0")/lib.sh"
 
 TPM_XML="<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>"
-BOOT=300            # seconds a TCG guest may take to boot on a loaded machine
 POLICY=$IT_POLICIES/measure.json
 
 # define_pcr HOST VM LABEL: a guest with a vTPM whose probe prints PCR 0 and
@@ -46,24 +45,6 @@ forged_xml() {
     domain_xml "$1" "$2" "$TPM_XML" |
         sed -e "s|<domain type='qemu'>|<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" \
             -e "s|</domain>|<qemu:commandline><qemu:arg value='-set'/><qemu:arg value='tpmdev.tpm-tpm0.hcrtm-file=$3'/></qemu:commandline></domain>|"
-}
-
-console() {         # console HOST VM: the guest's console log, without CRs
-    on "$1" cat "/var/log/libvirt/qemu/$2-console.log" 2>/dev/null | tr -d '\r'
-}
-
-# wait_lines HOST VM PATTERN N: the console has N lines matching PATTERN
-wait_lines() {
-    local i
-    for (( i = 0; i < BOOT * 2; i++ )); do
-        (( $(console "$1" "$2" | grep -ac "$3") >= $4 )) && return 0
-        sleep 0.5
-    done
-    return 1
-}
-
-wait_boots() {      # wait_boots HOST VM N: the N-th TVDC-GUEST READY
-    wait_lines "$1" "$2" '^TVDC-GUEST READY' "$3"
 }
 
 # pcrs HOST VM N: "BANK=HEX ..." of the last reading of PCR N (sorted by

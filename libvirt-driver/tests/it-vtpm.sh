@@ -30,7 +30,6 @@
 
 TPM_XML="<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>"
 NV=c0ffee01
-BOOT=300            # seconds a TCG guest may take to boot on a loaded machine
 GUEST_TPM=1         # 0: the image has no TPM probe
 
 # define_tpm HOST VM LABEL TPM-ACTIONS [UUID]: a guest with a vTPM whose
@@ -41,20 +40,6 @@ define_tpm() {
         sed -e "s|<cmdline>console=ttyS0 quiet</cmdline>|<cmdline>console=ttyS0 quiet tvdc.tpm=$actions</cmdline>|" \
             -e "${uuid:+s|</name>|</name><uuid>$uuid</uuid>|}" >"$WORK/xml/$vm.xml"
     on "$host" virsh define "$WORK/xml/$vm.xml" >/dev/null
-}
-
-console() {         # console HOST VM: the guest's console log, without CRs
-    on "$1" cat "/var/log/libvirt/qemu/$2-console.log" 2>/dev/null | tr -d '\r'
-}
-
-# wait_boots HOST VM N: the console shows the N-th TVDC-GUEST READY
-wait_boots() {
-    local i
-    for (( i = 0; i < BOOT * 2; i++ )); do
-        (( $(console "$1" "$2" | grep -c 'TVDC-GUEST READY') >= $3 )) && return 0
-        sleep 0.5
-    done
-    return 1
 }
 
 # last_nv HOST VM: the last TPM-NV line of the console that is what

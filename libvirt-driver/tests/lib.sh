@@ -38,6 +38,9 @@
 #   status HOST JQ-FILTER         HOST's tvdc status --json through jq
 #   sum FILE, holders PATH, qemu_pid HOST VM   a file's checksum, who holds it
 #                                 open, a VM's QEMU pid (outcome checks)
+#   console HOST VM, wait_lines HOST VM PATTERN N, wait_boots HOST VM N
+#                                 a guest's serial console (domain_xml's), and
+#                                 waiting for what it prints
 #
 # Environment: TVDC_ROOT (the repository; default: from this file's place),
 # TVDC_IT_KEEP=1 keeps the work directory (box logs, XML) even on success.
@@ -551,6 +554,27 @@ destroy_all() {
     for vm in $(running "$1"); do
         on "$1" virsh destroy "$vm" >/dev/null 2>&1
     done
+}
+
+# console HOST VM: the guest's serial console log (domain_xml's), without CRs
+console() {
+    on "$1" cat "/var/log/libvirt/qemu/$2-console.log" 2>/dev/null | tr -d '\r'
+}
+
+# wait_lines HOST VM PATTERN N: within $BOOT seconds (default 300: a TCG
+# guest on a loaded machine), the console has N lines matching PATTERN
+wait_lines() {
+    local i
+    for (( i = 0; i < ${BOOT:-300} * 2; i++ )); do
+        (( $(console "$1" "$2" | grep -ac "$3") >= $4 )) && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# wait_boots HOST VM N: the console shows the N-th TVDC-GUEST READY
+wait_boots() {
+    wait_lines "$1" "$2" '^TVDC-GUEST READY' "$3"
 }
 
 # wait_console HOST VM TEXT SECONDS: the guest's serial console shows TEXT
