@@ -277,8 +277,11 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
         x->n_data = b->role_data.n;
         x->at_off = ALIGN8(sizeof(tv_header)) + sizeof(tv_roles_ext);
         x->data_off = x->at_off + b->role_at.n * 4;
-        memcpy(image + x->at_off, b->role_at.data, b->role_at.n * 4);
-        memcpy(image + x->data_off, b->role_data.data, b->role_data.n * 4);
+        /* format 3 may have no roles: no data to copy (and no pointer) */
+        if (b->role_at.n)
+            memcpy(image + x->at_off, b->role_at.data, b->role_at.n * 4);
+        if (b->role_data.n)
+            memcpy(image + x->data_off, b->role_data.data, b->role_data.n * 4);
     }
 
     off = first;
