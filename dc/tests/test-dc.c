@@ -156,6 +156,59 @@ test_status(void **state)
     json_object_put(rep);
 }
 
+/* The reference identity: the key most hosts publish, of equally frequent
+ * ones the first host's; mode and host name are not part of it; the
+ * unreachable and those without a parsable DOI do not count.  A DOI
+ * "!..." is an unreachable host's. */
+#define KA "p:1:0123456789abcdef"
+#define KB "p:2:fedcba9876543210"
+static const struct {
+    const char *doi[6];         /* NULL-terminated; "-" : no DOI */
+    const char *reference;
+} reference_cases[] = {
+    { { KA ":enforcing:h1", KB ":enforcing:h2", KB ":enforcing:h3" }, KB },
+    { { KA ":enforcing:h1", KB ":enforcing:h2" }, KA },
+    { { KB ":enforcing:h1", KA ":enforcing:h2", KA ":enforcing:h3", KB ":enforcing:h4" }, KB },
+    { { "!" KA ":enforcing:h1", "!" KA ":enforcing:h2", KB ":enforcing:h3" }, KB },
+    { { KA ":permissive:h1", KB ":enforcing:h2", KA ":enforcing:h3" }, KA },
+    { { "none", "-", "p:1:enforcing:h3", KB ":enforcing:h4" }, KB },
+    { { "none", "-", "p:1:enforcing:h3" }, NULL },
+    { { NULL }, NULL },
+};
+
+static void
+test_reference(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof(reference_cases) / sizeof(reference_cases[0]); c++) {
+        dc_inventory *inv = calloc(1, sizeof(*inv));
+        json_object *rep;
+        const char *ref;
+        size_t problems;
+
+        assert_non_null(inv);
+        assert_non_null(inv->hosts = calloc(6, sizeof(*inv->hosts)));
+        for (const char *const *d = reference_cases[c].doi; *d; d++) {
+            dc_host *h = &inv->hosts[inv->n_hosts++];
+
+            assert_true(asprintf(&h->name, "h%zu", inv->n_hosts) > 0);
+            if (**d == '!')
+                assert_non_null(h->error = strdup("no answer"));
+            if (strcmp(*d, "-") != 0)
+                assert_non_null(h->doi = strdup(*d + (**d == '!')));
+        }
+        rep = dc_status_report(NULL, inv, &problems);
+        assert_non_null(rep);
+        ref = str(rep, "reference");
+        if (!reference_cases[c].reference ? ref != NULL
+                                          : !ref || strcmp(ref, reference_cases[c].reference))
+            fail_msg("case %zu: reference %s, expected %s", c, ref,
+                     reference_cases[c].reference);
+        json_object_put(rep);
+        dc_inventory_free(inv);
+    }
+}
+
 /* label, excluded domain -> per host (a..e): permitted? and the rule */
 static const struct {
     const char *label, *exclude;
@@ -297,6 +350,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_doi),
         cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_reference),
         cmocka_unit_test_setup_teardown(test_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_place_reason, setup, teardown),
