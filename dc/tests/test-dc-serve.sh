@@ -180,6 +180,8 @@ else
     "$TVDC" dc status --inventory "$tmp/inv.json" --policy "$BANK" --json >"$tmp/status.json"
     check "browser: the page's script drew the status (no error)" \
         grep -qxE $'page\tupdated=yes\tgeneration=[1-9][0-9]*\terror=' "$tmp/dom.txt"
+    check "browser: the page fetched and drew again by itself (every --refresh seconds)" \
+        grep -qxE $'page\tupdated=yes\tgeneration=([2-9]|[1-9][0-9]+)\terror=' "$tmp/dom.txt"
     check_line "browser: the summary counts" "$tmp/dom.txt" \
         $'summary\thosts=5\tunreachable=1\tdrift=2\tviolations=2'
     jq -r '.hosts[] | "host\t\(.name)\treachable=\(.reachable)\tunreachable=\(.error // "")\tdrift=\(.drift // "")\thost_label=\(.host_label // "")\tviolations=\([.domains[] | select(.violation)] | length)",
