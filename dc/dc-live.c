@@ -19,7 +19,6 @@
 typedef struct dc_job {
     pthread_mutex_t *lock;
     pthread_cond_t *cond;
-    size_t *n_done;
     int refs;
     bool done;
     dc_host h;            /* uri in, the rest out */
@@ -137,8 +136,7 @@ job_run(void *arg)
     query(&j->h);
     pthread_mutex_lock(j->lock);
     j->done = true;
-    (*j->n_done)++;
-    pthread_cond_signal(j->cond);
+    pthread_cond_broadcast(j->cond);
     pthread_mutex_unlock(j->lock);
     job_unref(j);
     return NULL;
@@ -158,7 +156,6 @@ dc_inventory_query(char *const *names, char *const *uris, size_t n,
     /* static: an abandoned thread may still take them after we return */
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static pthread_cond_t cond;
-    static size_t n_done;
     static bool cond_ready;
     dc_inventory *inv;
     dc_job **jobs;
@@ -193,10 +190,6 @@ dc_inventory_query(char *const *names, char *const *uris, size_t n,
         deadline.tv_nsec -= 1000000000L;
     }
 
-    pthread_mutex_lock(&lock);
-    n_done = 0;
-    pthread_mutex_unlock(&lock);
-    size_t started = 0;
     for (size_t i = 0; i < n; i++) {
         pthread_t t;
         pthread_attr_t attr;
@@ -211,7 +204,6 @@ dc_inventory_query(char *const *names, char *const *uris, size_t n,
         }
         j->lock = &lock;
         j->cond = &cond;
-        j->n_done = &n_done;
         j->refs = 2;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -219,17 +211,22 @@ dc_inventory_query(char *const *names, char *const *uris, size_t n,
             dc_host_clear(&j->h);
             free(j);
             inv->hosts[i].error = strdup("cannot start a thread");
-        } else {
+        } else
             jobs[i] = j;
-            started++;
-        }
         pthread_attr_destroy(&attr);
     }
 
+    /* Wait for this query's own jobs: a thread abandoned by an earlier query
+     * (tvdc dc serve queries again and again) may still signal the cond. */
     pthread_mutex_lock(&lock);
-    while (n_done < started)
-        if (pthread_cond_timedwait(&cond, &lock, &deadline) == ETIMEDOUT)
+    for (;;) {
+        size_t pending = 0;
+
+        for (size_t i = 0; i < n; i++)
+            pending += jobs[i] && !jobs[i]->done;
+        if (!pending || pthread_cond_timedwait(&cond, &lock, &deadline) == ETIMEDOUT)
             break;
+    }
     for (size_t i = 0; i < n; i++) {
         dc_job *j = jobs[i];
         dc_host *h = &inv->hosts[i];

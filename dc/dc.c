@@ -567,6 +567,56 @@ dc_place_report(const tvdc_policy *p, const dc_inventory *inv,
         np += permit;
     }
     json_object_object_add(o, "hosts", hosts);
+    json_object_object_add(o, "domain", jstr(exclude));
+    json_object_object_add(o, "resources_checked", json_object_new_boolean(false));
     *n_permit = np;
+    return o;
+}
+
+/* The types of label or conflict set i as a JSON array of names. */
+static json_object *
+type_names(const tvdc_policy *p, uint32_t i, bool conflict)
+{
+    json_object *a = json_object_new_array();
+    int64_t n = conflict ? tvdc_conflict_types(p, i, NULL, 0) : tvdc_label_types(p, i, NULL, 0);
+    uint32_t *t = calloc(n > 0 ? (size_t)n : 1, sizeof(*t));
+
+    if (t && n > 0 &&
+        (conflict ? tvdc_conflict_types(p, i, t, n) : tvdc_label_types(p, i, t, n)) == n)
+        for (int64_t k = 0; k < n; k++)
+            json_object_array_add(a, jstr(tvdc_type_name(p, t[k])));
+    free(t);
+    return a;
+}
+
+json_object *
+dc_policy_summary(const tvdc_policy *p)
+{
+    json_object *o = json_object_new_object(), *a;
+
+    json_object_object_add(o, "name", jstr(tvdc_policy_name(p)));
+    json_object_object_add(o, "version", json_object_new_int64(tvdc_policy_version(p)));
+    a = json_object_new_array();
+    for (uint32_t i = 0; i < tvdc_policy_n_types(p); i++)
+        json_object_array_add(a, jstr(tvdc_type_name(p, i)));
+    json_object_object_add(o, "types", a);
+    a = json_object_new_array();
+    for (uint32_t i = 0; i < tvdc_policy_n_labels(p); i++) {
+        json_object *l = json_object_new_object();
+
+        json_object_object_add(l, "name", jstr(tvdc_label_name(p, i)));
+        json_object_object_add(l, "types", type_names(p, i, false));
+        json_object_array_add(a, l);
+    }
+    json_object_object_add(o, "labels", a);
+    a = json_object_new_array();
+    for (uint32_t i = 0; i < tvdc_policy_n_conflicts(p); i++) {
+        json_object *c = json_object_new_object();
+
+        json_object_object_add(c, "name", jstr(tvdc_conflict_name(p, i)));
+        json_object_object_add(c, "types", type_names(p, i, true));
+        json_object_array_add(a, c);
+    }
+    json_object_object_add(o, "conflicts", a);
     return o;
 }

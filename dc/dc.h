@@ -79,7 +79,13 @@ json_object *dc_status_report(const tvdc_policy *p, const dc_inventory *inv, siz
 
 /* Placement (tvdc dc place --json): for every host, may a domain of
  * label start there now, beside the active domains except `exclude`
- * (a domain name, NULL: none)?  The driver's decision (tvdc_decide_start
- * without resources) under policy p; *n_permit counts permitting hosts. */
+ * (a domain name, NULL: none; the report's "domain")?  The driver's
+ * decision (tvdc_decide_start without resources) under policy p;
+ * *n_permit counts permitting hosts. */
 json_object *dc_place_report(const tvdc_policy *p, const dc_inventory *inv,
                              const char *label, const char *exclude, size_t *n_permit);
+
+/* What the datacenter picture needs of policy p: {"name", "version",
+ * "types": [...], "labels": [{"name", "types"}], "conflicts": [{"name",
+ * "types"}]} (tvdc dc serve's /api/policy). */
+json_object *dc_policy_summary(const tvdc_policy *p);

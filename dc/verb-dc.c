@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dc-serve.h"
 #include "dc.h"
 #include "tvdc-cli.h"
 #include "tvdc-paths.h"
@@ -15,20 +16,25 @@ static const char dc_usage[] =
 "Usage: tvdc dc status [OPTIONS]\n"
 "       tvdc dc place --label LABEL [OPTIONS]\n"
 "       tvdc dc place --migrate DOMAIN [OPTIONS]\n"
+"       tvdc dc serve [--listen ADDR:PORT] [--refresh SEC] [OPTIONS]\n"
 "OPTIONS: --connect URI (repeatable; default: the hosts of --conf FILE,\n"
 "" TVDC_DEFAULT_DC_CONF "), --timeout SEC (per host, default 10),\n"
 "--policy FILE (the policy decisions are made with), --inventory FILE\n"
 "(a recorded inventory instead of the hosts), --json.\n"
+"serve: a read-only web page of the datacenter on --listen (default\n"
+"" DC_SERVE_DEFAULT_LISTEN "), the hosts queried at most every --refresh\n"
+"seconds (default 5); /api/status is dc status --json.  Until SIGINT/SIGTERM.\n"
 "\n"
 "Exit status: status: 0 all hosts agree, 1 drift, a violation or an\n"
-"unreachable host; place: 0 some host can, 1 none can; 2 error.\n"
+"unreachable host; place: 0 some host can, 1 none can; serve: 0 stopped\n"
+"by a signal; 2 error.\n"
 "See tvdc(1).\n";
 
 typedef struct dc_opts {
-    const char *sub, *conf, *policy, *label, *migrate, *vm, *inventory;
+    const char *sub, *conf, *policy, *label, *migrate, *vm, *inventory, *listen;
     char **names, **uris;
     size_t n;
-    unsigned timeout_ms;
+    unsigned timeout_ms, refresh;
     bool json;
 } dc_opts;
 
@@ -54,7 +60,7 @@ static int
 parse_opts(int argc, char **argv, dc_opts *o)
 {
     enum { O_CONNECT = 256, O_CONF, O_TIMEOUT, O_POLICY, O_LABEL, O_MIGRATE, O_VM,
-           O_INVENTORY, O_JSON };
+           O_INVENTORY, O_JSON, O_LISTEN, O_REFRESH };
     static const struct option opts[] = {
         { "connect", required_argument, NULL, O_CONNECT },
         { "conf", required_argument, NULL, O_CONF },
@@ -65,6 +71,8 @@ parse_opts(int argc, char **argv, dc_opts *o)
         { "vm", required_argument, NULL, O_VM },
         { "inventory", required_argument, NULL, O_INVENTORY },
         { "json", no_argument, NULL, O_JSON },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "refresh", required_argument, NULL, O_REFRESH },
         { "help", no_argument, NULL, 'h' },
         {}
     };
@@ -95,13 +103,23 @@ parse_opts(int argc, char **argv, dc_opts *o)
         case O_VM: o->vm = optarg; break;
         case O_INVENTORY: o->inventory = optarg; break;
         case O_JSON: o->json = true; break;
+        case O_LISTEN: o->listen = optarg; break;
+        case O_REFRESH:
+            t = strtod(optarg, &e);
+            if (e == optarg || *e || t < 1 || t > 3600 || t != (unsigned)t) {
+                tool_err("dc: --refresh: expected whole seconds (1..3600), got '%s'", optarg);
+                return EXIT_ERR;
+            }
+            o->refresh = (unsigned)t;
+            break;
         default: return EXIT_ERR;
         }
     }
     if (c != TOOL_OPT_END)
         return tool_getopt_exit(c) == EXIT_OK ? -1 : EXIT_ERR;
     if (optind >= argc || (strcmp(argv[optind], "status") != 0 &&
-                           strcmp(argv[optind], "place") != 0) || optind + 1 != argc) {
+                           strcmp(argv[optind], "place") != 0 &&
+                           strcmp(argv[optind], "serve") != 0) || optind + 1 != argc) {
         fputs(dc_usage, stderr);
         return EXIT_ERR;
     }
@@ -111,33 +129,50 @@ parse_opts(int argc, char **argv, dc_opts *o)
         tool_err("dc place: give one of --label LABEL, --vm DOMAIN, --migrate DOMAIN");
         return EXIT_ERR;
     }
-    if (strcmp(o->sub, "status") == 0 && (o->label || o->migrate || o->vm)) {
-        tool_err("dc status: --label, --vm and --migrate are for dc place");
+    if (strcmp(o->sub, "place") != 0 && (o->label || o->migrate || o->vm)) {
+        tool_err("dc %s: --label, --vm and --migrate are for dc place", o->sub);
+        return EXIT_ERR;
+    }
+    if (strcmp(o->sub, "serve") == 0 && o->json) {
+        tool_err("dc serve: --json is for status and place (serve's /api/status is JSON)");
+        return EXIT_ERR;
+    }
+    if (strcmp(o->sub, "serve") != 0 && (o->listen || o->refresh)) {
+        tool_err("dc %s: --listen and --refresh are for dc serve", o->sub);
         return EXIT_ERR;
     }
     return EXIT_OK;
 }
 
+/* The recorded inventory of --inventory FILE: 0, or -EINVAL with a
+ * message in *why (malloc'ed). */
 static int
-load_inventory(dc_opts *o, dc_inventory **inv)
+read_inventory(const char *path, dc_inventory **inv, char **why)
+{
+    json_object *j = json_object_from_file(path);
+    int r;
+
+    if (!j) {
+        if (asprintf(why, "%s: cannot read a JSON inventory", path) < 0)
+            *why = NULL;
+        return -EINVAL;
+    }
+    r = dc_inventory_from_json(j, inv);
+    json_object_put(j);
+    if (r < 0) {
+        if (asprintf(why, "%s: not an inventory: %s", path, strerror(-r)) < 0)
+            *why = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The hosts: --connect, else the --conf file's. */
+static int
+resolve_hosts(dc_opts *o)
 {
     int r;
 
-    if (o->inventory) {
-        json_object *j = json_object_from_file(o->inventory);
-
-        if (!j) {
-            tool_err("dc: %s: cannot read a JSON inventory", o->inventory);
-            return EXIT_ERR;
-        }
-        r = dc_inventory_from_json(j, inv);
-        json_object_put(j);
-        if (r < 0) {
-            tool_err("dc: %s: not an inventory: %s", o->inventory, strerror(-r));
-            return EXIT_ERR;
-        }
-        return EXIT_OK;
-    }
     if (o->n == 0 || o->conf) {
         const char *conf = o->conf ? o->conf : TVDC_DEFAULT_DC_CONF;
         unsigned line = 0;
@@ -156,9 +191,37 @@ load_inventory(dc_opts *o, dc_inventory **inv)
         tool_err("dc: no hosts (--connect URI, or 'host = URI' lines in the --conf file)");
         return EXIT_ERR;
     }
+    return EXIT_OK;
+}
+
+/* A fresh inventory (dc_serve_opts.inventory; once for status and place):
+ * the recorded one read again, or every host queried now. */
+static int
+take_inventory(void *opaque, dc_inventory **inv, char **why)
+{
+    dc_opts *o = opaque;
+    int r;
+
+    *why = NULL;
+    if (o->inventory)
+        return read_inventory(o->inventory, inv, why);
     r = dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, inv);
-    if (r < 0) {
-        tool_err("dc: cannot query the hosts: %s", strerror(-r));
+    if (r < 0 && asprintf(why, "cannot query the hosts: %s", strerror(-r)) < 0)
+        *why = NULL;
+    return r;
+}
+
+static int
+load_inventory(dc_opts *o, dc_inventory **inv)
+{
+    char *why = NULL;
+    int r;
+
+    if (!o->inventory && (r = resolve_hosts(o)) != EXIT_OK)
+        return r;
+    if (take_inventory(o, inv, &why) < 0) {
+        tool_err("dc: %s", why ? why : "out of memory");
+        free(why);
         return EXIT_ERR;
     }
     return EXIT_OK;
@@ -259,8 +322,6 @@ run_place(dc_opts *o, const tvdc_policy *p, dc_inventory *inv)
     rep = dc_place_report(p, inv, label, dom, &n_permit);
     if (!rep)
         return EXIT_ERR;
-    json_object_object_add(rep, "domain", dom ? json_object_new_string(dom) : NULL);
-    json_object_object_add(rep, "resources_checked", json_object_new_boolean(false));
     if (o->json) {
         tool_print_json(rep);
         return n_permit ? EXIT_OK : EXIT_DENIED;
@@ -279,6 +340,35 @@ run_place(dc_opts *o, const tvdc_policy *p, dc_inventory *inv)
            tvdc_policy_version(p), dom ? "" : " (none given)");
     json_object_put(rep);
     return n_permit ? EXIT_OK : EXIT_DENIED;
+}
+
+/* The web view: the hosts (or the recorded inventory) checked once here,
+ * then taken again by the server at most every --refresh seconds. */
+static int
+run_serve(dc_opts *o, const tvdc_policy *p)
+{
+    dc_serve_opts so = {
+        .listen = o->listen ? o->listen : DC_SERVE_DEFAULT_LISTEN,
+        .refresh = o->refresh ? o->refresh : DC_SERVE_DEFAULT_REFRESH,
+        .policy = p,
+        .inventory = take_inventory,
+        .opaque = o,
+    };
+    dc_inventory *inv = NULL;
+    char *why = NULL;
+    int r;
+
+    if (o->inventory) {
+        r = read_inventory(o->inventory, &inv, &why);
+        dc_inventory_free(inv);
+        if (r < 0) {
+            tool_err("dc: %s", why ? why : "out of memory");
+            free(why);
+            return EXIT_ERR;
+        }
+    } else if ((r = resolve_hosts(o)) != EXIT_OK)
+        return r;
+    return dc_serve_run(&so) < 0 ? EXIT_ERR : EXIT_OK;
 }
 
 static int
@@ -302,6 +392,10 @@ dc_run(int argc, char **argv)
         r = tool_load_policy(o.policy ? o.policy : tool_default_policy(), &p);
         if (r != EXIT_OK)
             goto out;
+    }
+    if (strcmp(o.sub, "serve") == 0) {
+        r = run_serve(&o, p);
+        goto out;
     }
     r = load_inventory(&o, &inv);
     if (r != EXIT_OK)
