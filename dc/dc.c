@@ -340,8 +340,8 @@ reference_key(const dc_inventory *inv)
     return ret;
 }
 
-static char *
-policy_key(const tvdc_policy *p)
+char *
+dc_policy_key(const tvdc_policy *p)
 {
     const uint8_t *h = tvdc_policy_source_hash(p);
     char *s;
@@ -378,7 +378,7 @@ dc_status_report(const tvdc_policy *p, const dc_inventory *inv, size_t *problems
 {
     json_object *o = json_object_new_object(), *hosts = json_object_new_array();
     char *ref = reference_key(inv);
-    char *pk = p ? policy_key(p) : NULL;
+    char *pk = p ? dc_policy_key(p) : NULL;
     size_t nprob = 0, nunreach = 0, ndrift = 0, nviol = 0;
 
     json_object_object_add(o, "reference", jstr(ref));
@@ -618,5 +618,232 @@ dc_policy_summary(const tvdc_policy *p)
         json_object_array_add(a, c);
     }
     json_object_object_add(o, "conflicts", a);
+    return o;
+}
+
+char *
+dc_uri_ssh_host(const char *uri)
+{
+    const char *s = uri ? strstr(uri, "://") : NULL, *e, *at, *h;
+    char *ret;
+
+    if (!s || s == uri) {
+        errno = EINVAL;
+        return NULL;
+    }
+    s += 3;
+    e = s + strcspn(s, "/?#");
+    if (e == s)
+        return strdup("localhost");
+    /* [user@]host[:port], host may be [v6] */
+    at = memchr(s, '@', (size_t)(e - s));
+    h = at ? at + 1 : s;
+    if (*h == '[') {
+        const char *c = memchr(h, ']', (size_t)(e - h));
+
+        if (!c) {
+            errno = EINVAL;
+            return NULL;
+        }
+        if (asprintf(&ret, "%.*s%.*s", at ? (int)(at + 1 - s) : 0, s,
+                     (int)(c - h - 1), h + 1) < 0)
+            return NULL;
+        return ret;
+    }
+    {
+        const char *c = memchr(h, ':', (size_t)(e - h));
+
+        if (c)
+            e = c;
+    }
+    if (e == h) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return strndup(s, (size_t)(e - s));
+}
+
+char *
+dc_shell_quote(const char *text)
+{
+    size_t n = 2;
+    char *q, *o;
+
+    for (const char *p = text; *p; p++)
+        n += *p == '\'' ? 4 : 1;
+    if (!(q = malloc(n + 1)))
+        return NULL;
+    o = q;
+    *o++ = '\'';
+    for (const char *p = text; *p; p++) {
+        if (*p == '\'') {
+            memcpy(o, "'\\''", 4);
+            o += 4;
+        } else
+            *o++ = *p;
+    }
+    *o++ = '\'';
+    *o = 0;
+    return q;
+}
+
+typedef struct audit_item {
+    const char *time;
+    size_t host, idx;
+    json_object *rec;
+} audit_item;
+
+static int
+audit_item_cmp(const void *a, const void *b)
+{
+    const audit_item *x = a, *y = b;
+    int c = strcmp(x->time, y->time);
+
+    if (c)
+        return c;
+    if (x->host != y->host)
+        return x->host < y->host ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+json_object *
+dc_audit_merge(char *const *names, json_object *const *records,
+               char *const *errors, size_t n, size_t *n_unreachable)
+{
+    json_object *o = json_object_new_object(), *hosts = json_object_new_array(),
+                *all = json_object_new_array();
+    audit_item *items = NULL;
+    size_t total = 0, k = 0, nun = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (records[i] && json_object_is_type(records[i], json_type_array))
+            total += json_object_array_length(records[i]);
+    items = calloc(total ? total : 1, sizeof(*items));
+    if (!items) {
+        json_object_put(o);
+        json_object_put(hosts);
+        json_object_put(all);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *jh = json_object_new_object();
+        bool ok = records[i] && json_object_is_type(records[i], json_type_array);
+        size_t cnt = 0;
+
+        json_object_object_add(jh, "name", jstr(names[i]));
+        json_object_object_add(jh, "reachable", json_object_new_boolean(ok));
+        json_object_object_add(jh, "error",
+                               ok ? NULL : jstr(errors[i] ? errors[i]
+                                                          : "no audit records (not a JSON array)"));
+        if (!ok)
+            nun++;
+        for (size_t j = 0; ok && j < json_object_array_length(records[i]); j++) {
+            json_object *r = json_object_array_get_idx(records[i], j), *t;
+
+            if (!json_object_is_type(r, json_type_object) ||
+                !json_object_object_get_ex(r, "time", &t) ||
+                !json_object_is_type(t, json_type_string))
+                continue;
+            items[k++] = (audit_item){ json_object_get_string(t), i, j, r };
+            cnt++;
+        }
+        json_object_object_add(jh, "records", json_object_new_int64((int64_t)cnt));
+        json_object_array_add(hosts, jh);
+    }
+    qsort(items, k, sizeof(*items), audit_item_cmp);
+    for (size_t j = 0; j < k; j++) {
+        json_object *r = json_object_get(items[j].rec);
+
+        json_object_object_add(r, "dc_host", jstr(names[items[j].host]));
+        json_object_array_add(all, r);
+    }
+    free(items);
+    json_object_object_add(o, "hosts", hosts);
+    json_object_object_add(o, "records", all);
+    json_object_object_add(o, "unreachable", json_object_new_int64((int64_t)nun));
+    *n_unreachable = nun;
+    return o;
+}
+
+static const char *
+jstring(json_object *o, const char *key)
+{
+    json_object *v;
+
+    if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+json_object *
+dc_push_verdict(const char *key, char *const *names, size_t n, json_object *const *staged,
+                char *const *stage_errors, json_object *status,
+                bool allow_violations, size_t *n_blocking, size_t *n_violations)
+{
+    json_object *o = json_object_new_object(), *hosts = json_object_new_array(), *sh = NULL;
+    size_t nb = 0, nv = 0;
+
+    json_object_object_get_ex(status, "hosts", &sh);
+    for (size_t i = 0; i < n; i++) {
+        json_object *jh = json_object_new_object(), *viol = json_object_new_array();
+        json_object *st = staged[i], *h = NULL, *doms = NULL, *v;
+        char *skey = NULL, *reason = NULL;
+        bool verified = false;
+
+        if (sh && i < json_object_array_length(sh))
+            h = json_object_array_get_idx(sh, i);
+        if (st && json_object_object_get_ex(st, "verified", &v))
+            verified = json_object_get_boolean(v);
+        if (verified && json_object_object_get_ex(st, "version", &v) &&
+            asprintf(&skey, "%s:%d:%s", jstring(st, "name") ? jstring(st, "name") : "?",
+                     json_object_get_int(v), jstring(st, "hash") ? jstring(st, "hash") : "?") < 0)
+            skey = NULL;
+        json_object_object_add(jh, "name", jstr(names[i]));
+        json_object_object_add(jh, "staged", json_object_new_boolean(verified));
+        if (stage_errors[i])
+            reason = strdup(stage_errors[i]);
+        else if (!verified)
+            reason = strdup(jstring(st, "error") ? jstring(st, "error")
+                                                 : "the host did not verify the policy");
+        else if (!skey || strcmp(skey, key) != 0) {
+            if (asprintf(&reason, "the host staged %s, not %s", skey ? skey : "?", key) < 0)
+                reason = NULL;
+        } else if (!h || jstring(h, "error")) {
+            if (asprintf(&reason, "libvirt not reached (the running domains cannot be "
+                         "checked): %s", h && jstring(h, "error") ? jstring(h, "error")
+                                                                  : "no answer") < 0)
+                reason = NULL;
+        }
+        if (h && json_object_object_get_ex(h, "domains", &doms))
+            for (size_t j = 0; j < json_object_array_length(doms); j++) {
+                json_object *d = json_object_array_get_idx(doms, j), *jv;
+
+                if (!jstring(d, "violation"))
+                    continue;
+                jv = json_object_new_object();
+                json_object_object_add(jv, "domain", jstr(jstring(d, "name")));
+                json_object_object_add(jv, "label", jstr(jstring(d, "label")));
+                json_object_object_add(jv, "violation", jstr(jstring(d, "violation")));
+                json_object_array_add(viol, jv);
+                nv++;
+            }
+        if (!reason && !allow_violations && json_object_array_length(viol) > 0 &&
+            asprintf(&reason, "%zu running domains would violate the new policy (first: %s: %s)",
+                     json_object_array_length(viol),
+                     jstring(json_object_array_get_idx(viol, 0), "domain"),
+                     jstring(json_object_array_get_idx(viol, 0), "violation")) < 0)
+            reason = NULL;
+        json_object_object_add(jh, "reason", jstr(reason));
+        json_object_object_add(jh, "violations", viol);
+        json_object_array_add(hosts, jh);
+        if (reason)
+            nb++;
+        free(reason);
+        free(skey);
+    }
+    json_object_object_add(o, "policy", jstr(key));
+    json_object_object_add(o, "hosts", hosts);
+    *n_blocking = nb;
+    *n_violations = nv;
     return o;
 }

@@ -89,3 +89,57 @@ json_object *dc_place_report(const tvdc_policy *p, const dc_inventory *inv,
  * "types": [...], "labels": [{"name", "types"}], "conflicts": [{"name",
  * "types"}]} (tvdc dc serve's /api/policy). */
 json_object *dc_policy_summary(const tvdc_policy *p);
+
+/* "NAME:VERSION:HASH16" of a policy: what dc_identity_key of a host that
+ * enforces it says.  Malloc'ed. */
+char *dc_policy_key(const tvdc_policy *p);
+
+/* The ssh destination of a libvirt URI: its [user@]host without port or
+ * brackets ("localhost" for a URI without a host).  Malloc'ed; NULL for a
+ * URI that is not "scheme://..." (-EINVAL) or out of memory. */
+char *dc_uri_ssh_host(const char *uri);
+
+/* text quoted for a POSIX shell ('...'), the remote side of ssh.  Malloc'ed. */
+char *dc_shell_quote(const char *text);
+
+/* tvdc dc audit: every host's records (tvdc audit --json of that host:
+ * an array, or NULL with errors[i] saying why), merged in time order (the
+ * records' fixed-width UTC "time"; equal times in host order, then in each
+ * host's order), each with "dc_host": names[i].  The report is
+ * {"hosts": [{"name", "reachable", "error", "records"}], "records": [...]};
+ * *n_unreachable counts the hosts without records.  The arrays' records
+ * are shared (referenced), not copied. */
+json_object *dc_audit_merge(char *const *names, json_object *const *records,
+                            char *const *errors, size_t n, size_t *n_unreachable);
+
+/* tvdc dc push, phase 1's verdict over n hosts.  For host i: staged[i] is the answer of
+ * its `tvdc policy stage --json` (NULL: none) and stage_errors[i] why the
+ * stage failed (NULL: it did not); status is dc_status_report under the
+ * new policy (its hosts in the same order).  A host blocks the push when
+ * its stage failed or staged another policy than key, when its libvirtd
+ * was not reached (its running domains cannot be checked), or, unless
+ * allow_violations, when a domain running there violates the new policy.
+ * The verdict is {"hosts": [{"name", "staged", "reason", "violations":
+ * [{"domain", "label", "violation"}]}]}; *n_blocking counts blocking
+ * hosts, *n_violations the violations. */
+json_object *dc_push_verdict(const char *key, char *const *names, size_t n,
+                             json_object *const *staged,
+                             char *const *stage_errors, json_object *status,
+                             bool allow_violations, size_t *n_blocking, size_t *n_violations);
+
+/* One command per host, run in parallel (dc-ssh.c). */
+typedef struct dc_cmd {
+    char **argv;          /* in: NULL-terminated, argv[0] looked up in PATH */
+    const char *input;    /* in: its stdin (NULL: empty) */
+    size_t input_len;
+    int status;           /* out: exit status; -1 when it did not finish */
+    char *out;            /* out: stdout, NUL-terminated */
+    char *err;            /* out: stderr, NUL-terminated */
+    char *error;          /* out: why it did not run or finish; NULL if it did */
+} dc_cmd;
+
+/* Run every command at once; a command still running timeout_ms after
+ * the start is killed (by its pid) and given an error.  0 or -errno (no
+ * temporary files). */
+int dc_cmd_run_all(dc_cmd *cmds, size_t n, unsigned timeout_ms);
+void dc_cmd_clear(dc_cmd *c);

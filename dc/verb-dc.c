@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dc-serve.h"
@@ -17,6 +18,9 @@ static const char dc_usage[] =
 "       tvdc dc place --label LABEL [OPTIONS]\n"
 "       tvdc dc place --migrate DOMAIN [OPTIONS]\n"
 "       tvdc dc serve [--listen ADDR:PORT] [--refresh SEC] [OPTIONS]\n"
+"       tvdc dc audit [--since TIME] [SSH OPTIONS] [OPTIONS]\n"
+"       tvdc dc push POLICY.bin --sig POLICY.bin.sig [--allow-violations]\n"
+"                    [SSH OPTIONS] [OPTIONS]\n"
 "OPTIONS: --connect URI (repeatable; default: the hosts of --conf FILE,\n"
 "" TVDC_DEFAULT_DC_CONF "), --timeout SEC (per host, default 10),\n"
 "--policy FILE (the policy decisions are made with), --inventory FILE\n"
@@ -24,14 +28,21 @@ static const char dc_usage[] =
 "serve: a read-only web page of the datacenter on --listen (default\n"
 "" DC_SERVE_DEFAULT_LISTEN "), the hosts queried at most every --refresh\n"
 "seconds (default 5); /api/status is dc status --json.  Until SIGINT/SIGTERM.\n"
+"SSH OPTIONS (audit, push: ssh to each URI's host): --ssh-config FILE\n"
+"(ssh -F FILE), --remote-tvdc PATH (the hosts' tvdc, default tvdc);\n"
+"$TVDC_SSH is the ssh command (default ssh).\n"
 "\n"
 "Exit status: status: 0 all hosts agree, 1 drift, a violation or an\n"
 "unreachable host; place: 0 some host can, 1 none can; serve: 0 stopped\n"
-"by a signal; 2 error.\n"
+"by a signal; audit: 0 every host read, 1 an unreachable host; push: 0\n"
+"every host switched, 1 the push was refused (no host switched) or a\n"
+"host did not switch; 2 error.\n"
 "See tvdc(1).\n";
 
 typedef struct dc_opts {
     const char *sub, *conf, *policy, *label, *migrate, *vm, *inventory, *listen;
+    const char *since, *sig, *ssh_config, *remote_tvdc, *push_file;
+    bool allow_violations;
     char **names, **uris;
     size_t n;
     unsigned timeout_ms, refresh;
@@ -60,7 +71,8 @@ static int
 parse_opts(int argc, char **argv, dc_opts *o)
 {
     enum { O_CONNECT = 256, O_CONF, O_TIMEOUT, O_POLICY, O_LABEL, O_MIGRATE, O_VM,
-           O_INVENTORY, O_JSON, O_LISTEN, O_REFRESH };
+           O_INVENTORY, O_JSON, O_LISTEN, O_REFRESH, O_SINCE, O_SIG, O_SSH_CONFIG,
+           O_REMOTE_TVDC, O_ALLOW };
     static const struct option opts[] = {
         { "connect", required_argument, NULL, O_CONNECT },
         { "conf", required_argument, NULL, O_CONF },
@@ -73,6 +85,11 @@ parse_opts(int argc, char **argv, dc_opts *o)
         { "json", no_argument, NULL, O_JSON },
         { "listen", required_argument, NULL, O_LISTEN },
         { "refresh", required_argument, NULL, O_REFRESH },
+        { "since", required_argument, NULL, O_SINCE },
+        { "sig", required_argument, NULL, O_SIG },
+        { "ssh-config", required_argument, NULL, O_SSH_CONFIG },
+        { "remote-tvdc", required_argument, NULL, O_REMOTE_TVDC },
+        { "allow-violations", no_argument, NULL, O_ALLOW },
         { "help", no_argument, NULL, 'h' },
         {}
     };
@@ -112,18 +129,50 @@ parse_opts(int argc, char **argv, dc_opts *o)
             }
             o->refresh = (unsigned)t;
             break;
+        case O_SINCE: o->since = optarg; break;
+        case O_SIG: o->sig = optarg; break;
+        case O_SSH_CONFIG: o->ssh_config = optarg; break;
+        case O_REMOTE_TVDC: o->remote_tvdc = optarg; break;
+        case O_ALLOW: o->allow_violations = true; break;
         default: return EXIT_ERR;
         }
     }
     if (c != TOOL_OPT_END)
         return tool_getopt_exit(c) == EXIT_OK ? -1 : EXIT_ERR;
-    if (optind >= argc || (strcmp(argv[optind], "status") != 0 &&
-                           strcmp(argv[optind], "place") != 0 &&
-                           strcmp(argv[optind], "serve") != 0) || optind + 1 != argc) {
+    if (optind >= argc) {
         fputs(dc_usage, stderr);
         return EXIT_ERR;
     }
     o->sub = argv[optind];
+    if (strcmp(o->sub, "push") == 0 && optind + 2 == argc)
+        o->push_file = argv[optind + 1];
+    else if ((strcmp(o->sub, "status") != 0 && strcmp(o->sub, "place") != 0 &&
+              strcmp(o->sub, "serve") != 0 && strcmp(o->sub, "audit") != 0) ||
+             optind + 1 != argc) {
+        fputs(dc_usage, stderr);
+        return EXIT_ERR;
+    }
+    if (strcmp(o->sub, "push") == 0 && !o->sig) {
+        tool_err("dc push: give the signature: --sig POLICY.bin.sig");
+        return EXIT_ERR;
+    }
+    if ((o->sig || o->allow_violations) && strcmp(o->sub, "push") != 0) {
+        tool_err("dc %s: --sig and --allow-violations are for dc push", o->sub);
+        return EXIT_ERR;
+    }
+    if (o->since && strcmp(o->sub, "audit") != 0) {
+        tool_err("dc %s: --since is for dc audit", o->sub);
+        return EXIT_ERR;
+    }
+    if ((o->ssh_config || o->remote_tvdc) && strcmp(o->sub, "audit") != 0 &&
+        strcmp(o->sub, "push") != 0) {
+        tool_err("dc %s: --ssh-config and --remote-tvdc are for dc audit and dc push", o->sub);
+        return EXIT_ERR;
+    }
+    if (o->inventory && (strcmp(o->sub, "audit") == 0 || strcmp(o->sub, "push") == 0)) {
+        tool_err("dc %s: needs the hosts, not a recorded --inventory", o->sub);
+        return EXIT_ERR;
+    }
     if (strcmp(o->sub, "place") == 0 &&
         !!o->label + !!o->migrate + !!o->vm != 1) {
         tool_err("dc place: give one of --label LABEL, --vm DOMAIN, --migrate DOMAIN");
@@ -371,6 +420,438 @@ run_serve(dc_opts *o, const tvdc_policy *p)
     return dc_serve_run(&so) < 0 ? EXIT_ERR : EXIT_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Over ssh: dc audit, dc push                                              */
+
+static void
+free_argv(char **argv)
+{
+    for (size_t i = 0; argv && argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+/* $TVDC_SSH (words; default ssh) [-F FILE] -o BatchMode=yes
+ * -o ConnectTimeout=SEC [user@]host REMOTE: ssh to the host of uri. */
+static char **
+ssh_argv(const dc_opts *o, const char *uri, const char *remote)
+{
+    const char *ssh = getenv("TVDC_SSH");
+    char *words = strdup(ssh && *ssh ? ssh : "ssh"), *save = NULL, *w;
+    char **argv = calloc(64, sizeof(char *));
+    size_t n = 0;
+    bool ok = words && argv;
+
+    for (w = ok ? strtok_r(words, " \t", &save) : NULL; w && n < 50;
+         w = strtok_r(NULL, " \t", &save))
+        ok = ok && (argv[n++] = strdup(w));
+    if (ok && o->ssh_config) {
+        ok = (argv[n++] = strdup("-F")) && (argv[n++] = strdup(o->ssh_config));
+    }
+    if (ok)
+        ok = (argv[n++] = strdup("-o")) && (argv[n++] = strdup("BatchMode=yes")) &&
+             (argv[n++] = strdup("-o")) &&
+             asprintf(&argv[n++], "ConnectTimeout=%u", (o->timeout_ms + 999) / 1000) >= 0;
+    if (ok)
+        ok = (argv[n++] = dc_uri_ssh_host(uri)) && (argv[n++] = strdup(remote));
+    free(words);
+    if (!ok) {
+        free_argv(argv);
+        return NULL;
+    }
+    return argv;
+}
+
+/* The hosts' tvdc, quoted for their shell, then ARGS (already quoted). */
+static char *
+remote_cmd(const dc_opts *o, const char *args)
+{
+    char *q = dc_shell_quote(o->remote_tvdc ? o->remote_tvdc : "tvdc"), *s;
+
+    if (!q || asprintf(&s, "%s %s", q, args) < 0)
+        s = NULL;
+    free(q);
+    return s;
+}
+
+/* Run remote (the same command line) on every host, input on stdin. */
+static int
+run_on_hosts(const dc_opts *o, const char *args, const char *input, size_t input_len,
+             unsigned timeout_ms, dc_cmd **ret)
+{
+    dc_cmd *cmds = calloc(o->n ? o->n : 1, sizeof(*cmds));
+    char *remote = remote_cmd(o, args);
+    int r;
+
+    if (!cmds || !remote) {
+        free(cmds);
+        free(remote);
+        tool_err("dc: out of memory");
+        return EXIT_ERR;
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        if (!(cmds[i].argv = ssh_argv(o, o->uris[i], remote))) {
+            tool_err("dc: %s: cannot make an ssh command (is it 'scheme://host/...'?)",
+                     o->uris[i]);
+            for (size_t j = 0; j <= i; j++)
+                free_argv(cmds[j].argv);
+            free(cmds);
+            free(remote);
+            return EXIT_ERR;
+        }
+        cmds[i].input = input;
+        cmds[i].input_len = input_len;
+    }
+    free(remote);
+    r = dc_cmd_run_all(cmds, o->n, timeout_ms);
+    if (r < 0) {
+        tool_err("dc: cannot run ssh: %s", strerror(-r));
+        for (size_t i = 0; i < o->n; i++) {
+            free_argv(cmds[i].argv);
+            dc_cmd_clear(&cmds[i]);
+        }
+        free(cmds);
+        return EXIT_ERR;
+    }
+    *ret = cmds;
+    return EXIT_OK;
+}
+
+static void
+free_cmds(dc_cmd *cmds, size_t n)
+{
+    for (size_t i = 0; cmds && i < n; i++) {
+        free_argv(cmds[i].argv);
+        dc_cmd_clear(&cmds[i]);
+    }
+    free(cmds);
+}
+
+/* Why a host's command gave no usable answer: ssh's or tvdc's last
+ * stderr line, or how it ended.  Malloc'ed. */
+static char *
+cmd_failure(const dc_cmd *c)
+{
+    const char *e = c->err ? c->err : "";
+    size_t len = strlen(e);
+    char *s;
+
+    if (c->error)
+        return strdup(c->error);
+    while (len > 0 && (e[len - 1] == '\n' || e[len - 1] == '\r'))
+        len--;
+    {
+        const char *start = e + len;
+
+        while (start > e && start[-1] != '\n')
+            start--;
+        if (asprintf(&s, "%s (exit %d): %.*s", c->status == 255 ? "ssh failed" : "tvdc failed",
+                     c->status, (int)(e + len - start), start) < 0)
+            s = NULL;
+    }
+    return s;
+}
+
+static int
+run_audit(dc_opts *o)
+{
+    dc_cmd *cmds = NULL;
+    json_object **recs = calloc(o->n ? o->n : 1, sizeof(*recs)), *rep, *all;
+    char **errs = calloc(o->n ? o->n : 1, sizeof(*errs)), *args = NULL, *q = NULL;
+    size_t n_unreach = 0;
+    int r;
+
+    if (!recs || !errs || (o->since && !(q = dc_shell_quote(o->since))) ||
+        asprintf(&args, "audit --json%s%s", q ? " --since " : "", q ? q : "") < 0) {
+        free(recs);
+        free(errs);
+        free(q);
+        tool_err("dc: out of memory");
+        return EXIT_ERR;
+    }
+    free(q);
+    r = run_on_hosts(o, args, NULL, 0, o->timeout_ms, &cmds);
+    free(args);
+    if (r != EXIT_OK) {
+        free(recs);
+        free(errs);
+        return r;
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        if (cmds[i].status == 0 && !cmds[i].error)
+            recs[i] = json_tokener_parse(cmds[i].out);
+        if (!recs[i] || !json_object_is_type(recs[i], json_type_array)) {
+            json_object_put(recs[i]);
+            recs[i] = NULL;
+            errs[i] = cmd_failure(&cmds[i]);
+        }
+    }
+    rep = dc_audit_merge(o->names, recs, errs, o->n, &n_unreach);
+    r = rep ? (n_unreach ? EXIT_DENIED : EXIT_OK) : EXIT_ERR;
+    if (rep && o->json)
+        tool_print_json(rep);
+    else if (rep) {
+        json_object *hosts;
+
+        json_object_object_get_ex(rep, "hosts", &hosts);
+        for (size_t i = 0; i < json_object_array_length(hosts); i++) {
+            json_object *h = json_object_array_get_idx(hosts, i);
+
+            if (jget(h, "error"))
+                printf("%s: UNREACHABLE: %s\n", jget(h, "name"), jget(h, "error"));
+        }
+        json_object_object_get_ex(rep, "records", &all);
+        for (size_t i = 0; i < json_object_array_length(all); i++) {
+            json_object *a = json_object_array_get_idx(all, i);
+
+            /* TIME DC_HOST OPERATION VM LABEL DECISION: DETAIL */
+            printf("%s %s %s %s %s %s: %s\n", jget(a, "time"), jget(a, "dc_host"),
+                   jget(a, "operation") ?: "-", jget(a, "vm_name") ?: "-",
+                   jget(a, "label") ?: "(unlabeled)", jget(a, "decision") ?: "?",
+                   jget(a, "detail") ?: "");
+        }
+        json_object_put(rep);
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        json_object_put(recs[i]);
+        free(errs[i]);
+    }
+    free(recs);
+    free(errs);
+    free_cmds(cmds, o->n);
+    return r;
+}
+
+static int
+read_whole(const char *path, char **buf, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    long n;
+
+    if (!f)
+        return -errno;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        !(*buf = malloc((size_t)n + 1)) || fread(*buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        return -EIO;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return 0;
+}
+
+/* Phase 2's end: until every host's DOI is key (or timeout_ms): 0, or
+ * the number of hosts that do not show it, with their DOIs in rep. */
+static size_t
+wait_identity(dc_opts *o, const char *key, json_object *hosts)
+{
+    int64_t waited = 0;
+    size_t missing = o->n;
+
+    for (;;) {
+        dc_inventory *inv = NULL;
+
+        missing = 0;
+        if (dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, &inv) < 0) {
+            missing = o->n;
+        } else {
+            for (size_t i = 0; i < o->n; i++) {
+                json_object *h = json_object_array_get_idx(hosts, i);
+                dc_identity id;
+                char *k = NULL;
+
+                if (!inv->hosts[i].error && dc_doi_parse(inv->hosts[i].doi, &id) == 0) {
+                    k = dc_identity_key(&id);
+                    dc_identity_clear(&id);
+                }
+                json_object_object_add(h, "identity", k ? json_object_new_string(k) : NULL);
+                json_object_object_add(h, "doi", inv->hosts[i].doi ?
+                                       json_object_new_string(inv->hosts[i].doi) : NULL);
+                if (!k || strcmp(k, key) != 0)
+                    missing++;
+                free(k);
+            }
+        }
+        dc_inventory_free(inv);
+        if (missing == 0 || waited >= o->timeout_ms)
+            return missing;
+        usleep(250000);
+        waited += 250;
+    }
+}
+
+static int
+run_push(dc_opts *o, const tvdc_policy *p)
+{
+    char *pol = NULL, *sig = NULL, *input = NULL, *key = dc_policy_key(p), *args = NULL;
+    char id[64];
+    size_t pol_len = 0, sig_len = 0, n_block = 0, n_viol = 0, n_fail = 0;
+    dc_cmd *stage = NULL, *fin = NULL;
+    dc_inventory *inv = NULL;
+    json_object **staged = calloc(o->n ? o->n : 1, sizeof(*staged)), *status = NULL,
+                *verdict = NULL, *hosts;
+    char **errs = calloc(o->n ? o->n : 1, sizeof(*errs));
+    int r = EXIT_ERR;
+
+    if (!key || !staged || !errs) {
+        tool_err("dc push: out of memory");
+        goto out;
+    }
+    if (read_whole(o->push_file, &pol, &pol_len) < 0 || read_whole(o->sig, &sig, &sig_len) < 0) {
+        tool_err("dc push: cannot read %s or %s", o->push_file, o->sig);
+        goto out;
+    }
+    if (!tvdc_is_binary_policy(pol, pol_len)) {
+        tool_err("dc push: %s is not a compiled policy (tvdc policy compile)", o->push_file);
+        goto out;
+    }
+    if (sig_len == 0 || sig_len > 65536) {
+        tool_err("dc push: %s: not a signature (%zu bytes)", o->sig, sig_len);
+        goto out;
+    }
+    if (!(input = malloc(sig_len + pol_len)))
+        goto out;
+    memcpy(input, sig, sig_len);
+    memcpy(input + sig_len, pol, pol_len);
+
+    /* phase 1: stage and verify everywhere, and check the running domains */
+    snprintf(id, sizeof(id), "%ld-%ld", (long)getpid(), (long)time(NULL));
+    if (asprintf(&args, "policy stage --id %s --sig-bytes %zu --json", id, sig_len) < 0)
+        goto out;
+    if ((r = run_on_hosts(o, args, input, sig_len + pol_len, o->timeout_ms, &stage)) != EXIT_OK)
+        goto out;
+    r = EXIT_ERR;
+    for (size_t i = 0; i < o->n; i++) {
+        if (!stage[i].error && stage[i].out[0])
+            staged[i] = json_tokener_parse(stage[i].out);
+        if (!staged[i] || !json_object_is_type(staged[i], json_type_object)) {
+            json_object_put(staged[i]);
+            staged[i] = NULL;
+            errs[i] = cmd_failure(&stage[i]);
+        } else if (stage[i].status != 0 && !jget(staged[i], "error"))
+            errs[i] = cmd_failure(&stage[i]);
+    }
+    if (dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, &inv) < 0 ||
+        !(status = dc_status_report(p, inv, &n_fail)) ||
+        !(verdict = dc_push_verdict(key, o->names, o->n, staged, errs, status,
+                                    o->allow_violations, &n_block, &n_viol))) {
+        tool_err("dc push: cannot check the hosts");
+        n_block = o->n;
+    }
+    if (!verdict)
+        verdict = json_object_new_object();
+    json_object_object_add(verdict, "violations", json_object_new_int64((int64_t)n_viol));
+    json_object_object_get_ex(verdict, "hosts", &hosts);
+    if (n_block > 0) {
+        /* every host keeps its policy: remove whatever was staged */
+        free(args);
+        if (asprintf(&args, "policy stage --id %s --abort", id) < 0)
+            args = NULL;
+        if (args && run_on_hosts(o, args, NULL, 0, o->timeout_ms, &fin) == EXIT_OK)
+            for (size_t i = 0; i < o->n; i++)
+                if (fin[i].status != 0 && hosts) {
+                    char *why = cmd_failure(&fin[i]);
+
+                    json_object_object_add(json_object_array_get_idx(hosts, i), "abort_error",
+                                           json_object_new_string(why ? why : "?"));
+                    free(why);
+                }
+        json_object_object_add(verdict, "phase", json_object_new_string("stage"));
+        json_object_object_add(verdict, "pushed", json_object_new_boolean(false));
+        if (o->json)
+            tool_print_json(verdict);
+        else {
+            printf("push of %s refused: no host switched\n", key);
+            for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+                json_object *h = json_object_array_get_idx(hosts, i);
+
+                printf("  %s: %s\n", jget(h, "name"),
+                       jget(h, "reason") ? jget(h, "reason") : "ready");
+            }
+            json_object_put(verdict);
+        }
+        verdict = NULL;
+        r = EXIT_DENIED;
+        goto out;
+    }
+
+    /* phase 2: switch everywhere, then wait for the new identity */
+    free(args);
+    if (asprintf(&args, "policy stage --id %s --commit --json", id) < 0)
+        goto out;
+    if ((r = run_on_hosts(o, args, NULL, 0, o->timeout_ms, &fin)) != EXIT_OK)
+        goto out;
+    n_fail = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        json_object *h = json_object_array_get_idx(hosts, i);
+        bool ok = fin[i].status == 0 && !fin[i].error;
+
+        json_object_object_add(h, "switched", json_object_new_boolean(ok));
+        if (!ok) {
+            char *why = cmd_failure(&fin[i]);
+
+            json_object_object_add(h, "reason", json_object_new_string(why ? why : "?"));
+            free(why);
+            n_fail++;
+        }
+    }
+    n_fail += wait_identity(o, key, hosts) > 0 && n_fail == 0 ? 1 : 0;
+    {
+        size_t n_new = 0;
+
+        for (size_t i = 0; i < o->n; i++) {
+            json_object *h = json_object_array_get_idx(hosts, i);
+
+            if (jget(h, "identity") && strcmp(jget(h, "identity"), key) == 0)
+                n_new++;
+            else if (!jget(h, "reason"))
+                json_object_object_add(h, "reason", json_object_new_string(
+                    "switched, but its libvirtd does not publish the new identity"));
+        }
+        json_object_object_add(verdict, "phase", json_object_new_string("switch"));
+        json_object_object_add(verdict, "pushed", json_object_new_boolean(n_new == o->n));
+        r = n_new == o->n ? EXIT_OK : EXIT_DENIED;
+    }
+    if (o->json)
+        tool_print_json(verdict);
+    else {
+        printf("push of %s: %s\n", key, r == EXIT_OK ? "every host switched" :
+               "NOT every host switched");
+        for (size_t i = 0; i < o->n; i++) {
+            json_object *h = json_object_array_get_idx(hosts, i), *viol;
+
+            printf("  %s: %s%s%s\n", jget(h, "name"), jget(h, "identity") ?: "no identity",
+                   jget(h, "reason") ? ": " : "", jget(h, "reason") ?: "");
+            json_object_object_get_ex(h, "violations", &viol);
+            for (size_t j = 0; viol && j < json_object_array_length(viol); j++)
+                printf("    VIOLATION: %s: %s\n",
+                       jget(json_object_array_get_idx(viol, j), "domain"),
+                       jget(json_object_array_get_idx(viol, j), "violation"));
+        }
+        json_object_put(verdict);
+    }
+    verdict = NULL;
+
+out:
+    json_object_put(verdict);
+    json_object_put(status);
+    dc_inventory_free(inv);
+    for (size_t i = 0; staged && errs && i < o->n; i++) {
+        json_object_put(staged[i]);
+        free(errs[i]);
+    }
+    free(staged);
+    free(errs);
+    free_cmds(stage, o->n);
+    free_cmds(fin, o->n);
+    free(pol);
+    free(sig);
+    free(input);
+    free(key);
+    free(args);
+    return r;
+}
+
 static int
 dc_run(int argc, char **argv)
 {
@@ -386,6 +867,18 @@ dc_run(int argc, char **argv)
     }
     if (r != EXIT_OK)
         goto out;
+    if (strcmp(o.sub, "audit") == 0) {
+        if ((r = resolve_hosts(&o)) == EXIT_OK)
+            r = run_audit(&o);
+        goto out;
+    }
+    if (strcmp(o.sub, "push") == 0) {
+        /* the policy pushed is the one the running domains are checked with */
+        if ((r = tool_load_policy(o.push_file, &p)) == EXIT_OK &&
+            (r = resolve_hosts(&o)) == EXIT_OK)
+            r = run_push(&o, p);
+        goto out;
+    }
     /* the policy decisions are made with: needed by place, optional for
      * status when the default is missing */
     if (o.policy || strcmp(o.sub, "place") == 0 || access(tool_default_policy(), R_OK) == 0) {

@@ -6,6 +6,9 @@
  *   host-b: su-1 and ma-bad running (a chinese-wall violation)
  *   host-c: another policy version, not in the bank policy
  *   host-d: unreachable; host-e: no policy in force
+ * and the pure parts of dc audit and dc push: ssh destinations of URIs,
+ * shell quoting, the time-ordered merge of the hosts' audit records, and
+ * phase 1's verdict over staged answers and that inventory.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -344,6 +347,169 @@ test_conf(void **state)
     assert_int_equal(dc_conf_read(path, &names, &uris, &n, &line), -ENOENT);
 }
 
+static const struct {
+    const char *uri, *host;
+} uri_cases[] = {
+    { "qemu+tcp://192.0.2.11/system", "192.0.2.11" },
+    { "qemu+ssh://root@host-b/system", "root@host-b" },
+    { "qemu+tcp://host-c:16509/system", "host-c" },
+    { "qemu+tls://[2001:db8::1]:16514/system", "2001:db8::1" },
+    { "qemu+ssh://admin@[2001:db8::2]/system?keyfile=k", "admin@2001:db8::2" },
+    { "qemu:///system", "localhost" },
+    { "host-d", NULL },
+    { "qemu+tcp://:16509/system", NULL },
+    { "qemu+tcp://[::1/system", NULL },
+};
+
+static void
+test_uri_host(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(uri_cases) / sizeof(uri_cases[0]); i++) {
+        char *h = dc_uri_ssh_host(uri_cases[i].uri);
+
+        if (!uri_cases[i].host) {
+            if (h)
+                fail_msg("%s: expected no ssh host, got %s", uri_cases[i].uri, h);
+            continue;
+        }
+        if (!h || strcmp(h, uri_cases[i].host) != 0)
+            fail_msg("%s: expected %s, got %s", uri_cases[i].uri, uri_cases[i].host,
+                     h ? h : "(null)");
+        free(h);
+    }
+}
+
+static void
+test_shell_quote(void **state)
+{
+    char *q;
+
+    (void)state;
+    q = dc_shell_quote("2026-12-04T18:00:00Z");
+    assert_string_equal(q, "'2026-12-04T18:00:00Z'");
+    free(q);
+    q = dc_shell_quote("a'b; rm -rf /");
+    assert_string_equal(q, "'a'\\''b; rm -rf /'");
+    free(q);
+    q = dc_shell_quote("");
+    assert_string_equal(q, "''");
+    free(q);
+}
+
+/* Three hosts' records (each oldest first, as tvdc audit gives them),
+ * interleaved in time, two at the same instant; one host unreachable. */
+static void
+test_audit_merge(void **state)
+{
+    char *names[] = { "host-a", "host-b", "host-c", "host-d" };
+    char *errors[] = { NULL, NULL, NULL, "ssh failed (exit 255): connect to host 192.0.2.14 "
+                                         "port 22: No route to host" };
+    const char *in[] = {
+        "[{\"time\":\"2026-12-04T18:00:01.000001Z\",\"vm_name\":\"a1\"},"
+        " {\"time\":\"2026-12-04T18:00:03.000000Z\",\"vm_name\":\"a2\"},"
+        " {\"vm_name\":\"no-time\"}]",
+        "[{\"time\":\"2026-12-04T18:00:00.500000Z\",\"vm_name\":\"b1\"},"
+        " {\"time\":\"2026-12-04T18:00:03.000000Z\",\"vm_name\":\"b2\"},"
+        " {\"time\":\"2026-12-04T18:00:04.000000Z\",\"vm_name\":\"b3\"}]",
+        "[{\"time\":\"2026-12-04T18:00:02.000000Z\",\"vm_name\":\"c1\"}]",
+        NULL,
+    };
+    const char *want[] = { "b1/host-b", "a1/host-a", "c1/host-c", "a2/host-a", "b2/host-b",
+                           "b3/host-b" };
+    json_object *recs[4], *rep, *all, *hosts;
+    size_t nun = 0;
+
+    (void)state;
+    for (size_t i = 0; i < 4; i++)
+        recs[i] = in[i] ? json_tokener_parse(in[i]) : NULL;
+    rep = dc_audit_merge(names, recs, errors, 4, &nun);
+    assert_non_null(rep);
+    assert_int_equal(nun, 1);
+    all = json_object_object_get(rep, "records");
+    assert_int_equal(json_object_array_length(all), 6);
+    for (size_t i = 0; i < 6; i++) {
+        json_object *r = json_object_array_get_idx(all, i);
+        char got[64];
+
+        snprintf(got, sizeof(got), "%s/%s", str(r, "vm_name"), str(r, "dc_host"));
+        assert_string_equal(got, want[i]);
+    }
+    hosts = json_object_object_get(rep, "hosts");
+    assert_int_equal(json_object_get_int(json_object_object_get(
+        json_object_array_get_idx(hosts, 0), "records")), 2);
+    assert_false(json_object_get_boolean(json_object_object_get(
+        json_object_array_get_idx(hosts, 3), "reachable")));
+    assert_string_equal(str(json_object_array_get_idx(hosts, 3), "error"), errors[3]);
+    json_object_put(rep);
+    for (size_t i = 0; i < 4; i++)
+        json_object_put(recs[i]);
+}
+
+/* Phase 1 of dc push over the recorded inventory, the bank policy being
+ * pushed: host-a staged it, host-b staged it but runs two violators
+ * (su-1 and ma-bad, a chinese-wall pair), host-c
+ * staged another policy, host-d's ssh failed, host-e refused it. */
+static void
+test_push_verdict(void **state)
+{
+    fixture *f = *state;
+    char *key = dc_policy_key(f->p), other[128];
+    char *names[] = { "host-a", "host-b", "host-c", "host-d", "host-e" };
+    char *errs[] = { NULL, NULL, NULL, "ssh failed (exit 255): Connection refused", NULL };
+    json_object *staged[5], *status, *v, *h;
+    size_t problems, nb, nv;
+    char buf[512];
+
+    assert_non_null(key);
+    assert_int_equal(f->inv->n_hosts, 5);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(buf, sizeof(buf), "{\"verified\": true, \"name\": \"bank-dc\", \"version\": %d, "
+                 "\"hash\": \"%s\"}", i == 2 ? 9 : 1, strrchr(key, ':') + 1);
+        staged[i] = json_tokener_parse(buf);
+    }
+    staged[3] = NULL;
+    staged[4] = json_tokener_parse("{\"verified\": false, \"error\": \"rollback state "
+                                   "/var/lib/tvdc/policy-state: policy bank-dc version 1 is "
+                                   "lower than version 2 accepted before (rollback refused)\"}");
+    status = dc_status_report(f->p, f->inv, &problems);
+
+    v = dc_push_verdict(key, names, 5, staged, errs, status, false, &nb, &nv);
+    assert_non_null(v);
+    assert_int_equal(nb, 4);
+    assert_int_equal(nv, 2);
+    assert_null(str(host_of(v, "host-a"), "reason"));
+    assert_non_null(strstr(str(host_of(v, "host-b"), "reason"),
+                           "2 running domains would violate the new policy (first: su-1:"));
+    snprintf(other, sizeof(other), "the host staged bank-dc:9:%s, not %s",
+             strrchr(key, ':') + 1, key);
+    assert_string_equal(str(host_of(v, "host-c"), "reason"), other);
+    assert_string_equal(str(host_of(v, "host-d"), "reason"), errs[3]);
+    assert_non_null(strstr(str(host_of(v, "host-e"), "reason"), "(rollback refused)"));
+    h = json_object_object_get(host_of(v, "host-b"), "violations");
+    assert_int_equal(json_object_array_length(h), 2);
+    assert_string_equal(str(json_object_array_get_idx(h, 1), "domain"), "ma-bad");
+    json_object_put(v);
+
+    /* reported, not blocking: host-b goes; the others still block */
+    v = dc_push_verdict(key, names, 5, staged, errs, status, true, &nb, &nv);
+    assert_int_equal(nb, 3);
+    assert_int_equal(nv, 2);
+    assert_null(str(host_of(v, "host-b"), "reason"));
+    json_object_put(v);
+
+    /* host-a alone: staged, no violator, nothing blocks */
+    v = dc_push_verdict(key, names, 1, staged, errs, status, false, &nb, &nv);
+    assert_int_equal(nb, 0);
+    assert_int_equal(nv, 0);
+    json_object_put(v);
+
+    for (size_t i = 0; i < 5; i++)
+        json_object_put(staged[i]);
+    json_object_put(status);
+    free(key);
+}
+
 int
 main(void)
 {
@@ -355,6 +521,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_place_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+        cmocka_unit_test(test_uri_host),
+        cmocka_unit_test(test_shell_quote),
+        cmocka_unit_test(test_audit_merge),
+        cmocka_unit_test_setup_teardown(test_push_verdict, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -906,9 +906,12 @@ state_parse(const char *path, const char *buf, size_t len, json_object **ret,
     return 0;
 }
 
-/* Refuse a rollback of p against state_path and record p, under the lock. */
+/* Refuse a rollback of p against state_path and, when record is set,
+ * record p, under the lock.  Without record nothing is created or written
+ * (no lock file either: the state file is only ever replaced by rename, so
+ * one read sees one consistent state). */
 static int
-state_check_and_record(const char *state_path, const tvdc_policy *p, tvdc_error *err)
+state_check(const char *state_path, const tvdc_policy *p, bool record, tvdc_error *err)
 {
     _cleanup_(json_object_putp) json_object *root = NULL;
     _cleanup_free_ char *lock_path = NULL, *buf = NULL;
@@ -922,6 +925,8 @@ state_check_and_record(const char *state_path, const tvdc_policy *p, tvdc_error 
 
     to_hex(tvdc_policy_source_hash(p), 32, hash);
 
+    if (!record)
+        goto read;
     if (asprintf(&lock_path, "%s.lock", state_path) < 0) {
         lock_path = NULL;
         return -ENOMEM;
@@ -934,6 +939,7 @@ state_check_and_record(const char *state_path, const tvdc_policy *p, tvdc_error 
         if (errno != EINTR)
             return tv_error(err, -errno, 0, 0, "%s: %s", lock_path, strerror(errno));
 
+read:
     r = tv_read_file(state_path, STATE_FILE_MAX, &buf, &len);
     if (r == -ENOENT) {
         root = json_object_new_object();
@@ -967,6 +973,8 @@ state_check_and_record(const char *state_path, const tvdc_policy *p, tvdc_error 
             return 0;   /* the policy accepted before: nothing to record */
         }
     }
+    if (!record)
+        return 0;
 
     n = json_object_new_object();
     if (!n)
@@ -1067,7 +1075,7 @@ load_trusted_impl(const char *path, const char *sig_path, const char *trust_dir,
     }
 
     if (state_path) {
-        r = state_check_and_record(state_path, p, err);
+        r = state_check(state_path, p, true, err);
         if (r < 0)
             return r;
     }
@@ -1094,6 +1102,14 @@ tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
     r = load_trusted_impl(path, sig_path, trust_dir, state_path, ret, signer, algorithm, err);
     ERR_pop_to_mark();
     return r;
+}
+
+int
+tvdc_policy_check_rollback(const char *state_path, const tvdc_policy *p, tvdc_error *err)
+{
+    if (!state_path || !p)
+        return -EINVAL;
+    return state_check(state_path, p, false, err);
 }
 
 int

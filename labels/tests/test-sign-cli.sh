@@ -212,6 +212,17 @@ expect_output "v1 after v2: rollback" 1 "rejected: policy bank-dc version 1 is l
 expect_output "v2 with other content" 1 "rejected: policy bank-dc: version 2 reused with different content" \
     "$TVDC" policy verify --trust trust --state "$st" v2b.json
 check "state unchanged by rejections" cmp -s "$st" state.before
+expect_output "--check-only: v3 would be accepted" 0 \
+    "would accept: bank-dc v3 (anti-rollback state $st, not updated)" \
+    "$TVDC" policy verify --trust trust --state "$st" --check-only v3.json
+expect_output "--check-only: v1 is a rollback" 1 "(rollback refused)" \
+    "$TVDC" policy verify --trust trust --state "$st" --check-only v1.json
+check "--check-only: the state is not updated" cmp -s "$st" state.before
+expect_output "--check-only: no state file yet, accepted" 0 "would accept: bank-dc v1" \
+    "$TVDC" policy verify --trust trust --state none.json --check-only v1.json
+check_not "--check-only: no state file created, no lock file" test -e none.json -o -e none.json.lock
+expect_output "--check-only needs --state" 2 "--check-only needs --state FILE" \
+    "$TVDC" policy verify --trust trust --check-only v1.json
 expect_output "v2 again" 0 "accepted: bank-dc v2" "$TVDC" policy verify --trust trust --state "$st" v2.json
 expect_output "untrusted v3 does not advance the state" 1 "no trusted key" \
     "$TVDC" policy verify --trust other --state "$st" v3.json

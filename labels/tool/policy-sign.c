@@ -42,7 +42,7 @@ static const char verify_usage[] =
 "    tvdc policy verify - check that a trusted key signed a policy\n"
 "\n"
 "SYNOPSIS\n"
-"    tvdc policy verify --trust DIR [--signature SIG] [--state FILE] POLICY\n"
+"    tvdc policy verify --trust DIR [--signature SIG] [--state FILE [--check-only]] POLICY\n"
 "\n"
 "DESCRIPTION\n"
 "    Accepts POLICY as a host's libvirt would: signature and anti-rollback.\n"
@@ -51,6 +51,7 @@ static const char verify_usage[] =
 "    -t, --trust DIR       directory of trusted keys (required)\n"
 "    -s, --signature SIG   the signature (default POLICY.sig)\n"
 "        --state FILE      anti-rollback state to check and update\n"
+"        --check-only      check against the --state FILE, do not update it\n"
 "\n"
 "EXIT STATUS\n"
 "    0 verified; 1 rejected (no trusted key, rollback); 2 error.  See tvdc(1).\n"
@@ -176,11 +177,12 @@ cmd_policy_sign(int argc, char **argv)
 int
 cmd_policy_verify(int argc, char **argv)
 {
-    enum { OPT_STATE = 0x100 };
+    enum { OPT_STATE = 0x100, OPT_CHECK_ONLY };
     static const struct option opts[] = {
         { "trust",     required_argument, NULL, 't' },
         { "signature", required_argument, NULL, 's' },
         { "state",     required_argument, NULL, OPT_STATE },
+        { "check-only", no_argument,      NULL, OPT_CHECK_ONLY },
         { "help",      no_argument,       NULL, 'h' },
         {}
     };
@@ -188,6 +190,7 @@ cmd_policy_verify(int argc, char **argv)
     char *signer = NULL;
     tvdc_policy *p = NULL;
     tvdc_error e = { 0 };
+    bool check_only = false;
     int c, r;
 
     optind = 0;
@@ -196,6 +199,7 @@ cmd_policy_verify(int argc, char **argv)
         case 't': trust = optarg; break;
         case 's': sig = optarg; break;
         case OPT_STATE: state = optarg; break;
+        case OPT_CHECK_ONLY: check_only = true; break;
         }
     }
     if (c != TOOL_OPT_END)
@@ -206,8 +210,17 @@ cmd_policy_verify(int argc, char **argv)
         return EXIT_ERR;
     }
     policy = argv[optind];
+    if (check_only && !state) {
+        tool_err("policy verify: --check-only needs --state FILE");
+        return EXIT_ERR;
+    }
 
-    r = tvdc_policy_load_trusted_ex(policy, sig, trust, state, &p, &signer, &algorithm, &e);
+    r = tvdc_policy_load_trusted_ex(policy, sig, trust, check_only ? NULL : state, &p,
+                                    &signer, &algorithm, &e);
+    if (r == 0 && check_only && (r = tvdc_policy_check_rollback(state, p, &e)) < 0) {
+        tvdc_policy_free(p);
+        free(signer);
+    }
     if (r < 0) {
         /* A position is in the policy; other messages name their file. */
         if (!e.message[0])
@@ -222,8 +235,9 @@ cmd_policy_verify(int argc, char **argv)
     }
     printf("verified: %s signed by %s (%s)\n", policy, signer, algorithm);
     if (state)
-        printf("accepted: %s v%u (anti-rollback state %s)\n", tvdc_policy_name(p),
-               tvdc_policy_version(p), state);
+        printf("%s: %s v%u (anti-rollback state %s%s)\n",
+               check_only ? "would accept" : "accepted", tvdc_policy_name(p),
+               tvdc_policy_version(p), state, check_only ? ", not updated" : "");
     free(signer);
     tvdc_policy_free(p);
     return EXIT_OK;

@@ -23,7 +23,8 @@ static const char policy_usage[] =
 "    tvdc policy diff OLD NEW [--json]\n"
 "    tvdc policy default\n"
 "    tvdc policy sign --key KEY.pem [--output SIG] FILE\n"
-"    tvdc policy verify --trust DIR [--signature SIG] [--state FILE] FILE\n"
+"    tvdc policy verify --trust DIR [--signature SIG] [--state FILE [--check-only]] FILE\n"
+"    tvdc policy stage --id ID --sig-bytes N | --commit | --abort [--json]\n"
 "    tvdc policy keygen --type ecdsa|ed25519 --out KEY.pem\n"
 "\n"
 "EXIT STATUS\n"
@@ -600,6 +601,7 @@ static const struct {
     { "default",  do_default },
     { "sign",     cmd_policy_sign },
     { "verify",   cmd_policy_verify },
+    { "stage",    cmd_policy_stage },
     { "keygen",   cmd_policy_keygen },
 };
 

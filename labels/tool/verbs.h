@@ -21,3 +21,5 @@ extern const tvdc_verb tvdc_verb_bench;    /* labels/tool/bench.c */
 int cmd_policy_sign(int argc, char **argv);
 int cmd_policy_verify(int argc, char **argv);
 int cmd_policy_keygen(int argc, char **argv);
+/* policy stage: a host's half of tvdc dc push (policy-stage.c). */
+int cmd_policy_stage(int argc, char **argv);

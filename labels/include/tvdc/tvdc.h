@@ -443,6 +443,14 @@ int tvdc_policy_load_trusted_ex(const char *path, const char *sig_path,
                                 tvdc_policy **ret, char **signer,
                                 const char **algorithm, tvdc_error *err);
 
+/* Would state_path accept p (the anti-rollback check of
+ * tvdc_policy_load_trusted), without recording it?  Nothing is written or
+ * created.  0 (also when the state file does not exist); -ESTALE
+ * (rollback, or the same version with other content), -EBADMSG (malformed
+ * state), other -errno; *err says which. */
+int tvdc_policy_check_rollback(const char *state_path, const tvdc_policy *p,
+                               tvdc_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Host configuration (tvdc.conf(5))                                        */
 
