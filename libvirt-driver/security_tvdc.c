@@ -1301,6 +1301,7 @@ virTVDCSecuritySetAllLabel(virSecurityManager *mgr,
 
     virTVDCSetOrigin(priv, def, label);
     dom->running = true;
+    virTVDCSetState(def, dom);
     virTVDCWriteStatus(priv);
     return 0;
 }
@@ -1379,6 +1380,7 @@ virTVDCSecurityReserveLabel(virSecurityManager *mgr,
     if (!virTVDCFindOrigin(def))
         virTVDCSetOrigin(priv, def, label);
     virTVDCUpdateViolations(priv, NULL);
+    virTVDCSetState(def, g_hash_table_lookup(priv->domains, uuid));
     virTVDCWriteStatus(priv);
     return 0;
 }

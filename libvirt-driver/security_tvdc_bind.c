@@ -57,6 +57,10 @@ VIR_LOG_INIT("security.security_tvdc_bind");
  * host='...'/>. */
 #define TVDC_XMLNS "urn:tvdc:libvirt:1"
 #define TVDC_XMLNS_PREFIX "tvdc"
+/* libvirt's metadata API (virsh metadata --uri) finds one element per
+ * namespace: the domain's state has its own */
+#define TVDC_STATE_XMLNS "urn:tvdc:libvirt:state:1"
+#define TVDC_STATE_XMLNS_PREFIX "tvdc-state"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_conf, tvdc_vtpm_conf_free);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(tvdc_vtpm_identity, tvdc_vtpm_identity_free);
@@ -80,8 +84,12 @@ virTVDCLabelMeaning(const tvdc_policy *policy,
 /* ------------------------------------------------------------------------ */
 /* What the label means where the domain comes from (migration)             */
 
-xmlNodePtr
-virTVDCFindOrigin(const virDomainDef *def)
+/* The element NAME of namespace href in the definition's <metadata>, or
+ * NULL. */
+static xmlNodePtr
+virTVDCFindMetadata(const virDomainDef *def,
+                    const char *href,
+                    const char *name)
 {
     xmlNodePtr cur;
 
@@ -89,11 +97,47 @@ virTVDCFindOrigin(const virDomainDef *def)
         return NULL;
     for (cur = def->metadata->children; cur; cur = cur->next) {
         if (cur->type == XML_ELEMENT_NODE && cur->ns && cur->ns->href &&
-            STREQ((const char *) cur->ns->href, TVDC_XMLNS) &&
-            virXMLNodeNameEqual(cur, "label"))
+            STREQ((const char *) cur->ns->href, href) &&
+            virXMLNodeNameEqual(cur, name))
             return cur;
     }
     return NULL;
+}
+
+
+/* A new element NAME of namespace href (prefix) in the definition's
+ * <metadata>, replacing any before it; NULL when it cannot be made. */
+static xmlNodePtr
+virTVDCNewMetadata(virDomainDef *def,
+                   const char *href,
+                   const char *prefix,
+                   const char *name)
+{
+    xmlNodePtr node;
+    xmlNodePtr old;
+    xmlNsPtr ns;
+
+    if (!def->metadata)
+        def->metadata = virXMLNewNode(NULL, "metadata");
+    while ((old = virTVDCFindMetadata(def, href, name))) {
+        xmlUnlinkNode(old);
+        xmlFreeNode(old);
+    }
+    node = virXMLNewNode(NULL, name);
+    if (!(ns = xmlNewNs(node, BAD_CAST href, BAD_CAST prefix)) ||
+        !xmlAddChild(def->metadata, node)) {
+        xmlFreeNode(node);
+        return NULL;
+    }
+    xmlSetNs(node, ns);
+    return node;
+}
+
+
+xmlNodePtr
+virTVDCFindOrigin(const virDomainDef *def)
+{
+    return virTVDCFindMetadata(def, TVDC_XMLNS, "label");
 }
 
 
@@ -117,33 +161,52 @@ virTVDCSetOrigin(virTVDCSecurityData *priv,
     g_autofree char *types = NULL;
     g_autofree char *version = NULL;
     xmlNodePtr node;
-    xmlNodePtr old;
-    xmlNsPtr ns;
 
     if (!label || !priv->policy || !(types = virTVDCLabelMeaning(priv->policy, label)))
         return;
 
-    if (!def->metadata)
-        def->metadata = virXMLNewNode(NULL, "metadata");
-    while ((old = virTVDCFindOrigin(def))) {
-        xmlUnlinkNode(old);
-        xmlFreeNode(old);
-    }
-
     version = g_strdup_printf("%u", tvdc_policy_version(priv->policy));
-    node = virXMLNewNode(NULL, "label");
-    if (!(ns = xmlNewNs(node, BAD_CAST TVDC_XMLNS, BAD_CAST TVDC_XMLNS_PREFIX)) ||
+    if (!(node = virTVDCNewMetadata(def, TVDC_XMLNS, TVDC_XMLNS_PREFIX, "label")) ||
         !xmlNewProp(node, BAD_CAST "name", BAD_CAST label) ||
         !xmlNewProp(node, BAD_CAST "types", BAD_CAST types) ||
         !xmlNewProp(node, BAD_CAST "policy", BAD_CAST tvdc_policy_name(priv->policy)) ||
         !xmlNewProp(node, BAD_CAST "version", BAD_CAST version) ||
-        !xmlNewProp(node, BAD_CAST "host", BAD_CAST NULLSTR(priv->hostName)) ||
-        !xmlAddChild(def->metadata, node)) {
+        !xmlNewProp(node, BAD_CAST "host", BAD_CAST NULLSTR(priv->hostName)))
         VIR_WARN("tvdc: cannot record label metadata of VM '%s'", def->name);
-        xmlFreeNode(node);
+}
+
+
+/* What the driver holds of a domain running here, in its live definition
+ * for every libvirt client (virsh dumpxml, tvdc dc status):
+ *
+ *   <tvdc-state:state xmlns:tvdc-state="urn:tvdc:libvirt:state:1"
+ *       reservation="held" vtpm-measurement="measured" violation="..."
+ *       violation-rule="..."/>
+ *
+ * (virsh metadata VM --live --uri urn:tvdc:libvirt:state:1)
+ * reservation "held" or "none" (unlabeled); vtpm-measurement only for a
+ * domain with a vTPM; violation only when the policy in force would not
+ * run it.  As of its admission here or libvirtd's last reconnect: the
+ * driver may change a live definition only inside libvirt's jobs, so a
+ * policy replaced since is shown by `tvdc status` and computed by
+ * `tvdc dc status`. */
+void
+virTVDCSetState(virDomainDef *def,
+                const virTVDCDomain *dom)
+{
+    xmlNodePtr node;
+
+    if (!dom)
         return;
-    }
-    xmlSetNs(node, ns);
+    if (!(node = virTVDCNewMetadata(def, TVDC_STATE_XMLNS, TVDC_STATE_XMLNS_PREFIX,
+                                    "state")) ||
+        !xmlNewProp(node, BAD_CAST "reservation", BAD_CAST (dom->reserved ? "held" : "none")) ||
+        (dom->measurement &&
+         !xmlNewProp(node, BAD_CAST "vtpm-measurement", BAD_CAST dom->measurement)) ||
+        (dom->violation &&
+         (!xmlNewProp(node, BAD_CAST "violation", BAD_CAST dom->violation) ||
+          !xmlNewProp(node, BAD_CAST "violation-rule", BAD_CAST NULLSTR(dom->violationRule)))))
+        VIR_WARN("tvdc: cannot record the state metadata of VM '%s'", def->name);
 }
 
 

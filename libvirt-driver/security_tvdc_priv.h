@@ -182,6 +182,8 @@ xmlNodePtr virTVDCFindOrigin(const virDomainDef *def);
 
 void virTVDCSetOrigin(virTVDCSecurityData *priv, virDomainDef *def, const char *label);
 
+void virTVDCSetState(virDomainDef *def, const virTVDCDomain *dom);
+
 void virTVDCCheckOrigin(virTVDCRequest *req);
 
 int virTVDCSavedImageRecord(virTVDCRequest *req, int fd, const struct stat *sb, char **realPath,

@@ -116,6 +116,8 @@ main() {
     check_eq "status: host-a measures" available "$(st host-a .vtpm_measurement)"
     check_eq "status: ma-1 is measured" measured \
         "$(st host-a '.domains[] | select(.name == "ma-1") | .vtpm_measurement')"
+    check "virsh metadata ma-1 --live --uri urn:tvdc:libvirt:state:1: reservation held, measured" \
+        eval "on host-a virsh metadata ma-1 --live --uri urn:tvdc:libvirt:state:1 | grep -q 'reservation=\"held\" vtpm-measurement=\"measured\"'"
     check "audit: ma-1's permit record says it was measured" \
         eval "audit host-a '[.[] | select(.vm_name == \"ma-1\" and .decision == \"permit\")][-1].detail' | grep -q 'vTPM: identity measured'"
 
@@ -171,6 +173,8 @@ main() {
         "$(st host-c '.domains[] | select(.name == "ma-3") | .vtpm_measurement')"
     check "tvdc status on host-c says the measurement is unavailable" \
         eval "on host-c tvdc status | grep -q 'measurement UNAVAILABLE'"
+    check "live XML: ma-3's tvdc-state:state says the measurement is unavailable" \
+        eval "on host-c virsh dumpxml ma-3 | grep -q '<tvdc-state:state .*vtpm-measurement=\"unavailable\"'"
     check "audit: ma-3's permit record says the measurement is unavailable" \
         eval "audit host-c '[.[] | select(.vm_name == \"ma-3\" and .decision == \"permit\")][-1].detail' | grep -q 'measurement unavailable'"
     on host-c virsh destroy ma-3 >/dev/null

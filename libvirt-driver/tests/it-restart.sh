@@ -115,6 +115,8 @@ main() {
     else
         fail "policy v2: tvdc status reports web-1's violation and exits 1" "exit $RC" "$OUT"
     fi
+    check "policy v2: web-1's live XML says so (tvdc-state:state violation, rule unknown-label)" \
+        eval "on '$H' virsh dumpxml web-1 | grep -q '<tvdc-state:state .*violation=\".*public-web.*\" violation-rule=\"unknown-label\"'"
     expect_ok "policy v2: ma-1 (label still in the policy) starts" on "$H" virsh start ma-1
     expect_deny "policy v2: su-1 next to it is refused (conflict set unchanged)" \
         "VM 'su-1' ($SU): $COLLOCATION_SU" on "$H" virsh start su-1
