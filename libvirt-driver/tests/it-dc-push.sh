@@ -23,10 +23,7 @@
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-TVDC=${TVDC:-${TVDC_BIN:-tvdc}}
-HOSTS=(host-a host-b host-c)
-CONNECT=(--connect qemu+tcp://192.0.2.11/system --connect qemu+tcp://192.0.2.12/system
-         --connect qemu+tcp://192.0.2.13/system)
+dc_box_vars
 
 # dc SUB ARGS...: tvdc dc SUB inside host-a, over ssh and libvirt; RC, OUT, ERR
 dc() {

@@ -21,9 +21,8 @@
 # shellcheck source=libvirt-driver/tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-TVDC=${TVDC:-${TVDC_BIN:-tvdc}}
+dc_box_vars
 CHROMIUM=${CHROMIUM:-chromium}
-HOSTS=(host-a host-b host-c)
 WIDTH=1400
 HEIGHT=900
 REFRESH=2

@@ -556,6 +556,16 @@ destroy_all() {
     done
 }
 
+# dc_box_vars: for the tests of tvdc dc over a three-host box: TVDC (the
+# tvdc under test: $TVDC, default on PATH), HOSTS, and CONNECT (--connect
+# options of the hosts' libvirtd, at ci/dcbox's fabric addresses)
+dc_box_vars() {
+    TVDC=${TVDC:-${TVDC_BIN:-tvdc}}
+    HOSTS=(host-a host-b host-c)
+    CONNECT=(--connect qemu+tcp://192.0.2.11/system --connect qemu+tcp://192.0.2.12/system
+             --connect qemu+tcp://192.0.2.13/system)
+}
+
 # console HOST VM: the guest's serial console log (domain_xml's), without CRs
 console() {
     on "$1" cat "/var/log/libvirt/qemu/$2-console.log" 2>/dev/null | tr -d '\r'
