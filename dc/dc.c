@@ -621,6 +621,23 @@ dc_policy_summary(const tvdc_policy *p)
     return o;
 }
 
+/* d, if it is one ssh argument that ssh cannot take for an option (it
+ * comes from a URI: "qemu+ssh://-oProxyCommand=.../system" must not run
+ * anything); else NULL (EINVAL) and d freed. */
+static char *
+ssh_dest_checked(char *d)
+{
+    if (!d)
+        return NULL;
+    for (const char *c = d; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f || (c == d && *c == '-')) {
+            free(d);
+            errno = EINVAL;
+            return NULL;
+        }
+    return d;
+}
+
 char *
 dc_uri_ssh_host(const char *uri)
 {
@@ -648,7 +665,7 @@ dc_uri_ssh_host(const char *uri)
         if (asprintf(&ret, "%.*s%.*s", at ? (int)(at + 1 - s) : 0, s,
                      (int)(c - h - 1), h + 1) < 0)
             return NULL;
-        return ret;
+        return ssh_dest_checked(ret);
     }
     {
         const char *c = memchr(h, ':', (size_t)(e - h));
@@ -660,7 +677,7 @@ dc_uri_ssh_host(const char *uri)
         errno = EINVAL;
         return NULL;
     }
-    return strndup(s, (size_t)(e - s));
+    return ssh_dest_checked(strndup(s, (size_t)(e - s)));
 }
 
 char *

@@ -359,6 +359,11 @@ static const struct {
     { "host-d", NULL },
     { "qemu+tcp://:16509/system", NULL },
     { "qemu+tcp://[::1/system", NULL },
+    /* never an ssh option, always one word */
+    { "qemu+ssh://-oProxyCommand=touch%20x/system", NULL },
+    { "qemu+ssh://[-oProxyCommand=x]/system", NULL },
+    { "qemu+ssh://host\tb/system", NULL },
+    { "qemu+ssh://-user@host-b/system", NULL },
 };
 
 static void
