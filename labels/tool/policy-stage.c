@@ -250,6 +250,7 @@ fail:
     json_object_object_add(o, "verified", json_object_new_boolean(false));
     json_object_object_add(o, "error", json_object_new_string(why ? why : "out of memory"));
     report(json, o, why ? why : "out of memory");
+    tvdc_policy_free(p);
     free(why);
     free(signer);
     return rc;
