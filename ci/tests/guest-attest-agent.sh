@@ -38,6 +38,8 @@
 . "$(dirname "$0")/tap.sh"
 # shellcheck source=ci/tests/guest-qemu.sh
 . "$(dirname "$0")/guest-qemu.sh"
+# shellcheck source=ci/tests/attest-lib.sh
+. "$(dirname "$0")/attest-lib.sh"
 
 GUEST_MONITOR=qmp
 GUEST_CMDLINE=tvdc.attest=1
@@ -104,62 +106,6 @@ for r in reqs:
         sys.exit("no answer to " + r.split(" ")[0])
     sys.stdout.write(line.decode("ascii"))
 EOF
-}
-
-# field N < line: the Nth space-separated field (1: the keyword).
-field() {
-    cut -d' ' -f"$1"
-}
-
-# hex2file HEX FILE [SKIP]: the bytes of HEX, without the first SKIP bytes
-# (a TPM2B's size: 2), in FILE.
-hex2file() {
-    python3 -c 'import sys
-open(sys.argv[2], "wb").write(bytes.fromhex(sys.argv[1])[int(sys.argv[3]):])' "$1" "$2" "${3:-0}"
-}
-
-# The name of the object whose TPM2B_PUBLIC is in FILE: nameAlg (sha256)
-# and the SHA-256 of its TPMT_PUBLIC.
-object_name() {
-    python3 -c 'import hashlib, sys
-d = open(sys.argv[1], "rb").read()
-assert int.from_bytes(d[:2], "big") == len(d) - 2 and d[4:6] == b"\0\x0b"
-print("000b" + hashlib.sha256(d[2:]).hexdigest())' "$1"
-}
-
-# pcr_file BANK:PCRS DIGESTS: tpm2-tools' serialized PCR file (what
-# tpm2_quote -o writes; the C structures as they are in memory on x86-64:
-# TPML_PCR_SELECTION, a UINT32 count, TPML_DIGESTs of at most 8 digests) of
-# the comma-separated DIGESTS on stdout.  tpm2_checkquote 5.4 reads the
-# plain values (-f FILE -l BANK:PCRS) only up to 7 PCRs: it counts the
-# eighth digest of a list, and the rest, wrong.
-pcr_file() {
-    python3 - "$1" "$2" <<'EOF'
-import struct, sys
-bank, pcrs = sys.argv[1].split(":")
-digests = [bytes.fromhex(d) for d in sys.argv[2].split(",")]
-alg = {"sha1": 4, "sha256": 11, "sha384": 12, "sha512": 13}[bank]
-select = bytearray(4)
-for i in map(int, pcrs.split(",")):
-    select[i // 8] |= 1 << i % 8
-out = struct.pack("<I", 1) + struct.pack("<HB4sx", alg, 3, bytes(select)) + bytes(8 * 15)
-lists = [digests[i:i + 8] for i in range(0, len(digests), 8)]
-out += struct.pack("<I", len(lists))
-for l in lists:
-    out += struct.pack("<I", len(l))
-    out += b"".join(struct.pack("<H64s", len(d), d) for d in l + [b""] * (8 - len(l)))
-sys.stdout.buffer.write(out)
-EOF
-}
-
-# tpm2_print's value of KEY (a top-level "KEY: value" or the "value:" line
-# under "KEY:") for the TPM2B_PUBLIC in FILE.
-public_field() {
-    tpm2_print -t TPM2B_PUBLIC "$1" | awk -v k="$2" '
-        { line = $0; sub(/^ +/, "", line) }
-        index(line, k ": ") == 1 { print substr(line, length(k) + 3); exit }
-        line == k ":" { under = 1; next }
-        under && $1 == "value:" { print $2; exit }'
 }
 
 # wait_console PATTERN: until the console has a line matching PATTERN (grep
@@ -237,33 +183,22 @@ test_keys() {
         "$keys" "$(verifier "HELLO 1")"
 }
 
-# make_credential NAME SECRET-FILE OUT: tpm2_makecredential for the object
-# NAME with the EK, as an ACTIVATE request in OUT.
-make_credential() {
-    tpm2_makecredential --tcti none -u "$TMP/ek.pub" -s "$2" -n "$1" \
-        -o "$TMP/cred.bin" >/dev/null 2>"$TMP/makecredential.err" ||
-        stop "tpm2_makecredential failed" "$(cat "$TMP/makecredential.err")"
-    python3 - "$TMP/cred.bin" >"$3" <<'EOF' || stop "tpm2_makecredential's file is not as expected"
-import sys
-d = open(sys.argv[1], "rb").read()
-assert d[:8] == bytes.fromhex("badcc0de00000001")   # tpm2-tools' header
-n = 2 + int.from_bytes(d[8:10], "big")
-id_object, secret = d[8:8 + n], d[8 + n:]
-assert int.from_bytes(secret[:2], "big") == len(secret) - 2
-print("ACTIVATE", id_object.hex(), secret.hex())
-EOF
+# credential NAME SECRET-FILE OUT: tpm2_makecredential for the object NAME
+# with the EK, as an ACTIVATE request in OUT.
+credential() {
+    make_credential "$TMP/ek.pub" "$1" "$2" "$3" || stop "tpm2_makecredential failed"
 }
 
 test_activate() {
     local name answer req
     name=$(object_name "$TMP/ak.pub")
     head -c 32 /dev/urandom >"$TMP/secret"
-    make_credential "$name" "$TMP/secret" "$TMP/activate.req"
+    credential "$name" "$TMP/secret" "$TMP/activate.req"
     answer=$(verifier "$(cat "$TMP/activate.req")")
     check_eq "ACTIVATE: the secret tpm2_makecredential sealed for the AK's name comes back" \
-        "ACTIVATED 0020$(od -An -v -tx1 "$TMP/secret" | tr -d ' \n')" "$answer"
+        "ACTIVATED 0020$(hexof "$TMP/secret")" "$answer"
 
-    make_credential "$(object_name "$TMP/ek.pub")" "$TMP/secret" "$TMP/other.req"
+    credential "$(object_name "$TMP/ek.pub")" "$TMP/secret" "$TMP/other.req"
     answer=$(verifier "$(cat "$TMP/other.req")")
     check "ACTIVATE of a credential for another name: ERROR" \
         grep -q '^ERROR TPM2_ActivateCredential returned TPM response code 0x' <<<"$answer"
@@ -282,12 +217,10 @@ print(f[0], f[1], s.hex())' "$(cat "$TMP/activate.req")")
 quote() {
     local answer
     answer=$(verifier "QUOTE $1 $PCRS")
-    [[ $answer =~ ^QUOTED\ [0-9a-f]+\ [0-9a-f]+\ [0-9a-f]{64}(,[0-9a-f]{64}){9}$ ]] ||
+    if ! [[ $answer =~ ^QUOTED\ [0-9a-f]+\ [0-9a-f]+\ [0-9a-f]{64}(,[0-9a-f]{64}){9}$ ]] ||
+        ! quote_files "$answer" "$TMP/$2" "$PCRS"; then
         stop "QUOTE: not 'QUOTED <hex> <hex> <10 sha256 values>'" "${answer:0:400}"
-    hex2file "$(field 2 <<<"$answer")" "$TMP/$2.msg" 2
-    hex2file "$(field 3 <<<"$answer")" "$TMP/$2.sig"
-    field 4 <<<"$answer" >"$TMP/$2.values"
-    pcr_file "$PCRS" "$(cat "$TMP/$2.values")" >"$TMP/$2.pcrs"
+    fi
 }
 
 test_quote() {
@@ -412,21 +345,7 @@ evict_ek() {
         --log file="$TMP/evict.swtpm.log" &
     pid=$!
     pids+=("$pid")
-    python3 - "$TMP/evict.sock" <<'EOF' || stop "TPM2_EvictControl of 0x81010001 failed"
-import socket, struct, sys, time
-s = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        s.connect(sys.argv[1])
-        break
-    except OSError:
-        time.sleep(0.1)
-# TPM2_EvictControl(TPM_RH_OWNER, 0x81010001, 0x81010001), empty password
-body = struct.pack(">IIIIHBHI", 0x40000001, 0x81010001, 9, 0x40000009, 0, 0, 0, 0x81010001)
-s.sendall(struct.pack(">HII", 0x8002, 10 + len(body), 0x120) + body)
-r = s.recv(4096)
-sys.exit(r[6:10] != bytes(4))
-EOF
+    tpm_evict_ek "$TMP/evict.sock" || stop "TPM2_EvictControl of 0x81010001 failed"
     swtpm_ioctl --unix "$TMP/evict.ctrl" -s >/dev/null || kill "$pid"
     wait "$pid" 2>/dev/null
 }
@@ -436,17 +355,17 @@ EOF
 test_created_ek() {
     local keys answer ek ak
     keys=$(verifier "HELLO 1")
-    ek=$(od -An -v -tx1 "$TMP/ek.pub" | tr -d ' \n')
-    ak=$(od -An -v -tx1 "$TMP/ak.pub" | tr -d ' \n')
+    ek=$(hexof "$TMP/ek.pub")
+    ak=$(hexof "$TMP/ak.pub")
     check_eq "no persistent EK: KEYS has the same EK and AK" "KEYS $ek $ak" "$keys"
     check "... the agent created the EK from the template" \
         grep -qx 'tvdc-attest: no default EK at 0x81010001, created from the template' \
             <(console)
     head -c 32 /dev/urandom >"$TMP/secret2"
-    make_credential "$(object_name "$TMP/ak.pub")" "$TMP/secret2" "$TMP/activate2.req"
+    credential "$(object_name "$TMP/ak.pub")" "$TMP/secret2" "$TMP/activate2.req"
     answer=$(verifier "$(cat "$TMP/activate2.req")")
     check_eq "no persistent EK: ACTIVATE with the created EK gives the secret" \
-        "ACTIVATED 0020$(od -An -v -tx1 "$TMP/secret2" | tr -d ' \n')" "$answer"
+        "ACTIVATED 0020$(hexof "$TMP/secret2")" "$answer"
 }
 
 main() {
