@@ -223,6 +223,135 @@ int tvdc_vtpm_conf_load(const char *path, int missing_ok, tvdc_vtpm_conf **ret,
                         tvdc_error *err);
 void tvdc_vtpm_conf_free(tvdc_vtpm_conf *c);
 
+/* Attestation: the verifier's cryptography (README.md "Attestation").  A
+ * verifier reads a VM's EK and AK public areas from its guest agent,
+ * proves the AK is in the same TPM as the EK with a credential only that
+ * TPM can activate, and checks the AK's quotes of PCRs.  Pure functions
+ * over the TPM's marshalled structures (TPM 2.0 Part 2, big-endian); no
+ * TPM needed.  Malformed input is -EBADMSG, a check that fails
+ * -EKEYREJECTED; *err (may be NULL) says which and why. */
+
+#define TVDC_TPM_ALG_RSA     0x0001u
+#define TVDC_TPM_ALG_SHA1    0x0004u
+#define TVDC_TPM_ALG_AES     0x0006u
+#define TVDC_TPM_ALG_SHA256  0x000bu
+#define TVDC_TPM_ALG_SHA384  0x000cu
+#define TVDC_TPM_ALG_SHA512  0x000du
+#define TVDC_TPM_ALG_NULL    0x0010u
+#define TVDC_TPM_ALG_RSASSA  0x0014u
+#define TVDC_TPM_ALG_CFB     0x0043u
+
+/* TPMA_OBJECT */
+#define TVDC_TPMA_FIXED_TPM             (1u << 1)
+#define TVDC_TPMA_FIXED_PARENT          (1u << 4)
+#define TVDC_TPMA_SENSITIVE_DATA_ORIGIN (1u << 5)
+#define TVDC_TPMA_USER_WITH_AUTH        (1u << 6)
+#define TVDC_TPMA_ADMIN_WITH_POLICY     (1u << 7)
+#define TVDC_TPMA_RESTRICTED            (1u << 16)
+#define TVDC_TPMA_DECRYPT               (1u << 17)
+#define TVDC_TPMA_SIGN                  (1u << 18)
+
+#define TVDC_TPM_NAME_MAX (2 + 64)     /* nameAlg || digest */
+#define TVDC_TPM_RSA_MAX  512          /* bytes of a 4096-bit modulus */
+
+/* An RSA key's public area (TPM2B_PUBLIC), parsed. */
+typedef struct tvdc_vtpm_public {
+    uint16_t name_alg;                 /* TVDC_TPM_ALG_SHA256, ... */
+    uint32_t attributes;               /* TPMA_OBJECT */
+    uint8_t auth_policy[64];
+    size_t auth_policy_len;
+    uint16_t sym_alg;                  /* TVDC_TPM_ALG_NULL: none */
+    uint16_t sym_key_bits, sym_mode;   /* 0 without sym_alg */
+    uint16_t scheme;                   /* TVDC_TPM_ALG_NULL: any */
+    uint16_t scheme_hash;              /* 0 for a scheme without one */
+    uint16_t key_bits;
+    uint32_t exponent;                 /* 65537 where the area says 0 */
+    uint8_t modulus[TVDC_TPM_RSA_MAX];
+    size_t modulus_len;                /* key_bits / 8 */
+    uint8_t name[TVDC_TPM_NAME_MAX];   /* nameAlg || H_nameAlg(TPMT_PUBLIC) */
+    size_t name_len;
+} tvdc_vtpm_public;
+
+/* Parse exactly len bytes of a TPM2B_PUBLIC: an RSA key (anything else is
+ * -EBADMSG with the reason), nameAlg SHA-1/256/384/512, every field
+ * consumed, and compute its Name. */
+int tvdc_vtpm_public_parse(const void *buf, size_t len, tvdc_vtpm_public *ret,
+                           tvdc_error *err);
+
+/* The public key as an OpenSSL EVP_PKEY (*ret: EVP_PKEY_free it). */
+struct evp_pkey_st;
+int tvdc_vtpm_public_pkey(const tvdc_vtpm_public *pub, struct evp_pkey_st **ret);
+
+/* An attestation key: RSA of 2048 bits or more, nameAlg SHA-256,
+ * fixedTPM, fixedParent, sensitiveDataOrigin, restricted, sign, not
+ * decrypt, scheme RSASSA with SHA-256.  0 or -EKEYREJECTED. */
+int tvdc_vtpm_ak_check(const tvdc_vtpm_public *ak, tvdc_error *err);
+
+/* An endorsement key after the TCG default RSA 2048 EK template (EK
+ * Credential Profile 2.0, template L-1): nameAlg SHA-256, fixedTPM,
+ * fixedParent, sensitiveDataOrigin, adminWithPolicy, restricted, decrypt,
+ * not sign, AES-128-CFB, the template's policy (PolicySecret of the
+ * endorsement hierarchy); and, when cert (DER or PEM) is given, the
+ * certificate's public key is this key.  0, -EKEYREJECTED, or -EBADMSG
+ * for a certificate that cannot be read. */
+int tvdc_vtpm_ek_check(const tvdc_vtpm_public *ek, const void *cert, size_t cert_len,
+                       tvdc_error *err);
+
+/* KDFa (TPM 2.0 Part 1, 11.4.10.2): SP 800-108 counter mode with HMAC of
+ * hash_alg (TVDC_TPM_ALG_SHA256, ...); label without its NUL (the
+ * function adds it), context_u || context_v as the context; bits a
+ * multiple of 8.  out gets bits / 8 bytes. */
+int tvdc_vtpm_kdfa(uint16_t hash_alg, const void *key, size_t key_len, const char *label,
+                   const void *context_u, size_t u_len, const void *context_v,
+                   size_t v_len, size_t bits, uint8_t *out);
+
+/* MakeCredential (Part 1, 24 "Credential Protection"), as TPM2_MakeCredential
+ * computes it: a random seed for ek (an RSA storage key, the EK), sealed
+ * with RSA-OAEP (ek's nameAlg, label "IDENTITY"), credential (1 to the
+ * size of ek's nameAlg digest) encrypted to the key named ak_name with
+ * ek's symmetric algorithm in CFB mode and protected by an HMAC.
+ * *id_object (TPM2B_ID_OBJECT) and *secret_out (TPM2B_ENCRYPTED_SECRET)
+ * are malloc'ed, marshalled, size fields included: what
+ * TPM2_ActivateCredential takes. */
+int tvdc_vtpm_make_credential(const tvdc_vtpm_public *ek, const void *ak_name,
+                              size_t ak_name_len, const void *credential, size_t cred_len,
+                              uint8_t **id_object, size_t *id_object_len,
+                              uint8_t **secret_out, size_t *secret_out_len,
+                              tvdc_error *err);
+
+/* The agent's answer to the credential: a TPM2B_DIGEST (exactly len
+ * bytes, TPM2_ActivateCredential's certInfo) that must hold credential;
+ * compared in constant time.  0, -EBADMSG, or -EKEYREJECTED. */
+int tvdc_vtpm_activated_check(const void *answer, size_t len, const void *credential,
+                              size_t cred_len, tvdc_error *err);
+
+/* What a verified quote says (TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE). */
+#define TVDC_TPM_PCRS 24
+typedef struct tvdc_vtpm_quote {
+    uint8_t qualified_signer[TVDC_TPM_NAME_MAX];
+    size_t qualified_signer_len;
+    uint64_t clock;                    /* ms the TPM has been running */
+    uint32_t reset_count, restart_count;
+    uint8_t safe;
+    uint64_t firmware_version;
+    uint32_t pcr_mask;                 /* the SHA-256 PCRs quoted */
+    uint8_t pcrs[TVDC_TPM_PCRS][32];   /* their values, by index */
+    uint8_t pcr_digest[32];
+} tvdc_vtpm_quote;
+
+/* Verify a quote by ak (checked with tvdc_vtpm_ak_check) of the SHA-256
+ * PCRs in pcr_mask (bit i: PCR i, 0 to 23): attest is a TPM2B_ATTEST and
+ * sig a TPMT_SIGNATURE (exactly their lengths), pcrs the values the agent
+ * reported, 32 bytes per PCR in index order.  Checked: the structures
+ * (magic TPM_GENERATED_VALUE, type TPM_ST_ATTEST_QUOTE; -EBADMSG), then
+ * the RSASSA-SHA256 signature over the attest bytes, extraData == nonce,
+ * the quote's selection == pcr_mask in the SHA-256 bank alone, pcrDigest
+ * == SHA-256 of the values (-EKEYREJECTED), in that order. */
+int tvdc_vtpm_quote_verify(const tvdc_vtpm_public *ak, const void *attest, size_t attest_len,
+                           const void *sig, size_t sig_len, const void *nonce,
+                           size_t nonce_len, uint32_t pcr_mask, const void *pcrs,
+                           size_t pcrs_len, tvdc_vtpm_quote *ret, tvdc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

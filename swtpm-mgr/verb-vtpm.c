@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +37,30 @@ static const char vtpm_usage[] =
 "       tvdc vtpm expect --uuid UUID --name NAME [--label LABEL] [--policy FILE]\n"
 "                         [--bank B]... [--json]\n"
 "       tvdc vtpm expect --blob FILE [--bank B]... [--json]\n"
-"Every form takes --config FILE (vtpm.conf, default " TVDC_VTPM_CONF ").\n"
+"       tvdc vtpm key PUB [--ak | --ek [--cert FILE]] [--json]\n"
+"       tvdc vtpm make-credential --ek PUB (--ak PUB | --ak-name HEX) --secret HEX\n"
+"                         [--out FILE] [--json]\n"
+"       tvdc vtpm quote-verify --ak PUB --attest FILE --sig FILE --nonce HEX\n"
+"                         (--pcrs FILE | --pcr-values HEX,...) [--pcr-list sha256:I,...]\n"
+"                         [--json]\n"
+"ca, record, show, wipe and expect take --config FILE (vtpm.conf, default\n"
+TVDC_VTPM_CONF ").\n"
 "\n"
 "expect: the measured identity (H-CRTM blob) and the PCR0 values it gives,\n"
 "banks sha1, sha256, sha384, sha512 (default all).\n"
 "\n"
+"key, make-credential, quote-verify: the verifier's cryptography over\n"
+"tpm2-tools' files, for tests.  PUB: a TPM2B_PUBLIC (tpm2_createek -u,\n"
+"tpm2_createak -u); key prints its Name and checks it as an AK or EK.\n"
+"make-credential --out writes tpm2_makecredential's file (for\n"
+"tpm2_activatecredential -i), --json the TPM2B_ID_OBJECT and\n"
+"TPM2B_ENCRYPTED_SECRET in hex.  quote-verify: --attest a TPM2B_ATTEST or\n"
+"tpm2_quote -m's TPMS_ATTEST, --sig a TPMT_SIGNATURE (tpm2_quote -s), --pcrs\n"
+"the values concatenated (tpm2_quote -F values -o), --pcr-list default\n"
+"sha256:0,...,9.\n"
+"\n"
 "Exit status: 0 ok; 1 show: a certificate or its label does not verify;\n"
+"key: the key is no valid AK or EK; quote-verify: the quote is rejected;\n"
 "2 error.  See tvdc(1).\n";
 
 static const char *conf_path;
@@ -1109,6 +1128,429 @@ cmd_expect(int argc, char **argv)
     return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* key, make-credential, quote-verify: the verifier's cryptography for      */
+/* tests and benchmarks (tpm2-tools' files in, README.md "Attestation")     */
+
+/* A file of at most 64 KiB; on failure a message and NULL. */
+static uint8_t *
+attest_file(const char *verb, const char *path, size_t *len)
+{
+    char *buf = NULL;
+    int r = tv_read_file(path, 1u << 16, &buf, len);
+
+    if (r < 0) {
+        tool_err("vtpm %s: %s: %s", verb, path, strerror(-r));
+        return NULL;
+    }
+    return (uint8_t *) buf;
+}
+
+/* Hex (upper or lower case) to bytes: 0, or -EINVAL (a message) for an odd
+ * length, a non-hex digit or more than max bytes. */
+static int
+attest_hex(const char *verb, const char *what, const char *s, uint8_t *out, size_t max,
+           size_t *len)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n % 2 || n / 2 > max)
+        goto bad;
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = tv_unhexchar(s[i]), lo = tv_unhexchar(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            goto bad;
+        out[i / 2] = (uint8_t) (hi << 4 | lo);
+    }
+    *len = n / 2;
+    return 0;
+ bad:
+    tool_err("vtpm %s: %s: expected 1 to %zu bytes in hex", verb, what, max);
+    return -EINVAL;
+}
+
+/* A TPM2B_PUBLIC file (tpm2_createek -u, tpm2_createak -u, tpm2_readpublic
+ * -o); on failure a message. */
+static int
+attest_public(const char *verb, const char *path, tvdc_vtpm_public *pub)
+{
+    tvdc_error e = { 0 };
+    size_t len;
+    uint8_t *buf = attest_file(verb, path, &len);
+    int r;
+
+    if (!buf)
+        return -EIO;
+    r = tvdc_vtpm_public_parse(buf, len, pub, &e);
+    free(buf);
+    if (r < 0)
+        tool_err("vtpm %s: %s: %s", verb, path, e.message[0] ? e.message : strerror(-r));
+    return r;
+}
+
+static json_object *
+json_hex(const uint8_t *b, size_t n)
+{
+    char *h = malloc(2 * n + 1);
+    json_object *o;
+
+    if (!h)
+        return NULL;
+    hex_of(b, n, h);
+    o = json_object_new_string(h);
+    free(h);
+    return o;
+}
+
+static int
+cmd_key(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ak", no_argument, NULL, 'a' },
+        { "ek", no_argument, NULL, 'e' },
+        { "cert", required_argument, NULL, 'c' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *cert = NULL;
+    bool ak = false, ek = false, json = false;
+    tvdc_vtpm_public pub;
+    tvdc_error e = { 0 };
+    json_object *out;
+    char name[2 * TVDC_TPM_NAME_MAX + 1];
+    int c, r = 0;
+
+    optind = 0;
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
+        switch (c) {
+        case 'a': ak = true; break;
+        case 'e': ek = true; break;
+        case 'c': cert = optarg; break;
+        case 'j': json = true; break;
+        }
+    }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
+    if (optind + 1 != argc || (ak && ek) || (cert && !ek)) {
+        tool_err("vtpm key: give one TPM2B_PUBLIC file, and --ak or --ek [--cert FILE]");
+        return EXIT_ERR;
+    }
+    if (attest_public("key", argv[optind], &pub) < 0)
+        return EXIT_ERR;
+    if (ak) {
+        r = tvdc_vtpm_ak_check(&pub, &e);
+    } else if (ek) {
+        size_t len = 0;
+        uint8_t *der = cert ? attest_file("key", cert, &len) : NULL;
+
+        if (cert && !der)
+            return EXIT_ERR;
+        r = tvdc_vtpm_ek_check(&pub, der, len, &e);
+        free(der);
+    }
+    if (r < 0 && r != -EKEYREJECTED) {
+        tool_err("vtpm key: %s", e.message[0] ? e.message : strerror(-r));
+        return EXIT_ERR;
+    }
+    hex_of(pub.name, pub.name_len, name);
+    out = json_object_new_object();
+    json_object_object_add(out, "name", json_object_new_string(name));
+    json_object_object_add(out, "name_alg", json_object_new_int(pub.name_alg));
+    json_object_object_add(out, "attributes", json_object_new_int64(pub.attributes));
+    json_object_object_add(out, "bits", json_object_new_int(pub.key_bits));
+    json_object_object_add(out, "exponent", json_object_new_int64(pub.exponent));
+    json_object_object_add(out, "modulus", json_hex(pub.modulus, pub.modulus_len));
+    if (ak || ek) {
+        json_object_object_add(out, "check", json_object_new_string(ak ? "ak" : "ek"));
+        json_object_object_add(out, "valid", json_object_new_boolean(r == 0));
+        if (r < 0)
+            json_object_object_add(out, "reason", json_object_new_string(e.message));
+    }
+    if (json) {
+        tool_print_json(out);
+    } else {
+        printf("name       %s\n", name);
+        printf("key        RSA %u, exponent %u, attributes 0x%08x\n", pub.key_bits,
+               pub.exponent, pub.attributes);
+        if (ak || ek)
+            printf("%-10s %s\n", ak ? "AK" : "EK", r == 0 ? "valid" : e.message);
+        json_object_put(out);
+    }
+    if (r < 0 && !json)
+        tool_err("vtpm key: %s", e.message);
+    return r < 0 ? EXIT_DENIED : EXIT_OK;
+}
+
+static int
+cmd_make_credential(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ek", required_argument, NULL, 'e' },
+        { "ak", required_argument, NULL, 'a' },
+        { "ak-name", required_argument, NULL, 'n' },
+        { "secret", required_argument, NULL, 's' },
+        { "out", required_argument, NULL, 'o' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *ekf = NULL, *akf = NULL, *akname = NULL, *secret = NULL, *outf = NULL;
+    tvdc_vtpm_public ek, ak;
+    tvdc_error e = { 0 };
+    uint8_t name[TVDC_TPM_NAME_MAX], cred[64], *id = NULL, *sec = NULL;
+    size_t name_len = 0, cred_len = 0, id_len = 0, sec_len = 0;
+    bool json = false;
+    int c, r, rc = EXIT_ERR;
+
+    optind = 0;
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
+        switch (c) {
+        case 'e': ekf = optarg; break;
+        case 'a': akf = optarg; break;
+        case 'n': akname = optarg; break;
+        case 's': secret = optarg; break;
+        case 'o': outf = optarg; break;
+        case 'j': json = true; break;
+        }
+    }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
+    if (optind != argc || !ekf || !secret || !akf == !akname || (!outf && !json)) {
+        tool_err("vtpm make-credential: give --ek FILE, --ak FILE or --ak-name HEX, "
+                 "--secret HEX and --out FILE or --json");
+        return EXIT_ERR;
+    }
+    if (attest_public("make-credential", ekf, &ek) < 0 ||
+        attest_hex("make-credential", "--secret", secret, cred, sizeof(cred), &cred_len) < 0)
+        return EXIT_ERR;
+    if (akf) {
+        if (attest_public("make-credential", akf, &ak) < 0)
+            return EXIT_ERR;
+        memcpy(name, ak.name, ak.name_len);
+        name_len = ak.name_len;
+    } else if (attest_hex("make-credential", "--ak-name", akname, name, sizeof(name),
+                          &name_len) < 0) {
+        return EXIT_ERR;
+    }
+    r = tvdc_vtpm_make_credential(&ek, name, name_len, cred, cred_len, &id, &id_len, &sec,
+                                  &sec_len, &e);
+    if (r < 0) {
+        tool_err("vtpm make-credential: %s", e.message[0] ? e.message : strerror(-r));
+        return EXIT_ERR;
+    }
+    if (outf) {
+        /* tpm2_makecredential's file: magic, version, the two structures */
+        static const uint8_t head[8] = { 0xba, 0xdc, 0xc0, 0xde, 0, 0, 0, 1 };
+        uint8_t *f = malloc(8 + id_len + sec_len);
+
+        if (!f) {
+            tool_err("vtpm make-credential: %s", strerror(ENOMEM));
+            goto out;
+        }
+        memcpy(f, head, 8);
+        memcpy(f + 8, id, id_len);
+        memcpy(f + 8 + id_len, sec, sec_len);
+        r = tv_write_file_atomic(outf, f, 8 + id_len + sec_len, 0600);
+        free(f);
+        if (r < 0) {
+            tool_err("vtpm make-credential: %s: %s", outf, strerror(-r));
+            goto out;
+        }
+    }
+    if (json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "id_object", json_hex(id, id_len));
+        json_object_object_add(o, "encrypted_secret", json_hex(sec, sec_len));
+        tool_print_json(o);
+    }
+    rc = EXIT_OK;
+ out:
+    free(id);
+    free(sec);
+    return rc;
+}
+
+/* "sha256:0,1,...": the PCRs of the SHA-256 bank, as a mask; 0 and a
+ * message if it is not that. */
+static uint32_t
+attest_pcr_list(const char *s)
+{
+    uint32_t mask = 0;
+    const char *p = s + 7;
+
+    if (strncmp(s, "sha256:", 7) != 0)
+        goto bad;
+    for (;;) {
+        char *end;
+        long i;
+
+        if (*p < '0' || *p > '9')
+            goto bad;
+        i = strtol(p, &end, 10);
+        if (i >= TVDC_TPM_PCRS || (mask & (1u << i)))
+            goto bad;
+        mask |= 1u << i;
+        if (*end == '\0')
+            return mask;
+        if (*end != ',')
+            goto bad;
+        p = end + 1;
+    }
+ bad:
+    tool_err("vtpm quote-verify: --pcr-list '%s': expected sha256:I,J,... with PCRs 0 to %d, "
+             "each once", s, TVDC_TPM_PCRS - 1);
+    return 0;
+}
+
+static int
+cmd_quote_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ak", required_argument, NULL, 'a' },
+        { "attest", required_argument, NULL, 'm' },
+        { "sig", required_argument, NULL, 's' },
+        { "pcrs", required_argument, NULL, 'p' },
+        { "pcr-values", required_argument, NULL, 'v' },
+        { "pcr-list", required_argument, NULL, 'l' },
+        { "nonce", required_argument, NULL, 'q' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    const char *akf = NULL, *attestf = NULL, *sigf = NULL, *pcrsf = NULL, *values = NULL;
+    const char *list = "sha256:0,1,2,3,4,5,6,7,8,9", *nonce_hex = NULL;
+    uint8_t nonce[64], *attest = NULL, *sig = NULL, *pcrs = NULL;
+    size_t nonce_len = 0, attest_len = 0, sig_len = 0, pcrs_len = 0;
+    tvdc_vtpm_public ak;
+    tvdc_vtpm_quote q;
+    tvdc_error e = { 0 };
+    uint32_t mask;
+    bool json = false;
+    int c, r, rc = EXIT_ERR;
+
+    optind = 0;
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
+        switch (c) {
+        case 'a': akf = optarg; break;
+        case 'm': attestf = optarg; break;
+        case 's': sigf = optarg; break;
+        case 'p': pcrsf = optarg; break;
+        case 'v': values = optarg; break;
+        case 'l': list = optarg; break;
+        case 'q': nonce_hex = optarg; break;
+        case 'j': json = true; break;
+        }
+    }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
+    if (optind != argc || !akf || !attestf || !sigf || !pcrsf == !values || !nonce_hex) {
+        tool_err("vtpm quote-verify: give --ak, --attest, --sig, --pcrs FILE or --pcr-values "
+                 "HEX,..., and --nonce HEX");
+        return EXIT_ERR;
+    }
+    mask = attest_pcr_list(list);
+    if (!mask || attest_hex("quote-verify", "--nonce", nonce_hex, nonce, sizeof(nonce),
+                            &nonce_len) < 0 ||
+        attest_public("quote-verify", akf, &ak) < 0)
+        return EXIT_ERR;
+    if (!(attest = attest_file("quote-verify", attestf, &attest_len)) ||
+        !(sig = attest_file("quote-verify", sigf, &sig_len)))
+        goto out;
+    if (attest_len >= 4 && attest[0] == 0xff && attest[1] == 0x54 && attest[2] == 0x43 &&
+        attest[3] == 0x47) {
+        /* tpm2_quote -m: the TPMS_ATTEST without its TPM2B size */
+        uint8_t *b = attest_len <= UINT16_MAX ? malloc(attest_len + 2) : NULL;
+        if (!b) {
+            tool_err("vtpm quote-verify: %s: too large", attestf);
+            goto out;
+        }
+        b[0] = (uint8_t) (attest_len >> 8);
+        b[1] = (uint8_t) attest_len;
+        memcpy(b + 2, attest, attest_len);
+        free(attest);
+        attest = b;
+        attest_len += 2;
+    }
+    if (pcrsf) {
+        if (!(pcrs = attest_file("quote-verify", pcrsf, &pcrs_len)))
+            goto out;
+    } else {
+        /* the protocol's form: HEX,HEX,... */
+        size_t n = strlen(values);
+        const char *p = values;
+
+        pcrs = malloc(n / 2 + 32);
+        if (!pcrs)
+            goto out;
+        for (;;) {
+            size_t l = strcspn(p, ","), got;
+            char one[65];
+
+            if (l != 64) {
+                tool_err("vtpm quote-verify: --pcr-values: expected SHA-256 values in hex, "
+                         "comma-separated");
+                goto out;
+            }
+            memcpy(one, p, l);
+            one[l] = '\0';
+            if (attest_hex("quote-verify", "--pcr-values", one, pcrs + pcrs_len, 32, &got) < 0)
+                goto out;
+            pcrs_len += got;
+            if (!p[l])
+                break;
+            p += l + 1;
+        }
+    }
+
+    r = tvdc_vtpm_quote_verify(&ak, attest, attest_len, sig, sig_len, nonce, nonce_len, mask,
+                               pcrs, pcrs_len, &q, &e);
+    if (r < 0 && r != -EKEYREJECTED && r != -EBADMSG) {
+        tool_err("vtpm quote-verify: %s", e.message[0] ? e.message : strerror(-r));
+        goto out;
+    }
+    if (json) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "verified", json_object_new_boolean(r == 0));
+        if (r < 0) {
+            json_object_object_add(o, "reason", json_object_new_string(e.message));
+        } else {
+            json_object *po = json_object_new_object();
+
+            json_object_object_add(o, "qualified_signer",
+                                   json_hex(q.qualified_signer, q.qualified_signer_len));
+            json_object_object_add(o, "clock", json_object_new_int64((int64_t) q.clock));
+            json_object_object_add(o, "reset_count", json_object_new_int64(q.reset_count));
+            json_object_object_add(o, "restart_count", json_object_new_int64(q.restart_count));
+            json_object_object_add(o, "safe", json_object_new_boolean(q.safe));
+            json_object_object_add(o, "firmware_version",
+                                   json_object_new_uint64(q.firmware_version));
+            json_object_object_add(o, "pcr_digest", json_hex(q.pcr_digest, 32));
+            for (unsigned i = 0; i < TVDC_TPM_PCRS; i++) {
+                char k[4];
+                if (!(q.pcr_mask & (1u << i)))
+                    continue;
+                snprintf(k, sizeof(k), "%u", i);
+                json_object_object_add(po, k, json_hex(q.pcrs[i], 32));
+            }
+            json_object_object_add(o, "sha256", po);
+        }
+        tool_print_json(o);
+    } else if (r == 0) {
+        printf("verified   quote of %s, clock %" PRIu64 " ms, reset %" PRIu32 ", restart %"
+               PRIu32 "\n", list, q.clock, q.reset_count, q.restart_count);
+    }
+    if (r < 0)
+        tool_err("vtpm quote-verify: %s", e.message);
+    rc = r < 0 ? EXIT_DENIED : EXIT_OK;
+ out:
+    free(attest);
+    free(sig);
+    free(pcrs);
+    return rc;
+}
+
 static int
 cmd_vtpm(int argc, char **argv)
 {
@@ -1121,6 +1563,9 @@ cmd_vtpm(int argc, char **argv)
         { "show", cmd_show },
         { "wipe", cmd_wipe },
         { "expect", cmd_expect },
+        { "key", cmd_key },
+        { "make-credential", cmd_make_credential },
+        { "quote-verify", cmd_quote_verify },
     };
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -1130,8 +1575,8 @@ cmd_vtpm(int argc, char **argv)
     for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
         if (strcmp(argv[1], sub[i].name) == 0)
             return sub[i].run(argc - 1, argv + 1);
-    tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe, expect)",
-             argv[1]);
+    tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe, expect, key, "
+             "make-credential, quote-verify)", argv[1]);
     return EXIT_ERR;
 }
 
