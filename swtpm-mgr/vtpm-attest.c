@@ -73,22 +73,6 @@ hash_alg(uint16_t alg)
     return NULL;
 }
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
-
 /* Lower-case hex of at most 64 bytes (out: 129 bytes), for messages. */
 static const char *
 hex64(const uint8_t *b, size_t n, char out[static 129])
@@ -337,7 +321,7 @@ tvdc_vtpm_public_parse(const void *buf, size_t len, tvdc_vtpm_public *ret, tvdc_
     pub.modulus_len = mod_len;
 
     /* Name = nameAlg || H_nameAlg(TPMT_PUBLIC), Part 1, 16 "Names" */
-    put16(pub.name, pub.name_alg);
+    tv_put_be16(pub.name, pub.name_alg);
     if ((k = digest(h, r.p + 2, len - 2, NULL, 0, pub.name + 2)) < 0)
         return k;
     pub.name_len = 2 + h->size;
@@ -533,12 +517,12 @@ tvdc_vtpm_kdfa(uint16_t hash, const void *key, size_t key_len, const char *label
         bool ok;
 
         ok = c && EVP_MAC_init(c, key, key_len, params) == 1;
-        put32(be, i);
+        tv_put_be32(be, i);
         ok = ok && EVP_MAC_update(c, be, 4) == 1 &&
              EVP_MAC_update(c, (const uint8_t *) label, strlen(label) + 1) == 1 &&
              (!u_len || EVP_MAC_update(c, context_u, u_len) == 1) &&
              (!v_len || EVP_MAC_update(c, context_v, v_len) == 1);
-        put32(be, (uint32_t) bits);
+        tv_put_be32(be, (uint32_t) bits);
         ok = ok && EVP_MAC_update(c, be, 4) == 1 &&
              EVP_MAC_final(c, block, &got, sizeof(block)) == 1 && got == h->size;
         EVP_MAC_CTX_free(c);
@@ -641,12 +625,12 @@ tvdc_vtpm_make_credential(const tvdc_vtpm_public *ek, const void *ak_name, size_
         r = tv_error(err, r, 0, 0, "EK: RSA-OAEP encryption failed");
         goto out;
     }
-    put16(sec, (uint16_t) sec_len);
+    tv_put_be16(sec, (uint16_t) sec_len);
     sec_len += 2;
 
     /* encIdentity = CFB(KDFa(seed, "STORAGE", name), IV 0, TPM2B_DIGEST) */
     r = -ENOMEM;
-    put16(plain, (uint16_t) cred_len);
+    tv_put_be16(plain, (uint16_t) cred_len);
     memcpy(plain + 2, credential, cred_len);
     enc = id + 4 + h->size;
     cc = EVP_CIPHER_CTX_new();
@@ -676,8 +660,8 @@ tvdc_vtpm_make_credential(const tvdc_vtpm_public *ek, const void *ak_name, size_
         if (!ok)
             goto out;
     }
-    put16(id, (uint16_t) (id_len - 2));
-    put16(id + 2, (uint16_t) h->size);
+    tv_put_be16(id, (uint16_t) (id_len - 2));
+    tv_put_be16(id + 2, (uint16_t) h->size);
 
     *id_object = TAKE_PTR(id);
     *id_object_len = id_len;

@@ -27,34 +27,6 @@
 
 extern char **environ;
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 /* One command, one response (at most rlen bytes).  Returns the response
  * length or -errno. */
 static int
@@ -79,7 +51,7 @@ tpm_transact(int fd, const uint8_t *cmd, size_t clen, uint8_t *resp, size_t rlen
             return -EIO;
         got += (size_t) k;
         if (got >= 10) {
-            want = get32(resp + 2);
+            want = tv_get_be32(resp + 2);
             if (want < 10 || want > rlen)
                 return -EBADMSG;
         }
@@ -94,14 +66,14 @@ nv_size(int fd, uint32_t nv, uint16_t *size)
     uint8_t cmd[14], resp[1024];
     int n;
 
-    put16(cmd, 0x8001);             /* TPM_ST_NO_SESSIONS */
-    put32(cmd + 2, sizeof(cmd));
-    put32(cmd + 6, 0x00000169);     /* TPM_CC_NV_ReadPublic */
-    put32(cmd + 10, nv);
+    tv_put_be16(cmd, 0x8001);             /* TPM_ST_NO_SESSIONS */
+    tv_put_be32(cmd + 2, sizeof(cmd));
+    tv_put_be32(cmd + 6, 0x00000169);     /* TPM_CC_NV_ReadPublic */
+    tv_put_be32(cmd + 10, nv);
     n = tpm_transact(fd, cmd, sizeof(cmd), resp, sizeof(resp));
     if (n < 0)
         return n;
-    if (get32(resp + 6) != 0)
+    if (tv_get_be32(resp + 6) != 0)
         return -ENOENT;             /* TPM_RC_HANDLE: no such index */
     /* TPM2B_NV_PUBLIC: size, nvIndex, nameAlg, attributes, authPolicy
      * (TPM2B), dataSize */
@@ -109,11 +81,11 @@ nv_size(int fd, uint32_t nv, uint16_t *size)
         return -EBADMSG;
     {
         size_t off = 10 + 2 + 4 + 2 + 4;
-        uint16_t plen = get16(resp + off);
+        uint16_t plen = tv_get_be16(resp + off);
         off += 2 + plen;
         if ((size_t) n < off + 2)
             return -EBADMSG;
-        *size = get16(resp + off);
+        *size = tv_get_be16(resp + off);
     }
     return 0;
 }
@@ -125,25 +97,25 @@ nv_read_chunk(int fd, uint32_t nv, uint16_t off, uint16_t len, uint8_t *out)
     uint8_t cmd[35], resp[NV_CHUNK + 64];
     int n;
 
-    put16(cmd, 0x8002);             /* TPM_ST_SESSIONS */
-    put32(cmd + 2, sizeof(cmd));
-    put32(cmd + 6, 0x0000014e);     /* TPM_CC_NV_Read */
-    put32(cmd + 10, nv);            /* authHandle */
-    put32(cmd + 14, nv);            /* nvIndex */
-    put32(cmd + 18, 9);             /* authorizationSize */
-    put32(cmd + 22, 0x40000009);    /* TPM_RS_PW */
-    put16(cmd + 26, 0);             /* nonce */
+    tv_put_be16(cmd, 0x8002);             /* TPM_ST_SESSIONS */
+    tv_put_be32(cmd + 2, sizeof(cmd));
+    tv_put_be32(cmd + 6, 0x0000014e);     /* TPM_CC_NV_Read */
+    tv_put_be32(cmd + 10, nv);            /* authHandle */
+    tv_put_be32(cmd + 14, nv);            /* nvIndex */
+    tv_put_be32(cmd + 18, 9);             /* authorizationSize */
+    tv_put_be32(cmd + 22, 0x40000009);    /* TPM_RS_PW */
+    tv_put_be16(cmd + 26, 0);             /* nonce */
     cmd[28] = 0;                    /* sessionAttributes */
-    put16(cmd + 29, 0);             /* hmac: empty password */
-    put16(cmd + 31, len);
-    put16(cmd + 33, off);
+    tv_put_be16(cmd + 29, 0);             /* hmac: empty password */
+    tv_put_be16(cmd + 31, len);
+    tv_put_be16(cmd + 33, off);
     n = tpm_transact(fd, cmd, sizeof(cmd), resp, sizeof(resp));
     if (n < 0)
         return n;
-    if (get32(resp + 6) != 0)
+    if (tv_get_be32(resp + 6) != 0)
         return -EACCES;
     /* header, parameterSize, TPM2B_MAX_NV_BUFFER */
-    if (n < 16 || get16(resp + 14) != len || (size_t) n < 16u + len)
+    if (n < 16 || tv_get_be16(resp + 14) != len || (size_t) n < 16u + len)
         return -EBADMSG;
     memcpy(out, resp + 16, len);
     return 0;

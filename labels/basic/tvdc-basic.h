@@ -40,6 +40,21 @@ static inline void freep(void *p) { free(*(void **) p); }
 static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
 #define _cleanup_close_ _cleanup_(closep)
 
+/* Big-endian integers: the TPM's wire order. */
+static inline void tv_put_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t) (v >> 8); p[1] = (uint8_t) v; }
+static inline void tv_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t) (v >> 24);
+    p[1] = (uint8_t) (v >> 16);
+    p[2] = (uint8_t) (v >> 8);
+    p[3] = (uint8_t) v;
+}
+static inline uint16_t tv_get_be16(const uint8_t *p) { return (uint16_t) (p[0] << 8 | p[1]); }
+static inline uint32_t tv_get_be32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_policy, tvdc_policy_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_host, tvdc_host_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(tvdc_store, tvdc_store_free)
