@@ -17,7 +17,8 @@
 #                                 the swtpm of $CTRL (OPTION added to its
 #                                 -tpmdev), one a line (for mapfile)
 #   start_qemu NAME ACTIONS [QEMU-ARG...]
-#                                 $QEMU with the guest (tvdc.tpm=ACTIONS) in
+#                                 $QEMU with the guest (tvdc.tpm=ACTIONS, then
+#                                 $GUEST_CMDLINE) in
 #                                 the background; the console goes to
 #                                 $TMP/NAME.console, the monitor listens on
 #                                 $TMP/NAME.mon (hmp) or $TMP/NAME.qmp (qmp),
@@ -45,6 +46,8 @@
 #   TMP             $TAP_TMP: everything of a test lives there
 #   BOOT_TIMEOUT    seconds wait_ready waits (90)
 #   QEMU            the QEMU binary start_qemu runs (qemu-system-x86_64)
+#   GUEST_CMDLINE   more of the guest kernel's command line (ci/guest/init:
+#                   tvdc.attest=1, say); empty by default
 #   GUEST_MONITOR   hmp or qmp: the monitor start_qemu gives QEMU, and what
 #                   halt quits it through (qmp)
 #   RESULT_LINES    the grep -E pattern of the guest's result lines ('^TPM')
@@ -61,6 +64,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TMP=$TAP_TMP
 BOOT_TIMEOUT=90
 QEMU=qemu-system-x86_64
+GUEST_CMDLINE=
 GUEST_MONITOR=qmp
 RESULT_LINES='^TPM'
 RESULT_NAME="result lines"
@@ -123,8 +127,9 @@ tpm_args() {
 }
 
 start_qemu() {
-    local name=$1 actions=$2 monitor
+    local name=$1 actions=$2 monitor append
     shift 2
+    append="console=ttyS0 tvdc.tpm=$actions${GUEST_CMDLINE:+ $GUEST_CMDLINE}"
     CONSOLE=$TMP/$name.console
     if [[ $GUEST_MONITOR == hmp ]]; then
         MON=$TMP/$name.mon
@@ -140,7 +145,7 @@ start_qemu() {
     # (tpm-emulator: "Could not cleanly shutdown the TPM: Input/output
     # error"; reproducible with MALLOC_PERTURB_=218, swtpm unaffected).
     env -u MALLOC_PERTURB_ "$QEMU" -accel tcg -machine pc -m 128 -nodefaults -display none \
-        -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 tvdc.tpm=$actions" \
+        -kernel "$KERNEL" -initrd "$INITRD" -append "$append" \
         -serial "file:$CONSOLE" "${monitor[@]}" "$@" >"$TMP/$name.qemu.log" 2>&1 &
     QEMU_PID=$!
     pids+=("$QEMU_PID")
