@@ -5,7 +5,6 @@
  * cryptography of libtvdc-vtpm (attest/README.md). */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -115,8 +114,10 @@ set_check(attestation *a, int i, const char *fmt, ...)
     va_end(ap);
 }
 
-#define CHECK_OK(a, i, ...) do { (a)->checks[i].state = 1; set_check(a, i, __VA_ARGS__); } while (0)
-#define CHECK_FAIL(a, i, ...) do { (a)->checks[i].state = 0; set_check(a, i, __VA_ARGS__); } while (0)
+#define CHECK_OK(a, i, ...) \
+    do { (a)->checks[i].state = 1; set_check(a, i, __VA_ARGS__); } while (0)
+#define CHECK_FAIL(a, i, ...) \
+    do { (a)->checks[i].state = 0; set_check(a, i, __VA_ARGS__); } while (0)
 
 static void
 hex_of(const uint8_t *b, size_t n, char *out)

@@ -24,6 +24,9 @@
 #   * a VM with the channel but without the agent is unreachable within
 #     --timeout; a VM without the channel is an error (exit 2, no record);
 #     --all attests every running VM with the channel;
+#   * a man in the middle on the channel (attest-mitm.py): a replayed
+#     quote fails on the nonce, another TPM's AK fails activation and the
+#     quote's signature, another TPM's EK is not the certificate's key;
 #   * one audit record per attestation (operation attest; permit for
 #     trusted, deny with rule attest-pcr0 or attest-timeout otherwise).
 #
@@ -69,7 +72,7 @@ failed() {
 }
 
 main() {
-    local qemu uuid n0 n1 t0 elapsed
+    local qemu uuid n0 n1 t0 elapsed mitm mitm_pid i
 
     it_setup
     TVDC=$(command -v "$TVDC") || bail "no tvdc at ${TVDC_BIN:-${TVDC:-tvdc}}"
@@ -167,6 +170,60 @@ main() {
         "$(attests host-a at-1) $(attests host-a na-1)"
     on host-a virsh destroy na-1 >/dev/null
     on host-a virsh destroy pl-1 >/dev/null
+
+    # --- a man in the middle on the channel ---------------------------------
+    # mi-1's channel connects to attest-mitm.py, which passes the requests
+    # to the guest's agent and changes answers: a replayed quote, another
+    # TPM's AK or EK (swtpm-mgr/tests/tpm/ak.pub, ek.pub: a recorded swtpm's)
+    mitm=$WORK/run/mi-1.sock
+    echo replay >"$WORK/run/mitm.mode"
+    python3 "$TVDC_ROOT/libvirt-driver/tests/attest-mitm.py" "$mitm" "$WORK/run/mitm.mode" \
+        "$TVDC_ROOT/swtpm-mgr/tests/tpm" 2>"$WORK/mitm.log" &
+    mitm_pid=$!
+    at_exit "kill $mitm_pid 2>/dev/null"
+    for (( i = 0; i < 50; i++ )); do [[ -e $mitm.ready ]] && break; sleep 0.1; done
+    [[ -e $mitm.ready ]] || bail "attest-mitm.py did not start: $(cat "$WORK/mitm.log")"
+    label host-a "socket:$mitm" public-web
+    GUEST_ARGS=tvdc.attest=1 domain_xml mi-1 public-web "$TPM_XML <channel type='unix'><source mode='connect' path='$mitm'/><target type='virtio' name='org.tvdc.attest.0'/></channel>" \
+        >"$WORK/xml/mi-1.xml"
+    on host-a virsh define "$WORK/xml/mi-1.xml" >/dev/null || bail "define mi-1"
+    on host-a virsh start mi-1 >/dev/null || bail "start mi-1: $(on host-a virsh start mi-1 2>&1)"
+    wait_lines host-a mi-1 '^tvdc-attest: answering on /dev/vport' 1 ||
+        bail "mi-1's agent did not start: $(console host-a mi-1 | tail -3)"
+    n0=$(attests host-a mi-1)
+    attest host-a mi-1 --json --timeout 120
+    check_eq "mi-1 through the proxy, first quote passed on: trusted" "0 trusted" \
+        "$RC $(jq -r .verdict <<<"$OUT")"
+    attest host-a mi-1 --json --timeout 120
+    check_eq "mi-1, the first quote replayed for a new nonce: exit 1, untrusted" "1 untrusted" \
+        "$RC $(jq -r .verdict <<<"$OUT")"
+    check_eq "... on the quote (and PCR0, which needs it)" "pcr0 quote" "$(failed)"
+    check_jq "... because of the nonce" '.checks[4].reason | test("^wrong nonce: ")' true
+    check_eq "audit: deny, rule attest-quote" "deny attest-quote" \
+        "$(last_attest host-a mi-1 '"\(.decision) \(.rule)"')"
+    echo foreign-ak >"$WORK/run/mitm.mode"
+    attest host-a mi-1 --json --timeout 120
+    check_eq "mi-1, another TPM's AK in KEYS: exit 1, untrusted" "1 untrusted" \
+        "$RC $(jq -r .verdict <<<"$OUT")"
+    check_eq "... the AK is a valid AK, but does not activate, and its quote fails" \
+        "ak-activation pcr0 quote" "$(failed)"
+    check_jq "... the guest's TPM refused the credential" \
+        '.checks[3].reason | test("^the credential was not activated: the agent answered .ERROR TPM2_ActivateCredential")' true
+    check_jq "... the quote's signature is not that AK's" '.checks[4].reason | test("^bad signature: ")' true
+    check_eq "audit: deny, rule attest-ak" "deny attest-ak" \
+        "$(last_attest host-a mi-1 '"\(.decision) \(.rule)"')"
+    echo foreign-ek >"$WORK/run/mitm.mode"
+    attest host-a mi-1 --json --timeout 120
+    check_eq "mi-1, another TPM's EK in KEYS: exit 1, untrusted" "1 untrusted" \
+        "$RC $(jq -r .verdict <<<"$OUT")"
+    check_eq "... on the EK (and the activation, which needs it)" "ak-activation ek-key" \
+        "$(failed)"
+    check_jq "... it is not the certificate's key" \
+        '.checks[1].reason | test("the certificate is of another key")' true
+    check_eq "audit: deny, rule attest-ek; one record per attestation" "deny attest-ek $((n0 + 4))" \
+        "$(last_attest host-a mi-1 '"\(.decision) \(.rule)"') $(attests host-a mi-1)"
+    on host-a virsh destroy mi-1 >/dev/null
+    kill "$mitm_pid" 2>/dev/null
 
     # --- the same VM on a host that does not measure ------------------------
     on host-a virsh dumpxml --inactive at-1 >"$WORK/xml/at-1-b.xml" || bail "dumpxml at-1"
