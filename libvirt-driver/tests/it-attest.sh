@@ -114,6 +114,7 @@ main() {
         "$(last_attest host-a at-1 '"\(.decision) \(.rule) \(.label) \(.vm_uuid)"')"
 
     attest host-a at-1 --timeout 120
+    note "tvdc attest at-1 on host-a:" "$OUT"
     check_eq "at-1: human output: exit 0" 0 "$RC"
     check "at-1: human output: 'trusted' and one ok line per check" \
         eval "grep -q '^VM at-1 ($uuid), label market-analysis, host host-a: trusted\$' <<<\"\$OUT\" &&
@@ -234,6 +235,8 @@ main() {
     wait_lines host-b at-1 '^tvdc-attest: answering on /dev/vport' 1 ||
         bail "at-1's agent did not start on host-b"
     attest host-b at-1 --json --timeout 120
+    note "tvdc attest at-1 on host-b (checks):" \
+        "$(jq -r '.checks[] | "  \(if .ok then "ok  " else "FAIL" end) \(.name): \(.reason)"' <<<"$OUT")"
     check_eq "at-1 on host-b: exit 1" 1 "$RC"
     check_jq "at-1 on host-b: same UUID, verdict untrusted" '"\(.uuid) \(.verdict)"' \
         "$uuid untrusted"
