@@ -28,6 +28,7 @@ static const tvdc_verb *const verbs[] = {
     &tvdc_verb_vtpm,
     &tvdc_verb_net,
     &tvdc_verb_dc,
+    &tvdc_verb_attest,
     &tvdc_verb_bench,
 };
 

@@ -15,6 +15,7 @@ extern const tvdc_verb tvdc_verb_audit;    /* labels/tool/audit.c */
 extern const tvdc_verb tvdc_verb_vtpm;     /* swtpm-mgr/verb-vtpm.c */
 extern const tvdc_verb tvdc_verb_net;      /* libvirt-driver/net/verb-net.c */
 extern const tvdc_verb tvdc_verb_dc;       /* dc/verb-dc.c */
+extern const tvdc_verb tvdc_verb_attest;   /* attest/verb-attest.c */
 extern const tvdc_verb tvdc_verb_bench;    /* labels/tool/bench.c */
 
 /* policy sign / verify / keygen (policy-sign.c), argv[0] is the verb. */

@@ -1,0 +1,1076 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tvdc attest: remote attestation of a running VM on this host, through
+ * its guest agent on the virtio-serial port org.tvdc.attest.0
+ * (swtpm-mgr/README.md, "Attestation protocol"), with the verifier's
+ * cryptography of libtvdc-vtpm (attest/README.md). */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <openssl/rand.h>
+
+#include "tvdc-cli.h"
+#include "tvdc-vtpm.h"
+
+/* The privileged QEMU driver's vTPM state: SWTPM_DIR/UUID/tpm2. */
+#define LIBVIRT_SWTPM_DIR "/var/lib/libvirt/swtpm"
+#define LIBVIRT_DEFAULT_URI "qemu:///system"
+#define ATTEST_PORT "org.tvdc.attest.0"
+#define ATTEST_PCRS 10                          /* sha256:0,...,9 */
+#define ATTEST_PCR_MASK ((1u << ATTEST_PCRS) - 1)
+#define ATTEST_LINE_MAX (8u << 20)              /* EVENTLOG: 4 MiB in hex */
+#define ATTEST_NONCE 32
+#define ATTEST_CREDENTIAL 32
+
+static const char attest_usage[] =
+"Usage: tvdc attest VM... [--connect URI] [--timeout SEC] [--policy FILE] [--ca DIR]\n"
+"                   [--config FILE] [--json]\n"
+"       tvdc attest --all [--connect URI] [--timeout SEC] [--policy FILE] [--ca DIR]\n"
+"                   [--config FILE] [--json]\n"
+"\n"
+"Challenge a running VM's vTPM through its guest agent (the virtio-serial\n"
+"port " ATTEST_PORT "): the EK certificate from its vTPM state on this\n"
+"host against the datacenter vTPM CA, the VM's UUID and live label; the EK\n"
+"and an AK from the agent, the AK activated with a credential for the EK,\n"
+"a quote of sha256:0-9 over a fresh nonce, PCR0 against the measured\n"
+"identity of the VM's label under the policy (tvdc vtpm expect).  Each\n"
+"attestation is appended to the audit log.  --all: every running VM with\n"
+"the port.  --timeout: seconds the agent has to answer (default 10).\n"
+"\n"
+"Exit status: 0 trusted; 1 untrusted or unreachable; 2 error.  See tvdc(1).\n";
+
+enum {
+    CHECK_EK_CERT,
+    CHECK_EK_KEY,
+    CHECK_AK_KEY,
+    CHECK_AK_ACTIVATE,
+    CHECK_QUOTE,
+    CHECK_PCR0,
+    CHECK_N,
+};
+
+/* name, and the audit rule of a failure */
+static const struct {
+    const char *name, *rule;
+} check_info[CHECK_N] = {
+    [CHECK_EK_CERT]     = { "ek-certificate", "attest-ek" },
+    [CHECK_EK_KEY]      = { "ek-key", "attest-ek" },
+    [CHECK_AK_KEY]      = { "ak-key", "attest-ak" },
+    [CHECK_AK_ACTIVATE] = { "ak-activation", "attest-ak" },
+    [CHECK_QUOTE]       = { "quote", "attest-quote" },
+    [CHECK_PCR0]        = { "pcr0", "attest-pcr0" },
+};
+
+typedef struct check {
+    int state;               /* 1 ok, 0 failed, -1 not run */
+    char reason[512];
+} check;
+
+typedef struct attest_opts {
+    const char *uri, *policy_path, *ca_dir;
+    unsigned timeout_ms;
+    const tvdc_policy *policy;
+} attest_opts;
+
+/* One attestation. */
+typedef struct attestation {
+    char uuid[TVDC_UUID_STRING_LEN + 1];
+    char *name, *label;       /* label "" unlabeled (libvirt's live view) */
+    char *channel;            /* the unix socket of the port */
+    const char *verdict;      /* trusted, untrusted, unreachable */
+    char unreachable[512];    /* why, when unreachable */
+    check checks[CHECK_N];
+    bool have_pcrs;
+    uint8_t pcrs[ATTEST_PCRS][32];
+    uint8_t pcr0_expected[32];
+    bool have_expected;
+} attestation;
+
+static void
+attestation_clear(attestation *a)
+{
+    free(a->name);
+    free(a->label);
+    free(a->channel);
+    memset(a, 0, sizeof(*a));
+}
+
+static void __attribute__((format(printf, 3, 4)))
+set_check(attestation *a, int i, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(a->checks[i].reason, sizeof(a->checks[i].reason), fmt, ap);
+    va_end(ap);
+}
+
+#define CHECK_OK(a, i, ...) \
+    do { (a)->checks[i].state = 1; set_check(a, i, __VA_ARGS__); } while (0)
+#define CHECK_FAIL(a, i, ...) \
+    do { (a)->checks[i].state = 0; set_check(a, i, __VA_ARGS__); } while (0)
+
+static void
+hex_of(const uint8_t *b, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* hex (the whole of s up to len) to a malloc'ed buffer; NULL if not hex */
+static uint8_t *
+unhex(const char *s, size_t len, size_t *ret_len)
+{
+    uint8_t *b;
+
+    if (len == 0 || len % 2)
+        return NULL;
+    if (!(b = malloc(len / 2)))
+        return NULL;
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = tv_unhexchar(s[i]), lo = tv_unhexchar(s[i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(b);
+            return NULL;
+        }
+        b[i / 2] = (uint8_t) (hi << 4 | lo);
+    }
+    *ret_len = len / 2;
+    return b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* libvirt: the VM, its live label and its attestation channel              */
+
+static void
+silent(void *opaque, virErrorPtr e)
+{
+    (void) opaque;
+    (void) e;
+}
+
+static const char *
+virt_error(void)
+{
+    virErrorPtr e = virGetLastError();
+
+    return e && e->message ? e->message : "unknown error";
+}
+
+/* XML attribute text with libvirt's escapes undone (in place). */
+static char *
+xml_unescape(char *s)
+{
+    static const struct { const char *ent; char c; } ents[] = {
+        { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&apos;", '\'' }, { "&quot;", '"' },
+    };
+    char *w = s;
+
+    for (const char *r = s; *r;) {
+        size_t i;
+        for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++)
+            if (strncmp(r, ents[i].ent, strlen(ents[i].ent)) == 0)
+                break;
+        if (i < sizeof(ents) / sizeof(ents[0])) {
+            *w++ = ents[i].c;
+            r += strlen(ents[i].ent);
+        } else
+            *w++ = *r++;
+    }
+    *w = '\0';
+    return s;
+}
+
+/* The value of attribute attr='…' in [s, e), or NULL. */
+static char *
+xml_attr(const char *s, const char *e, const char *attr)
+{
+    char pat[64];
+    const char *v, *end;
+
+    snprintf(pat, sizeof(pat), " %s='", attr);
+    v = strstr(s, pat);
+    if (!v || v >= e)
+        return NULL;
+    v += strlen(pat);
+    if (!(end = strchr(v, '\'')) || end >= e)
+        return NULL;
+    return xml_unescape(strndup(v, (size_t) (end - v)));
+}
+
+/* The unix socket of the live XML's <channel type='unix'> whose target is
+ * the virtio port ATTEST_PORT, or NULL. */
+static char *
+xml_channel(const char *xml)
+{
+    for (const char *s = xml; (s = strstr(s, "<channel type='unix'>")); s++) {
+        const char *e = strstr(s, "</channel>"), *src;
+
+        if (!e)
+            return NULL;
+        if (!strstr(s, "<target type='virtio' name='" ATTEST_PORT "'") ||
+            strstr(s, "<target type='virtio' name='" ATTEST_PORT "'") > e)
+            continue;
+        if ((src = strstr(s, "<source ")) && src < e)
+            return xml_attr(src, strchr(src, '>') ? strchr(src, '>') : e, "path");
+    }
+    return NULL;
+}
+
+/* The tvdc label of the live XML ("" when there is none). */
+static char *
+xml_label(const char *xml)
+{
+    const char *s = strstr(xml, "model='tvdc'"), *e;
+
+    if (!s || !(s = strstr(s, "<label>")))
+        return strdup("");
+    s += strlen("<label>");
+    if (!(e = strchr(s, '<')))
+        return strdup("");
+    return xml_unescape(strndup(s, (size_t) (e - s)));
+}
+
+/* Fill a's identity from dom.  0; -ENOENT (a message) when the VM does not
+ * run or has no attestation port. */
+static int
+vm_describe(virDomainPtr dom, attestation *a, bool quiet)
+{
+    char *xml;
+
+    if (virDomainGetUUIDString(dom, a->uuid) < 0)
+        return -EIO;
+    for (char *p = a->uuid; *p; p++)
+        *p = (char) tolower((unsigned char) *p);
+    a->name = strdup(virDomainGetName(dom));
+    if (virDomainIsActive(dom) != 1) {
+        if (!quiet)
+            tool_err("attest: VM %s is not running", a->name);
+        return -ENOENT;
+    }
+    if (!(xml = virDomainGetXMLDesc(dom, 0))) {
+        tool_err("attest: VM %s: %s", a->name, virt_error());
+        return -EIO;
+    }
+    a->label = xml_label(xml);
+    a->channel = xml_channel(xml);
+    free(xml);
+    if (!a->name || !a->label)
+        return -ENOMEM;
+    if (!a->channel) {
+        if (!quiet)
+            tool_err("attest: VM %s has no <channel type='unix'> with <target type='virtio' "
+                     "name='" ATTEST_PORT "'/>", a->name);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The agent: one line out, one line back, before a deadline                */
+
+typedef struct agent {
+    int fd;
+    struct timespec deadline;
+    char *buf;                /* what was read after the last line */
+    size_t len, cap;
+    char why[256];            /* unreachable: why */
+} agent;
+
+static int
+ms_left(const struct timespec *deadline)
+{
+    struct timespec now;
+    long long ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (deadline->tv_sec - now.tv_sec) * 1000LL + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int) ms;
+}
+
+static int
+agent_open(agent *ag, const char *path, unsigned timeout_ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    clock_gettime(CLOCK_MONOTONIC, &ag->deadline);
+    ag->deadline.tv_sec += timeout_ms / 1000;
+    ag->deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    if (ag->deadline.tv_nsec >= 1000000000L) {
+        ag->deadline.tv_sec++;
+        ag->deadline.tv_nsec -= 1000000000L;
+    }
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(ag->why, sizeof(ag->why), "channel %s: path too long", path);
+        return -ENAMETOOLONG;
+    }
+    strcpy(sa.sun_path, path);
+    ag->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (ag->fd < 0 || connect(ag->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        int r = -errno;
+        snprintf(ag->why, sizeof(ag->why), "cannot connect to channel %s: %s", path,
+                 strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+static void
+agent_close(agent *ag)
+{
+    if (ag->fd >= 0)
+        close(ag->fd);
+    ag->fd = -1;
+    free(ag->buf);
+    ag->buf = NULL;
+    ag->len = ag->cap = 0;
+}
+
+/* Send line (without its line feed) and read the answer line into *ret
+ * (malloc'ed, without the line feed).  0, or -ETIMEDOUT/-EPIPE/-EIO with
+ * ag->why set (the agent is unreachable). */
+static int
+agent_call(agent *ag, const char *line, char **ret)
+{
+    size_t n = strlen(line), off = 0;
+    char *req = malloc(n + 2);
+
+    if (!req)
+        return -ENOMEM;
+    memcpy(req, line, n);
+    req[n++] = '\n';
+    req[n] = '\0';
+    while (off < n) {
+        struct pollfd p = { .fd = ag->fd, .events = POLLOUT };
+        ssize_t w;
+
+        if (poll(&p, 1, ms_left(&ag->deadline)) == 0) {
+            free(req);
+            snprintf(ag->why, sizeof(ag->why), "the agent took no request for the timeout");
+            return -ETIMEDOUT;
+        }
+        w = send(ag->fd, req + off, n - off, MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            snprintf(ag->why, sizeof(ag->why), "channel: %s", strerror(errno));
+            free(req);
+            return -EPIPE;
+        }
+        if (w > 0)
+            off += (size_t) w;
+    }
+    free(req);
+
+    for (;;) {
+        char *nl = ag->buf ? memchr(ag->buf, '\n', ag->len) : NULL;
+        struct pollfd p = { .fd = ag->fd, .events = POLLIN };
+        ssize_t r;
+
+        if (nl) {
+            size_t k = (size_t) (nl - ag->buf);
+            char *out = strndup(ag->buf, k);
+            if (!out)
+                return -ENOMEM;
+            if (k && out[k - 1] == '\r')
+                out[k - 1] = '\0';
+            memmove(ag->buf, nl + 1, ag->len - k - 1);
+            ag->len -= k + 1;
+            *ret = out;
+            return 0;
+        }
+        if (ag->len >= ATTEST_LINE_MAX) {
+            snprintf(ag->why, sizeof(ag->why), "the agent's answer is longer than %u bytes",
+                     ATTEST_LINE_MAX);
+            return -EIO;
+        }
+        if (ag->cap - ag->len < 65536) {
+            char *b = realloc(ag->buf, ag->cap + 65536);
+            if (!b)
+                return -ENOMEM;
+            ag->buf = b;
+            ag->cap += 65536;
+        }
+        if (poll(&p, 1, ms_left(&ag->deadline)) == 0) {
+            snprintf(ag->why, sizeof(ag->why), "no answer from the agent within the timeout");
+            return -ETIMEDOUT;
+        }
+        r = recv(ag->fd, ag->buf + ag->len, ag->cap - ag->len, 0);
+        if (r == 0) {
+            snprintf(ag->why, sizeof(ag->why), "the channel was closed");
+            return -EPIPE;
+        }
+        if (r < 0 && errno != EAGAIN && errno != EINTR) {
+            snprintf(ag->why, sizeof(ag->why), "channel: %s", strerror(errno));
+            return -EIO;
+        }
+        if (r > 0)
+            ag->len += (size_t) r;
+    }
+}
+
+/* Split an answer into at most max fields (in place); the count. */
+static size_t
+fields(char *s, char **f, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+
+    for (char *t = strtok_r(s, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == max)
+            return max + 1;
+        f[n++] = t;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One attestation                                                          */
+
+/* Check 1: the EK certificate of the VM's vTPM state on this host.  *cert
+ * is kept for check 2. */
+static void
+check_ek_cert(const attest_opts *o, attestation *a, uint8_t **cert, size_t *cert_len)
+{
+    char *state = NULL;
+    tvdc_vtpm_identity *id = NULL;
+    tvdc_error e = { 0 };
+    int r;
+
+    if (asprintf(&state, "%s/%s/tpm2", LIBVIRT_SWTPM_DIR, a->uuid) < 0) {
+        CHECK_FAIL(a, CHECK_EK_CERT, "out of memory");
+        return;
+    }
+    r = tvdc_vtpm_state_ek_cert(state, cert, cert_len, NULL, &e);
+    if (r < 0) {
+        CHECK_FAIL(a, CHECK_EK_CERT, "no EK certificate in the vTPM state %s: %s", state,
+                   e.message[0] ? e.message : strerror(-r));
+        goto out;
+    }
+    if (tvdc_vtpm_verify(o->ca_dir, *cert, *cert_len, &e) < 0) {
+        CHECK_FAIL(a, CHECK_EK_CERT, "the EK certificate does not verify against the vTPM CA "
+                   "%s: %s", o->ca_dir, e.message);
+        goto out;
+    }
+    r = tvdc_vtpm_cert_identity(*cert, *cert_len, &id);
+    if (r < 0) {
+        CHECK_FAIL(a, CHECK_EK_CERT, "the EK certificate has %s tvdc extension",
+                   r == -ENOENT ? "no" : "a malformed");
+        goto out;
+    }
+    if (strcmp(id->uuid, a->uuid) != 0) {
+        CHECK_FAIL(a, CHECK_EK_CERT, "the EK certificate is of VM %s (%s), not of this VM",
+                   id->uuid, id->name);
+        goto out;
+    }
+    if (strcmp(id->label, a->label) != 0) {
+        CHECK_FAIL(a, CHECK_EK_CERT, "the EK certificate names label %s, the VM runs with "
+                   "label %s", *id->label ? id->label : "(none)",
+                   *a->label ? a->label : "(none)");
+        goto out;
+    }
+    CHECK_OK(a, CHECK_EK_CERT, "verifies against the vTPM CA, names VM %s and label %s "
+             "(policy %s v%" PRIu32 ")", id->uuid, *id->label ? id->label : "(none)",
+             id->policy_name, id->policy_version);
+ out:
+    tvdc_vtpm_identity_free(id);
+    free(state);
+}
+
+/* The expected PCR0 (check 5): *why is a reason when it cannot be had. */
+static int
+expected_pcr0(const attest_opts *o, attestation *a, char *why, size_t len)
+{
+    char *blob = NULL;
+    size_t blob_len = 0, n = sizeof(a->pcr0_expected);
+    int r = tvdc_vtpm_measure_blob(o->policy, a->uuid, a->name, a->label, &blob, &blob_len);
+
+    if (r < 0) {
+        snprintf(why, len, "no measured identity for label %s under policy %s v%u: %s",
+                 *a->label ? a->label : "(none)", tvdc_policy_name(o->policy),
+                 tvdc_policy_version(o->policy),
+                 r == -ENOENT ? "the label is not in the policy" : strerror(-r));
+        return r;
+    }
+    r = tvdc_vtpm_expect_pcr0("sha256", blob, blob_len, TVDC_PCR0_BOOT_SEABIOS,
+                              a->pcr0_expected, &n);
+    free(blob);
+    if (r < 0) {
+        snprintf(why, len, "PCR0: %s", strerror(-r));
+        return r;
+    }
+    a->have_expected = true;
+    return 0;
+}
+
+/* The protocol and checks 2 to 5.  -ETIMEDOUT etc. (a->unreachable set)
+ * when the agent cannot be reached; 0 when it answered (the checks say
+ * what it proved). */
+static int
+run_agent(const attest_opts *o, attestation *a, const uint8_t *cert, size_t cert_len)
+{
+    agent ag = { .fd = -1 };
+    tvdc_vtpm_public ek, ak;
+    tvdc_vtpm_quote quote;
+    tvdc_error e = { 0 };
+    uint8_t cred[ATTEST_CREDENTIAL], nonce[ATTEST_NONCE];
+    uint8_t *id_obj = NULL, *secret = NULL, *b1 = NULL, *b2 = NULL, *pcrs = NULL;
+    size_t id_len = 0, secret_len = 0, l1 = 0, l2 = 0;
+    char *ans = NULL, *req = NULL, *f[4] = { 0 }, shown[201];
+    bool ek_ok = false, ak_ok = false;
+    int r;
+
+    if ((r = agent_open(&ag, a->channel, o->timeout_ms)) < 0)
+        goto unreachable;
+
+    /* HELLO: the EK and the AK */
+    if ((r = agent_call(&ag, "HELLO 1", &ans)) < 0)
+        goto unreachable;
+    snprintf(shown, sizeof(shown), "%s", ans);
+    if (fields(ans, f, 3) != 3 || strcmp(f[0], "KEYS") != 0) {
+        CHECK_FAIL(a, CHECK_EK_KEY, "the agent answered HELLO with '%s'", shown);
+        CHECK_FAIL(a, CHECK_AK_KEY, "no keys from the agent");
+        goto done;
+    }
+    if (!(b1 = unhex(f[1], strlen(f[1]), &l1)) ||
+        tvdc_vtpm_public_parse(b1, l1, &ek, &e) < 0)
+        CHECK_FAIL(a, CHECK_EK_KEY, "the agent's EK: %s", b1 ? e.message : "not hex");
+    else if (tvdc_vtpm_ek_check(&ek, cert, cert_len, &e) < 0)
+        CHECK_FAIL(a, CHECK_EK_KEY, "the agent's EK: %s", e.message);
+    else if (!cert)
+        CHECK_FAIL(a, CHECK_EK_KEY, "the agent's EK has the EK template, but there is no "
+                   "certificate to compare it with");
+    else {
+        CHECK_OK(a, CHECK_EK_KEY, "the agent's EK is the certificate's key, TCG EK template");
+        ek_ok = true;
+    }
+    memset(&e, 0, sizeof(e));
+    if (!(b2 = unhex(f[2], strlen(f[2]), &l2)) ||
+        tvdc_vtpm_public_parse(b2, l2, &ak, &e) < 0)
+        CHECK_FAIL(a, CHECK_AK_KEY, "the agent's AK: %s", b2 ? e.message : "not hex");
+    else if (tvdc_vtpm_ak_check(&ak, &e) < 0)
+        CHECK_FAIL(a, CHECK_AK_KEY, "the agent's AK: %s", e.message);
+    else {
+        char name[2 * TVDC_TPM_NAME_MAX + 1];
+        hex_of(ak.name, ak.name_len, name);
+        CHECK_OK(a, CHECK_AK_KEY, "restricted RSA signing key, name %s", name);
+        ak_ok = true;
+    }
+    free(ans);
+    ans = NULL;
+
+    /* ACTIVATE: a random credential only the EK's TPM opens for that AK */
+    if (!ek_ok || !ak_ok) {
+        CHECK_FAIL(a, CHECK_AK_ACTIVATE, "not run: no %s to activate a credential with",
+                   ek_ok ? "valid AK" : "valid EK");
+    } else if (RAND_bytes(cred, sizeof(cred)) != 1 ||
+               tvdc_vtpm_make_credential(&ek, ak.name, ak.name_len, cred, sizeof(cred),
+                                         &id_obj, &id_len, &secret, &secret_len, &e) < 0) {
+        CHECK_FAIL(a, CHECK_AK_ACTIVATE, "cannot make a credential: %s",
+                   e.message[0] ? e.message : "no random bytes");
+    } else {
+        char *h1 = malloc(2 * id_len + 1), *h2 = malloc(2 * secret_len + 1);
+
+        if (!h1 || !h2 || asprintf(&req, "ACTIVATE %s %s", (hex_of(id_obj, id_len, h1), h1),
+                                   (hex_of(secret, secret_len, h2), h2)) < 0) {
+            free(h1);
+            free(h2);
+            r = -ENOMEM;
+            goto done;
+        }
+        free(h1);
+        free(h2);
+        if ((r = agent_call(&ag, req, &ans)) < 0)
+            goto unreachable;
+        free(b1);
+        b1 = NULL;
+        memset(&e, 0, sizeof(e));
+        snprintf(shown, sizeof(shown), "%s", ans);
+        if (fields(ans, f, 2) != 2 || strcmp(f[0], "ACTIVATED") != 0)
+            CHECK_FAIL(a, CHECK_AK_ACTIVATE, "the credential was not activated: the agent "
+                       "answered '%s'", shown);
+        else if (!(b1 = unhex(f[1], strlen(f[1]), &l1)) ||
+                 tvdc_vtpm_activated_check(b1, l1, cred, sizeof(cred), &e) < 0)
+            CHECK_FAIL(a, CHECK_AK_ACTIVATE, "the agent's answer to the credential: %s",
+                       b1 ? e.message : "not hex");
+        else
+            CHECK_OK(a, CHECK_AK_ACTIVATE, "the AK is in the EK's TPM: the credential came "
+                     "back");
+        free(ans);
+        ans = NULL;
+    }
+
+    /* QUOTE: sha256:0-9 over a fresh nonce, signed by the AK */
+    if (!ak_ok) {
+        CHECK_FAIL(a, CHECK_QUOTE, "not run: no valid AK");
+        goto done;
+    }
+    {
+        char nh[2 * ATTEST_NONCE + 1], *p, *save = NULL;
+        size_t i = 0;
+
+        if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+            CHECK_FAIL(a, CHECK_QUOTE, "no random bytes for the nonce");
+            goto done;
+        }
+        hex_of(nonce, sizeof(nonce), nh);
+        free(req);
+        req = NULL;
+        if (asprintf(&req, "QUOTE %s sha256:0,1,2,3,4,5,6,7,8,9", nh) < 0) {
+            r = -ENOMEM;
+            goto done;
+        }
+        if ((r = agent_call(&ag, req, &ans)) < 0)
+            goto unreachable;
+        snprintf(shown, sizeof(shown), "%s", ans);
+        if (fields(ans, f, 4) != 4 || strcmp(f[0], "QUOTED") != 0) {
+            CHECK_FAIL(a, CHECK_QUOTE, "no quote: the agent answered '%s'", shown);
+            goto done;
+        }
+        pcrs = calloc(ATTEST_PCRS, 32);
+        for (p = strtok_r(f[3], ",", &save); p && pcrs; p = strtok_r(NULL, ",", &save), i++) {
+            uint8_t *d = NULL;
+            size_t dl;
+            if (i == ATTEST_PCRS || !(d = unhex(p, strlen(p), &dl)) || dl != 32) {
+                if (i < ATTEST_PCRS)
+                    free(d);
+                i = ATTEST_PCRS + 1;
+                break;
+            }
+            memcpy(pcrs + 32 * i, d, 32);
+            free(d);
+        }
+        if (!pcrs || i != ATTEST_PCRS) {
+            CHECK_FAIL(a, CHECK_QUOTE, "the agent's PCR values are not %d SHA-256 digests",
+                       ATTEST_PCRS);
+            goto done;
+        }
+        free(b1);
+        free(b2);
+        b1 = b2 = NULL;
+        memset(&e, 0, sizeof(e));
+        if (!(b1 = unhex(f[1], strlen(f[1]), &l1)) || !(b2 = unhex(f[2], strlen(f[2]), &l2))) {
+            CHECK_FAIL(a, CHECK_QUOTE, "the quote or its signature is not hex");
+            goto done;
+        }
+        r = tvdc_vtpm_quote_verify(&ak, b1, l1, b2, l2, nonce, sizeof(nonce), ATTEST_PCR_MASK,
+                                   pcrs, 32 * ATTEST_PCRS, &quote, &e);
+        if (r < 0) {
+            CHECK_FAIL(a, CHECK_QUOTE, "%s", e.message[0] ? e.message : strerror(-r));
+            r = 0;
+            goto done;
+        }
+    }
+    CHECK_OK(a, CHECK_QUOTE, "signed by the AK over our nonce, sha256:0-9, PCR digest "
+             "matches (reset count %" PRIu32 ", clock %" PRIu64 " ms)", quote.reset_count,
+             quote.clock);
+    memcpy(a->pcrs, quote.pcrs, sizeof(a->pcrs));
+    a->have_pcrs = true;
+
+ done:
+    agent_close(&ag);
+    free(ans);
+    free(req);
+    free(b1);
+    free(b2);
+    free(pcrs);
+    free(id_obj);
+    free(secret);
+    return r == -ENOMEM ? r : 0;
+
+ unreachable:
+    snprintf(a->unreachable, sizeof(a->unreachable), "%s", ag.why);
+    agent_close(&ag);
+    free(ans);
+    free(req);
+    free(b1);
+    free(b2);
+    free(pcrs);
+    free(id_obj);
+    free(secret);
+    return r;
+}
+
+static void
+check_pcr0(const attest_opts *o, attestation *a)
+{
+    char why[512], h[65];
+    uint8_t unmeasured[32];
+    size_t n = sizeof(unmeasured);
+
+    if (!a->have_pcrs) {
+        CHECK_FAIL(a, CHECK_PCR0, "not run: no verified quote");
+        return;
+    }
+    if (expected_pcr0(o, a, why, sizeof(why)) < 0) {
+        CHECK_FAIL(a, CHECK_PCR0, "%s", why);
+        return;
+    }
+    if (memcmp(a->pcrs[0], a->pcr0_expected, 32) == 0) {
+        CHECK_OK(a, CHECK_PCR0, "the measured identity of VM %s, label %s under policy %s v%u",
+                 a->name, *a->label ? a->label : "(none)", tvdc_policy_name(o->policy),
+                 tvdc_policy_version(o->policy));
+        return;
+    }
+    hex_of(a->pcrs[0], 32, h);
+    if (tvdc_vtpm_expect_pcr0("sha256", NULL, 0, TVDC_PCR0_BOOT_SEABIOS, unmeasured, &n) == 0 &&
+        memcmp(a->pcrs[0], unmeasured, 32) == 0)
+        CHECK_FAIL(a, CHECK_PCR0, "PCR0 %.16s... is the unmeasured boot value, not the measured "
+                   "identity of label %s under policy %s v%u (host may not measure: see tvdc "
+                   "status)", h, *a->label ? a->label : "(none)", tvdc_policy_name(o->policy),
+                   tvdc_policy_version(o->policy));
+    else
+        CHECK_FAIL(a, CHECK_PCR0, "PCR0 %.16s... is not the measured identity of label %s under "
+                   "policy %s v%u (another label, name or policy was measured, or the host "
+                   "may not measure: see tvdc status)", h, *a->label ? a->label : "(none)",
+                   tvdc_policy_name(o->policy), tvdc_policy_version(o->policy));
+}
+
+static void
+attest_one(const attest_opts *o, attestation *a)
+{
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    int r;
+
+    for (int i = 0; i < CHECK_N; i++) {
+        a->checks[i].state = -1;
+        set_check(a, i, "not run");
+    }
+    check_ek_cert(o, a, &cert, &cert_len);
+    r = run_agent(o, a, cert, cert_len);
+    free(cert);
+    if (r < 0 && r != -ENOMEM) {
+        a->verdict = "unreachable";
+        for (int i = 0; i < CHECK_N; i++)
+            if (a->checks[i].state < 0) {
+                a->checks[i].state = 0;
+                set_check(a, i, "not run: the agent is unreachable");
+            }
+        return;
+    }
+    check_pcr0(o, a);
+    a->verdict = "trusted";
+    for (int i = 0; i < CHECK_N; i++)
+        if (a->checks[i].state != 1) {
+            if (a->checks[i].state < 0) {
+                a->checks[i].state = 0;
+                set_check(a, i, "not run");
+            }
+            a->verdict = "untrusted";
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output and audit                                                         */
+
+static const char *
+host_name(void)
+{
+    static char host[256];
+    const tvdc_config *conf = tool_config();
+
+    if (!*host) {
+        if (conf && tvdc_config_host_name(conf))
+            snprintf(host, sizeof(host), "%s", tvdc_config_host_name(conf));
+        else
+            (void) gethostname(host, sizeof(host) - 1);
+    }
+    return host;
+}
+
+static int
+audit(const attest_opts *o, const attestation *a)
+{
+    char detail[2048] = "";
+    const char *rule = "attest";
+    size_t off = 0;
+    tvdc_audit_record rec = {
+        .host = host_name(),
+        .operation = "attest",
+        .vm_name = a->name,
+        .vm_uuid = a->uuid,
+        .label = *a->label ? a->label : NULL,
+        .decision = strcmp(a->verdict, "trusted") == 0 ? "permit" : "deny",
+        .detail = detail,
+        .policy_name = tvdc_policy_name(o->policy),
+        .policy_version = tvdc_policy_version(o->policy),
+    };
+    int r;
+
+    if (strcmp(a->verdict, "unreachable") == 0) {
+        rule = "attest-timeout";
+        snprintf(detail, sizeof(detail), "attest: unreachable: %s", a->unreachable);
+    } else if (strcmp(a->verdict, "trusted") == 0) {
+        snprintf(detail, sizeof(detail), "attest: trusted: EK certificate, EK, AK, credential "
+                 "activation, quote and PCR0 verified");
+    } else {
+        off = (size_t) snprintf(detail, sizeof(detail), "attest: untrusted:");
+        for (int i = 0; i < CHECK_N && off < sizeof(detail); i++) {
+            if (a->checks[i].state == 1)
+                continue;
+            if (strcmp(rule, "attest") == 0)
+                rule = check_info[i].rule;
+            off += (size_t) snprintf(detail + off, sizeof(detail) - off, " %s: %s;",
+                                     check_info[i].name, a->checks[i].reason);
+        }
+        if (off < sizeof(detail) && off > 0 && detail[off - 1] == ';')
+            detail[off - 1] = '\0';
+    }
+    rec.rule = rule;
+    r = tvdc_audit_append(tool_default_audit_log(), &rec);
+    if (r < 0)
+        tool_err("attest: the audit log %s: %s", tool_default_audit_log(), strerror(-r));
+    return r;
+}
+
+static json_object *
+to_json(const attestation *a)
+{
+    json_object *o = json_object_new_object(), *checks = json_object_new_array();
+    json_object *pcrs = json_object_new_array();
+    int passed = 0, failed = 0;
+    char h[65];
+
+    json_object_object_add(o, "vm", json_object_new_string(a->name));
+    json_object_object_add(o, "uuid", json_object_new_string(a->uuid));
+    json_object_object_add(o, "label", *a->label ? json_object_new_string(a->label) : NULL);
+    json_object_object_add(o, "host", json_object_new_string(host_name()));
+    json_object_object_add(o, "verdict", json_object_new_string(a->verdict));
+    if (*a->unreachable)
+        json_object_object_add(o, "unreachable", json_object_new_string(a->unreachable));
+    for (int i = 0; i < CHECK_N; i++) {
+        json_object *c = json_object_new_object();
+        json_object_object_add(c, "name", json_object_new_string(check_info[i].name));
+        json_object_object_add(c, "ok", json_object_new_boolean(a->checks[i].state == 1));
+        json_object_object_add(c, "reason", json_object_new_string(a->checks[i].reason));
+        json_object_array_add(checks, c);
+        if (a->checks[i].state == 1)
+            passed++;
+        else
+            failed++;
+    }
+    json_object_object_add(o, "checks", checks);
+    for (int i = 0; a->have_pcrs && i < ATTEST_PCRS; i++) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "pcr", json_object_new_int(i));
+        hex_of(a->pcrs[i], 32, h);
+        json_object_object_add(p, "sha256", json_object_new_string(h));
+        if (i == 0) {
+            json_object_object_add(p, "status", json_object_new_string(
+                a->checks[CHECK_PCR0].state == 1 ? "ok" : "mismatch"));
+            if (a->have_expected) {
+                hex_of(a->pcr0_expected, 32, h);
+                json_object_object_add(p, "expected", json_object_new_string(h));
+            }
+        } else {
+            json_object_object_add(p, "status",
+                                   json_object_new_string("not checked: no reference values"));
+        }
+        json_object_array_add(pcrs, p);
+    }
+    json_object_object_add(o, "pcrs", pcrs);
+    {
+        json_object *s = json_object_new_object();
+        json_object_object_add(s, "passed", json_object_new_int(passed));
+        json_object_object_add(s, "failed", json_object_new_int(failed));
+        json_object_object_add(s, "not_checked", json_object_new_int(a->have_pcrs ?
+                                                                     ATTEST_PCRS - 1 : 0));
+        json_object_object_add(o, "summary", s);
+    }
+    return o;
+}
+
+static void
+print_human(const attestation *a)
+{
+    char h[65];
+
+    printf("VM %s (%s), label %s, host %s: %s%s%s\n", a->name, a->uuid,
+           *a->label ? a->label : "(none)", host_name(), a->verdict,
+           *a->unreachable ? ": " : "", a->unreachable);
+    for (int i = 0; i < CHECK_N; i++)
+        printf("  %-4s %-15s %s\n", a->checks[i].state == 1 ? "ok" : "FAIL", check_info[i].name,
+               a->checks[i].reason);
+    for (int i = 0; a->have_pcrs && i < ATTEST_PCRS; i++) {
+        hex_of(a->pcrs[i], 32, h);
+        printf("  PCR%-2d %s  %s\n", i, h, i == 0 ?
+               (a->checks[CHECK_PCR0].state == 1 ? "ok" : "MISMATCH") :
+               "not checked: no reference values");
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
+static int
+cmd_attest(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "connect", required_argument, NULL, 'c' },
+        { "timeout", required_argument, NULL, 't' },
+        { "policy", required_argument, NULL, 'p' },
+        { "ca", required_argument, NULL, 'a' },
+        { "config", required_argument, NULL, 'C' },
+        { "all", no_argument, NULL, 'A' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    attest_opts o = { .timeout_ms = 10000 };
+    const char *conf_path = NULL;
+    tvdc_vtpm_conf *vconf = NULL;
+    tvdc_policy *policy = NULL;
+    virConnectPtr conn = NULL;
+    virDomainPtr *doms = NULL;
+    json_object *out = NULL;
+    bool json = false, all = false;
+    int c, n = 0, rc = EXIT_ERR, worst = EXIT_OK;
+
+    optind = 0;
+    while ((c = tool_getopt(argc, argv, "h", opts, attest_usage)) >= 0) {
+        switch (c) {
+        case 'c': o.uri = optarg; break;
+        case 't': {
+            char *end;
+            double s = strtod(optarg, &end);
+            if (end == optarg || *end || s <= 0 || s > 3600) {
+                tool_err("attest: --timeout: seconds, more than 0 and at most 3600, not '%s'",
+                         optarg);
+                return EXIT_ERR;
+            }
+            o.timeout_ms = (unsigned) (s * 1000);
+            break;
+        }
+        case 'p': o.policy_path = optarg; break;
+        case 'a': o.ca_dir = optarg; break;
+        case 'C': conf_path = optarg; break;
+        case 'A': all = true; break;
+        case 'j': json = true; break;
+        }
+    }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
+    if (all == (optind < argc)) {
+        tool_err("attest: usage: tvdc attest VM... | --all [--connect URI] [--timeout SEC] "
+                 "[--json]");
+        return EXIT_ERR;
+    }
+    if (!o.uri) {
+        o.uri = getenv("LIBVIRT_DEFAULT_URI");
+        if (!o.uri || !*o.uri)
+            o.uri = LIBVIRT_DEFAULT_URI;
+    }
+    if (!o.ca_dir) {
+        tvdc_error e = { 0 };
+        const char *path = conf_path ? conf_path : getenv("TVDC_VTPM_CONF");
+        bool explicit = path && *path;
+        int r = tvdc_vtpm_conf_load(explicit ? path : TVDC_VTPM_CONF, !explicit, &vconf, &e);
+        if (r < 0) {
+            tool_err_at(explicit ? path : TVDC_VTPM_CONF, &e, r);
+            return EXIT_ERR;
+        }
+        o.ca_dir = vconf->ca_dir;
+    }
+    if (tool_load_policy(o.policy_path ? o.policy_path : tool_default_policy(), &policy) !=
+        EXIT_OK)
+        goto out;
+    o.policy = policy;
+
+    if (virInitialize() < 0) {
+        tool_err("attest: libvirt: cannot initialize");
+        goto out;
+    }
+    virSetErrorFunc(NULL, silent);
+    /* read-write: the live XML with the channel's socket */
+    if (!(conn = virConnectOpen(o.uri))) {
+        tool_err("attest: cannot connect to %s: %s", o.uri, virt_error());
+        goto out;
+    }
+    if (all) {
+        n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (n < 0) {
+            tool_err("attest: %s: list domains: %s", o.uri, virt_error());
+            goto out;
+        }
+    } else {
+        n = argc - optind;
+        doms = calloc((size_t) n, sizeof(*doms));
+        for (int i = 0; doms && i < n; i++) {
+            const char *vm = argv[optind + i];
+            doms[i] = tvdc_uuid_valid(vm) ? virDomainLookupByUUIDString(conn, vm) : NULL;
+            if (!doms[i])
+                doms[i] = virDomainLookupByName(conn, vm);
+            if (!doms[i]) {
+                tool_err("attest: no VM '%s' in libvirt %s", vm, o.uri);
+                goto out;
+            }
+        }
+        if (!doms)
+            goto out;
+    }
+
+    out = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        attestation a = { 0 };
+        int r = vm_describe(doms[i], &a, all);
+
+        if (r < 0) {
+            attestation_clear(&a);
+            if (all)
+                continue;
+            worst = EXIT_ERR;
+            continue;
+        }
+        attest_one(&o, &a);
+        if (audit(&o, &a) < 0)
+            worst = EXIT_ERR;
+        else if (strcmp(a.verdict, "trusted") != 0 && worst == EXIT_OK)
+            worst = EXIT_DENIED;
+        if (json)
+            json_object_array_add(out, to_json(&a));
+        else
+            print_human(&a);
+        attestation_clear(&a);
+    }
+    if (json) {
+        if (!all && n == 1 && json_object_array_length(out) == 1) {
+            json_object *one = json_object_get(json_object_array_get_idx(out, 0));
+            json_object_put(out);
+            out = one;
+        }
+        tool_print_json(out);
+        out = NULL;
+    } else if (all && n >= 0 && json_object_array_length(out) == 0) {
+        printf("no running VM with the port " ATTEST_PORT " in %s\n", o.uri);
+    }
+    rc = worst;
+ out:
+    json_object_put(out);
+    for (int i = 0; doms && i < n; i++)
+        if (doms[i])
+            virDomainFree(doms[i]);
+    free(doms);
+    if (conn)
+        virConnectClose(conn);
+    tvdc_policy_free(policy);
+    tvdc_vtpm_conf_free(vconf);
+    return rc;
+}
+
+const tvdc_verb tvdc_verb_attest = {
+    .name    = "attest",
+    .summary = "remote attestation of running VMs through their vTPM and guest agent",
+    .run     = cmd_attest,
+};
