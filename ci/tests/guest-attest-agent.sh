@@ -47,34 +47,6 @@ RESULT_LINES='^TPM(-EK|-PCR)? '
 PCRS=sha256:0,1,2,3,4,5,6,7,8,9
 ANSWER_TIMEOUT=120          # seconds for one answer (TCG guest, RSA keys)
 
-# A private swtpm_localca CA and a swtpm_setup configuration that uses it.
-setup_ca() {
-    local ca=$TMP/ca
-    mkdir -p "$ca/state" "$TMP/xdg"
-    cat >"$ca/swtpm-localca.conf" <<EOF
-statedir = $ca/state
-signingkey = $ca/state/signkey.pem
-issuercert = $ca/state/issuercert.pem
-certserial = $ca/state/certserial
-EOF
-    printf -- '--platform-manufacturer tvdc\n--platform-version 1\n--platform-model QEMU\n' \
-        >"$ca/swtpm-localca.options"
-    cat >"$TMP/xdg/swtpm_setup.conf" <<EOF
-create_certs_tool = $(command -v swtpm_localca)
-create_certs_tool_config = $ca/swtpm-localca.conf
-create_certs_tool_options = $ca/swtpm-localca.options
-active_pcr_banks = sha256
-EOF
-}
-
-provision() {
-    mkdir -p "$1"
-    XDG_CONFIG_HOME=$TMP/xdg swtpm_setup --tpm2 --tpmstate "$1" \
-        --config "$TMP/xdg/swtpm_setup.conf" --vmid guest-attest \
-        --create-ek-cert --create-platform-cert --logfile "$1.setup.log" \
-        >/dev/null 2>&1 || { cat "$1.setup.log" >&2; stop "swtpm_setup failed"; }
-}
-
 # verifier [--drop] REQUEST...: one connection to the agent's port; sends
 # each request and prints its answer line.  --drop: send the requests and
 # close at once, without reading.
@@ -377,7 +349,7 @@ main() {
     done
     t0=$(date +%s)
     guest_image
-    setup_ca
+    local_ca
     provision "$TMP/tpm"
     cp -a "$TMP/tpm" "$TMP/tpm-noek"
     boot_guest attest "$TMP/tpm"

@@ -9,6 +9,13 @@
 #   stop DESC [DETAIL...]         a failed check the next ones need: fail, exit 1
 #   guest_image                   ci/build-image's guest: sets KERNEL, INITRD
 #                                 (bails when it fails)
+#   local_ca [TOOL]               a private swtpm_localca CA in $TMP/ca and a
+#                                 swtpm_setup configuration in $TMP/xdg whose
+#                                 certificate tool is TOOL (default
+#                                 swtpm_localca itself; a wrapper may keep
+#                                 copies of what it issues)
+#   provision STATEDIR            swtpm_setup: a TPM 2.0 with an EK and EK +
+#                                 platform certificates from that CA
 #   start_swtpm NAME STATEDIR     a swtpm on STATEDIR for one QEMU, in the
 #                                 background; it exits when that QEMU
 #                                 disconnects (--terminate); its log
@@ -95,6 +102,35 @@ cleanup() {
     fi
 }
 at_exit cleanup
+
+# local_ca [TOOL]: see the top of this file
+local_ca() {
+    local ca=$TMP/ca
+    mkdir -p "$ca/state" "$TMP/xdg"
+    cat >"$ca/swtpm-localca.conf" <<EOF
+statedir = $ca/state
+signingkey = $ca/state/signkey.pem
+issuercert = $ca/state/issuercert.pem
+certserial = $ca/state/certserial
+EOF
+    printf -- '--platform-manufacturer tvdc\n--platform-version 1\n--platform-model QEMU\n' \
+        >"$ca/swtpm-localca.options"
+    cat >"$TMP/xdg/swtpm_setup.conf" <<EOF
+create_certs_tool = ${1:-$(command -v swtpm_localca)}
+create_certs_tool_config = $ca/swtpm-localca.conf
+create_certs_tool_options = $ca/swtpm-localca.options
+active_pcr_banks = sha256
+EOF
+}
+
+# provision STATEDIR: see the top of this file
+provision() {
+    mkdir -p "$1"
+    XDG_CONFIG_HOME=$TMP/xdg swtpm_setup --tpm2 --tpmstate "$1" \
+        --config "$TMP/xdg/swtpm_setup.conf" --vmid "$(basename "$0" .sh)" \
+        --create-ek-cert --create-platform-cert --logfile "$1.setup.log" \
+        >/dev/null 2>&1 || { cat "$1.setup.log" >&2; stop "swtpm_setup failed"; }
+}
 
 guest_image() {
     local image

@@ -30,15 +30,7 @@ HEX2=00112233445566778899aabbccddeeff
 # through a wrapper which also keeps a copy of each EK certificate issued.
 setup_ca() {
     local ca=$TMP/ca
-    mkdir -p "$ca/state" "$TMP/xdg"
-    cat >"$ca/swtpm-localca.conf" <<EOF
-statedir = $ca/state
-signingkey = $ca/state/signkey.pem
-issuercert = $ca/state/issuercert.pem
-certserial = $ca/state/certserial
-EOF
-    printf -- '--platform-manufacturer tvdc\n--platform-version 1\n--platform-model QEMU\n' \
-        >"$ca/swtpm-localca.options"
+    mkdir -p "$ca"
     cat >"$ca/certtool" <<EOF
 #!/bin/bash
 # swtpm_localca, keeping a copy of the RSA EK certificate it wrote to --dir
@@ -59,21 +51,7 @@ if [[ \$type == ek && \$ek != x=* && -e \$dir/ek.cert ]]; then
 fi
 EOF
     chmod 0755 "$ca/certtool"
-    cat >"$TMP/xdg/swtpm_setup.conf" <<EOF
-create_certs_tool = $ca/certtool
-create_certs_tool_config = $ca/swtpm-localca.conf
-create_certs_tool_options = $ca/swtpm-localca.options
-active_pcr_banks = sha256
-EOF
-}
-
-# provision STATEDIR: a TPM 2.0 with an EK and EK + platform certificates.
-provision() {
-    mkdir -p "$1"
-    XDG_CONFIG_HOME=$TMP/xdg swtpm_setup --tpm2 --tpmstate "$1" \
-        --config "$TMP/xdg/swtpm_setup.conf" --vmid guest-tpm \
-        --create-ek-cert --create-platform-cert --logfile "$1.setup.log" \
-        >/dev/null 2>&1 || { cat "$1.setup.log" >&2; stop "swtpm_setup failed"; }
+    local_ca "$ca/certtool"
 }
 
 # boot NAME STATEDIR|none TPM_ACTIONS: start QEMU (and a swtpm on STATEDIR)

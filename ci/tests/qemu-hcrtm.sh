@@ -76,9 +76,9 @@ expected_lines() {
     done
 }
 
-# provision STATEDIR: a TPM 2.0 with the PCR banks sha1 and sha256 (no
+# provision_banks STATEDIR: a TPM 2.0 with the PCR banks sha1 and sha256 (no
 # certificates: PCR 0 is all this test reads).
-provision() {
+provision_banks() {
     mkdir -p "$1"
     printf 'active_pcr_banks = sha1,sha256\n' >"$TMP/swtpm_setup.conf"
     swtpm_setup --tpm2 --tpmstate "$1" --config "$TMP/swtpm_setup.conf" \
@@ -279,7 +279,7 @@ main() {
     [[ -x $QEMU ]] || bail "ci/build-qemu printed no binary: $QEMU"
     guest_image
 
-    provision "$TMP/tpm"
+    provision_banks "$TMP/tpm"
     printf 'tvdc: label=red types=A,B policy=demo-1\n' >"$TMP/blob-a"
     test_option_is_new
     test_blobs
