@@ -1190,6 +1190,7 @@ attest_every(attest_cmd *c, unsigned every, bool json)
         now_rfc3339(when, sizeof(when));
         if ((rc = load_refs(c)) != EXIT_OK)
             break;                      /* fail closed: a corrupt store stops us */
+        c->o.refs = c->refs;            /* the store just read (the last one is freed) */
         if (connect_libvirt(c) == EXIT_OK) {
             n = virConnectListAllDomains(c->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
             if (n < 0)
