@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,7 +19,9 @@
 #include <libvirt/virterror.h>
 #include <openssl/rand.h>
 
+#include "attest-ref.h"
 #include "tvdc-cli.h"
+#include "tvdc-paths.h"
 #include "tvdc-vtpm.h"
 
 /* The privileged QEMU driver's vTPM state: SWTPM_DIR/UUID/tpm2. */
@@ -33,18 +36,30 @@
 
 static const char attest_usage[] =
 "Usage: tvdc attest VM... [--connect URI] [--timeout SEC] [--policy FILE] [--ca DIR]\n"
-"                   [--config FILE] [--json]\n"
-"       tvdc attest --all [--connect URI] [--timeout SEC] [--policy FILE] [--ca DIR]\n"
-"                   [--config FILE] [--json]\n"
+"                   [--config FILE] [--refs FILE] [--json]\n"
+"       tvdc attest --all [--every SEC] [--connect URI] [--timeout SEC] [--policy FILE]\n"
+"                   [--ca DIR] [--config FILE] [--refs FILE] [--json]\n"
+"       tvdc attest ref learn VM [--per label|vm] [--connect URI] [--timeout SEC] ...\n"
+"       tvdc attest ref list [--refs FILE] [--json]\n"
+"       tvdc attest ref rm LABEL|VM [--refs FILE]\n"
 "\n"
 "Challenge a running VM's vTPM through its guest agent (the virtio-serial\n"
 "port " ATTEST_PORT "): the EK certificate from its vTPM state on this\n"
 "host against the datacenter vTPM CA, the VM's UUID and live label; the EK\n"
 "and an AK from the agent, the AK activated with a credential for the EK,\n"
 "a quote of sha256:0-9 over a fresh nonce, PCR0 against the measured\n"
-"identity of the VM's label under the policy (tvdc vtpm expect).  Each\n"
-"attestation is appended to the audit log.  --all: every running VM with\n"
-"the port.  --timeout: seconds the agent has to answer (default 10).\n"
+"identity of the VM's label under the policy (tvdc vtpm expect), PCRs 1-9\n"
+"against the reference values of the VM, else of its label (--refs, default\n"
+TVDC_DEFAULT_ATTEST_REF ").  Each attestation is appended to the audit\n"
+"log.  --all: every running VM with the port.  --every SEC (with --all):\n"
+"again every SEC seconds, one line per VM per round, until SIGTERM or\n"
+"SIGINT (then exit 0).  --timeout: seconds the agent has to answer\n"
+"(default 10).\n"
+"\n"
+"ref learn: attest VM (without reference values) and, when trusted, record\n"
+"its PCRs 1-9 as the reference of its label (--per label, the default) or\n"
+"of the VM (--per vm).  ref list: the references.  ref rm: remove those of\n"
+"a label, or of a VM (name or UUID).\n"
 "\n"
 "Exit status: 0 trusted; 1 untrusted or unreachable; 2 error.  See tvdc(1).\n";
 
@@ -55,6 +70,7 @@ enum {
     CHECK_AK_ACTIVATE,
     CHECK_QUOTE,
     CHECK_PCR0,
+    CHECK_PCRS,         /* only with a reference (attestation.have_ref) */
     CHECK_N,
 };
 
@@ -68,6 +84,7 @@ static const struct {
     [CHECK_AK_ACTIVATE] = { "ak-activation", "attest-ak" },
     [CHECK_QUOTE]       = { "quote", "attest-quote" },
     [CHECK_PCR0]        = { "pcr0", "attest-pcr0" },
+    [CHECK_PCRS]        = { "pcrs", "attest-pcrs" },
 };
 
 typedef struct check {
@@ -79,6 +96,7 @@ typedef struct attest_opts {
     const char *uri, *policy_path, *ca_dir;
     unsigned timeout_ms;
     const tvdc_policy *policy;
+    const attest_refs *refs;  /* NULL: PCRs 1-9 not checked (ref learn) */
 } attest_opts;
 
 /* One attestation. */
@@ -93,7 +111,17 @@ typedef struct attestation {
     uint8_t pcrs[ATTEST_PCRS][32];
     uint8_t pcr0_expected[32];
     bool have_expected;
+    bool have_ref;            /* PCRs 1-9 checked against ref */
+    attest_ref ref;
+    unsigned pcr_bad;         /* bit i: PCR i differs from ref */
 } attestation;
+
+/* Is check i part of this attestation?  pcrs only with a reference. */
+static bool
+check_used(const attestation *a, int i)
+{
+    return i != CHECK_PCRS || a->have_ref;
+}
 
 static void
 attestation_clear(attestation *a)
@@ -732,6 +760,34 @@ check_pcr0(const attest_opts *o, attestation *a)
                    tvdc_policy_name(o->policy), tvdc_policy_version(o->policy));
 }
 
+/* PCRs 1-9 against the VM's reference, else its label's. */
+static void
+check_pcrs(const attest_opts *o, attestation *a)
+{
+    char bad[64] = "", whose[400];
+    size_t off = 0;
+
+    if (!o->refs || !attest_refs_find(o->refs, a->uuid, a->label, &a->ref))
+        return;
+    a->have_ref = true;
+    snprintf(whose, sizeof(whose), "the reference of %s %s (learned from VM %s, %s)",
+             a->ref.per_vm ? "VM" : "label", a->ref.per_vm ? a->name : a->ref.key, a->ref.vm,
+             a->ref.learned);
+    if (!a->have_pcrs) {
+        CHECK_FAIL(a, CHECK_PCRS, "not run: no verified quote");
+        return;
+    }
+    for (int i = ATTEST_REF_FIRST; i <= ATTEST_REF_LAST; i++)
+        if (memcmp(a->pcrs[i], a->ref.pcr[i], 32) != 0) {
+            a->pcr_bad |= 1u << i;
+            off += (size_t) snprintf(bad + off, sizeof(bad) - off, "%s%d", off ? "," : "", i);
+        }
+    if (a->pcr_bad)
+        CHECK_FAIL(a, CHECK_PCRS, "PCRs %s differ from %s", bad, whose);
+    else
+        CHECK_OK(a, CHECK_PCRS, "PCRs 1-9 equal %s", whose);
+}
+
 static void
 attest_one(const attest_opts *o, attestation *a)
 {
@@ -756,9 +812,10 @@ attest_one(const attest_opts *o, attestation *a)
         return;
     }
     check_pcr0(o, a);
+    check_pcrs(o, a);
     a->verdict = "trusted";
     for (int i = 0; i < CHECK_N; i++)
-        if (a->checks[i].state != 1) {
+        if (check_used(a, i) && a->checks[i].state != 1) {
             if (a->checks[i].state < 0) {
                 a->checks[i].state = 0;
                 set_check(a, i, "not run");
@@ -809,11 +866,12 @@ audit(const attest_opts *o, const attestation *a)
         snprintf(detail, sizeof(detail), "attest: unreachable: %s", a->unreachable);
     } else if (strcmp(a->verdict, "trusted") == 0) {
         snprintf(detail, sizeof(detail), "attest: trusted: EK certificate, EK, AK, credential "
-                 "activation, quote and PCR0 verified");
+                 "activation, quote and PCR0 verified%s", a->have_ref ?
+                 ", PCRs 1-9 equal the reference" : "");
     } else {
         off = (size_t) snprintf(detail, sizeof(detail), "attest: untrusted:");
         for (int i = 0; i < CHECK_N && off < sizeof(detail); i++) {
-            if (a->checks[i].state == 1)
+            if (!check_used(a, i) || a->checks[i].state == 1)
                 continue;
             if (strcmp(rule, "attest") == 0)
                 rule = check_info[i].rule;
@@ -846,7 +904,10 @@ to_json(const attestation *a)
     if (*a->unreachable)
         json_object_object_add(o, "unreachable", json_object_new_string(a->unreachable));
     for (int i = 0; i < CHECK_N; i++) {
-        json_object *c = json_object_new_object();
+        json_object *c;
+        if (!check_used(a, i))
+            continue;
+        c = json_object_new_object();
         json_object_object_add(c, "name", json_object_new_string(check_info[i].name));
         json_object_object_add(c, "ok", json_object_new_boolean(a->checks[i].state == 1));
         json_object_object_add(c, "reason", json_object_new_string(a->checks[i].reason));
@@ -869,6 +930,11 @@ to_json(const attestation *a)
                 hex_of(a->pcr0_expected, 32, h);
                 json_object_object_add(p, "expected", json_object_new_string(h));
             }
+        } else if (a->have_ref) {
+            json_object_object_add(p, "status", json_object_new_string(
+                a->pcr_bad & (1u << i) ? "mismatch" : "ok"));
+            hex_of(a->ref.pcr[i], 32, h);
+            json_object_object_add(p, "expected", json_object_new_string(h));
         } else {
             json_object_object_add(p, "status",
                                    json_object_new_string("not checked: no reference values"));
@@ -880,8 +946,8 @@ to_json(const attestation *a)
         json_object *s = json_object_new_object();
         json_object_object_add(s, "passed", json_object_new_int(passed));
         json_object_object_add(s, "failed", json_object_new_int(failed));
-        json_object_object_add(s, "not_checked", json_object_new_int(a->have_pcrs ?
-                                                                     ATTEST_PCRS - 1 : 0));
+        json_object_object_add(s, "not_checked", json_object_new_int(
+            a->have_pcrs && !a->have_ref ? ATTEST_PCRS - 1 : 0));
         json_object_object_add(o, "summary", s);
     }
     return o;
@@ -896,17 +962,359 @@ print_human(const attestation *a)
            *a->label ? a->label : "(none)", host_name(), a->verdict,
            *a->unreachable ? ": " : "", a->unreachable);
     for (int i = 0; i < CHECK_N; i++)
-        printf("  %-4s %-15s %s\n", a->checks[i].state == 1 ? "ok" : "FAIL", check_info[i].name,
-               a->checks[i].reason);
+        if (check_used(a, i))
+            printf("  %-4s %-15s %s\n", a->checks[i].state == 1 ? "ok" : "FAIL",
+                   check_info[i].name, a->checks[i].reason);
     for (int i = 0; a->have_pcrs && i < ATTEST_PCRS; i++) {
         hex_of(a->pcrs[i], 32, h);
         printf("  PCR%-2d %s  %s\n", i, h, i == 0 ?
                (a->checks[CHECK_PCR0].state == 1 ? "ok" : "MISMATCH") :
-               "not checked: no reference values");
+               !a->have_ref ? "not checked: no reference values" :
+               a->pcr_bad & (1u << i) ? "MISMATCH" : "ok");
     }
 }
 
+/* One line for --every: time, VM, verdict and the failed checks. */
+static void
+print_line(const attestation *a, const char *when)
+{
+    printf("%s VM %s (%s), label %s, host %s: %s", when, a->name, a->uuid,
+           *a->label ? a->label : "(none)", host_name(), a->verdict);
+    if (*a->unreachable)
+        printf(": %s", a->unreachable);
+    else if (strcmp(a->verdict, "untrusted") == 0) {
+        const char *sep = " (failed: ";
+        for (int i = 0; i < CHECK_N; i++)
+            if (check_used(a, i) && a->checks[i].state != 1) {
+                printf("%s%s", sep, check_info[i].name);
+                if (i == CHECK_PCRS && a->pcr_bad) {
+                    const char *s2 = " ";
+                    for (int j = ATTEST_REF_FIRST; j <= ATTEST_REF_LAST; j++)
+                        if (a->pcr_bad & (1u << j)) {
+                            printf("%s%d", s2, j);
+                            s2 = ",";
+                        }
+                }
+                sep = ", ";
+            }
+        printf(")");
+    }
+    printf("\n");
+}
+
+static void
+now_rfc3339(char *out, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* ------------------------------------------------------------------------ */
+
+typedef struct attest_cmd {
+    attest_opts o;
+    const char *conf_path, *refs_path;
+    tvdc_vtpm_conf *vconf;
+    tvdc_policy *policy;
+    attest_refs *refs;
+    virConnectPtr conn;
+} attest_cmd;
+
+static void
+attest_cmd_clear(attest_cmd *c)
+{
+    if (c->conn)
+        virConnectClose(c->conn);
+    attest_refs_free(c->refs);
+    tvdc_policy_free(c->policy);
+    tvdc_vtpm_conf_free(c->vconf);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The reference store, fail closed: EXIT_OK or EXIT_ERR (said why). */
+static int
+load_refs(attest_cmd *c)
+{
+    char why[512] = "";
+    attest_refs *refs = NULL;
+    int r = attest_refs_load(c->refs_path, &refs, why, sizeof(why));
+
+    if (r < 0) {
+        tool_err("attest: reference values %s: %s", c->refs_path, *why ? why : strerror(-r));
+        return EXIT_ERR;
+    }
+    attest_refs_free(c->refs);
+    c->refs = refs;
+    return EXIT_OK;
+}
+
+static int
+connect_libvirt(attest_cmd *c)
+{
+    if (c->conn) {
+        if (virConnectIsAlive(c->conn) == 1)
+            return EXIT_OK;
+        virConnectClose(c->conn);
+    }
+    /* read-write: the live XML with the channel's socket */
+    if (!(c->conn = virConnectOpen(c->o.uri))) {
+        tool_err("attest: cannot connect to %s: %s", c->o.uri, virt_error());
+        return EXIT_ERR;
+    }
+    return EXIT_OK;
+}
+
+/* The vTPM CA, the policy, libvirt. */
+static int
+attest_setup(attest_cmd *c)
+{
+    if (!c->o.uri) {
+        c->o.uri = getenv("LIBVIRT_DEFAULT_URI");
+        if (!c->o.uri || !*c->o.uri)
+            c->o.uri = LIBVIRT_DEFAULT_URI;
+    }
+    if (!c->o.ca_dir) {
+        tvdc_error e = { 0 };
+        const char *path = c->conf_path ? c->conf_path : getenv("TVDC_VTPM_CONF");
+        bool explicit = path && *path;
+        int r = tvdc_vtpm_conf_load(explicit ? path : TVDC_VTPM_CONF, !explicit, &c->vconf, &e);
+        if (r < 0) {
+            tool_err_at(explicit ? path : TVDC_VTPM_CONF, &e, r);
+            return EXIT_ERR;
+        }
+        c->o.ca_dir = c->vconf->ca_dir;
+    }
+    if (tool_load_policy(c->o.policy_path ? c->o.policy_path : tool_default_policy(),
+                         &c->policy) != EXIT_OK)
+        return EXIT_ERR;
+    c->o.policy = c->policy;
+    if (virInitialize() < 0) {
+        tool_err("attest: libvirt: cannot initialize");
+        return EXIT_ERR;
+    }
+    virSetErrorFunc(NULL, silent);
+    return connect_libvirt(c);
+}
+
+static virDomainPtr
+lookup(attest_cmd *c, const char *vm)
+{
+    virDomainPtr d = tvdc_uuid_valid(vm) ? virDomainLookupByUUIDString(c->conn, vm) : NULL;
+
+    if (!d)
+        d = virDomainLookupByName(c->conn, vm);
+    if (!d)
+        tool_err("attest: no VM '%s' in libvirt %s", vm, c->o.uri);
+    return d;
+}
+
+/* Attest doms[0..n): audit each; print each (human: in full, or one line
+ * with when; JSON: into out, or one line with when).  The worst exit. */
+static int
+attest_doms(attest_cmd *c, virDomainPtr *doms, int n, bool all, bool json, const char *when,
+            json_object *out, int *attested)
+{
+    int worst = EXIT_OK;
+
+    *attested = 0;
+    for (int i = 0; i < n; i++) {
+        attestation a = { 0 };
+        int r = vm_describe(doms[i], &a, all);
+
+        if (r < 0) {
+            attestation_clear(&a);
+            if (!all)
+                worst = EXIT_ERR;
+            continue;
+        }
+        attest_one(&c->o, &a);
+        ++*attested;
+        if (audit(&c->o, &a) < 0)
+            worst = EXIT_ERR;
+        else if (strcmp(a.verdict, "trusted") != 0 && worst == EXIT_OK)
+            worst = EXIT_DENIED;
+        if (json && when) {
+            json_object *j = to_json(&a);
+            char *line = NULL;
+            json_object_object_add(j, "time", json_object_new_string(when));
+            if (tv_json_to_line(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                &line, NULL) == 0)
+                fputs(line, stdout);
+            free(line);
+            json_object_put(j);
+        } else if (json) {
+            json_object_array_add(out, to_json(&a));
+        } else if (when) {
+            print_line(&a, when);
+        } else {
+            print_human(&a);
+        }
+        fflush(stdout);
+        attestation_clear(&a);
+    }
+    return worst;
+}
+
+static void
+free_doms(virDomainPtr *doms, int n)
+{
+    for (int i = 0; doms && i < n; i++)
+        if (doms[i])
+            virDomainFree(doms[i]);
+    free(doms);
+}
+
+/* --all --every: a round every `every` ms until SIGTERM or SIGINT, which
+ * are blocked while a round runs (it finishes, audit records included). */
+static int
+attest_every(attest_cmd *c, unsigned every, bool json)
+{
+    sigset_t stop, old;
+    int rc = EXIT_OK;
+
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, &old);
+    for (;;) {
+        struct timespec t0, t1, wait;
+        virDomainPtr *doms = NULL;
+        char when[32];
+        long left;
+        int n = 0, s, done;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        now_rfc3339(when, sizeof(when));
+        if ((rc = load_refs(c)) != EXIT_OK)
+            break;                      /* fail closed: a corrupt store stops us */
+        c->o.refs = c->refs;            /* the store just read (the last one is freed) */
+        if (connect_libvirt(c) == EXIT_OK) {
+            n = virConnectListAllDomains(c->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+            if (n < 0)
+                tool_err("attest: %s: list domains: %s", c->o.uri, virt_error());
+            else
+                (void) attest_doms(c, doms, n, true, json, when, NULL, &done);
+            free_doms(doms, n);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        left = (long) every - ((t1.tv_sec - t0.tv_sec) * 1000 +
+                               (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left < 0)
+            left = 0;
+        wait.tv_sec = left / 1000;
+        wait.tv_nsec = (left % 1000) * 1000000;
+        do
+            s = sigtimedwait(&stop, NULL, &wait);
+        while (s < 0 && errno == EINTR);
+        if (s > 0)
+            break;                      /* stopped: exit 0 */
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static int
+ref_list(attest_cmd *c, bool json)
+{
+    json_object *root, *part;
+
+    if (load_refs(c) != EXIT_OK)
+        return EXIT_ERR;
+    root = attest_refs_json(c->refs);
+    if (json) {
+        tool_print_json(json_object_get(root));
+        return EXIT_OK;
+    }
+    printf("reference values in %s\n", c->refs_path);
+    for (int k = 0; k < 2; k++) {
+        if (!json_object_object_get_ex(root, k ? "vms" : "labels", &part))
+            continue;
+        json_object_object_foreach(part, key, e) {
+            json_object *v, *p;
+            const char *vm = json_object_object_get_ex(e, "vm", &v) ?
+                json_object_get_string(v) : "";
+            const char *learned = json_object_object_get_ex(e, "learned", &v) ?
+                json_object_get_string(v) : "";
+            printf("%s %s: learned from VM %s, %s\n", k ? "vm" : "label", key, vm, learned);
+            if (!json_object_object_get_ex(e, "pcrs", &p))
+                continue;
+            for (int i = ATTEST_REF_FIRST; i <= ATTEST_REF_LAST; i++) {
+                char n[4];
+                snprintf(n, sizeof(n), "%d", i);
+                if (json_object_object_get_ex(p, n, &v))
+                    printf("  PCR%-2d %s\n", i, json_object_get_string(v));
+            }
+        }
+    }
+    return EXIT_OK;
+}
+
+static int
+ref_rm(attest_cmd *c, const char *what)
+{
+    int n, r;
+
+    if (load_refs(c) != EXIT_OK)
+        return EXIT_ERR;
+    if ((n = attest_refs_remove(c->refs, what)) == 0) {
+        tool_err("attest: ref rm: no reference of label or VM '%s' in %s", what, c->refs_path);
+        return EXIT_ERR;
+    }
+    if ((r = attest_refs_save(c->refs, c->refs_path)) < 0) {
+        tool_err("attest: ref rm: cannot write %s: %s", c->refs_path, strerror(-r));
+        return EXIT_ERR;
+    }
+    printf("removed %d reference%s of '%s' from %s\n", n, n == 1 ? "" : "s", what,
+           c->refs_path);
+    return EXIT_OK;
+}
+
+static int
+ref_learn(attest_cmd *c, const char *vm, bool per_vm)
+{
+    attestation a = { 0 };
+    virDomainPtr dom = NULL;
+    char when[32];
+    int rc = EXIT_ERR, r;
+
+    if (attest_setup(c) != EXIT_OK || load_refs(c) != EXIT_OK)
+        return EXIT_ERR;
+    if (!(dom = lookup(c, vm)))
+        return EXIT_ERR;
+    if (vm_describe(dom, &a, false) < 0)
+        goto out;
+    if (!per_vm && !*a.label) {
+        tool_err("attest: ref learn: VM %s has no label: learn --per vm", a.name);
+        goto out;
+    }
+    c->o.refs = NULL;                   /* the attestation without reference values */
+    attest_one(&c->o, &a);
+    if (audit(&c->o, &a) < 0)
+        goto out;
+    if (strcmp(a.verdict, "trusted") != 0) {
+        print_human(&a);
+        tool_err("attest: ref learn: VM %s is %s: its PCRs are not learned", a.name, a.verdict);
+        rc = EXIT_DENIED;
+        goto out;
+    }
+    now_rfc3339(when, sizeof(when));
+    if ((r = attest_refs_set(c->refs, per_vm, per_vm ? a.uuid : a.label, a.name, when,
+                             (const uint8_t (*)[32]) a.pcrs)) < 0 ||
+        (r = attest_refs_save(c->refs, c->refs_path)) < 0) {
+        tool_err("attest: ref learn: cannot write %s: %s", c->refs_path, strerror(-r));
+        goto out;
+    }
+    printf("learned PCRs 1-9 of VM %s (%s), trusted, as the reference of %s %s in %s\n",
+           a.name, a.uuid, per_vm ? "VM" : "label", per_vm ? a.name : a.label, c->refs_path);
+    rc = EXIT_OK;
+ out:
+    attestation_clear(&a);
+    virDomainFree(dom);
+    return rc;
+}
 
 static int
 cmd_attest(int argc, char **argv)
@@ -917,127 +1325,112 @@ cmd_attest(int argc, char **argv)
         { "policy", required_argument, NULL, 'p' },
         { "ca", required_argument, NULL, 'a' },
         { "config", required_argument, NULL, 'C' },
+        { "refs", required_argument, NULL, 'r' },
+        { "every", required_argument, NULL, 'e' },
+        { "per", required_argument, NULL, 'P' },
         { "all", no_argument, NULL, 'A' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         {}
     };
-    attest_opts o = { .timeout_ms = 10000 };
-    const char *conf_path = NULL;
-    tvdc_vtpm_conf *vconf = NULL;
-    tvdc_policy *policy = NULL;
-    virConnectPtr conn = NULL;
+    attest_cmd cmd = { .o = { .timeout_ms = 10000 }, .refs_path = TVDC_DEFAULT_ATTEST_REF };
+    const char *sub = NULL, *per = NULL;
     virDomainPtr *doms = NULL;
     json_object *out = NULL;
     bool json = false, all = false;
-    int c, n = 0, rc = EXIT_ERR, worst = EXIT_OK;
+    unsigned every = 0;
+    int c, n = 0, rc = EXIT_ERR, attested = 0;
 
+    if (argc > 1 && strcmp(argv[1], "ref") == 0) {
+        if (argc < 3 || (strcmp(argv[2], "learn") != 0 && strcmp(argv[2], "list") != 0 &&
+                         strcmp(argv[2], "rm") != 0)) {
+            tool_err("attest: usage: tvdc attest ref learn VM [--per label|vm] | ref list "
+                     "[--json] | ref rm LABEL|VM");
+            return EXIT_ERR;
+        }
+        sub = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
     optind = 0;
     while ((c = tool_getopt(argc, argv, "h", opts, attest_usage)) >= 0) {
         switch (c) {
-        case 'c': o.uri = optarg; break;
-        case 't': {
+        case 'c': cmd.o.uri = optarg; break;
+        case 't':
+        case 'e': {
             char *end;
             double s = strtod(optarg, &end);
-            if (end == optarg || *end || s <= 0 || s > 3600) {
-                tool_err("attest: --timeout: seconds, more than 0 and at most 3600, not '%s'",
-                         optarg);
+            if (end == optarg || *end || s <= 0 || s > (c == 't' ? 3600 : 86400)) {
+                tool_err("attest: --%s: seconds, more than 0 and at most %d, not '%s'",
+                         c == 't' ? "timeout" : "every", c == 't' ? 3600 : 86400, optarg);
                 return EXIT_ERR;
             }
-            o.timeout_ms = (unsigned) (s * 1000);
+            if (c == 't')
+                cmd.o.timeout_ms = (unsigned) (s * 1000);
+            else
+                every = (unsigned) (s * 1000);
             break;
         }
-        case 'p': o.policy_path = optarg; break;
-        case 'a': o.ca_dir = optarg; break;
-        case 'C': conf_path = optarg; break;
+        case 'p': cmd.o.policy_path = optarg; break;
+        case 'a': cmd.o.ca_dir = optarg; break;
+        case 'C': cmd.conf_path = optarg; break;
+        case 'r': cmd.refs_path = optarg; break;
+        case 'P': per = optarg; break;
         case 'A': all = true; break;
         case 'j': json = true; break;
         }
     }
     if (c != TOOL_OPT_END)
         return tool_getopt_exit(c);
-    if (all == (optind < argc)) {
-        tool_err("attest: usage: tvdc attest VM... | --all [--connect URI] [--timeout SEC] "
-                 "[--json]");
-        return EXIT_ERR;
-    }
-    if (!o.uri) {
-        o.uri = getenv("LIBVIRT_DEFAULT_URI");
-        if (!o.uri || !*o.uri)
-            o.uri = LIBVIRT_DEFAULT_URI;
-    }
-    if (!o.ca_dir) {
-        tvdc_error e = { 0 };
-        const char *path = conf_path ? conf_path : getenv("TVDC_VTPM_CONF");
-        bool explicit = path && *path;
-        int r = tvdc_vtpm_conf_load(explicit ? path : TVDC_VTPM_CONF, !explicit, &vconf, &e);
-        if (r < 0) {
-            tool_err_at(explicit ? path : TVDC_VTPM_CONF, &e, r);
+
+    if (sub) {
+        int operands = strcmp(sub, "list") == 0 ? 0 : 1;
+        if (argc - optind != operands || all || every ||
+            (per && (strcmp(sub, "learn") != 0 ||
+                     (strcmp(per, "label") != 0 && strcmp(per, "vm") != 0)))) {
+            tool_err("attest: usage: tvdc attest ref learn VM [--per label|vm] | ref list "
+                     "[--json] | ref rm LABEL|VM");
             return EXIT_ERR;
         }
-        o.ca_dir = vconf->ca_dir;
+        if (strcmp(sub, "list") == 0)
+            rc = ref_list(&cmd, json);
+        else if (strcmp(sub, "rm") == 0)
+            rc = ref_rm(&cmd, argv[optind]);
+        else
+            rc = ref_learn(&cmd, argv[optind], per && strcmp(per, "vm") == 0);
+        attest_cmd_clear(&cmd);
+        return rc;
     }
-    if (tool_load_policy(o.policy_path ? o.policy_path : tool_default_policy(), &policy) !=
-        EXIT_OK)
-        goto out;
-    o.policy = policy;
-
-    if (virInitialize() < 0) {
-        tool_err("attest: libvirt: cannot initialize");
-        goto out;
+    if (all == (optind < argc) || per || (every && !all)) {
+        tool_err("attest: usage: tvdc attest VM... | --all [--every SEC] [--connect URI] "
+                 "[--timeout SEC] [--json]");
+        return EXIT_ERR;
     }
-    virSetErrorFunc(NULL, silent);
-    /* read-write: the live XML with the channel's socket */
-    if (!(conn = virConnectOpen(o.uri))) {
-        tool_err("attest: cannot connect to %s: %s", o.uri, virt_error());
+    if (attest_setup(&cmd) != EXIT_OK || load_refs(&cmd) != EXIT_OK)
+        goto out;
+    cmd.o.refs = cmd.refs;
+    if (every) {
+        rc = attest_every(&cmd, every, json);
         goto out;
     }
     if (all) {
-        n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        n = virConnectListAllDomains(cmd.conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
         if (n < 0) {
-            tool_err("attest: %s: list domains: %s", o.uri, virt_error());
+            tool_err("attest: %s: list domains: %s", cmd.o.uri, virt_error());
             goto out;
         }
     } else {
         n = argc - optind;
         doms = calloc((size_t) n, sizeof(*doms));
-        for (int i = 0; doms && i < n; i++) {
-            const char *vm = argv[optind + i];
-            doms[i] = tvdc_uuid_valid(vm) ? virDomainLookupByUUIDString(conn, vm) : NULL;
-            if (!doms[i])
-                doms[i] = virDomainLookupByName(conn, vm);
-            if (!doms[i]) {
-                tool_err("attest: no VM '%s' in libvirt %s", vm, o.uri);
+        for (int i = 0; doms && i < n; i++)
+            if (!(doms[i] = lookup(&cmd, argv[optind + i])))
                 goto out;
-            }
-        }
         if (!doms)
             goto out;
     }
 
     out = json_object_new_array();
-    for (int i = 0; i < n; i++) {
-        attestation a = { 0 };
-        int r = vm_describe(doms[i], &a, all);
-
-        if (r < 0) {
-            attestation_clear(&a);
-            if (all)
-                continue;
-            worst = EXIT_ERR;
-            continue;
-        }
-        attest_one(&o, &a);
-        if (audit(&o, &a) < 0)
-            worst = EXIT_ERR;
-        else if (strcmp(a.verdict, "trusted") != 0 && worst == EXIT_OK)
-            worst = EXIT_DENIED;
-        if (json)
-            json_object_array_add(out, to_json(&a));
-        else
-            print_human(&a);
-        attestation_clear(&a);
-    }
+    rc = attest_doms(&cmd, doms, n, all, json, NULL, out, &attested);
     if (json) {
         if (!all && n == 1 && json_object_array_length(out) == 1) {
             json_object *one = json_object_get(json_object_array_get_idx(out, 0));
@@ -1046,20 +1439,13 @@ cmd_attest(int argc, char **argv)
         }
         tool_print_json(out);
         out = NULL;
-    } else if (all && n >= 0 && json_object_array_length(out) == 0) {
-        printf("no running VM with the port " ATTEST_PORT " in %s\n", o.uri);
+    } else if (all && attested == 0) {
+        printf("no running VM with the port " ATTEST_PORT " in %s\n", cmd.o.uri);
     }
-    rc = worst;
  out:
     json_object_put(out);
-    for (int i = 0; doms && i < n; i++)
-        if (doms[i])
-            virDomainFree(doms[i]);
-    free(doms);
-    if (conn)
-        virConnectClose(conn);
-    tvdc_policy_free(policy);
-    tvdc_vtpm_conf_free(vconf);
+    free_doms(doms, n);
+    attest_cmd_clear(&cmd);
     return rc;
 }
 

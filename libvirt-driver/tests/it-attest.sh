@@ -14,6 +14,16 @@
 #     activates our credential, the quote of sha256:0-9 verifies over our
 #     nonce, PCR0 is tvdc vtpm expect's boot value), PCRs 1-9 reported "not
 #     checked: no reference values"; the human output says the same;
+#   * reference values of PCRs 1-9 (/etc/tvdc/attest-ref.json of host-a):
+#     learned from at-1 for its label (root's, 0644; ref list), at-1 is
+#     still trusted with a seventh check pcrs and PCRs 1-9 "ok"; not
+#     learned from an untrusted attestation; PCR 1 of the stored reference
+#     edited as root makes it untrusted on pcrs alone (PCR 1 named, rule
+#     attest-pcrs); a reference of the VM itself (--per vm) comes before
+#     its label's; ref rm by VM and by label; a corrupt or a
+#     world-writable store is an error (exit 2, the file named);
+#   * --all --every 2: one JSON line per VM per round, at least 2 rounds,
+#     exit 0 on SIGTERM;
 #   * the same VM against a policy in which its label means something else
 #     (version 2, market-analysis of types MA and WEB: the verifier's
 #     policy is not the one the VM was measured under) fails on PCR0 alone;
@@ -71,6 +81,129 @@ failed() {
     jq -r '[.checks[] | select(.ok | not) | .name] | sort | join(" ")' <<<"$OUT" 2>/dev/null
 }
 
+# Reference values of PCRs 1-9, at-1 trusted and running on host-a.
+test_refs() {
+    local ref=/etc/tvdc/attest-ref.json ab ok7 n0
+    ok7="ek-certificate=true ek-key=true ak-key=true ak-activation=true quote=true pcr0=true pcrs=true"
+
+    run on host-a "$TVDC" attest ref learn at-1 --timeout 120 --policy "$WORK/measure-v2.json"
+    check_eq "ref learn at-1 under a policy it was not measured under: exit 1" 1 "$RC"
+    check "... refused: untrusted, its PCRs not learned" \
+        grep -q "VM at-1 is untrusted: its PCRs are not learned" "$TAP_TMP/err"
+    check_not "... no reference store written" on host-a test -e "$ref"
+
+    run on host-a "$TVDC" attest ref learn at-1 --timeout 120
+    note "tvdc attest ref learn at-1:" "$OUT" "$ERR"
+    check_eq "ref learn at-1: exit 0" 0 "$RC"
+    check "... PCRs 1-9 learned for its label market-analysis, in $ref" \
+        grep -q "of VM at-1 ($uuid), trusted, as the reference of label market-analysis in $ref\$" \
+        "$TAP_TMP/out"
+    check_eq "... the store is root's, mode 644" "0 644" "$(on host-a stat -c '%u %a' "$ref")"
+    run on host-a "$TVDC" attest ref list --json
+    check_jq "ref list --json: label market-analysis, from at-1, PCRs 1-9" \
+        '.labels["market-analysis"] | "\(.vm) \(.pcrs | keys | join(","))"' "at-1 1,2,3,4,5,6,7,8,9"
+    run on host-a "$TVDC" attest ref list
+    check "ref list: the label and 9 PCRs" \
+        eval "grep -q '^label market-analysis: learned from VM at-1, ' <<<\"\$OUT\" &&
+              [[ \$(grep -c '^  PCR' <<<\"\$OUT\") == 9 ]]"
+
+    attest host-a at-1 --json --timeout 120
+    check_eq "at-1 against its label's reference: exit 0, trusted" "0 trusted" \
+        "$RC $(jq -r .verdict <<<"$OUT")"
+    check_jq "... seven checks, pcrs last, every one ok" \
+        '[.checks[] | "\(.name)=\(.ok)"] | join(" ")' "$ok7"
+    check_jq "... the reference named" \
+        '.checks[6].reason | test("^PCRs 1-9 equal the reference of label market-analysis \\(learned from VM at-1, ")' true
+    check_jq "... PCRs 1-9 ok and equal to the expected values; nothing not checked" \
+        '"\([.pcrs[1:][] | .status == "ok" and .sha256 == .expected] | all) \(.summary.passed) \(.summary.not_checked)"' \
+        "true 7 0"
+    check_eq "audit: permit, rule attest" "permit attest" \
+        "$(last_attest host-a at-1 '"\(.decision) \(.rule)"')"
+
+    # PCR 1 of the stored reference edited as root
+    ab=$(printf 'ab%.0s' {1..32})
+    on host-a sh -c "jq '.labels[\"market-analysis\"].pcrs[\"1\"] = \"$ab\"' $ref >$ref.new && mv $ref.new $ref" ||
+        bail "edit $ref"
+    attest host-a at-1 --json --timeout 120
+    check_eq "at-1, PCR 1 of the label's reference edited: exit 1, untrusted" "1 untrusted" \
+        "$RC $(jq -r .verdict <<<"$OUT")"
+    check_eq "... on pcrs alone" pcrs "$(failed)"
+    check_jq "... naming PCR 1 and the reference" \
+        '.checks[6].reason | test("^PCRs 1 differ from the reference of label market-analysis ")' true
+    check_jq "... PCR 1 mismatch (expected the edited value), PCRs 2-9 ok" \
+        '"\(.pcrs[1].status) \(.pcrs[1].expected) \([.pcrs[2:][] | .status] | unique | join(","))"' \
+        "mismatch $ab ok"
+    check_eq "audit: deny, rule attest-pcrs" "deny attest-pcrs" \
+        "$(last_attest host-a at-1 '"\(.decision) \(.rule)"')"
+    attest host-a at-1 --timeout 120
+    check "human output: FAIL pcrs, PCR1 MISMATCH" \
+        eval "grep -qE '^  FAIL pcrs +PCRs 1 differ' <<<\"\$OUT\" && grep -qE '^  PCR1 +[0-9a-f]{64}  MISMATCH\$' <<<\"\$OUT\""
+
+    # the VM's own reference comes before its label's
+    run on host-a "$TVDC" attest ref learn at-1 --per vm --timeout 120
+    check_eq "ref learn at-1 --per vm: exit 0" 0 "$RC"
+    attest host-a at-1 --json --timeout 120
+    check_eq "at-1 against its own reference (before the label's edited one): trusted" \
+        "0 trusted" "$RC $(jq -r .verdict <<<"$OUT")"
+    check_jq "... the VM's reference named" \
+        '.checks[6].reason | test("^PCRs 1-9 equal the reference of VM at-1 ")' true
+    run on host-a "$TVDC" attest ref list --json
+    check_jq "ref list: the VM's under its UUID" '.vms | keys | join(",")' "$uuid"
+    run on host-a "$TVDC" attest ref rm at-1
+    check_eq "ref rm at-1 (by name): exit 0" 0 "$RC"
+    attest host-a at-1 --json --timeout 120
+    check_eq "at-1: its label's (edited) reference again: untrusted on pcrs" "1 pcrs" \
+        "$RC $(failed)"
+    run on host-a "$TVDC" attest ref rm market-analysis
+    check_eq "ref rm market-analysis: exit 0" 0 "$RC"
+    run on host-a "$TVDC" attest ref rm market-analysis
+    check_eq "ref rm market-analysis again: exit 2 (none)" 2 "$RC"
+    run on host-a "$TVDC" attest ref list --json
+    check_jq "ref list: empty" '"\(.labels | length) \(.vms | length)"' "0 0"
+    attest host-a at-1 --json --timeout 120
+    check_jq "at-1 without a reference: trusted, six checks, PCRs 1-9 not checked (9)" \
+        '"\(.verdict) \(.checks | length) \(.summary.not_checked)"' "trusted 6 9"
+
+    # fail closed
+    n0=$(attests host-a at-1)
+    on host-a sh -c "echo '{\"version\": 1, \"labels\": {' >$ref"
+    attest host-a at-1 --json --timeout 120
+    check_eq "a corrupt store: exit 2" 2 "$RC"
+    check "... the error names the file" \
+        grep -q "reference values $ref: 2:1: not valid JSON" "$TAP_TMP/err"
+    on host-a sh -c "echo '{\"version\": 1}' >$ref && chmod 0666 $ref"
+    attest host-a at-1 --json --timeout 120
+    check_eq "a world-writable store: exit 2" 2 "$RC"
+    check "... not trusted, the file named" \
+        grep -q "reference values $ref: not trusted: owned by uid 0, mode 0666" "$TAP_TMP/err"
+    check_eq "audit: no record for those" "$n0" "$(attests host-a at-1)"
+    on host-a rm -f "$ref"
+}
+
+# tvdc attest --all --every 2 on host-a (at-1 running) until SIGTERM.
+test_every() {
+    local d=$WORK/every i n n0 rounds
+    mkdir -p "$d"
+    n0=$(attests host-a at-1)
+    on host-a bash -c '"$1" attest --all --every 2 --json --timeout 60 >"$2/out" 2>"$2/err" &
+                       echo $! >"$2/pid"; wait $!; echo $? >"$2/rc"' _ "$TVDC" "$d" &
+    sleep 5
+    for (( i = 0; i < 120; i++ )); do
+        n=$(grep -c . "$d/out" 2>/dev/null)
+        (( ${n:-0} >= 2 )) && break
+        sleep 0.5
+    done
+    on host-a kill -TERM "$(cat "$d/pid")"
+    for (( i = 0; i < 240; i++ )); do [[ -s $d/rc ]] && break; sleep 0.5; done
+    rounds=$(grep -c . "$d/out")
+    note "tvdc attest --all --every 2 ($rounds lines):" "$(cut -c1-200 "$d/out")" "$(cat "$d/err")"
+    check_eq "--every 2: exit 0 on SIGTERM" 0 "$(cat "$d/rc" 2>/dev/null)"
+    check "--every 2: at least 2 rounds ($rounds)" test "$rounds" -ge 2
+    check_eq "--every 2: one JSON line per round, each at-1 trusted with a time" "" \
+        "$(jq -r 'select(.vm != "at-1" or .verdict != "trusted" or (.time | test("^[0-9-]+T[0-9:]+Z$") | not)) | .vm' "$d/out" 2>&1)"
+    check_eq "audit: one record per round" "$((n0 + rounds))" "$(attests host-a at-1)"
+}
+
 main() {
     local qemu uuid n0 n1 t0 elapsed mitm mitm_pid i
 
@@ -123,9 +256,12 @@ main() {
         eval "[[ \$(grep -c 'not checked: no reference values' <<<\"\$OUT\") == 9 ]]"
     check_eq "audit: a second attest record" 2 "$(attests host-a at-1)"
 
-    # --- the verifier's policy is not the one measured ----------------------
     jq '.version = 2 | (.labels[] | select(.name == "market-analysis") | .types) = ["MA", "WEB"]' \
         "$POLICY" >"$WORK/measure-v2.json"
+    test_refs
+    test_every
+
+    # --- the verifier's policy is not the one measured ----------------------
     attest host-a at-1 --json --timeout 120 --policy "$WORK/measure-v2.json"
     check_eq "at-1 under policy v2 (market-analysis: MA, WEB): exit 1" 1 "$RC"
     check_jq "... verdict untrusted" .verdict untrusted
