@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "attest-ref.h"
+#include "tvdc-basic.h"
 #include "tvdc-cli.h"
 #include "tvdc-paths.h"
 #include "tvdc-vtpm.h"
@@ -147,17 +148,6 @@ set_check(attestation *a, int i, const char *fmt, ...)
 #define CHECK_FAIL(a, i, ...) \
     do { (a)->checks[i].state = 0; set_check(a, i, __VA_ARGS__); } while (0)
 
-static void
-hex_of(const uint8_t *b, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 /* hex (the whole of s up to len) to a malloc'ed buffer; NULL if not hex */
 static uint8_t *
@@ -592,7 +582,7 @@ run_agent(const attest_opts *o, attestation *a, const uint8_t *cert, size_t cert
         CHECK_FAIL(a, CHECK_AK_KEY, "the agent's AK: %s", e.message);
     else {
         char name[2 * TVDC_TPM_NAME_MAX + 1];
-        hex_of(ak.name, ak.name_len, name);
+        tv_hex(ak.name, ak.name_len, name);
         CHECK_OK(a, CHECK_AK_KEY, "restricted RSA signing key, name %s", name);
         ak_ok = true;
     }
@@ -611,8 +601,8 @@ run_agent(const attest_opts *o, attestation *a, const uint8_t *cert, size_t cert
     } else {
         char *h1 = malloc(2 * id_len + 1), *h2 = malloc(2 * secret_len + 1);
 
-        if (!h1 || !h2 || asprintf(&req, "ACTIVATE %s %s", (hex_of(id_obj, id_len, h1), h1),
-                                   (hex_of(secret, secret_len, h2), h2)) < 0) {
+        if (!h1 || !h2 || asprintf(&req, "ACTIVATE %s %s", (tv_hex(id_obj, id_len, h1), h1),
+                                   (tv_hex(secret, secret_len, h2), h2)) < 0) {
             free(h1);
             free(h2);
             r = -ENOMEM;
@@ -653,7 +643,7 @@ run_agent(const attest_opts *o, attestation *a, const uint8_t *cert, size_t cert
             CHECK_FAIL(a, CHECK_QUOTE, "no random bytes for the nonce");
             goto done;
         }
-        hex_of(nonce, sizeof(nonce), nh);
+        tv_hex(nonce, sizeof(nonce), nh);
         free(req);
         req = NULL;
         if (asprintf(&req, "QUOTE %s sha256:0,1,2,3,4,5,6,7,8,9", nh) < 0) {
@@ -746,7 +736,7 @@ check_pcr0(const attest_opts *o, attestation *a)
                  tvdc_policy_version(o->policy));
         return;
     }
-    hex_of(a->pcrs[0], 32, h);
+    tv_hex(a->pcrs[0], 32, h);
     if (tvdc_vtpm_expect_pcr0("sha256", NULL, 0, TVDC_PCR0_BOOT_SEABIOS, unmeasured, &n) == 0 &&
         memcmp(a->pcrs[0], unmeasured, 32) == 0)
         CHECK_FAIL(a, CHECK_PCR0, "PCR0 %.16s... is the unmeasured boot value, not the measured "
@@ -921,19 +911,19 @@ to_json(const attestation *a)
     for (int i = 0; a->have_pcrs && i < ATTEST_PCRS; i++) {
         json_object *p = json_object_new_object();
         json_object_object_add(p, "pcr", json_object_new_int(i));
-        hex_of(a->pcrs[i], 32, h);
+        tv_hex(a->pcrs[i], 32, h);
         json_object_object_add(p, "sha256", json_object_new_string(h));
         if (i == 0) {
             json_object_object_add(p, "status", json_object_new_string(
                 a->checks[CHECK_PCR0].state == 1 ? "ok" : "mismatch"));
             if (a->have_expected) {
-                hex_of(a->pcr0_expected, 32, h);
+                tv_hex(a->pcr0_expected, 32, h);
                 json_object_object_add(p, "expected", json_object_new_string(h));
             }
         } else if (a->have_ref) {
             json_object_object_add(p, "status", json_object_new_string(
                 a->pcr_bad & (1u << i) ? "mismatch" : "ok"));
-            hex_of(a->ref.pcr[i], 32, h);
+            tv_hex(a->ref.pcr[i], 32, h);
             json_object_object_add(p, "expected", json_object_new_string(h));
         } else {
             json_object_object_add(p, "status",
@@ -966,7 +956,7 @@ print_human(const attestation *a)
             printf("  %-4s %-15s %s\n", a->checks[i].state == 1 ? "ok" : "FAIL",
                    check_info[i].name, a->checks[i].reason);
     for (int i = 0; a->have_pcrs && i < ATTEST_PCRS; i++) {
-        hex_of(a->pcrs[i], 32, h);
+        tv_hex(a->pcrs[i], 32, h);
         printf("  PCR%-2d %s  %s\n", i, h, i == 0 ?
                (a->checks[CHECK_PCR0].state == 1 ? "ok" : "MISMATCH") :
                !a->have_ref ? "not checked: no reference values" :

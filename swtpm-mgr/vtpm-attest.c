@@ -77,16 +77,7 @@ hash_alg(uint16_t alg)
 static const char *
 hex64(const uint8_t *b, size_t n, char out[static 129])
 {
-    static const char hex[] = "0123456789abcdef";
-
-    if (n > 64)
-        n = 64;
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-    return n ? out : "(empty)";
+    return n ? tv_hex(b, n > 64 ? 64 : n, out) : "(empty)";
 }
 
 /* ------------------------------------------------------------------------ */

@@ -101,8 +101,7 @@ tvdc_vtpm_measure_blob(const tvdc_policy *p, const char *uuid, const char *name,
     for (size_t i = 0; i <= TVDC_UUID_STRING_LEN; i++)
         lower[i] = (uuid[i] >= 'A' && uuid[i] <= 'F') ? (char) (uuid[i] - 'A' + 'a') : uuid[i];
     sum = tvdc_policy_source_hash(p);
-    for (size_t i = 0; i < 32; i++)
-        snprintf(hash + 2 * i, 3, "%02x", sum[i]);
+    tv_hex(sum, 32, hash);
     snprintf(version, sizeof(version), "%" PRIu32, tvdc_policy_version(p));
 
     text_line(&t, "tvdc-hcrtm", "1");

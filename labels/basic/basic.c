@@ -44,6 +44,19 @@ tv_offset_to_position(const char *buf, size_t len, size_t off,
     *col = c;
 }
 
+char *
+tv_hex(const uint8_t *b, size_t n, char *out)
+{
+    static const char hexd[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexd[b[i] >> 4];
+        out[2 * i + 1] = hexd[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return out;
+}
+
 int
 tv_unhexchar(char c)
 {

@@ -79,6 +79,10 @@ const char *tv_escape(const char *s, size_t len, char *out, size_t outlen);
 /* Value of a hex digit, or -1. */
 int tv_unhexchar(char c);
 
+/* n bytes as 2n lower-case hex digits and a NUL (out: 2n + 1 bytes);
+ * returns out. */
+char *tv_hex(const uint8_t *b, size_t n, char *out);
+
 /* Names. */
 bool tv_name_valid(const char *s, size_t len);      /* type/label/policy */
 bool tv_hostname_valid(const char *s, size_t len);  /* RFC 1123 */

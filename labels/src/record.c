@@ -31,18 +31,6 @@ static inline void json_putp(json_object **o) { json_object_put(*o); }
 static inline void tvdc_record_freep(tvdc_record **r) { tvdc_record_free(*r); }
 static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 
-/* 32 bytes as 64 lower-case hex digits and a NUL. */
-static void
-sha256_hex(const uint8_t sum[32], char hex[65])
-{
-    static const char hexd[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < 32; i++) {
-        hex[2 * i] = hexd[sum[i] >> 4];
-        hex[2 * i + 1] = hexd[sum[i] & 15];
-    }
-    hex[64] = '\0';
-}
 
 void
 tvdc_record_free(tvdc_record *r)
@@ -121,7 +109,7 @@ tvdc_record_path(const char *dir, const char *path, char **ret)
     r = tv_sha256(path, strlen(path), sum);
     if (r < 0)
         return r;
-    sha256_hex(sum, hex);
+    tv_hex(sum, 32, hex);
     return asprintf(ret, "%s/%s" RECORD_SUFFIX, dir, hex) < 0 ? -ENOMEM : 0;
 }
 
@@ -450,7 +438,7 @@ tvdc_saved_image_sha256(const char *path, char hex[65], uint64_t *size)
     EVP_MD_CTX_free(ctx);
     if (r < 0)
         return r;
-    sha256_hex(sum, hex);
+    tv_hex(sum, 32, hex);
     *size = total;
     return 0;
 }

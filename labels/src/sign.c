@@ -117,17 +117,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(X509, X509_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object, json_object_put)
 static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 
-static void
-to_hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 static int
 hex_value(char c)
@@ -347,7 +336,7 @@ sign_impl(const void *data, size_t len, const char *key_path,
     r = key_id(k, id);
     if (r < 0)
         return tv_error(err, r, 0, 0, "%s: cannot encode the public key", key_path);
-    to_hex(id, sizeof(id), idhex);
+    tv_hex(id, sizeof(id), idhex);
 
     ctx = EVP_MD_CTX_new();
     if (!ctx)
@@ -804,7 +793,7 @@ verify_impl(const void *data, size_t len, const char *sig, size_t sig_len,
             }
         }
 
-    to_hex(s.key_id, 32, idhex);
+    tv_hex(s.key_id, 32, idhex);
     if (tried == 0)
         r = tv_error(err, -EKEYREJECTED, 0, 0,
                      "no trusted %s key in %s (the signature names key %.16s...)",
@@ -923,7 +912,7 @@ state_check(const char *state_path, const tvdc_policy *p, bool record, tvdc_erro
     size_t len = 0;
     int r;
 
-    to_hex(tvdc_policy_source_hash(p), 32, hash);
+    tv_hex(tvdc_policy_source_hash(p), 32, hash);
 
     if (!record)
         goto read;

@@ -225,8 +225,7 @@ do_stage(const stage_paths *sp, size_t sig_bytes, bool json)
             why = NULL;
         goto fail;
     }
-    for (int i = 0; i < 8; i++)
-        snprintf(hash + 2 * i, 3, "%02x", tvdc_policy_source_hash(p)[i]);
+    tv_hex(tvdc_policy_source_hash(p), 8, hash);
     json_object_object_add(o, "verified", json_object_new_boolean(true));
     json_object_object_add(o, "name", json_object_new_string(tvdc_policy_name(p)));
     json_object_object_add(o, "version", json_object_new_int64(tvdc_policy_version(p)));
