@@ -104,18 +104,14 @@ quote_files() {
     pcr_file "$3" "$(cat "$prefix.values")" >"$prefix.pcrs"
 }
 
+# tpm_raw's snippet imports unixsock (ci/tests/unixsock.py)
+PYTHONPATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH
+
 tpm_raw() {
     python3 - "$1" "$2" <<'EOF'
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        s.connect(sys.argv[1])
-        break
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit("cannot connect to " + sys.argv[1])
+import socket, sys, time, unixsock
+s = unixsock.connect(sys.argv[1])
 cmd = bytearray.fromhex(sys.argv[2])
 cmd[2:6] = len(cmd).to_bytes(4, "big")
 s.sendall(cmd)

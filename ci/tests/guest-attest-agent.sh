@@ -52,19 +52,11 @@ ANSWER_TIMEOUT=120          # seconds for one answer (TCG guest, RSA keys)
 # close at once, without reading.
 verifier() {
     python3 - "$SOCK" "$ANSWER_TIMEOUT" "$@" <<'EOF'
-import socket, sys, time
+import socket, sys, time, unixsock
 path, timeout, reqs = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 drop = reqs[:1] == ["--drop"]
 reqs = reqs[1:] if drop else reqs
-s = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        s.connect(path)
-        break
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit("cannot connect to " + path)
+s = unixsock.connect(path)
 if drop:
     s.sendall("".join(r + "\n" for r in reqs).encode())
     s.close()

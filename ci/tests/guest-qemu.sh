@@ -68,6 +68,8 @@ declare -F fail >/dev/null || {
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# the python3 snippets import unixsock (ci/tests/unixsock.py)
+export PYTHONPATH=$ROOT/ci/tests${PYTHONPATH:+:$PYTHONPATH}
 TMP=$TAP_TMP
 BOOT_TIMEOUT=90
 QEMU=qemu-system-x86_64
@@ -191,16 +193,8 @@ start_qemu() {
 # the test ran with stdin on /dev/null (as under meson).
 hmp() {
     python3 - "$MON" "$1" <<'EOF' || stop "HMP command '$1' could not be sent"
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        s.connect(sys.argv[1])
-        break
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit(1)
+import socket, sys, time, unixsock
+s = unixsock.connect(sys.argv[1], 1)
 s.settimeout(10)
 buf = b""
 while b"(qemu)" not in buf:          # the prompt: the monitor is ready
@@ -228,17 +222,9 @@ qmp() {
         shift 2
     fi
     python3 - "$sock" "$1" "${2:-}" <<'EOF'
-import json, socket, sys, time
+import json, socket, sys, time, unixsock
 sock, cmd, args = sys.argv[1:4]
-s = socket.socket(socket.AF_UNIX)
-for _ in range(100):
-    try:
-        s.connect(sock)
-        break
-    except OSError:
-        time.sleep(0.1)
-else:
-    sys.exit("cannot connect to " + sock)
+s = unixsock.connect(sock)
 s.settimeout(30)
 f = s.makefile("rwb")
 def answer():
