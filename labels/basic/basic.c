@@ -304,3 +304,15 @@ tv_owner_trusted(const struct stat *st)
 {
     return (st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & 022);
 }
+
+int
+tv_dir_trusted(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    return tv_owner_trusted(&st) ? 0 : -EPERM;
+}

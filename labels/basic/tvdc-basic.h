@@ -111,6 +111,10 @@ int tv_mkdir_parents(const char *dir, unsigned mode);
 struct stat;
 bool tv_owner_trusted(const struct stat *st);
 
+/* Is dir a directory that tv_owner_trusted accepts?  0, -ENOTDIR, -EPERM,
+ * -errno (-ENOENT: none). */
+int tv_dir_trusted(const char *dir);
+
 /* ------------------------------------------------------------------------ */
 /* JSON (basic-json.c: link json-c)                                         */
 
@@ -120,3 +124,12 @@ struct json_object;
  * newline, malloc'ed and NUL-terminated; *ret_len (may be NULL) without the
  * NUL.  JSON_C_TO_STRING_PLAIN gives exactly one line. */
 int tv_json_to_line(struct json_object *o, int flags, char **ret, size_t *ret_len);
+
+/* A string member of o: absent or null gives 0 and *ret NULL, a string 1
+ * and *ret its copy; another type is -EBADMSG. */
+int tv_json_get_string(struct json_object *o, const char *key, char **ret);
+
+/* A JSON object from a file root may trust (tv_owner_trusted; not a
+ * symbolic link, a regular file of at most max bytes): -EPERM untrusted,
+ * -EBADMSG not a regular file, too big or not one JSON object, -errno. */
+int tv_read_trusted_json(const char *file, size_t max, struct json_object **ret);

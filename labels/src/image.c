@@ -230,17 +230,21 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
 {
     _cleanup_free_ uint8_t *image = NULL;
     tv_header *h;
-    bool measure = false;
+    bool measure = false, attest = false;
     bool roles = b->role_at.n > 0;
     uint64_t first = ALIGN8(sizeof(tv_header)), off;
     tvdc_policy *p;
     int r;
 
-    for (size_t l = 0; l < b->sec[TV_SEC_LABEL_FLAGS].n; l++)
-        measure = measure ||
-                  (tv_vec_u32(&b->sec[TV_SEC_LABEL_FLAGS])[l] & TVDC_LABEL_MEASURE_REQUIRED);
-    /* format 3 always has the roles extension, with or without roles */
-    roles = roles || measure;
+    for (size_t l = 0; l < b->sec[TV_SEC_LABEL_FLAGS].n; l++) {
+        uint32_t flags = tv_vec_u32(&b->sec[TV_SEC_LABEL_FLAGS])[l];
+
+        measure = measure || (flags & TVDC_LABEL_MEASURE_REQUIRED);
+        attest = attest || (flags & TVDC_LABEL_ATTEST_FAIL_MASK);
+    }
+    /* formats 3 and 4 always have the roles extension, with or without
+     * roles */
+    roles = roles || measure || attest;
     if (roles)
         first = ALIGN8(first + sizeof(tv_roles_ext) + b->role_at.n * 4 + b->role_data.n * 4);
     off = first;
@@ -254,7 +258,8 @@ tv_builder_finish(tv_builder *b, tvdc_policy **ret, tvdc_error *err)
         return -ENOMEM;
     h = (tv_header *) image;
     memcpy(h->magic, TV_MAGIC, 8);
-    h->format = measure ? TV_FORMAT_MEASURE : roles ? TV_FORMAT_ROLES : TV_FORMAT;
+    h->format = attest ? TV_FORMAT_ATTEST : measure ? TV_FORMAT_MEASURE :
+                roles ? TV_FORMAT_ROLES : TV_FORMAT;
     h->endian = TV_ENDIAN;
     h->size = off;
     memcpy(h->source_sha256, b->source_sha256, 32);
@@ -417,10 +422,10 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
 
     if (p->image_len < sizeof(tv_header) || memcmp(h->magic, TV_MAGIC, 8) != 0)
         return BAD("bad magic or truncated header");
-    if (h->format != TV_FORMAT && h->format != TV_FORMAT_ROLES && h->format != TV_FORMAT_MEASURE)
+    if (h->format < TV_FORMAT || h->format > TV_FORMAT_ATTEST)
         return tv_error(err, -EBADMSG, 0, 0,
                         "compiled policy format %u is not supported (this is format %u to %u)",
-                        h->format, TV_FORMAT, TV_FORMAT_MEASURE);
+                        h->format, TV_FORMAT, TV_FORMAT_ATTEST);
     if (h->endian != TV_ENDIAN)
         return BAD("made on a host of other byte order");
     if (h->size != p->image_len)
@@ -504,18 +509,25 @@ tv_image_map(tvdc_policy *p, tvdc_error *err)
             p->type_vlan[t] > 4094)
             return BAD("bad type %u", t);
     {
-        /* the measure flag only in format 3, and format 3 only with it */
-        uint32_t known = TVDC_LABEL_VTPM_REQUIRED, measured = 0;
+        /* the measure flag only in formats 3 and 4, format 3 only with
+         * it; attest_fail actions only in format 4, and format 4 only with
+         * one */
+        uint32_t known = TVDC_LABEL_VTPM_REQUIRED, measured = 0, attest = 0;
 
-        if (h->format == TV_FORMAT_MEASURE)
+        if (h->format >= TV_FORMAT_MEASURE)
             known |= TVDC_LABEL_MEASURE_REQUIRED;
+        if (h->format == TV_FORMAT_ATTEST)
+            known |= TVDC_LABEL_ATTEST_FAIL_MASK;
         for (uint32_t l = 0; l < h->n_labels; l++) {
             if (p->label_flags[l] & ~known)
                 return BAD("bad label flags");
             measured |= p->label_flags[l] & TVDC_LABEL_MEASURE_REQUIRED;
+            attest |= p->label_flags[l] & TVDC_LABEL_ATTEST_FAIL_MASK;
         }
         if (h->format == TV_FORMAT_MEASURE && !measured)
             return BAD("format 3 without a label that requires measurement");
+        if (h->format == TV_FORMAT_ATTEST && !attest)
+            return BAD("format 4 without a label with an attest_fail action");
     }
     for (uint32_t i = 0; i < h->n_hosts; i++)
         if (p->host_label[i] >= h->n_labels)

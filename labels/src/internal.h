@@ -65,6 +65,11 @@ int tv_json_find_duplicate_key(const char *buf, size_t len, size_t *offset,
  * format 3, and a libtvdc that knows formats 1 and 2 refuses them by their
  * format; every other policy keeps format 1 or 2, byte for byte. */
 #define TV_FORMAT_MEASURE 3
+/* Format 4 is format 3 that may have labels with an "attest_fail" action
+ * other than "report" (TVDC_LABEL_ATTEST_FAIL_MASK in their flags), for
+ * the same reason: an older reader refuses it rather than dropping the
+ * action. */
+#define TV_FORMAT_ATTEST 4
 #define TV_ENDIAN 0x01020304u
 
 enum {

@@ -286,7 +286,8 @@ parse_types(ctx *c, json_object *root)
 static int
 parse_labels(ctx *c, json_object *root)
 {
-    static const char *const allowed[] = { "name", "types", "vtpm", "measure", NULL };
+    static const char *const allowed[] = { "name", "types", "vtpm", "measure", "attest_fail",
+                                           NULL };
     static const char *const required[] = { "name", "types", NULL };
     tv_builder *b = c->b;
     json_object *arr;
@@ -346,6 +347,23 @@ parse_labels(ctx *c, json_object *root)
             else if (strcmp(json_object_get_string(v), "optional") != 0)
                 r = fail(c, -EINVAL, "label '%s': expected \"required\" or \"optional\", "
                          "got '%s'", name, ESC(v));
+            pop(c);
+            if (r < 0)
+                goto next;
+        }
+        if (json_object_object_get_ex(o, "attest_fail", &v)) {
+            int a = json_object_get_type(v) == json_type_string
+                    ? tvdc_attest_action_from_name(json_object_get_string(v)) : -EINVAL;
+
+            push_key(c, "attest_fail");
+            if (a < 0)
+                r = fail(c, -EINVAL, "label '%s': expected \"report\", \"pause\", "
+                         "\"shutdown\" or \"quarantine\", got %s%s%s", name,
+                         json_object_get_type(v) == json_type_string ? "'" : "",
+                         json_object_get_type(v) == json_type_string ? ESC(v) : type_desc(v),
+                         json_object_get_type(v) == json_type_string ? "'" : "");
+            else
+                flags |= (uint32_t) a << TVDC_LABEL_ATTEST_FAIL_SHIFT;
             pop(c);
             if (r < 0)
                 goto next;

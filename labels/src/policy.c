@@ -234,6 +234,13 @@ tvdc_label_measure_required(const tvdc_policy *p, uint32_t label)
     return !!(tvdc_label_flags(p, label) & TVDC_LABEL_MEASURE_REQUIRED);
 }
 
+tvdc_attest_action
+tvdc_label_attest_fail(const tvdc_policy *p, uint32_t label)
+{
+    return (tvdc_attest_action) ((tvdc_label_flags(p, label) & TVDC_LABEL_ATTEST_FAIL_MASK) >>
+                                 TVDC_LABEL_ATTEST_FAIL_SHIFT);
+}
+
 int
 tvdc_network(const tvdc_policy *p, uint32_t i, uint32_t *type, uint32_t *vlan)
 {

@@ -190,21 +190,6 @@ tvdc_record_remove(const char *dir, const char *path)
     return unlink(file) < 0 ? -errno : 0;
 }
 
-/* A string field: absent or null is NULL; another type is -EBADMSG. */
-static int
-get_string(json_object *o, const char *key, char **ret)
-{
-    json_object *v;
-
-    *ret = NULL;
-    if (!json_object_object_get_ex(o, key, &v) || !v)
-        return 0;
-    if (!json_object_is_type(v, json_type_string))
-        return -EBADMSG;
-    *ret = strdup(json_object_get_string(v));
-    return *ret ? 1 : -ENOMEM;
-}
-
 /* A non-negative integer field: 1 present, 0 absent, -EBADMSG. */
 static int
 get_u64(json_object *o, const char *key, uint64_t *ret)
@@ -233,16 +218,16 @@ record_from_json(json_object *o, tvdc_record **ret)
 
     if (!r)
         return -ENOMEM;
-    if ((k = get_string(o, "path", &r->path)) <= 0)
+    if ((k = tv_json_get_string(o, "path", &r->path)) <= 0)
         return k < 0 ? k : -EBADMSG;
-    if ((k = get_string(o, "vm_uuid", &r->vm_uuid)) < 0 ||
-        (k = get_string(o, "vm_name", &r->vm_name)) < 0 ||
-        (k = get_string(o, "label", &r->label)) < 0 ||
-        (k = get_string(o, "types", &r->types)) < 0 ||
-        (k = get_string(o, "policy", &r->policy)) < 0 ||
-        (k = get_string(o, "host", &r->host)) < 0 ||
-        (k = get_string(o, "saved", &r->saved)) < 0 ||
-        (k = get_string(o, "sha256", &r->sha256)) < 0 ||
+    if ((k = tv_json_get_string(o, "vm_uuid", &r->vm_uuid)) < 0 ||
+        (k = tv_json_get_string(o, "vm_name", &r->vm_name)) < 0 ||
+        (k = tv_json_get_string(o, "label", &r->label)) < 0 ||
+        (k = tv_json_get_string(o, "types", &r->types)) < 0 ||
+        (k = tv_json_get_string(o, "policy", &r->policy)) < 0 ||
+        (k = tv_json_get_string(o, "host", &r->host)) < 0 ||
+        (k = tv_json_get_string(o, "saved", &r->saved)) < 0 ||
+        (k = tv_json_get_string(o, "sha256", &r->sha256)) < 0 ||
         (dev = get_u64(o, "device", &r->device)) < 0 ||
         (ino = get_u64(o, "inode", &r->inode)) < 0 ||
         (ver = get_u64(o, "policy_version", &version)) < 0 ||
@@ -271,37 +256,10 @@ record_from_json(json_object *o, tvdc_record **ret)
 static int
 record_read_file(const char *file, tvdc_record **ret)
 {
-    _cleanup_free_ char *buf = NULL;
     _cleanup_(json_putp) json_object *o = NULL;
-    struct stat st;
-    size_t len;
-    int k;
+    int k = tv_read_trusted_json(file, RECORD_MAX_BYTES, &o);
 
-    if (lstat(file, &st) < 0)
-        return -errno;
-    if (S_ISLNK(st.st_mode) || !tv_owner_trusted(&st))
-        return -EPERM;
-    if (!S_ISREG(st.st_mode))
-        return -EBADMSG;
-    k = tv_read_file(file, RECORD_MAX_BYTES, &buf, &len);
-    if (k < 0)
-        return k == -EFBIG ? -EBADMSG : k;
-    o = json_tokener_parse(buf);
-    if (!o || !json_object_is_type(o, json_type_object))
-        return -EBADMSG;
-    return record_from_json(o, ret);
-}
-
-static int
-check_dir(const char *dir)
-{
-    struct stat st;
-
-    if (stat(dir, &st) < 0)
-        return -errno;
-    if (!S_ISDIR(st.st_mode))
-        return -ENOTDIR;
-    return tv_owner_trusted(&st) ? 0 : -EPERM;
+    return k < 0 ? k : record_from_json(o, ret);
 }
 
 int
@@ -315,7 +273,7 @@ tvdc_record_read(const char *dir, const char *path, tvdc_record **ret)
     k = tvdc_record_path(dir, path, &file);
     if (k < 0)
         return k;
-    k = check_dir(dir);
+    k = tv_dir_trusted(dir);
     if (k < 0)
         return k;
     return record_read_file(file, ret);
@@ -341,7 +299,7 @@ record_foreach(const char *dir, record_fn f, void *userdata)
 
     if (!dir)
         return -EINVAL;
-    k = check_dir(dir);
+    k = tv_dir_trusted(dir);
     if (k == -ENOENT)
         return 0;
     if (k < 0)

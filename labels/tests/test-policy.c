@@ -284,12 +284,12 @@ test_measure(void **state)
     assert_int_equal(tv_image_rehash(img, len), 0);
     assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
     assert_non_null(strstr(e.message, "bad label flags"));
-    /* a format after 3: refused by its number */
-    h->format = 4;
+    /* a format after 4: refused by its number */
+    h->format = 5;
     assert_int_equal(tv_image_rehash(img, len), 0);
     assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
     assert_string_equal(e.message,
-                        "compiled policy format 4 is not supported (this is format 1 to 3)");
+                        "compiled policy format 5 is not supported (this is format 1 to 4)");
     assert_null(q);
     free(img);
     tvdc_policy_free(p);
@@ -349,6 +349,69 @@ test_measure(void **state)
     tvdc_policy_free(p);
 }
 
+/* "attest_fail": each action kept per label, format 4 only with one other
+ * than "report", the bits refused in older formats */
+static void
+test_attest_fail(void **state)
+{
+    tvdc_policy *p = load_policy("attest-fail.json"), *q = NULL;
+    static const tvdc_attest_action want[] = {
+        TVDC_ATTEST_QUARANTINE, TVDC_ATTEST_PAUSE, TVDC_ATTEST_SHUTDOWN,
+        TVDC_ATTEST_REPORT, TVDC_ATTEST_REPORT,
+    };
+    void *img = NULL;
+    size_t len;
+    tvdc_error e = { 0 };
+    uint32_t *flags;
+    tv_header *h;
+    (void) state;
+
+    for (uint32_t l = 0; l < 5; l++)
+        assert_int_equal(tvdc_label_attest_fail(p, l), want[l]);
+    assert_int_equal(tvdc_label_measure_required(p, 0), 1);
+    assert_int_equal(tvdc_label_attest_fail(p, 99), TVDC_ATTEST_REPORT);
+    assert_int_equal(tvdc_label_attest_fail(NULL, 0), TVDC_ATTEST_REPORT);
+    assert_string_equal(tvdc_attest_action_name(TVDC_ATTEST_QUARANTINE), "quarantine");
+    assert_null(tvdc_attest_action_name(_TVDC_ATTEST_ACTION_MAX));
+    assert_int_equal(tvdc_attest_action_from_name("shutdown"), TVDC_ATTEST_SHUTDOWN);
+    assert_int_equal(tvdc_attest_action_from_name("Shutdown"), -EINVAL);
+    assert_int_equal(tvdc_attest_action_from_name(NULL), -EINVAL);
+
+    assert_int_equal(tvdc_policy_to_binary(p, &img, &len), 0);
+    h = img;
+    assert_int_equal(h->format, TV_FORMAT_ATTEST);
+    assert_int_equal(tvdc_policy_load(img, len, &q, NULL), 0);
+    for (uint32_t l = 0; l < 5; l++)
+        assert_int_equal(tvdc_label_attest_fail(q, l), want[l]);
+    assert_int_equal(tvdc_label_measure_required(q, 0), 1);
+    tvdc_policy_free(q);
+    q = NULL;
+
+    flags = (uint32_t *) ((uint8_t *) img + h->sec_off[TV_SEC_LABEL_FLAGS]);
+    /* an action in a format 3 image: refused, not dropped */
+    h->format = TV_FORMAT_MEASURE;
+    assert_int_equal(tv_image_rehash(img, len), 0);
+    assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
+    assert_non_null(strstr(e.message, "bad label flags"));
+    /* format 4 without an action: refused */
+    h->format = TV_FORMAT_ATTEST;
+    for (uint32_t l = 0; l < 5; l++)
+        flags[l] &= ~TVDC_LABEL_ATTEST_FAIL_MASK;
+    assert_int_equal(tv_image_rehash(img, len), 0);
+    assert_int_equal(tvdc_policy_load(img, len, &q, &e), -EBADMSG);
+    assert_non_null(strstr(e.message, "format 4 without"));
+    assert_null(q);
+    free(img);
+    tvdc_policy_free(p);
+
+    /* "report" everywhere: not format 4 (the measure flag makes it 3) */
+    p = load_policy("measure.json");
+    assert_int_equal(tvdc_policy_to_binary(p, &img, &len), 0);
+    assert_int_equal(((tv_header *) img)->format, TV_FORMAT_MEASURE);
+    free(img);
+    tvdc_policy_free(p);
+}
+
 int
 main(void)
 {
@@ -360,6 +423,7 @@ main(void)
         cmocka_unit_test(test_binary_structure),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_measure),
+        cmocka_unit_test(test_attest_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -357,6 +357,101 @@ test_complete(void **state)
     tvdc_record_free(r);
 }
 
+static void
+put_text(const char *path, const char *text, mode_t mode)
+{
+    put(path, text, strlen(text), mode);
+}
+
+/* Quarantine records: written and read back with every field, keyed by
+ * the UUID in any case, listed; what cannot be trusted is an error, never
+ * "none" (the driver treats it as quarantined). */
+static void
+test_quarantine(void **state)
+{
+    _cleanup_free_ char *dir = at("quarantine"), *file = NULL, *other = NULL;
+    tvdc_quarantine_link links[] = { { (char *) "52:54:00:00:00:0a", 1 },
+                                     { (char *) "52:54:00:00:00:0b", 0 } };
+    tvdc_quarantine q = {
+        .uuid = (char *) UUID_A, .name = (char *) "ma-1", .label = (char *) "market-analysis",
+        .reason = (char *) "attest-pcr0: PCR 0 is not the measured identity",
+        .by = (char *) "root", .host = (char *) "host-a", .time = 1796000000,
+        .links = links, .n_links = 2,
+    };
+    tvdc_quarantine *r = NULL;
+    char **uuids = NULL;
+    size_t n = 99;
+    (void) state;
+
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_A, &r), -ENOENT);
+    assert_int_equal(tvdc_quarantine_list(dir, &uuids, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(uuids[0]);
+    free(uuids);
+
+    assert_int_equal(tvdc_quarantine_write(dir, &q), 0);
+    assert_int_equal(tvdc_quarantine_read(dir, "4A1B7C3E-0000-4000-8000-00000000000A", &r), 0);
+    assert_string_equal(r->uuid, UUID_A);
+    assert_string_equal(r->name, "ma-1");
+    assert_string_equal(r->label, "market-analysis");
+    assert_string_equal(r->reason, q.reason);
+    assert_string_equal(r->by, "root");
+    assert_string_equal(r->host, "host-a");
+    assert_int_equal(r->time, 1796000000);
+    assert_int_equal(r->n_links, 2);
+    assert_string_equal(r->links[0].mac, "52:54:00:00:00:0a");
+    assert_int_equal(r->links[0].was_up, 1);
+    assert_int_equal(r->links[1].was_up, 0);
+    tvdc_quarantine_free(r);
+    r = NULL;
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), -ENOENT);
+
+    /* not UUIDs: never a path */
+    assert_int_equal(tvdc_quarantine_read(dir, "../quarantine/" UUID_A, &r), -EINVAL);
+    assert_int_equal(tvdc_quarantine_remove(dir, "*"), -EINVAL);
+    q.uuid = (char *) "4a1b7c3e-0000-4000-8000-00000000000g";
+    assert_int_equal(tvdc_quarantine_write(dir, &q), -EINVAL);
+    q.uuid = (char *) UUID_A;
+    q.reason = NULL;
+    assert_int_equal(tvdc_quarantine_write(dir, &q), -EINVAL);
+    q.reason = (char *) "manual";
+
+    /* another VM's record copied under this VM's name is not this VM's */
+    file = at("quarantine/" UUID_A ".json");
+    other = at("quarantine/" UUID_B ".json");
+    assert_int_equal(link(file, other), 0);
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), -EBADMSG);
+    assert_int_equal(tvdc_quarantine_list(dir, &uuids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(uuids[0], UUID_A);
+    assert_string_equal(uuids[1], UUID_B);
+    assert_null(uuids[2]);
+    for (size_t i = 0; i < n; i++)
+        free(uuids[i]);
+    free(uuids);
+    assert_int_equal(tvdc_quarantine_remove(dir, UUID_B), 0);
+    assert_int_equal(tvdc_quarantine_remove(dir, UUID_B), -ENOENT);
+
+    /* truncated, wrong types, writable by others: errors */
+    put_text(other, "{\"format\": 1, \"uuid\": \"" UUID_B "\"", 0600);
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), -EBADMSG);
+    put_text(other, "{\"format\": 1, \"uuid\": \"" UUID_B "\", \"name\": \"x\", \"reason\": \"y\", "
+        "\"links\": [{\"mac\": \"m\", \"was_up\": \"yes\"}]}", 0600);
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), -EBADMSG);
+    put_text(other, "{\"format\": 2, \"uuid\": \"" UUID_B "\", \"name\": \"x\", \"reason\": \"y\"}", 0600);
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), -EBADMSG);
+    put_text(other, "{\"format\": 1, \"uuid\": \"" UUID_B "\", \"name\": \"x\", \"reason\": \"y\"}", 0606);
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), -EPERM);
+    assert_int_equal(chmod(other, 0600), 0);
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), 0);
+    assert_null(r->label);
+    assert_int_equal(r->n_links, 0);
+    tvdc_quarantine_free(r);
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(tvdc_quarantine_read(dir, UUID_B, &r), -EPERM);
+    assert_int_equal(chmod(dir, 0700), 0);
+}
+
 int
 main(void)
 {
@@ -368,6 +463,7 @@ main(void)
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_image_sha256),
         cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_quarantine),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -174,6 +174,9 @@ policy_json(const tvdc_policy *p)
             json_object_object_add(l, "vtpm", json_object_new_string("required"));
         if (tvdc_label_measure_required(p, i))
             json_object_object_add(l, "measure", json_object_new_string("required"));
+        if (tvdc_label_attest_fail(p, i) != TVDC_ATTEST_REPORT)
+            json_object_object_add(l, "attest_fail", json_object_new_string(
+                tvdc_attest_action_name(tvdc_label_attest_fail(p, i))));
         json_object_array_add(a, l);
     }
     json_object_object_add(o, "labels", a);
@@ -294,6 +297,9 @@ do_show(int argc, char **argv)
             printf("  (vTPM required)");
         else if (json_object_object_get(l, "measure"))
             printf("  (measured identity required)");
+        if (json_object_object_get(l, "attest_fail"))
+            printf("  (attestation failure: %s)",
+                   json_object_get_string(json_object_object_get(l, "attest_fail")));
         putchar('\n');
     }
     arr = json_object_object_get(o, "conflicts");

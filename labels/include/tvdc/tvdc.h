@@ -152,10 +152,34 @@ int tvdc_decide_role(const tvdc_policy *p, const char *user,
                      uint32_t *granted_by);
 
 /* Label attributes: "vtpm": "required" and "measure": "required" in the
- * policy (both default "optional"). */
+ * policy (both default "optional"), and "attest_fail" (two bits: a
+ * tvdc_attest_action, tvdc_label_attest_fail). */
 #define TVDC_LABEL_VTPM_REQUIRED    (1u << 0)
 #define TVDC_LABEL_MEASURE_REQUIRED (1u << 1)
+#define TVDC_LABEL_ATTEST_FAIL_SHIFT 2
+#define TVDC_LABEL_ATTEST_FAIL_MASK  (3u << TVDC_LABEL_ATTEST_FAIL_SHIFT)
 uint32_t tvdc_label_flags(const tvdc_policy *p, uint32_t label);
+
+/* What `tvdc attest` does to a running VM whose attestation fails or whose
+ * agent does not answer in time: the label's "attest_fail" in the policy
+ * (default "report").  Every action is also reported (verdict, audit). */
+typedef enum tvdc_attest_action {
+    TVDC_ATTEST_REPORT,         /* "report": nothing more */
+    TVDC_ATTEST_PAUSE,          /* "pause": its CPUs stopped */
+    TVDC_ATTEST_SHUTDOWN,       /* "shutdown": shut down, then powered off */
+    TVDC_ATTEST_QUARANTINE,     /* "quarantine": every link down, recorded;
+                                 * start, resume, migration and device
+                                 * changes refused until cleared */
+    _TVDC_ATTEST_ACTION_MAX,
+} tvdc_attest_action;
+
+/* The label's action (TVDC_ATTEST_REPORT for an index out of range or a
+ * NULL policy: an unlabeled VM is only reported). */
+tvdc_attest_action tvdc_label_attest_fail(const tvdc_policy *p, uint32_t label);
+/* "report", "pause", ...; NULL out of range. */
+const char *tvdc_attest_action_name(tvdc_attest_action a);
+/* The action named s, or -EINVAL. */
+int tvdc_attest_action_from_name(const char *s);
 
 /* Must a VM with this label start with its identity measured into its
  * vTPM's PCR0 (the H-CRTM blob of tvdc_vtpm_measure_blob, tvdc-vtpm.h)?
@@ -532,6 +556,45 @@ int tvdc_audit_append(const char *path, const tvdc_audit_record *r);
  * ("MA,WEB"), comparable between two policies (whose type indexes differ).
  * *ret is malloc'ed.  -ENOENT when p does not know the label, -EINVAL. */
 int tvdc_label_meaning(const tvdc_policy *p, const char *label, char **ret);
+
+/* Quarantine records: a VM whose attestation failed under a label whose
+ * "attest_fail" is "quarantine" (or that an administrator quarantined).
+ * One root-only JSON file per VM, DIR/UUID.json (lower-case UUID; the
+ * directory 0700, the file 0600, written durably): the libvirt driver
+ * refuses to start, resume or migrate the VM, or to change its devices
+ * other than taking a link down, while the record is there.  links lists
+ * the interfaces whose link was taken down and their state before, so that
+ * clearing the quarantine restores them. */
+typedef struct tvdc_quarantine_link {
+    char *mac;                  /* the interface's MAC address */
+    int was_up;                 /* its link was up before the quarantine */
+} tvdc_quarantine_link;
+
+typedef struct tvdc_quarantine {
+    char *uuid;                 /* the VM's UUID, lower-case */
+    char *name;                 /* its name then */
+    char *label;                /* its label then (NULL: unlabeled) */
+    char *reason;               /* why, e.g. "attest-pcr0: PCR 0 is ..." */
+    char *by;                   /* who: user name or uid */
+    char *host;                 /* where */
+    int64_t time;               /* when: seconds since the epoch */
+    tvdc_quarantine_link *links;
+    size_t n_links;
+} tvdc_quarantine;
+
+void tvdc_quarantine_free(tvdc_quarantine *q);
+/* Write q (uuid, name and reason required; uuid a UUID) to DIR/UUID.json,
+ * replacing any earlier record; dir is made (0700) when missing.  -EINVAL. */
+int tvdc_quarantine_write(const char *dir, const tvdc_quarantine *q);
+/* The record of the VM uuid (any case): -ENOENT none; -EBADMSG not a
+ * valid record (a VM with such a file must be treated as quarantined);
+ * -EPERM the directory or file is not root's alone; -EINVAL not a UUID. */
+int tvdc_quarantine_read(const char *dir, const char *uuid, tvdc_quarantine **ret);
+/* Remove the record: 0, -ENOENT none, -EINVAL not a UUID, -errno. */
+int tvdc_quarantine_remove(const char *dir, const char *uuid);
+/* The UUIDs of every record in dir, sorted, malloc'ed (strv: NULL-ended);
+ * a missing dir gives none.  Files that are not records are skipped. */
+int tvdc_quarantine_list(const char *dir, char ***ret, size_t *n);
 
 /* tvdc's records about files a domain owns (its own logs, its NVRAM, its
  * memory images): one JSON file per file in a directory of its kind,
