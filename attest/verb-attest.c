@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include <openssl/rand.h>
 
 #include "attest-ref.h"
+#include "attest-xml.h"
+#include "remediate.h"
 #include "tvdc-basic.h"
 #include "tvdc-cli.h"
 #include "tvdc-paths.h"
@@ -28,7 +31,6 @@
 /* The privileged QEMU driver's vTPM state: SWTPM_DIR/UUID/tpm2. */
 #define LIBVIRT_SWTPM_DIR "/var/lib/libvirt/swtpm"
 #define LIBVIRT_DEFAULT_URI "qemu:///system"
-#define ATTEST_PORT "org.tvdc.attest.0"
 #define ATTEST_PCRS 10                          /* sha256:0,...,9 */
 #define ATTEST_PCR_MASK ((1u << ATTEST_PCRS) - 1)
 #define ATTEST_LINE_MAX (8u << 20)              /* EVENTLOG: 4 MiB in hex */
@@ -43,6 +45,7 @@ static const char attest_usage[] =
 "       tvdc attest ref learn VM [--per label|vm] [--connect URI] [--timeout SEC] ...\n"
 "       tvdc attest ref list [--refs FILE] [--json]\n"
 "       tvdc attest ref rm LABEL|VM [--refs FILE]\n"
+"       tvdc attest clear VM|UUID [--connect URI]\n"
 "\n"
 "Challenge a running VM's vTPM through its guest agent (the virtio-serial\n"
 "port " ATTEST_PORT "): the EK certificate from its vTPM state on this\n"
@@ -56,6 +59,19 @@ TVDC_DEFAULT_ATTEST_REF ").  Each attestation is appended to the audit\n"
 "again every SEC seconds, one line per VM per round, until SIGTERM or\n"
 "SIGINT (then exit 0).  --timeout: seconds the agent has to answer\n"
 "(default 10).\n"
+"\n"
+"When a VM is not trusted (a check failed, or the agent did not answer in\n"
+"time, or a VM whose label has an action has no port), the action of its\n"
+"label (\"attest_fail\" in the policy) runs and is audited: report (nothing\n"
+"more), pause, shutdown (the guest has --shutdown-timeout seconds, default\n"
+"30, 0 none, then it is powered off), or quarantine: recorded in\n"
+TVDC_QUARANTINE_DIR "/UUID.json, then every interface's link taken\n"
+"down (checked in the live XML; when one cannot be, the VM is paused\n"
+"too); the tvdc driver refuses to start, resume or migrate the VM, or to\n"
+"change its devices other than taking a link down, until clear.\n"
+"\n"
+"clear: lift a VM's quarantine (root): its record goes, then the links\n"
+"that were up before are brought up again.  Audited.\n"
 "\n"
 "ref learn: attest VM (without reference values) and, when trusted, record\n"
 "its PCRs 1-9 as the reference of its label (--per label, the default) or\n"
@@ -96,6 +112,7 @@ typedef struct check {
 typedef struct attest_opts {
     const char *uri, *policy_path, *ca_dir;
     unsigned timeout_ms;
+    unsigned shutdown_ms;     /* a shutdown's grace before power off */
     const tvdc_policy *policy;
     const attest_refs *refs;  /* NULL: PCRs 1-9 not checked (ref learn) */
 } attest_opts;
@@ -115,6 +132,10 @@ typedef struct attestation {
     bool have_ref;            /* PCRs 1-9 checked against ref */
     attest_ref ref;
     unsigned pcr_bad;         /* bit i: PCR i differs from ref */
+    bool no_port;             /* running, without the attestation port */
+    bool remedied;            /* the action plan ran: remedy */
+    attest_remedy remedy;
+    bool quarantined;         /* a quarantine record of it is there (after the action) */
 } attestation;
 
 /* Is check i part of this attestation?  pcrs only with a reference. */
@@ -189,80 +210,6 @@ virt_error(void)
     return e && e->message ? e->message : "unknown error";
 }
 
-/* XML attribute text with libvirt's escapes undone (in place). */
-static char *
-xml_unescape(char *s)
-{
-    static const struct { const char *ent; char c; } ents[] = {
-        { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&apos;", '\'' }, { "&quot;", '"' },
-    };
-    char *w = s;
-
-    for (const char *r = s; *r;) {
-        size_t i;
-        for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++)
-            if (strncmp(r, ents[i].ent, strlen(ents[i].ent)) == 0)
-                break;
-        if (i < sizeof(ents) / sizeof(ents[0])) {
-            *w++ = ents[i].c;
-            r += strlen(ents[i].ent);
-        } else
-            *w++ = *r++;
-    }
-    *w = '\0';
-    return s;
-}
-
-/* The value of attribute attr='…' in [s, e), or NULL. */
-static char *
-xml_attr(const char *s, const char *e, const char *attr)
-{
-    char pat[64];
-    const char *v, *end;
-
-    snprintf(pat, sizeof(pat), " %s='", attr);
-    v = strstr(s, pat);
-    if (!v || v >= e)
-        return NULL;
-    v += strlen(pat);
-    if (!(end = strchr(v, '\'')) || end >= e)
-        return NULL;
-    return xml_unescape(strndup(v, (size_t) (end - v)));
-}
-
-/* The unix socket of the live XML's <channel type='unix'> whose target is
- * the virtio port ATTEST_PORT, or NULL. */
-static char *
-xml_channel(const char *xml)
-{
-    for (const char *s = xml; (s = strstr(s, "<channel type='unix'>")); s++) {
-        const char *e = strstr(s, "</channel>"), *src;
-
-        if (!e)
-            return NULL;
-        if (!strstr(s, "<target type='virtio' name='" ATTEST_PORT "'") ||
-            strstr(s, "<target type='virtio' name='" ATTEST_PORT "'") > e)
-            continue;
-        if ((src = strstr(s, "<source ")) && src < e)
-            return xml_attr(src, strchr(src, '>') ? strchr(src, '>') : e, "path");
-    }
-    return NULL;
-}
-
-/* The tvdc label of the live XML ("" when there is none). */
-static char *
-xml_label(const char *xml)
-{
-    const char *s = strstr(xml, "model='tvdc'"), *e;
-
-    if (!s || !(s = strstr(s, "<label>")))
-        return strdup("");
-    s += strlen("<label>");
-    if (!(e = strchr(s, '<')))
-        return strdup("");
-    return xml_unescape(strndup(s, (size_t) (e - s)));
-}
-
 /* Fill a's identity from dom.  0; -ENOENT (a message) when the VM does not
  * run or has no attestation port. */
 static int
@@ -284,12 +231,13 @@ vm_describe(virDomainPtr dom, attestation *a, bool quiet)
         tool_err("attest: VM %s: %s", a->name, virt_error());
         return -EIO;
     }
-    a->label = xml_label(xml);
-    a->channel = xml_channel(xml);
+    a->label = attest_xml_label(xml);
+    a->channel = attest_xml_channel(xml);
     free(xml);
     if (!a->name || !a->label)
         return -ENOMEM;
     if (!a->channel) {
+        a->no_port = true;
         if (!quiet)
             tool_err("attest: VM %s has no <channel type='unix'> with <target type='virtio' "
                      "name='" ATTEST_PORT "'/>", a->name);
@@ -878,6 +826,87 @@ audit(const attest_opts *o, const attestation *a)
     return r;
 }
 
+/* The label's action plan (an unlabeled VM, or a label the policy does not
+ * know, is only reported). */
+static tvdc_attest_action
+label_action(const attest_opts *o, const attestation *a)
+{
+    int64_t l = *a->label ? tvdc_find_label(o->policy, a->label) : -1;
+
+    return l >= 0 ? tvdc_label_attest_fail(o->policy, (uint32_t) l) : TVDC_ATTEST_REPORT;
+}
+
+/* Why it is not trusted: the first failed check with its audit rule. */
+static void
+failure_reason(const attestation *a, char *out, size_t len)
+{
+    if (strcmp(a->verdict, "unreachable") == 0) {
+        snprintf(out, len, "attest-timeout: %s", a->unreachable);
+        return;
+    }
+    for (int i = 0; i < CHECK_N; i++)
+        if (check_used(a, i) && a->checks[i].state != 1) {
+            snprintf(out, len, "%s: %s: %s", check_info[i].rule, check_info[i].name,
+                     a->checks[i].reason);
+            return;
+        }
+    snprintf(out, len, "attest: untrusted");
+}
+
+static const char *
+user_name(void)
+{
+    static char name[64];
+    struct passwd *pw = getpwuid(geteuid());
+
+    if (!*name)
+        snprintf(name, sizeof(name), "%s", pw ? pw->pw_name : "?");
+    return name;
+}
+
+/* Run the action plan of a's label on dom (a not trusted), audited (but
+ * "report", whose record is the attestation's): 0, or -1 when the action
+ * failed or its record could not be written. */
+static int
+remediate(const attest_opts *o, virDomainPtr dom, attestation *a)
+{
+    char reason[700];
+    tvdc_attest_action action = label_action(o, a);
+    tvdc_quarantine q = {
+        .uuid = a->uuid, .name = a->name, .label = *a->label ? a->label : NULL,
+        .reason = reason, .by = (char *) user_name(), .host = (char *) host_name(),
+        .time = (int64_t) time(NULL),
+    };
+    char rule[64];
+    tvdc_audit_record rec = {
+        .host = host_name(),
+        .operation = "attest-action",
+        .vm_name = a->name,
+        .vm_uuid = a->uuid,
+        .label = *a->label ? a->label : NULL,
+        .decision = "deny",
+        .rule = rule,
+        .detail = a->remedy.detail,
+        .policy_name = tvdc_policy_name(o->policy),
+        .policy_version = tvdc_policy_version(o->policy),
+    };
+    int r, k;
+
+    failure_reason(a, reason, sizeof(reason));
+    r = attest_remediate(dom, action, &q, o->shutdown_ms, &a->remedy);
+    a->remedied = true;
+    if (action == TVDC_ATTEST_REPORT)
+        return r;
+    snprintf(rule, sizeof(rule), "attest-%s", tvdc_attest_action_name(action));
+    if ((k = tvdc_audit_append(tool_default_audit_log(), &rec)) < 0) {
+        tool_err("attest: the audit log %s: %s", tool_default_audit_log(), strerror(-k));
+        return -1;
+    }
+    if (r < 0)
+        tool_err("attest: VM %s: %s", a->name, a->remedy.detail);
+    return r;
+}
+
 static json_object *
 to_json(const attestation *a)
 {
@@ -908,6 +937,16 @@ to_json(const attestation *a)
             failed++;
     }
     json_object_object_add(o, "checks", checks);
+    if (a->remedied) {
+        json_object *r = json_object_new_object();
+        json_object_object_add(r, "name", json_object_new_string(
+            tvdc_attest_action_name(a->remedy.action)));
+        json_object_object_add(r, "done", json_object_new_string(
+            a->remedy.done > 0 ? "yes" : a->remedy.done == 0 ? "nothing to do" : "failed"));
+        json_object_object_add(r, "detail", json_object_new_string(a->remedy.detail));
+        json_object_object_add(o, "action", r);
+    }
+    json_object_object_add(o, "quarantined", json_object_new_boolean(a->quarantined));
     for (int i = 0; a->have_pcrs && i < ATTEST_PCRS; i++) {
         json_object *p = json_object_new_object();
         json_object_object_add(p, "pcr", json_object_new_int(i));
@@ -962,6 +1001,10 @@ print_human(const attestation *a)
                !a->have_ref ? "not checked: no reference values" :
                a->pcr_bad & (1u << i) ? "MISMATCH" : "ok");
     }
+    if (a->remedied)
+        printf("  action %s%s\n", a->remedy.detail, a->remedy.done < 0 ? " (FAILED)" : "");
+    if (a->quarantined)
+        printf("  QUARANTINED: 'tvdc attest clear %s' lifts it\n", a->name);
 }
 
 /* One line for --every: time, VM, verdict and the failed checks. */
@@ -989,6 +1032,8 @@ print_line(const attestation *a, const char *when)
             }
         printf(")");
     }
+    if (a->remedied)
+        printf("; action %s%s", a->remedy.detail, a->remedy.done < 0 ? " (FAILED)" : "");
     printf("\n");
 }
 
@@ -1112,20 +1157,37 @@ attest_doms(attest_cmd *c, virDomainPtr *doms, int n, bool all, bool json, const
     *attested = 0;
     for (int i = 0; i < n; i++) {
         attestation a = { 0 };
+        tvdc_quarantine *q = NULL;
         int r = vm_describe(doms[i], &a, all);
 
-        if (r < 0) {
+        /* a VM whose label has an action plan cannot escape it by having
+         * no port: it cannot answer, like an agent that does not */
+        if (r == -ENOENT && a.no_port && label_action(&c->o, &a) != TVDC_ATTEST_REPORT) {
+            a.verdict = "unreachable";
+            snprintf(a.unreachable, sizeof(a.unreachable), "it has no attestation port "
+                     ATTEST_PORT);
+            for (int k = 0; k < CHECK_N; k++) {
+                a.checks[k].state = 0;
+                set_check(&a, k, "not run: the VM has no attestation port");
+            }
+        } else if (r < 0) {
             attestation_clear(&a);
             if (!all)
                 worst = EXIT_ERR;
             continue;
+        } else {
+            attest_one(&c->o, &a);
         }
-        attest_one(&c->o, &a);
         ++*attested;
         if (audit(&c->o, &a) < 0)
             worst = EXIT_ERR;
         else if (strcmp(a.verdict, "trusted") != 0 && worst == EXIT_OK)
             worst = EXIT_DENIED;
+        if (strcmp(a.verdict, "trusted") != 0 && remediate(&c->o, doms[i], &a) < 0)
+            worst = EXIT_ERR;
+        if (tvdc_quarantine_read(TVDC_QUARANTINE_DIR, a.uuid, &q) != -ENOENT)
+            a.quarantined = true;
+        tvdc_quarantine_free(q);
         if (json && when) {
             json_object *j = to_json(&a);
             char *line = NULL;
@@ -1306,6 +1368,67 @@ ref_learn(attest_cmd *c, const char *vm, bool per_vm)
     return rc;
 }
 
+/* tvdc attest clear: the VM by name or UUID in libvirt, or a UUID alone (a
+ * VM libvirt no longer has).  Audited. */
+static int
+clear(attest_cmd *c, const char *vm)
+{
+    char uuid[TVDC_UUID_STRING_LEN + 1] = "", detail[1024] = "";
+    virDomainPtr dom = NULL;
+    const char *name = vm;
+    tvdc_audit_record rec = {
+        .host = host_name(),
+        .operation = "attest-clear",
+        .decision = "permit",
+        .rule = "attest-clear",
+        .detail = detail,
+    };
+    int r, k;
+
+    if (!c->o.uri && !(c->o.uri = getenv("LIBVIRT_DEFAULT_URI")))
+        c->o.uri = LIBVIRT_DEFAULT_URI;
+    if (virInitialize() < 0) {
+        tool_err("attest: libvirt: cannot initialize");
+        return EXIT_ERR;
+    }
+    virSetErrorFunc(NULL, silent);
+    if (connect_libvirt(c) != EXIT_OK)
+        return EXIT_ERR;
+    dom = tvdc_uuid_valid(vm) ? virDomainLookupByUUIDString(c->conn, vm) : NULL;
+    if (!dom)
+        dom = virDomainLookupByName(c->conn, vm);
+    if (dom) {
+        virDomainGetUUIDString(dom, uuid);
+        name = virDomainGetName(dom);
+    } else if (tvdc_uuid_valid(vm)) {
+        snprintf(uuid, sizeof(uuid), "%s", vm);
+    } else {
+        tool_err("attest: clear: no VM '%s' in libvirt %s (give its UUID if it is gone)", vm,
+                 c->o.uri);
+        return EXIT_ERR;
+    }
+    for (char *p = uuid; *p; p++)
+        *p = (char) tolower((unsigned char) *p);
+    r = attest_clear(dom, uuid, detail, sizeof(detail));
+    if (r == -ENOENT) {
+        printf("VM %s (%s) is not quarantined: nothing to clear\n", name, uuid);
+        virDomainFree(dom);
+        return EXIT_OK;
+    }
+    rec.vm_name = name;
+    rec.vm_uuid = uuid;
+    if (r < 0)
+        rec.decision = "deny";
+    if ((k = tvdc_audit_append(tool_default_audit_log(), &rec)) < 0)
+        tool_err("attest: the audit log %s: %s", tool_default_audit_log(), strerror(-k));
+    if (r < 0)
+        tool_err("attest: clear: VM %s (%s): %s", name, uuid, detail);
+    else
+        printf("VM %s (%s): %s\n", name, uuid, detail);
+    virDomainFree(dom);
+    return r < 0 || k < 0 ? EXIT_ERR : EXIT_OK;
+}
+
 static int
 cmd_attest(int argc, char **argv)
 {
@@ -1318,12 +1441,14 @@ cmd_attest(int argc, char **argv)
         { "refs", required_argument, NULL, 'r' },
         { "every", required_argument, NULL, 'e' },
         { "per", required_argument, NULL, 'P' },
+        { "shutdown-timeout", required_argument, NULL, 'S' },
         { "all", no_argument, NULL, 'A' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         {}
     };
-    attest_cmd cmd = { .o = { .timeout_ms = 10000 }, .refs_path = TVDC_DEFAULT_ATTEST_REF };
+    attest_cmd cmd = { .o = { .timeout_ms = 10000, .shutdown_ms = 30000 },
+                       .refs_path = TVDC_DEFAULT_ATTEST_REF };
     const char *sub = NULL, *per = NULL;
     virDomainPtr *doms = NULL;
     json_object *out = NULL;
@@ -1331,7 +1456,11 @@ cmd_attest(int argc, char **argv)
     unsigned every = 0;
     int c, n = 0, rc = EXIT_ERR, attested = 0;
 
-    if (argc > 1 && strcmp(argv[1], "ref") == 0) {
+    if (argc > 1 && strcmp(argv[1], "clear") == 0) {
+        sub = argv[1];
+        argc -= 1;
+        argv += 1;
+    } else if (argc > 1 && strcmp(argv[1], "ref") == 0) {
         if (argc < 3 || (strcmp(argv[2], "learn") != 0 && strcmp(argv[2], "list") != 0 &&
                          strcmp(argv[2], "rm") != 0)) {
             tool_err("attest: usage: tvdc attest ref learn VM [--per label|vm] | ref list "
@@ -1347,18 +1476,23 @@ cmd_attest(int argc, char **argv)
         switch (c) {
         case 'c': cmd.o.uri = optarg; break;
         case 't':
-        case 'e': {
+        case 'e':
+        case 'S': {
+            const char *name = c == 't' ? "timeout" : c == 'e' ? "every" : "shutdown-timeout";
+            int max = c == 'e' ? 86400 : 3600;
             char *end;
             double s = strtod(optarg, &end);
-            if (end == optarg || *end || s <= 0 || s > (c == 't' ? 3600 : 86400)) {
-                tool_err("attest: --%s: seconds, more than 0 and at most %d, not '%s'",
-                         c == 't' ? "timeout" : "every", c == 't' ? 3600 : 86400, optarg);
+            if (end == optarg || *end || s < 0 || (s == 0 && c != 'S') || s > max) {
+                tool_err("attest: --%s: seconds, %s 0 and at most %d, not '%s'", name,
+                         c == 'S' ? "at least" : "more than", max, optarg);
                 return EXIT_ERR;
             }
             if (c == 't')
                 cmd.o.timeout_ms = (unsigned) (s * 1000);
-            else
+            else if (c == 'e')
                 every = (unsigned) (s * 1000);
+            else
+                cmd.o.shutdown_ms = (unsigned) (s * 1000);
             break;
         }
         case 'p': cmd.o.policy_path = optarg; break;
@@ -1373,6 +1507,15 @@ cmd_attest(int argc, char **argv)
     if (c != TOOL_OPT_END)
         return tool_getopt_exit(c);
 
+    if (sub && strcmp(sub, "clear") == 0) {
+        if (argc - optind != 1 || all || every || per) {
+            tool_err("attest: usage: tvdc attest clear VM|UUID [--connect URI]");
+            return EXIT_ERR;
+        }
+        rc = clear(&cmd, argv[optind]);
+        attest_cmd_clear(&cmd);
+        return rc;
+    }
     if (sub) {
         int operands = strcmp(sub, "list") == 0 ? 0 : 1;
         if (argc - optind != operands || all || every ||

@@ -44,6 +44,8 @@
  *                 never killed, a violation is reported instead)
  *   hotplug       domainSetSecurity{Image,Hostdev,Chardev,Memory,Netdev}
  *                 Label: the sharing rule for the new resource
+ *   resume,       domainSecurityVerifyOperation: refused, like start and
+ *   migrate out   device changes, while `tvdc attest` quarantines it
  *
  * A policy that cannot be loaded or verified denies every domain, with the
  * reason; so does a configuration that cannot be read.  In permissive mode
@@ -266,6 +268,7 @@ static const virTVDCRuleMessage virTVDCRuleMessages[] = {
     { TVDC_RULE_STR_NETWORK_PORT, N_("tvdc: domain '%1$s' (%2$s) may not use %3$s: it is not a port of a TVD bridge of the domain's types") },
     { TVDC_RULE_STR_NETWORK_SETUP, N_("tvdc: domain '%1$s' (%2$s) is refused: the TVD bridges cannot be set up: %3$s") },
     { TVDC_RULE_STR_ROLE, N_("tvdc: domain '%1$s' (%2$s) is refused: %3$s may not assign its label") },
+    { TVDC_RULE_STR_QUARANTINE, N_("tvdc: domain '%1$s' (%2$s) is quarantined (%3$s): it may not start, resume, migrate or change devices until an administrator runs 'tvdc attest clear %1$s'") },
     { TVDC_RULE_STR_PASSTHROUGH, N_("tvdc: domain '%1$s' (%2$s) may not send monitor command %3$s: only query-* and info commands are allowed") },
 };
 
@@ -1113,10 +1116,13 @@ virTVDCSecurityGenLabel(virSecurityManager *mgr,
     virTVDCPolicyRefresh(priv);
     if ((rc = virTVDCGetLabel(def, &label)) < 0)
         return -1;
+    /* unlabeled too: relabeling a quarantined domain does not lift it */
+    virTVDCRequestInit(&req, priv, "start", def, rc ? label : NULL);
+    if (virTVDCCheckQuarantine(&req) < 0)
+        return -1;
     if (rc == 0)
         return virTVDCGenLabelUnlabeled(priv, def);
 
-    virTVDCRequestInit(&req, priv, "start", def, label);
     if (g_hash_table_contains(priv->domains, req.uuid)) {
         g_autofree char *detail = g_strdup_printf("VM %s already holds a reservation on host %s",
                                                   req.uuid, priv->hostName);
@@ -1522,6 +1528,8 @@ virTVDCSecurityVerifyDevice(virSecurityManager *mgr,
     VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
     g_autoptr(GPtrArray) resources = NULL;
 
+    if (virTVDCCheckQuarantineDevice(priv, def, dev) < 0)
+        return -1;
     if (dev->type == VIR_DOMAIN_DEVICE_DISK)
         return 0;
 
@@ -1937,6 +1945,7 @@ virSecurityDriver virTVDCSecurityDriver = {
     .domainSecurityVerifyDevice         = virTVDCSecurityVerifyDevice,
     .domainSecurityVerifyImageTarget    = virTVDCSecurityVerifyImageTarget,
     .domainSecurityVerifyMonitorCommand = virTVDCSecurityVerifyMonitorCommand,
+    .domainSecurityVerifyOperation      = virTVDCSecurityVerifyOperation,
     .domainSecurityVerifyEmulator       = virTVDCSecurityVerifyEmulator,
     .domainGetTPMMeasurement            = virTVDCSecurityGetTPMMeasurement,
 

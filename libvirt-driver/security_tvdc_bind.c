@@ -19,8 +19,9 @@
  * image was saved under (saved images, and the targets libvirt writes a
  * domain's memory or disks to), the NVRAM and the vTPM state made for a
  * domain under its label (and the vTPM record tvdc-vtpm-certtool reads),
- * the records of a domain's own logs, and what its label means where it
- * comes from (migration).
+ * the records of a domain's own logs, what its label means where it
+ * comes from (migration), and the quarantine of a domain whose
+ * attestation failed (`tvdc attest`).
  */
 
 #include <config.h>
@@ -957,4 +958,80 @@ virTVDCOwnLogsRecord(virTVDCRequest *req,
                              TVDC_LOG_RECORD_DIR, why);
     error = g_strdup_printf("%s: %s", TVDC_LOG_RECORD_DIR, why);
     virTVDCDeny(req, VIR_ERR_OPERATION_FAILED, TVDC_RULE_STR_INTERNAL, error, detail);
+}
+
+
+/* A domain `tvdc attest` quarantined (its record in TVDC_QUARANTINE_DIR,
+ * libtvdc's tvdc_quarantine_*) is refused: a record that cannot be read
+ * counts as a quarantine, so that a corrupted or tampered one never lifts
+ * it.  Returns -1 when refused in enforcing mode. */
+int
+virTVDCCheckQuarantine(virTVDCRequest *req)
+{
+    tvdc_quarantine *q = NULL;
+    g_autofree char *object = NULL;
+    g_autofree char *detail = NULL;
+    int rc;
+
+    rc = tvdc_quarantine_read(TVDC_QUARANTINE_DIR, req->uuid, &q);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0) {
+        object = g_strdup_printf("its quarantine record in %s cannot be read: %s",
+                                 TVDC_QUARANTINE_DIR, g_strerror(-rc));
+        detail = g_strdup_printf("VM %s: %s", req->uuid, object);
+    } else {
+        g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(q->time);
+        g_autofree char *since = when ? g_date_time_format(when, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+
+        object = g_strdup_printf("since %s on %s: %s", NULLSTR(since), NULLSTR(q->host),
+                                 q->reason);
+        detail = g_strdup_printf("VM %s is quarantined since %s on host %s by %s, under %s: %s",
+                                 req->uuid, NULLSTR(since), NULLSTR(q->host), NULLSTR(q->by),
+                                 q->label ? q->label : "no label", q->reason);
+        tvdc_quarantine_free(q);
+    }
+    virTVDCDeny(req, VIR_ERR_OPERATION_DENIED, TVDC_RULE_STR_QUARANTINE, object, detail);
+    return req->denied ? -1 : 0;
+}
+
+
+/* Of a quarantined domain's devices only an interface whose link is down
+ * may change (what the quarantine does, and nothing it must undo). */
+int
+virTVDCCheckQuarantineDevice(virTVDCSecurityData *priv,
+                             const virDomainDef *def,
+                             const virDomainDeviceDef *dev)
+{
+    virTVDCRequest req;
+    const char *label;
+
+    if (dev->type == VIR_DOMAIN_DEVICE_NET &&
+        dev->data.net->linkstate == VIR_DOMAIN_NET_INTERFACE_LINK_STATE_DOWN)
+        return 0;
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCRequestInit(&req, priv, "hotplug", def, label);
+    return virTVDCCheckQuarantine(&req);
+}
+
+
+/* Resuming a domain's CPUs or migrating it out (patches 19 and 20): the
+ * only thing that refuses these is a quarantine. */
+int
+virTVDCSecurityVerifyOperation(virSecurityManager *mgr,
+                               virDomainDef *def,
+                               virSecurityDomainOperation op)
+{
+    virTVDCSecurityData *priv = virSecurityManagerGetPrivateData(mgr);
+    VIR_LOCK_GUARD lock = virLockGuardLock(&priv->lock);
+    virTVDCRequest req;
+    const char *label;
+
+    if (virTVDCGetLabel(def, &label) < 0)
+        return -1;
+    virTVDCRequestInit(&req, priv,
+                       op == VIR_SECURITY_DOMAIN_OPERATION_RESUME ? "resume" : "migrate-out",
+                       def, label);
+    return virTVDCCheckQuarantine(&req);
 }

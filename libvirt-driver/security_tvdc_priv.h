@@ -176,7 +176,8 @@ void virTVDCReserveFromStatusDir(virTVDCSecurityData *priv);
 const tvdc_store *virTVDCLoadStore(virTVDCRequest *req);
 
 
-/* security_tvdc_bind.c: saved images, NVRAM, vTPM, logs, migration origin */
+/* security_tvdc_bind.c: saved images, NVRAM, vTPM, logs, migration origin,
+ * quarantine */
 
 xmlNodePtr virTVDCFindOrigin(const virDomainDef *def);
 
@@ -218,6 +219,14 @@ char *virTVDCImageTargetDenial(virTVDCRequest *req, const char *path, const char
                                const struct stat *sb, const char **rule, char **object);
 
 void virTVDCOwnLogsRecord(virTVDCRequest *req, GPtrArray *resources);
+
+int virTVDCCheckQuarantine(virTVDCRequest *req);
+
+int virTVDCCheckQuarantineDevice(virTVDCSecurityData *priv, const virDomainDef *def,
+                                 const virDomainDeviceDef *dev);
+
+int virTVDCSecurityVerifyOperation(virSecurityManager *mgr, virDomainDef *def,
+                                   virSecurityDomainOperation op);
 
 
 /* security_tvdc_role.c: the policy's roles for the client's unix user */

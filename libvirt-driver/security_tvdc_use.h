@@ -55,6 +55,7 @@
 #define TVDC_RULE_STR_PASSTHROUGH "passthrough"
 #define TVDC_RULE_STR_ROLE "role"
 #define TVDC_RULE_STR_MEASURE_REQUIRED "measure-required"
+#define TVDC_RULE_STR_QUARANTINE "quarantine"
 #define TVDC_RULE_STR_OK "ok"
 /* Where the privileged QEMU driver keeps the status XML of running domains
  * and the private directories of each domain. */
