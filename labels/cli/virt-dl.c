@@ -84,8 +84,10 @@ static __thread virError virt_dl_error;
 static void
 virt_dl_open(void)
 {
-    /* RTLD_LOCAL: libvirt's libraries stay out of the global scope.  Never
-     * closed: libvirt keeps threads and state until the process exits. */
+    /* RTLD_NOW: a broken installation fails here, with a message, rather
+     * than ending the process in the middle of a call.  RTLD_LOCAL:
+     * libvirt's libraries stay out of the global scope.  Never closed:
+     * libvirt keeps threads and state until the process exits. */
     virt_dl_handle = dlopen(VIRT_DL_LIB, RTLD_NOW | RTLD_LOCAL);
     if (!virt_dl_handle)
         snprintf(virt_dl_load_error, sizeof(virt_dl_load_error), "cannot load %s: %s",
