@@ -107,9 +107,11 @@ test_test_driver(void **state)
     free(s);
 
     /* what attest/'s remediation calls */
-    assert_int_equal(virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, "<verdict>untrusted</verdict>",
-                                          "tvdc", ns, VIR_DOMAIN_AFFECT_LIVE), 0);
-    assert_non_null(s = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, ns, VIR_DOMAIN_AFFECT_LIVE));
+    assert_int_equal(virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT,
+                                          "<verdict>untrusted</verdict>", "tvdc", ns,
+                                          VIR_DOMAIN_AFFECT_LIVE), 0);
+    assert_non_null(s = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, ns,
+                                             VIR_DOMAIN_AFFECT_LIVE));
     assert_non_null(strstr(s, "untrusted"));
     free(s);
     assert_int_equal(virDomainSuspend(d), 0);
