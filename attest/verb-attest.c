@@ -1127,7 +1127,7 @@ attest_setup(attest_cmd *c)
         return EXIT_ERR;
     c->o.policy = c->policy;
     if (virInitialize() < 0) {
-        tool_err("attest: libvirt: cannot initialize");
+        tool_err("attest: cannot initialize libvirt: %s", virt_error());
         return EXIT_ERR;
     }
     virSetErrorFunc(NULL, silent);

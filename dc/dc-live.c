@@ -151,7 +151,7 @@ silent(void *opaque, virErrorPtr e)
 
 int
 dc_inventory_query(char *const *names, char *const *uris, size_t n,
-                   unsigned timeout_ms, dc_inventory **ret)
+                   unsigned timeout_ms, dc_inventory **ret, char **why)
 {
     /* static: an abandoned thread may still take them after we return */
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -162,8 +162,11 @@ dc_inventory_query(char *const *names, char *const *uris, size_t n,
     struct timespec deadline;
     int r = 0;
 
-    if (virInitialize() < 0)
+    if (virInitialize() < 0) {
+        if (why)
+            *why = last_error("cannot initialize libvirt");
         return -EIO;
+    }
     virSetErrorFunc(NULL, silent);
     if (!cond_ready) {
         pthread_condattr_t a;

@@ -67,9 +67,11 @@ int dc_conf_read(const char *path, char ***names, char ***uris, size_t *n, unsig
 
 /* Query every host in parallel, each within timeout_ms (a host that has
  * not answered by then is reported unreachable: its thread is abandoned).
- * dc-live.c. */
+ * 0, -ENOMEM, or -EIO when libvirt cannot be initialized (libvirt.so.0 not
+ * installed, say) with libvirt's reason in *why (malloc'ed; why may be
+ * NULL).  dc-live.c. */
 int dc_inventory_query(char *const *names, char *const *uris, size_t n,
-                       unsigned timeout_ms, dc_inventory **ret);
+                       unsigned timeout_ms, dc_inventory **ret, char **why);
 
 /* The status report (tvdc dc status --json): every host with identity,
  * drift, host label, domains with violations under policy p (may be

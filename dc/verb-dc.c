@@ -249,14 +249,17 @@ static int
 take_inventory(void *opaque, dc_inventory **inv, char **why)
 {
     dc_opts *o = opaque;
+    char *libvirt_why = NULL;
     int r;
 
     *why = NULL;
     if (o->inventory)
         return read_inventory(o->inventory, inv, why);
-    r = dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, inv);
-    if (r < 0 && asprintf(why, "cannot query the hosts: %s", strerror(-r)) < 0)
+    r = dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, inv, &libvirt_why);
+    if (r < 0 && asprintf(why, "cannot query the hosts: %s",
+                          libvirt_why ? libvirt_why : strerror(-r)) < 0)
         *why = NULL;
+    free(libvirt_why);
     return r;
 }
 
@@ -652,7 +655,7 @@ wait_identity(dc_opts *o, const char *key, json_object *hosts)
         dc_inventory *inv = NULL;
 
         missing = 0;
-        if (dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, &inv) < 0) {
+        if (dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, &inv, NULL) < 0) {
             missing = o->n;
         } else {
             for (size_t i = 0; i < o->n; i++) {
@@ -731,7 +734,7 @@ run_push(dc_opts *o, const tvdc_policy *p)
         } else if (stage[i].status != 0 && !jget(staged[i], "error"))
             errs[i] = cmd_failure(&stage[i]);
     }
-    if (dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, &inv) < 0 ||
+    if (dc_inventory_query(o->names, o->uris, o->n, o->timeout_ms, &inv, NULL) < 0 ||
         !(status = dc_status_report(p, inv, &n_fail)) ||
         !(verdict = dc_push_verdict(key, o->names, o->n, staged, errs, status,
                                     o->allow_violations, &n_block, &n_viol))) {

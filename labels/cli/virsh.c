@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virsh, for the subcommands that talk to libvirt (net --connect, vtpm
- * show/wipe VM): tvdc does not link libvirt, so a host without it (a
- * policy workstation) can run every other subcommand. */
+ * show/wipe VM): tvdc does not link libvirt (dc and attest load it at
+ * their first call, virt-dl.c), so a host without it (a policy
+ * workstation) can run every other subcommand. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
