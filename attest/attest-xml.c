@@ -221,14 +221,15 @@ child(const xelem *parent, const char *parent_name, const char *name, xelem *ret
     return true;
 }
 
-typedef struct label_ctx {
-    char *label;
-} label_ctx;
+/* What a visitor found: a malloc'ed string. */
+typedef struct string_ctx {
+    char *s;
+} string_ctx;
 
 static int
 label_visit(const xelem *el, void *userdata)
 {
-    label_ctx *c = userdata;
+    string_ctx *c = userdata;
     char *model = attr(el, "model");
     xelem l;
     bool tvdc = model && strcmp(model, "tvdc") == 0;
@@ -236,31 +237,27 @@ label_visit(const xelem *el, void *userdata)
     free(model);
     if (!tvdc)
         return 0;
-    c->label = child(el, "seclabel", "label", &l) ? unescape(l.stag_end, (size_t) (l.etag - l.stag_end))
-                                                 : strdup("");
+    c->s = child(el, "seclabel", "label", &l) ? unescape(l.stag_end, (size_t) (l.etag - l.stag_end))
+                                             : strdup("");
     return 1;
 }
 
 char *
 attest_xml_label(const char *xml)
 {
-    label_ctx c = { NULL };
+    string_ctx c = { NULL };
 
     if (walk(xml, xml + strlen(xml), "/domain/seclabel", label_visit, &c) < 0) {
-        free(c.label);
+        free(c.s);
         return strdup("");
     }
-    return c.label ? c.label : strdup("");
+    return c.s ? c.s : strdup("");
 }
-
-typedef struct channel_ctx {
-    char *path;
-} channel_ctx;
 
 static int
 channel_visit(const xelem *el, void *userdata)
 {
-    channel_ctx *c = userdata;
+    string_ctx *c = userdata;
     char *type = attr(el, "type"), *name = NULL, *ttype = NULL;
     xelem target, source;
     bool ours = false;
@@ -275,20 +272,20 @@ channel_visit(const xelem *el, void *userdata)
     free(name);
     if (!ours || !child(el, "channel", "source", &source))
         return 0;
-    c->path = attr(&source, "path");
-    return c->path ? 1 : 0;
+    c->s = attr(&source, "path");
+    return c->s ? 1 : 0;
 }
 
 char *
 attest_xml_channel(const char *xml)
 {
-    channel_ctx c = { NULL };
+    string_ctx c = { NULL };
 
     if (walk(xml, xml + strlen(xml), "/domain/devices/channel", channel_visit, &c) < 0) {
-        free(c.path);
+        free(c.s);
         return NULL;
     }
-    return c.path;
+    return c.s;
 }
 
 void

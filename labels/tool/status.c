@@ -4,14 +4,16 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "verbs.h"
 
 static const char status_usage[] =
-"Usage: tvdc status [--file FILE] [--json]\n"
+"Usage: tvdc status [--file FILE] [--quarantine DIR] [--json]\n"
 "\n"
 "The policy, mode, reservations and VMs of this host's libvirtd\n"
-"(default FILE " TVDC_STATUS_PATH ").\n"
+"(default FILE " TVDC_STATUS_PATH "), and the VMs tvdc attest\n"
+"quarantined (default DIR " TVDC_QUARANTINE_DIR ").\n"
 "Exit status: 0 policy in force, no violation; 1 no policy, a violation or\n"
 "a refused replacement; 2 unreadable status.  See tvdc(1).\n";
 
@@ -48,16 +50,53 @@ print_list(json_object *arr, char *out, size_t len)
                       json_object_get_string(json_object_array_get_idx(arr, i)));
 }
 
+/* The quarantine records of dir, as {uuid: {name, label, reason, host, by,
+ * time}}; a record that cannot be read is listed with its error (the
+ * driver refuses that VM too). */
+static json_object *
+quarantined(const char *dir)
+{
+    json_object *all = json_object_new_object();
+    char **uuids = NULL;
+    int r = tvdc_quarantine_list(dir, &uuids, NULL);
+
+    if (r < 0) {
+        json_object_object_add(all, "error", json_object_new_string(strerror(-r)));
+        return all;
+    }
+    for (char **u = uuids; *u; u++) {
+        json_object *o = json_object_new_object();
+        tvdc_quarantine *q = NULL;
+
+        if ((r = tvdc_quarantine_read(dir, *u, &q)) < 0) {
+            json_object_object_add(o, "error", json_object_new_string(strerror(-r)));
+        } else {
+            json_object_object_add(o, "name", json_object_new_string(q->name));
+            json_object_object_add(o, "label", q->label ? json_object_new_string(q->label) : NULL);
+            json_object_object_add(o, "reason", json_object_new_string(q->reason));
+            json_object_object_add(o, "host", q->host ? json_object_new_string(q->host) : NULL);
+            json_object_object_add(o, "by", q->by ? json_object_new_string(q->by) : NULL);
+            json_object_object_add(o, "time", json_object_new_int64(q->time));
+            tvdc_quarantine_free(q);
+        }
+        json_object_object_add(all, *u, o);
+        free(*u);
+    }
+    free(uuids);
+    return all;
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "file", required_argument, NULL, 'f' },
+        { "quarantine", required_argument, NULL, 'q' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         {}
     };
-    const char *file = TVDC_STATUS_PATH;
+    const char *file = TVDC_STATUS_PATH, *qdir = TVDC_QUARANTINE_DIR;
     bool json = false, degraded = false;
     json_object *st, *pol, *doms, *active, *v;
     char types[256];
@@ -67,6 +106,7 @@ cmd_status(int argc, char **argv)
     while ((c = tool_getopt(argc, argv, "h", opts, status_usage)) >= 0) {
         switch (c) {
         case 'f': file = optarg; break;
+        case 'q': qdir = optarg; break;
         case 'j': json = true; break;
         }
     }
@@ -91,6 +131,7 @@ cmd_status(int argc, char **argv)
         if (str(json_object_array_get_idx(doms, i), "violation"))
             degraded = true;
 
+    json_object_object_add(st, "quarantined", quarantined(qdir));
     if (json) {
         tool_print_json(st);
         return degraded ? EXIT_DENIED : EXIT_OK;
@@ -137,6 +178,29 @@ cmd_status(int argc, char **argv)
                    str(d, "state") ?: "?",
                    json_object_get_boolean(json_object_object_get(d, "reserved")) ? "yes" : "no",
                    str(d, "vtpm_measurement") ?: "-", str(d, "violation") ?: "-");
+        }
+    }
+    v = json_object_object_get(st, "quarantined");
+    if (json_object_object_length(v)) {
+        printf("\nquarantined (%s; 'tvdc attest clear VM' lifts it):\n", qdir);
+        json_object_object_foreach(v, uuid, q) {
+            char when[32] = "?";
+            time_t t = (time_t) json_object_get_int64(json_object_object_get(q, "time"));
+            struct tm tm;
+
+            if (!strcmp(uuid, "error")) {
+                printf("  cannot list: %s\n", json_object_get_string(q));
+                continue;
+            }
+            if (str(q, "error")) {
+                printf("  %-36s record unreadable (%s): the driver refuses it\n", uuid,
+                       str(q, "error"));
+                continue;
+            }
+            if (gmtime_r(&t, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            printf("  %-20s %-36s since %s on %s: %s\n", str(q, "name"), uuid, when,
+                   str(q, "host") ?: "?", str(q, "reason"));
         }
     }
     json_object_put(st);
