@@ -9,7 +9,8 @@
 # made; a quote checked against another nonce is rejected; a credential
 # for another EK or another AK is refused with the TPM's response code;
 # malformed, unknown and too long requests get ERROR and the agent goes on;
-# EVENTLOG; a vTPM without the persistent EK; and after every batch,
+# EVENTLOG; a vTPM without the persistent EK; --port on a character device
+# (a pty standing for the virtio-serial port); and after every batch,
 # answered or refused, no transient object and no session is left in the
 # TPM (tpm2_getcap).  No root; a few seconds.
 #
@@ -37,6 +38,37 @@ agent() {
 # probe REQUEST...: the same requests to the test guest's agent.
 probe() {
     printf '%s\n' "$@" | "$PROBE" --dev "$TMP/tpm.sock" attest:- 2>/dev/null
+}
+
+# port_session REQUEST...: the requests through a character device, a pty
+# in raw mode standing for the virtio-serial port (--port PATH: the
+# agent's port code, not stdin's), one answer a line (or "no answer" after
+# 60 s), then "exit N": its exit status after SIGTERM.
+port_session() {
+    python3 - "$AGENT" "swtpm:path=$TMP/tpm.sock" "$@" 2>"$TMP/port.err" <<'PY'
+import os, pty, select, subprocess, sys, tty
+agent, tcti, reqs = sys.argv[1], sys.argv[2], sys.argv[3:]
+master, slave = pty.openpty()
+tty.setraw(slave)
+log = open(os.environ["TAP_TMP"] + "/port.log", "w")
+p = subprocess.Popen([agent, "--port", os.ttyname(slave), "--tcti", tcti], stdin=subprocess.DEVNULL,
+                     stdout=log, stderr=log)
+buf = b""
+for r in reqs:
+    os.write(master, r.encode() + b"\n")
+    while b"\n" not in buf:
+        if not select.select([master], [], [], 60)[0]:
+            break
+        buf += os.read(master, 65536)
+    line, nl, buf = buf.partition(b"\n")
+    print(line.decode() if nl else "no answer", flush=True)
+p.terminate()
+try:
+    print("exit", p.wait(timeout=20))
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("exit: no, still running after SIGTERM")
+PY
 }
 
 nonce() {
@@ -227,6 +259,20 @@ main() {
         "$(grep -c '^tvdc-attest: no default EK at 0x81010001, created from the template$' \
             "$TMP/agent.log")"
     check_no_handles "with a created EK"
+
+    # --- the port: a character device, read and written on one descriptor
+    mapfile -t answers < <(port_session "HELLO 1" "HELLO 2" "$long" "$(cat "$TMP/act")" \
+        "QUOTE $nonce $PCRS")
+    check_eq "--port DEVICE: one answer a request, in order, then the exit" \
+        "KEYS ERROR ERROR ACTIVATED QUOTED exit" "$(printf '%s\n' "${answers[@]}" | field 1 | paste -sd' ')"
+    check_eq "... the keys" "$keys" "${answers[0]}"
+    check_eq "... SIGTERM ends the agent (exit 143)" "exit 143" "${answers[5]-}"
+    check_eq "... the secret" "ACTIVATED 0020$secret" "${answers[3]}"
+    quote_verify "${answers[4]}" "$nonce"
+    check_eq "... the quote verifies (exit 0)" "0 " "$? $(cat "$TMP/qv.err")"
+    check_line "... the agent said where it answers" "$TMP/port.log" \
+        "tvdc-attest: answering on $(grep -o '/dev/pts/[0-9]*' "$TMP/port.log" | head -1), TPM swtpm:path=$TMP/tpm.sock"
+    check_no_handles "--port DEVICE"
 
     # --- the command ------------------------------------------------------
     agent "HELLO 1" >/dev/null
