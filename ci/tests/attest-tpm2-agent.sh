@@ -71,6 +71,17 @@ except subprocess.TimeoutExpired:
 PY
 }
 
+# find_port_in DIR: the agent's find_port with DIR/dev and DIR/sys for
+# /dev and /sys/class/virtio-ports (the script sourced, main not run).
+find_port_in() {
+    (
+        # shellcheck source=attest/tvdc-attest-agent
+        . "$AGENT"
+        DEV_DIR=$1/dev SYS_PORTS=$1/sys PORT_WAIT=2
+        find_port && echo "$PORT" || echo "not found"
+    )
+}
+
 nonce() {
     od -An -v -tx1 -N 32 /dev/urandom | tr -d ' \n'
 }
@@ -273,6 +284,18 @@ main() {
     check_line "... the agent said where it answers" "$TMP/port.log" \
         "tvdc-attest: answering on $(grep -o '/dev/pts/[0-9]*' "$TMP/port.log" | head -1), TPM swtpm:path=$TMP/tpm.sock"
     check_no_handles "--port DEVICE"
+
+    # --- finding the port: udev's link, else sysfs's names ----------------
+    mkdir -p "$TMP/sys/vport0p1" "$TMP/sys/vport1p3" "$TMP/dev/virtio-ports"
+    echo org.qemu.guest_agent.0 >"$TMP/sys/vport0p1/name"
+    echo org.tvdc.attest.0 >"$TMP/sys/vport1p3/name"
+    check_eq "the port by its name in /sys/class/virtio-ports/*/name" "$TMP/dev/vport1p3" \
+        "$(find_port_in "$TMP")"
+    ln -s /dev/null "$TMP/dev/virtio-ports/org.tvdc.attest.0"
+    check_eq "... udev's /dev/virtio-ports/org.tvdc.attest.0 first" \
+        "$TMP/dev/virtio-ports/org.tvdc.attest.0" "$(find_port_in "$TMP")"
+    rm -r "$TMP/dev/virtio-ports" "$TMP/sys/vport1p3"
+    check_eq "... none: not found" "not found" "$(find_port_in "$TMP")"
 
     # --- the command ------------------------------------------------------
     agent "HELLO 1" >/dev/null
