@@ -40,7 +40,7 @@ probe() {
     printf '%s\n' "$@" | "$PROBE" --dev "$TMP/tpm.sock" attest:- 2>/dev/null
 }
 
-# port_session REQUEST...: the requests through a character device, a pty
+# port_session [--pipelined] REQUEST...: the requests through a character device, a pty
 # in raw mode standing for the virtio-serial port (--port PATH: the
 # agent's port code, not stdin's), one answer a line (or "no answer" after
 # 60 s), then "exit N": its exit status after SIGTERM.
@@ -48,14 +48,20 @@ port_session() {
     python3 - "$AGENT" "swtpm:path=$TMP/tpm.sock" "$@" 2>"$TMP/port.err" <<'PY'
 import os, pty, select, subprocess, sys, tty
 agent, tcti, reqs = sys.argv[1], sys.argv[2], sys.argv[3:]
+pipelined = reqs[0] == "--pipelined"
 master, slave = pty.openpty()
 tty.setraw(slave)
 log = open(os.environ["TAP_TMP"] + "/port.log", "w")
-p = subprocess.Popen([agent, "--port", os.ttyname(slave), "--tcti", tcti], stdin=subprocess.DEVNULL,
-                     stdout=log, stderr=log)
+p = subprocess.Popen([agent, "--port", os.ttyname(slave), "--tcti", tcti,
+                      "--eventlog", os.environ["TAP_TMP"] + "/missing"],
+                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 buf = b""
+if reqs[0] == "--pipelined":    # all at once: the agent finds the next
+    reqs = reqs[1:]             # request waiting when it answers
+    os.write(master, b"".join(r.encode() + b"\n" for r in reqs))
 for r in reqs:
-    os.write(master, r.encode() + b"\n")
+    if not pipelined:
+        os.write(master, r.encode() + b"\n")
     while b"\n" not in buf:
         if not select.select([master], [], [], 60)[0]:
             break
@@ -257,7 +263,7 @@ main() {
 
     # --- no TPM: every request is still answered --------------------------
     mapfile -t answers < <(printf '%s\n' "HELLO 1" "QUOTE $nonce $PCRS" "EVENTLOG" "HELLO 1" |
-        "$AGENT" --port - --tcti "swtpm:path=$TMP/none.sock" 2>/dev/null)
+        "$AGENT" --port - --tcti "swtpm:path=$TMP/none.sock" --eventlog "$TMP/missing" 2>/dev/null)
     check_eq "an unreachable TPM: one answer a request, ERROR but EVENTLOG" \
         "ERROR ERROR EVENTLOG ERROR" "$(printf '%s\n' "${answers[@]}" | field 1 | paste -sd' ')"
 
@@ -287,6 +293,12 @@ main() {
     p=$(grep -o '/dev/pts/[0-9]*' "$TMP/port.log" | head -1)
     check_line "... the agent said where it answers" "$TMP/port.log" \
         "tvdc-attest: answering on $p, TPM swtpm:path=$TMP/tpm.sock"
+    mapfile -t answers < <(port_session --pipelined "HELLO 1" "" "HELLO 2" "EVENTLOG" "HELLO 1")
+    check_eq "--port DEVICE, 5 requests in one write: 5 answers in order" \
+        "$keys|ERROR unknown request|ERROR unsupported protocol version, this agent speaks 1|" \
+        "$(printf '%s|' "${answers[0]}" "${answers[1]}" "${answers[2]}")"
+    check_eq "... EVENTLOG, HELLO 1, the exit" "EVENTLOG none|$keys|exit 143" \
+        "$(printf '%s|' "${answers[@]:3}" | sed 's/|$//')"
     check_no_handles "--port DEVICE"
 
     # --- finding the port: udev's link, else sysfs's names ----------------
