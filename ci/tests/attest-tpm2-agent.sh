@@ -318,6 +318,8 @@ main() {
     check_eq "end of stdin: the agent exits 0" 0 "$?"
     expect_ok "--help: exit 0" "$AGENT" --help
     check "--help: a manual page's sections" grep -qx 'SYNOPSIS' "$TAP_TMP/out"
+    expect_exit "an unknown option: exit 2" 2 "$AGENT" --port - --bogus
+    check_eq "... saying so" "tvdc-attest: unknown argument '--bogus' (see --help)" "$ERR"
     expect_exit "--port of a missing device: exit 1" 1 \
         timeout 20 "$AGENT" --port "$TMP/no-such-port"
     check_eq "... saying so" "tvdc-attest: cannot open $TMP/no-such-port: no such device" \
