@@ -1725,7 +1725,7 @@ static int
 action_attest(struct tpm *t, const char *arg)
 {
     static const char *const rm_first[] = { "/dev/tpmrm0", "/dev/tpm0", NULL };
-    static char buf[ATTEST_LINE_MAX + 1];
+    static char buf[ATTEST_LINE_MAX + 1];       /* the longest request and its LF */
     char path[64];
     struct line out = { .ok = 1 };
     size_t len = 0;
@@ -1781,7 +1781,7 @@ action_attest(struct tpm *t, const char *arg)
             memmove(buf, nl + 1, len);
             continue;
         }
-        if (len == ATTEST_LINE_MAX) {   /* keep reading up to its end */
+        if (len == ATTEST_LINE_MAX + 1) {       /* keep reading up to its end */
             discard = 1;
             len = 0;
         }
@@ -1793,7 +1793,7 @@ action_attest(struct tpm *t, const char *arg)
                 return -1;
             }
         }
-        n = read(in, buf + len, ATTEST_LINE_MAX - len);
+        n = read(in, buf + len, ATTEST_LINE_MAX + 1 - len);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0 && !port) {

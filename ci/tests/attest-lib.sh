@@ -26,6 +26,12 @@
 #                                 in the TPM, one hex handle a line
 #   tpm_evict_ek SOCKET           TPM2_EvictControl of the persistent EK
 #                                 0x81010001 (empty owner password)
+#   swtpm_start DIR               a swtpm of a fresh state in DIR/state,
+#                                 provisioned by swtpm_setup (the default
+#                                 EKs, the sha256 bank alone), serving
+#                                 DIR/tpm.sock (its control socket
+#                                 DIR/tpm.sock.ctrl, where tpm2-tools' swtpm
+#                                 TCTI looks); stopped at exit
 
 field() {
     cut -d' ' -f"$1"
@@ -145,4 +151,35 @@ tpm_evict_ek() {
     r=$(tpm_raw "$1" "8002000000000000012040000001810100010000000940000009000000000081010001") ||
         return 1
     [[ ${r:12:8} == 00000000 ]]
+}
+
+SWTPM_PID=
+SWTPM_CTRL=
+
+swtpm_stop() {
+    [[ -n $SWTPM_PID ]] || return 0
+    swtpm_ioctl --unix "$SWTPM_CTRL" -s >/dev/null 2>&1 || kill "$SWTPM_PID" 2>/dev/null
+    wait "$SWTPM_PID" 2>/dev/null
+    SWTPM_PID=
+}
+
+swtpm_start() {
+    local dir=$1 i
+    mkdir -p "$dir/state"
+    printf 'active_pcr_banks = sha256\n' >"$dir/swtpm_setup.conf"
+    swtpm_setup --tpm2 --tpmstate "$dir/state" --createek --config "$dir/swtpm_setup.conf" \
+        --pcr-banks sha256 --logfile "$dir/setup.log" >/dev/null 2>&1 ||
+        bail "swtpm_setup failed: $(tail -3 "$dir/setup.log")"
+    SWTPM_CTRL=$dir/tpm.sock.ctrl
+    rm -f "$dir/tpm.sock"
+    swtpm socket --tpm2 --tpmstate dir="$dir/state" \
+        --server type=unixio,path="$dir/tpm.sock" --ctrl type=unixio,path="$SWTPM_CTRL" \
+        --flags not-need-init,startup-clear --log file="$dir/swtpm.log" &
+    SWTPM_PID=$!
+    at_exit swtpm_stop
+    for ((i = 0; i < 100; i++)); do
+        [[ -S $dir/tpm.sock ]] && return 0
+        sleep 0.1
+    done
+    bail "swtpm did not create its socket"
 }

@@ -16,30 +16,6 @@
 PROBE=${PROBE:?}
 TMP=$TAP_TMP
 PCRS=sha256:0,1,2,3,4,5,6,7,8,9
-SWTPM_PID=
-
-stop_swtpm() {
-    [[ -n $SWTPM_PID ]] || return 0
-    swtpm_ioctl --unix "$TMP/ctrl.sock" -s >/dev/null 2>&1 || kill "$SWTPM_PID" 2>/dev/null
-    wait "$SWTPM_PID" 2>/dev/null
-    SWTPM_PID=
-}
-at_exit stop_swtpm
-
-start_swtpm() {
-    local i
-    rm -f "$TMP/tpm.sock"
-    swtpm socket --tpm2 --tpmstate dir="$TMP/state" \
-        --server type=unixio,path="$TMP/tpm.sock" --ctrl type=unixio,path="$TMP/ctrl.sock" \
-        --flags not-need-init,startup-clear --log file="$TMP/swtpm.log" &
-    SWTPM_PID=$!
-    for ((i = 0; i < 100; i++)); do
-        [[ -S $TMP/tpm.sock ]] && return 0
-        sleep 0.1
-    done
-    bail "swtpm did not create its socket"
-}
-
 # agent REQUEST...: the answers, one a line; the agent's log in $TMP/agent.log.
 agent() {
     printf '%s\n' "$@" | "$PROBE" --dev "$TMP/tpm.sock" attest:- 2>"$TMP/agent.log"
@@ -57,12 +33,7 @@ main() {
              python3; do
         command -v "$p" >/dev/null || skip_all "$p not installed (ci/deps build)"
     done
-    mkdir -p "$TMP/state"
-    printf 'active_pcr_banks = sha256\n' >"$TMP/swtpm_setup.conf"
-    swtpm_setup --tpm2 --tpmstate "$TMP/state" --createek --config "$TMP/swtpm_setup.conf" \
-        --pcr-banks sha256 --logfile "$TMP/setup.log" >/dev/null 2>&1 ||
-        bail "swtpm_setup failed: $(tail -3 "$TMP/setup.log")"
-    start_swtpm
+    swtpm_start "$TMP"
 
     keys=$(agent "HELLO 1")
     [[ $keys =~ ^KEYS\ [0-9a-f]+\ [0-9a-f]+$ ]] || bail "HELLO 1: $keys"

@@ -209,6 +209,10 @@ check_eq "install: tvdc, libtvdc0 and the patched libvirt are installed" \
 check_eq "install: nothing new in /usr/local" "" \
     "$(file_list "$ROOT" | grep '^/usr/local/' | grep -vxF -f "$WORK/files.before" | head -3)"
 in_root "$ROOT" dpkg -L libtvdc0 tvdc | sort -u >"$WORK/pkg-paths"
+check_eq "install: the guest's agent and its unit, for guests, in /usr/share/tvdc/guest" \
+    "/usr/share/tvdc/guest/tvdc-attest-agent /usr/share/tvdc/guest/tvdc-attest-agent.service" \
+    "$(grep '^/usr/share/tvdc/guest/.' "$WORK/pkg-paths" | paste -sd' ')"
+check "install: the agent is executable" test -x "$ROOT/usr/share/tvdc/guest/tvdc-attest-agent"
 lib=$(in_root "$ROOT" ldd /usr/lib/x86_64-linux-gnu/libvirt.so.0 |
       awk '$1 == "libtvdc.so.0" { print $3 }')
 lib=$(in_root "$ROOT" readlink -f "${lib:-/none}")
