@@ -10,6 +10,7 @@
 #ifndef TVDC_TVDC_VTPM_H
 #define TVDC_TVDC_VTPM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -351,6 +352,60 @@ int tvdc_vtpm_quote_verify(const tvdc_vtpm_public *ak, const void *attest, size_
                            const void *sig, size_t sig_len, const void *nonce,
                            size_t nonce_len, uint32_t pcr_mask, const void *pcrs,
                            size_t pcrs_len, tvdc_vtpm_quote *ret, tvdc_error *err);
+
+/* The guest's event log (README.md "Event log"): the TCG PC Client event
+ * log its firmware wrote (the guest kernel's binary_bios_measurements),
+ * replayed for the SHA-256 bank so that a verified quote says whether the
+ * log tells the truth.  Little-endian, TCG PC Client Platform Firmware
+ * Profile 10.2:
+ *   crypto-agile: a TCG_PCR_EVENT (SHA-1 format) of type EV_NO_ACTION in
+ *     PCR 0 carrying "Spec ID Event03" (version 2.0, the algorithms and
+ *     their digest sizes, 1 to 16 of them), then TCG_PCR_EVENT2 records,
+ *     each with at most one digest of each listed algorithm (an algorithm
+ *     not listed has no known size: -EBADMSG);
+ *   SHA-1: TCG_PCR_EVENT records alone (has_sha256 false: nothing
+ *     replayed, pcrs all zeros).
+ * Every length is checked against the bytes left; at most
+ * TVDC_EVENTLOG_MAX_BYTES and TVDC_EVENTLOG_MAX_EVENTS; PCR indexes 0 to
+ * 23 (EV_NO_ACTION events, which extend nothing, may name any).  With
+ * SHA-256 in the header every other event must carry a SHA-256 digest.
+ * The log must end at the end of an event: a log cut inside one is
+ * -EBADMSG, one cut between two is a shorter log. */
+#define TVDC_EVENTLOG_MAX_BYTES  (4u << 20)     /* the agent's limit */
+#define TVDC_EVENTLOG_MAX_EVENTS 65536
+#define TVDC_EV_NO_ACTION        0x00000003u
+#define TVDC_EV_SEPARATOR        0x00000004u
+
+typedef struct tvdc_vtpm_event {
+    uint32_t pcr;
+    uint32_t type;             /* EV_SEPARATOR, ...: tvdc_vtpm_event_type_name */
+    bool extended;             /* false for EV_NO_ACTION (logged, not extended) */
+    uint8_t sha256[32];        /* zeros without a SHA-256 digest */
+    uint32_t data_len;         /* the event data's size */
+} tvdc_vtpm_event;
+
+typedef struct tvdc_vtpm_eventlog {
+    bool agile;                /* crypto-agile (Spec ID Event03), else SHA-1 */
+    bool has_sha256;           /* the SHA-256 bank was replayed */
+    uint8_t pcrs[TVDC_TPM_PCRS][32];   /* the start values extended by the log */
+    uint32_t extended;         /* bit i: the log extends PCR i */
+    size_t n_events;           /* after the Spec ID header */
+    tvdc_vtpm_event *events;
+} tvdc_vtpm_eventlog;
+
+/* Parse and replay len bytes of log into PCRs that start at start (NULL:
+ * a TPM's reset values, zeros but PCRs 17-22 all ones).  *ret: free it
+ * with tvdc_vtpm_eventlog_free.  -EBADMSG (with *err naming the event,
+ * its offset and what is wrong), -ENOMEM, -EINVAL. */
+int tvdc_vtpm_eventlog_replay(const void *log, size_t len, const uint8_t (*start)[32],
+                              tvdc_vtpm_eventlog **ret, tvdc_error *err);
+void tvdc_vtpm_eventlog_free(tvdc_vtpm_eventlog *l);
+
+/* The TPM's reset values: zeros, PCRs 17-22 all ones. */
+void tvdc_vtpm_pcrs_reset(uint8_t pcrs[TVDC_TPM_PCRS][32]);
+
+/* "EV_SEPARATOR", ...; NULL for a type the profile does not name. */
+const char *tvdc_vtpm_event_type_name(uint32_t type);
 
 #ifdef __cplusplus
 }
