@@ -88,6 +88,7 @@ enum {
     CHECK_QUOTE,
     CHECK_PCR0,
     CHECK_PCRS,         /* only with a reference (attestation.have_ref) */
+    CHECK_EVENTLOG,     /* not checked (CHECK_NOT_CHECKED) without a log */
     CHECK_N,
 };
 
@@ -102,10 +103,13 @@ static const struct {
     [CHECK_QUOTE]       = { "quote", "attest-quote" },
     [CHECK_PCR0]        = { "pcr0", "attest-pcr0" },
     [CHECK_PCRS]        = { "pcrs", "attest-pcrs" },
+    [CHECK_EVENTLOG]    = { "eventlog", "attest-eventlog" },
 };
 
+#define CHECK_NOT_CHECKED 2     /* a check state that neither passes nor fails */
+
 typedef struct check {
-    int state;               /* 1 ok, 0 failed, -1 not run */
+    int state;               /* 1 ok, 0 failed, -1 not run, CHECK_NOT_CHECKED */
     char reason[512];
 } check;
 
@@ -132,6 +136,16 @@ typedef struct attestation {
     bool have_ref;            /* PCRs 1-9 checked against ref */
     attest_ref ref;
     unsigned pcr_bad;         /* bit i: PCR i differs from ref */
+    uint8_t pcr0_hcrtm[32];   /* PCR0 after the H-CRTM (have_expected) */
+    bool have_log;            /* the agent's EVENTLOG: a log, or */
+    bool no_log;              /* EVENTLOG none */
+    uint8_t *log;             /* the log's bytes */
+    size_t log_len;
+    bool log_replayed;        /* the SHA-256 bank of the log was replayed: */
+    size_t log_events;        /* how many events */
+    uint32_t log_extended;    /* the PCRs the log extends */
+    unsigned log_bad;         /* bit i: the replay of PCR i is not the quote's */
+    bool log_from_hcrtm;      /* PCR0 replayed from the H-CRTM value, not zeros */
     bool no_port;             /* running, without the attestation port */
     bool remedied;            /* the action plan ran: remedy */
     attest_remedy remedy;
@@ -151,6 +165,7 @@ attestation_clear(attestation *a)
     free(a->name);
     free(a->label);
     free(a->channel);
+    free(a->log);
     memset(a, 0, sizeof(*a));
 }
 
@@ -168,6 +183,14 @@ set_check(attestation *a, int i, const char *fmt, ...)
     do { (a)->checks[i].state = 1; set_check(a, i, __VA_ARGS__); } while (0)
 #define CHECK_FAIL(a, i, ...) \
     do { (a)->checks[i].state = 0; set_check(a, i, __VA_ARGS__); } while (0)
+
+/* Does check i fail the verdict? */
+static bool
+check_failed(const attestation *a, int i)
+{
+    return check_used(a, i) && a->checks[i].state != 1 &&
+           a->checks[i].state != CHECK_NOT_CHECKED;
+}
 
 
 /* hex (the whole of s up to len) to a malloc'ed buffer; NULL if not hex */
@@ -472,6 +495,10 @@ expected_pcr0(const attest_opts *o, attestation *a, char *why, size_t len)
     }
     r = tvdc_vtpm_expect_pcr0("sha256", blob, blob_len, TVDC_PCR0_BOOT_SEABIOS,
                               a->pcr0_expected, &n);
+    if (r == 0) {
+        n = sizeof(a->pcr0_hcrtm);
+        r = tvdc_vtpm_expect_pcr0("sha256", blob, blob_len, 0, a->pcr0_hcrtm, &n);
+    }
     free(blob);
     if (r < 0) {
         snprintf(why, len, "PCR0: %s", strerror(-r));
@@ -645,6 +672,23 @@ run_agent(const attest_opts *o, attestation *a, const uint8_t *cert, size_t cert
     memcpy(a->pcrs, quote.pcrs, sizeof(a->pcrs));
     a->have_pcrs = true;
 
+    /* EVENTLOG: the firmware's log, replayed against the quote later */
+    free(ans);
+    ans = NULL;
+    if ((r = agent_call(&ag, "EVENTLOG", &ans)) < 0) {
+        CHECK_FAIL(a, CHECK_EVENTLOG, "no answer to EVENTLOG: %s", ag.why);
+        goto done;
+    }
+    snprintf(shown, sizeof(shown), "%s", ans);
+    if (strcmp(ans, "EVENTLOG none") == 0)
+        a->no_log = true;
+    else if (strncmp(ans, "EVENTLOG ", 9) != 0)
+        CHECK_FAIL(a, CHECK_EVENTLOG, "no event log: the agent answered '%s'", shown);
+    else if (!(a->log = unhex(ans + 9, strlen(ans + 9), &a->log_len)))
+        CHECK_FAIL(a, CHECK_EVENTLOG, "the agent's event log is not hex");
+    else
+        a->have_log = true;
+
  done:
     if (r != -ENOMEM)
         r = 0;          /* it answered: the checks say what it proved */
@@ -726,6 +770,77 @@ check_pcrs(const attest_opts *o, attestation *a)
         CHECK_OK(a, CHECK_PCRS, "PCRs 1-9 equal %s", whose);
 }
 
+/* Replay the guest's event log from the TPM's reset values, PCR0 from the
+ * H-CRTM value of the VM's measured identity when there is one (SeaBIOS
+ * logs nothing of the H-CRTM: README.md "Event log"), else from zeros. */
+static int
+replay_log(const attestation *a, bool from_hcrtm, tvdc_vtpm_eventlog **l, tvdc_error *e)
+{
+    uint8_t start[TVDC_TPM_PCRS][32];
+
+    tvdc_vtpm_pcrs_reset(start);
+    if (from_hcrtm)
+        memcpy(start[0], a->pcr0_hcrtm, 32);
+    return tvdc_vtpm_eventlog_replay(a->log, a->log_len, (const uint8_t (*)[32]) start, l, e);
+}
+
+/* The event log against the quoted PCRs 0-9. */
+static void
+check_eventlog(attestation *a)
+{
+    tvdc_vtpm_eventlog *l = NULL, *z = NULL;
+    tvdc_error e = { 0 };
+    char bad[64] = "";
+    size_t off = 0;
+    int r;
+
+    if (!a->have_pcrs) {
+        CHECK_FAIL(a, CHECK_EVENTLOG, "not run: no verified quote");
+        return;
+    }
+    if (a->no_log) {
+        a->checks[CHECK_EVENTLOG].state = CHECK_NOT_CHECKED;
+        set_check(a, CHECK_EVENTLOG, "not checked: the guest has no event log");
+        return;
+    }
+    if (!a->have_log)
+        return;                         /* failed in run_agent */
+    a->log_from_hcrtm = a->have_expected;
+    if ((r = replay_log(a, a->log_from_hcrtm, &l, &e)) < 0) {
+        CHECK_FAIL(a, CHECK_EVENTLOG, "%s", e.message[0] ? e.message : strerror(-r));
+        return;
+    }
+    if (!l->has_sha256) {
+        a->checks[CHECK_EVENTLOG].state = CHECK_NOT_CHECKED;
+        set_check(a, CHECK_EVENTLOG, "not checked: the guest's event log (%zu events) has no "
+                  "sha256 digests", l->n_events);
+        tvdc_vtpm_eventlog_free(l);
+        return;
+    }
+    a->log_replayed = true;
+    a->log_events = l->n_events;
+    a->log_extended = l->extended;
+    for (int i = 0; i < ATTEST_PCRS; i++)
+        if (memcmp(l->pcrs[i], a->pcrs[i], 32) != 0) {
+            a->log_bad |= 1u << i;
+            off += (size_t) snprintf(bad + off, sizeof(bad) - off, "%s%d", off ? "," : "", i);
+        }
+    if (!a->log_bad)
+        CHECK_OK(a, CHECK_EVENTLOG, "%zu events replay to the quoted PCRs 0-9 (PCR0 from %s)",
+                 l->n_events, a->log_from_hcrtm ? "the measured identity's H-CRTM value" :
+                 "zeros");
+    else if (a->log_bad == 1 && a->log_from_hcrtm && replay_log(a, false, &z, &e) == 0 &&
+             memcmp(z->pcrs[0], a->pcrs[0], 32) == 0)
+        CHECK_FAIL(a, CHECK_EVENTLOG, "the replay of PCR 0 differs from the quote: the log "
+                   "replays to it from zeros, without the H-CRTM measurement of the VM's "
+                   "identity (the host may not measure: see tvdc status)");
+    else
+        CHECK_FAIL(a, CHECK_EVENTLOG, "the replay of %zu events differs from the quote in "
+                   "PCR%s %s", l->n_events, a->log_bad & (a->log_bad - 1) ? "s" : "", bad);
+    tvdc_vtpm_eventlog_free(z);
+    tvdc_vtpm_eventlog_free(l);
+}
+
 static void
 attest_one(const attest_opts *o, attestation *a)
 {
@@ -751,9 +866,10 @@ attest_one(const attest_opts *o, attestation *a)
     }
     check_pcr0(o, a);
     check_pcrs(o, a);
+    check_eventlog(a);
     a->verdict = "trusted";
     for (int i = 0; i < CHECK_N; i++)
-        if (check_used(a, i) && a->checks[i].state != 1) {
+        if (check_failed(a, i)) {
             if (a->checks[i].state < 0) {
                 a->checks[i].state = 0;
                 set_check(a, i, "not run");
@@ -804,12 +920,13 @@ audit(const attest_opts *o, const attestation *a)
         snprintf(detail, sizeof(detail), "attest: unreachable: %s", a->unreachable);
     } else if (strcmp(a->verdict, "trusted") == 0) {
         snprintf(detail, sizeof(detail), "attest: trusted: EK certificate, EK, AK, credential "
-                 "activation, quote and PCR0 verified%s", a->have_ref ?
-                 ", PCRs 1-9 equal the reference" : "");
+                 "activation, quote and PCR0 verified%s%s", a->have_ref ?
+                 ", PCRs 1-9 equal the reference" : "", a->checks[CHECK_EVENTLOG].state == 1 ?
+                 ", the event log replays to the quote" : ", no event log");
     } else {
         off = (size_t) snprintf(detail, sizeof(detail), "attest: untrusted:");
         for (int i = 0; i < CHECK_N && off < sizeof(detail); i++) {
-            if (!check_used(a, i) || a->checks[i].state == 1)
+            if (!check_failed(a, i))
                 continue;
             if (strcmp(rule, "attest") == 0)
                 rule = check_info[i].rule;
@@ -845,7 +962,7 @@ failure_reason(const attestation *a, char *out, size_t len)
         return;
     }
     for (int i = 0; i < CHECK_N; i++)
-        if (check_used(a, i) && a->checks[i].state != 1) {
+        if (check_failed(a, i)) {
             snprintf(out, len, "%s: %s: %s", check_info[i].rule, check_info[i].name,
                      a->checks[i].reason);
             return;
@@ -908,11 +1025,39 @@ remediate(const attest_opts *o, virDomainPtr dom, attestation *a)
 }
 
 static json_object *
+pcr_list_json(uint32_t mask)
+{
+    json_object *l = json_object_new_array();
+
+    for (int i = 0; i < TVDC_TPM_PCRS; i++)
+        if (mask & (1u << i))
+            json_object_array_add(l, json_object_new_int(i));
+    return l;
+}
+
+/* The replayed event log: null when there was none to replay. */
+static json_object *
+eventlog_json(const attestation *a)
+{
+    json_object *o;
+
+    if (!a->log_replayed)
+        return NULL;
+    o = json_object_new_object();
+    json_object_object_add(o, "events", json_object_new_int64((int64_t) a->log_events));
+    json_object_object_add(o, "extends", pcr_list_json(a->log_extended));
+    json_object_object_add(o, "pcr0_start", json_object_new_string(
+        a->log_from_hcrtm ? "hcrtm" : "zeros"));
+    json_object_object_add(o, "mismatch", pcr_list_json(a->log_bad));
+    return o;
+}
+
+static json_object *
 to_json(const attestation *a)
 {
     json_object *o = json_object_new_object(), *checks = json_object_new_array();
     json_object *pcrs = json_object_new_array();
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, not_checked = 0;
     char h[65];
 
     json_object_object_add(o, "vm", json_object_new_string(a->name));
@@ -928,11 +1073,15 @@ to_json(const attestation *a)
             continue;
         c = json_object_new_object();
         json_object_object_add(c, "name", json_object_new_string(check_info[i].name));
-        json_object_object_add(c, "ok", json_object_new_boolean(a->checks[i].state == 1));
+        /* ok: true, false, or null for a check not checked */
+        json_object_object_add(c, "ok", a->checks[i].state == CHECK_NOT_CHECKED ? NULL :
+                               json_object_new_boolean(a->checks[i].state == 1));
         json_object_object_add(c, "reason", json_object_new_string(a->checks[i].reason));
         json_object_array_add(checks, c);
         if (a->checks[i].state == 1)
             passed++;
+        else if (a->checks[i].state == CHECK_NOT_CHECKED)
+            not_checked++;
         else
             failed++;
     }
@@ -971,12 +1120,13 @@ to_json(const attestation *a)
         json_object_array_add(pcrs, p);
     }
     json_object_object_add(o, "pcrs", pcrs);
+    json_object_object_add(o, "eventlog", eventlog_json(a));
     {
         json_object *s = json_object_new_object();
         json_object_object_add(s, "passed", json_object_new_int(passed));
         json_object_object_add(s, "failed", json_object_new_int(failed));
         json_object_object_add(s, "not_checked", json_object_new_int(
-            a->have_pcrs && !a->have_ref ? ATTEST_PCRS - 1 : 0));
+            (a->have_pcrs && !a->have_ref ? ATTEST_PCRS - 1 : 0) + not_checked));
         json_object_object_add(o, "summary", s);
     }
     return o;
@@ -992,7 +1142,8 @@ print_human(const attestation *a)
            *a->unreachable ? ": " : "", a->unreachable);
     for (int i = 0; i < CHECK_N; i++)
         if (check_used(a, i))
-            printf("  %-4s %-15s %s\n", a->checks[i].state == 1 ? "ok" : "FAIL",
+            printf("  %-4s %-15s %s\n", a->checks[i].state == 1 ? "ok" :
+                   a->checks[i].state == CHECK_NOT_CHECKED ? "--" : "FAIL",
                    check_info[i].name, a->checks[i].reason);
     for (int i = 0; a->have_pcrs && i < ATTEST_PCRS; i++) {
         tv_hex(a->pcrs[i], 32, h);
@@ -1018,12 +1169,13 @@ print_line(const attestation *a, const char *when)
     else if (strcmp(a->verdict, "untrusted") == 0) {
         const char *sep = " (failed: ";
         for (int i = 0; i < CHECK_N; i++)
-            if (check_used(a, i) && a->checks[i].state != 1) {
+            if (check_failed(a, i)) {
                 printf("%s%s", sep, check_info[i].name);
-                if (i == CHECK_PCRS && a->pcr_bad) {
+                if ((i == CHECK_PCRS && a->pcr_bad) || (i == CHECK_EVENTLOG && a->log_bad)) {
+                    unsigned bad = i == CHECK_PCRS ? a->pcr_bad : a->log_bad;
                     const char *s2 = " ";
-                    for (int j = ATTEST_REF_FIRST; j <= ATTEST_REF_LAST; j++)
-                        if (a->pcr_bad & (1u << j)) {
+                    for (int j = 0; j < ATTEST_PCRS; j++)
+                        if (bad & (1u << j)) {
                             printf("%s%d", s2, j);
                             s2 = ",";
                         }

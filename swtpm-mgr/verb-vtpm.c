@@ -43,6 +43,7 @@ static const char vtpm_usage[] =
 "       tvdc vtpm quote-verify --ak PUB --attest FILE --sig FILE --nonce HEX\n"
 "                         (--pcrs FILE | --pcr-values HEX,...) [--pcr-list sha256:I,...]\n"
 "                         [--json]\n"
+"       tvdc vtpm eventlog-replay LOG [--pcr0 HEX] [--json]\n"
 "ca, record, show, wipe and expect take --config FILE (vtpm.conf, default\n"
 TVDC_VTPM_CONF ").\n"
 "\n"
@@ -57,10 +58,14 @@ TVDC_VTPM_CONF ").\n"
 "TPM2B_ENCRYPTED_SECRET in hex.  quote-verify: --attest a TPM2B_ATTEST or\n"
 "tpm2_quote -m's TPMS_ATTEST, --sig a TPMT_SIGNATURE (tpm2_quote -s), --pcrs\n"
 "the values concatenated (tpm2_quote -F values -o), --pcr-list default\n"
-"sha256:0,...,9.\n"
+"sha256:0,...,9.  eventlog-replay: a TCG event log\n"
+"(binary_bios_measurements) replayed for sha256 from the TPM's reset values,\n"
+"PCR0 from --pcr0 (the H-CRTM value: tvdc vtpm expect's hcrtm); the events\n"
+"and PCRs 0-23.\n"
 "\n"
 "Exit status: 0 ok; 1 show: a certificate or its label does not verify;\n"
 "key: the key is no valid AK or EK; quote-verify: the quote is rejected;\n"
+"eventlog-replay: the log is malformed or has no sha256 digests;\n"
 "2 error.  See tvdc(1).\n";
 
 static const char *conf_path;
@@ -1552,6 +1557,104 @@ cmd_quote_verify(int argc, char **argv)
 }
 
 static int
+cmd_eventlog_replay(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "pcr0", required_argument, NULL, '0' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    uint8_t start[TVDC_TPM_PCRS][32];
+    tvdc_vtpm_eventlog *l = NULL;
+    tvdc_error e = { 0 };
+    const char *pcr0 = NULL;
+    char *log = NULL, h[65];
+    size_t len = 0, n = 0;
+    bool json = false;
+    int c, r;
+
+    optind = 0;
+    while ((c = tool_getopt(argc, argv, "h", opts, vtpm_usage)) >= 0) {
+        switch (c) {
+        case '0': pcr0 = optarg; break;
+        case 'j': json = true; break;
+        }
+    }
+    if (c != TOOL_OPT_END)
+        return tool_getopt_exit(c);
+    if (argc - optind != 1) {
+        tool_err("vtpm eventlog-replay: give the event log: tvdc vtpm eventlog-replay LOG "
+                 "[--pcr0 HEX] [--json]");
+        return EXIT_ERR;
+    }
+    tvdc_vtpm_pcrs_reset(start);
+    if (pcr0 && attest_hex("eventlog-replay", "--pcr0", pcr0, start[0], 32, &n) < 0)
+        return EXIT_ERR;
+    if (pcr0 && n != 32) {
+        tool_err("vtpm eventlog-replay: --pcr0: expected 32 bytes in hex");
+        return EXIT_ERR;
+    }
+    if ((r = tv_read_file(argv[optind], TVDC_EVENTLOG_MAX_BYTES + 1, &log, &len)) < 0) {
+        tool_err("vtpm eventlog-replay: %s: %s", argv[optind], strerror(-r));
+        return EXIT_ERR;
+    }
+    r = tvdc_vtpm_eventlog_replay(log, len, (const uint8_t (*)[32]) start, &l, &e);
+    free(log);
+    if (r < 0) {
+        tool_err("vtpm eventlog-replay: %s: %s", argv[optind],
+                 e.message[0] ? e.message : strerror(-r));
+        return r == -EBADMSG ? EXIT_DENIED : EXIT_ERR;
+    }
+    if (json) {
+        json_object *o = json_object_new_object(), *evs = json_object_new_array();
+        json_object *po = json_object_new_object();
+
+        json_object_object_add(o, "format", json_object_new_string(l->agile ? "crypto-agile"
+                                                                            : "sha1"));
+        json_object_object_add(o, "sha256", json_object_new_boolean(l->has_sha256));
+        for (size_t i = 0; i < l->n_events; i++) {
+            const tvdc_vtpm_event *ev = &l->events[i];
+            const char *name = tvdc_vtpm_event_type_name(ev->type);
+            json_object *eo = json_object_new_object();
+            char t[16];
+
+            snprintf(t, sizeof(t), "0x%08" PRIx32, ev->type);
+            json_object_object_add(eo, "pcr", json_object_new_int64(ev->pcr));
+            json_object_object_add(eo, "type", json_object_new_string(name ? name : t));
+            if (l->has_sha256)
+                json_object_object_add(eo, "sha256", json_hex(ev->sha256, 32));
+            json_object_object_add(eo, "size", json_object_new_int64(ev->data_len));
+            json_object_array_add(evs, eo);
+        }
+        json_object_object_add(o, "events", evs);
+        for (unsigned i = 0; l->has_sha256 && i < TVDC_TPM_PCRS; i++) {
+            char k[4];
+            snprintf(k, sizeof(k), "%u", i);
+            json_object_object_add(po, k, json_hex(l->pcrs[i], 32));
+        }
+        json_object_object_add(o, "pcrs", po);
+        tool_print_json(o);
+    } else {
+        printf("%s event log, %zu events%s\n", l->agile ? "crypto-agile" : "SHA-1",
+               l->n_events, l->has_sha256 ? "" : ", no sha256 digests");
+        for (size_t i = 0; i < l->n_events; i++) {
+            const tvdc_vtpm_event *ev = &l->events[i];
+            const char *name = tvdc_vtpm_event_type_name(ev->type);
+
+            printf("  event %-3zu PCR%-2" PRIu32 " %-24s %s %" PRIu32 " bytes\n", i + 1, ev->pcr,
+                   name ? name : "?", l->has_sha256 ? tv_hex(ev->sha256, 32, h) : "-",
+                   ev->data_len);
+        }
+        for (unsigned i = 0; l->has_sha256 && i < TVDC_TPM_PCRS; i++)
+            printf("PCR%-2u %s\n", i, tv_hex(l->pcrs[i], 32, h));
+    }
+    r = l->has_sha256 ? EXIT_OK : EXIT_DENIED;
+    tvdc_vtpm_eventlog_free(l);
+    return r;
+}
+
+static int
 cmd_vtpm(int argc, char **argv)
 {
     static const struct {
@@ -1566,6 +1669,7 @@ cmd_vtpm(int argc, char **argv)
         { "key", cmd_key },
         { "make-credential", cmd_make_credential },
         { "quote-verify", cmd_quote_verify },
+        { "eventlog-replay", cmd_eventlog_replay },
     };
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -1576,7 +1680,7 @@ cmd_vtpm(int argc, char **argv)
         if (strcmp(argv[1], sub[i].name) == 0)
             return sub[i].run(argc - 1, argv + 1);
     tool_err("vtpm: unknown subcommand '%s' (ca, record, show, wipe, expect, key, "
-             "make-credential, quote-verify)", argv[1]);
+             "make-credential, quote-verify, eventlog-replay)", argv[1]);
     return EXIT_ERR;
 }
 

@@ -8,7 +8,7 @@
 # swtpm-mgr/README.md ("Attestation protocol") with python3 and checks every
 # answer with tpm2-tools on the host, without a TPM (--tcti none).  Root;
 # about two minutes.  Run from anywhere:
-#   bash ci/tests/guest-attest-agent.sh
+#   bash ci/tests/guest-attest-agent.sh      (TVDC=path/to/tvdc)
 #
 # Checks:
 #   1. HELLO 1: KEYS; the EK is the TCG default RSA 2048 EK (attributes,
@@ -24,7 +24,8 @@
 #      pcr:0 read at boot; a second quote of the same PCRs has the same
 #      values and another nonce;
 #   4. EVENTLOG: the firmware's log, or none; a log replays (tpm2_eventlog)
-#      to the quoted PCRs 0-7;
+#      to the quoted PCRs 0-7, and with tvdc's parser (tvdc vtpm
+#      eventlog-replay, $TVDC) to the quoted PCRs 0-9 with as many events;
 #   5. refusals: HELLO 2, unknown requests, short nonces, an unallocated
 #      bank, bad PCR lists, bad hex: one ERROR line each, and the agent goes
 #      on answering;
@@ -46,6 +47,7 @@ GUEST_CMDLINE=tvdc.attest=1
 RESULT_LINES='^TPM(-EK|-PCR)? '
 PCRS=sha256:0,1,2,3,4,5,6,7,8,9
 ANSWER_TIMEOUT=120          # seconds for one answer (TCG guest, RSA keys)
+TVDC=${TVDC:-$ROOT/build/labels/tool/tvdc}
 
 # verifier [--drop] REQUEST...: one connection to the agent's port; sends
 # each request and prints its answer line.  --drop: send the requests and
@@ -260,6 +262,20 @@ test_eventlog() {
              paste -sd,)
     quoted=$(cut -d, -f1-8 "$TMP/q1.values")
     check_eq "the event log replays to the quoted sha256 PCRs 0-7" "$quoted" "$replay"
+
+    # tvdc's own parser: stock QEMU measures no H-CRTM, PCR0 starts at zeros
+    if [[ ! -x $TVDC ]]; then
+        skip "tvdc vtpm eventlog-replay replays the log" "no tvdc at $TVDC"
+        return
+    fi
+    "$TVDC" vtpm eventlog-replay --json "$TMP/eventlog.bin" >"$TMP/replay.json" 2>"$TMP/replay.err" ||
+        stop "tvdc vtpm eventlog-replay cannot read the log" "$(cat "$TMP/replay.err")"
+    check_jq "tvdc vtpm eventlog-replay: the quoted sha256 PCRs 0-9" \
+        '[range(10) as $i | .pcrs["\($i)"]] | join(",")' "$(cat "$TMP/q1.values")" \
+        "$TMP/replay.json"
+    check_jq "... with as many events as tpm2_eventlog (but the Spec ID header)" \
+        '.events | length' "$(( $(grep -c '^- EventNum:' "$TMP/eventlog.yaml") - 1 ))" \
+        "$TMP/replay.json"
 }
 
 test_refusals() {
