@@ -12,11 +12,14 @@
 #     against the box's vTPM CA and names its UUID and label, the agent's
 #     EK is the certificate's key, the AK is a restricted signing key and
 #     activates our credential, the quote of sha256:0-9 verifies over our
-#     nonce, PCR0 is tvdc vtpm expect's boot value), PCRs 1-9 reported "not
-#     checked: no reference values"; the human output says the same;
+#     nonce, PCR0 is tvdc vtpm expect's boot value, the guest's event log
+#     replays to the quoted PCRs 0-9 from PCR0's H-CRTM value), PCRs 1-9
+#     reported "not checked: no reference values"; the JSON reports the
+#     event log's 13 SeaBIOS events (PCRs 0-7 extended, nothing
+#     mismatched); the human output says the same;
 #   * reference values of PCRs 1-9 (/etc/tvdc/attest-ref.json of host-a):
 #     learned from at-1 for its label (root's, 0644; ref list), at-1 is
-#     still trusted with a seventh check pcrs and PCRs 1-9 "ok"; not
+#     still trusted with a check pcrs (before eventlog) and PCRs 1-9 "ok"; not
 #     learned from an untrusted attestation; PCR 1 of the stored reference
 #     edited as root makes it untrusted on pcrs alone (PCR 1 named, rule
 #     attest-pcrs); a reference of the VM itself (--per vm) comes before
@@ -26,11 +29,13 @@
 #     exit 0 on SIGTERM;
 #   * the same VM against a policy in which its label means something else
 #     (version 2, market-analysis of types MA and WEB: the verifier's
-#     policy is not the one the VM was measured under) fails on PCR0 alone;
+#     policy is not the one the VM was measured under) fails on PCR0 alone
+#     (the event log replays to PCRs 1-9; PCR0 not compared);
 #   * the same VM (its UUID, its label) started on host-b, which does not
 #     measure: its vTPM there is certified for it, the quote verifies, and
 #     PCR0 is the unmeasured boot value: untrusted, on PCR0 alone, with
-#     the reason that says the host may not measure;
+#     the reason that says the host may not measure (the event log replays
+#     to PCR0 from zeros);
 #   * a VM with the channel but without the agent is unreachable within
 #     --timeout; a VM without the channel is an error (exit 2, no record);
 #     --all attests every running VM with the channel;
@@ -49,7 +54,7 @@ TVDC=${TVDC:-${TVDC_BIN:-tvdc}}
 POLICY=$IT_POLICIES/measure.json
 TPM_XML="<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>"
 CHANNEL_XML="<channel type='unix'><source mode='bind'/><target type='virtio' name='org.tvdc.attest.0'/></channel>"
-CHECKS="ek-certificate ek-key ak-key ak-activation quote pcr0"
+CHECKS="ek-certificate ek-key ak-key ak-activation quote pcr0 eventlog"
 
 # define_vm HOST VM LABEL [GUEST_ARGS]: a guest with a vTPM and the
 # attestation channel; GUEST_ARGS tvdc.attest=1 starts its agent
@@ -83,8 +88,8 @@ failed() {
 
 # Reference values of PCRs 1-9, at-1 trusted and running on host-a.
 test_refs() {
-    local ref=/etc/tvdc/attest-ref.json ab ok7 n0
-    ok7="ek-certificate=true ek-key=true ak-key=true ak-activation=true quote=true pcr0=true pcrs=true"
+    local ref=/etc/tvdc/attest-ref.json ab ok8 n0
+    ok8="ek-certificate=true ek-key=true ak-key=true ak-activation=true quote=true pcr0=true pcrs=true eventlog=true"
 
     run on host-a "$TVDC" attest ref learn at-1 --timeout 120 --policy "$WORK/measure-v2.json"
     check_eq "ref learn at-1 under a policy it was not measured under: exit 1" 1 "$RC"
@@ -110,13 +115,13 @@ test_refs() {
     attest host-a at-1 --json --timeout 120
     check_eq "at-1 against its label's reference: exit 0, trusted" "0 trusted" \
         "$RC $(jq -r .verdict <<<"$OUT")"
-    check_jq "... seven checks, pcrs last, every one ok" \
-        '[.checks[] | "\(.name)=\(.ok)"] | join(" ")' "$ok7"
+    check_jq "... eight checks, pcrs then eventlog, every one ok" \
+        '[.checks[] | "\(.name)=\(.ok)"] | join(" ")' "$ok8"
     check_jq "... the reference named" \
         '.checks[6].reason | test("^PCRs 1-9 equal the reference of label market-analysis \\(learned from VM at-1, ")' true
     check_jq "... PCRs 1-9 ok and equal to the expected values; nothing not checked" \
         '"\([.pcrs[1:][] | .status == "ok" and .sha256 == .expected] | all) \(.summary.passed) \(.summary.not_checked)"' \
-        "true 7 0"
+        "true 8 0"
     check_eq "audit: permit, rule attest" "permit attest" \
         "$(last_attest host-a at-1 '"\(.decision) \(.rule)"')"
 
@@ -161,8 +166,8 @@ test_refs() {
     run on host-a "$TVDC" attest ref list --json
     check_jq "ref list: empty" '"\(.labels | length) \(.vms | length)"' "0 0"
     attest host-a at-1 --json --timeout 120
-    check_jq "at-1 without a reference: trusted, six checks, PCRs 1-9 not checked (9)" \
-        '"\(.verdict) \(.checks | length) \(.summary.not_checked)"' "trusted 6 9"
+    check_jq "at-1 without a reference: trusted, seven checks, PCRs 1-9 not checked (9)" \
+        '"\(.verdict) \(.checks | length) \(.summary.not_checked)"' "trusted 7 9"
 
     # fail closed
     n0=$(attests host-a at-1)
@@ -241,6 +246,12 @@ main() {
     check_jq "at-1: PCRs 1-9: not checked, no reference values (counted)" \
         '.summary.not_checked as $n | [.pcrs[1:][] | .status] | unique | join(",") + " \($n)"' \
         "not checked: no reference values 9"
+    check_jq "at-1: the event log replays to the quoted PCRs 0-9 from the H-CRTM value" \
+        '.checks[6].reason | test("^13 events replay to the quoted PCRs 0-9 \\(PCR0 from the measured identity.s H-CRTM value\\)$")' \
+        true
+    check_jq "at-1: the JSON reports the event log: 13 events, PCRs 0-7, PCR0 from hcrtm, no mismatch" \
+        '"\(.eventlog.events) \(.eventlog.extends | join(",")) \(.eventlog.pcr0_start) \(.eventlog.mismatch | length)"' \
+        "13 0,1,2,3,4,5,6,7 hcrtm 0"
     check_eq "audit: one attest record of at-1" 1 "$(attests host-a at-1)"
     check_eq "audit: ... permit, rule attest, its label and UUID" \
         "permit attest market-analysis $uuid" \
@@ -251,7 +262,7 @@ main() {
     check_eq "at-1: human output: exit 0" 0 "$RC"
     check "at-1: human output: 'trusted' and one ok line per check" \
         eval "grep -q '^VM at-1 ($uuid), label market-analysis, host host-a: trusted\$' <<<\"\$OUT\" &&
-              [[ \$(grep -cE '^  ok +(ek-certificate|ek-key|ak-key|ak-activation|quote|pcr0) ' <<<\"\$OUT\") == 6 ]]"
+              [[ \$(grep -cE '^  ok +(ek-certificate|ek-key|ak-key|ak-activation|quote|pcr0|eventlog) ' <<<\"\$OUT\") == 7 ]]"
     check "at-1: human output: PCRs 1-9 say not checked" \
         eval "[[ \$(grep -c 'not checked: no reference values' <<<\"\$OUT\") == 9 ]]"
     check_eq "audit: a second attest record" 2 "$(attests host-a at-1)"
@@ -266,6 +277,9 @@ main() {
     check_eq "at-1 under policy v2 (market-analysis: MA, WEB): exit 1" 1 "$RC"
     check_jq "... verdict untrusted" .verdict untrusted
     check_eq "... on PCR0 alone" pcr0 "$(failed)"
+    check_jq "... the event log still replays to PCRs 1-9, PCR0 not compared" \
+        '"\(.checks[6].reason | test("^13 events replay to the quoted PCRs 1-9 \\(PCR0 not compared")) \(.eventlog.pcr0_start)"' \
+        "true null"
     check_jq "... because PCR0 is not that label's measured identity under v2" \
         '.checks[5].reason | test("is not the measured identity of label market-analysis under policy bank-dc-measure v2")' \
         true
@@ -334,7 +348,8 @@ main() {
     attest host-a mi-1 --json --timeout 120
     check_eq "mi-1, the first quote replayed for a new nonce: exit 1, untrusted" "1 untrusted" \
         "$RC $(jq -r .verdict <<<"$OUT")"
-    check_eq "... on the quote (and PCR0, which needs it)" "pcr0 quote" "$(failed)"
+    check_eq "... on the quote (and PCR0 and the event log, which need it)" "eventlog pcr0 quote" \
+        "$(failed)"
     check_jq "... because of the nonce" '.checks[4].reason | test("^wrong nonce: ")' true
     check_eq "audit: deny, rule attest-quote" "deny attest-quote" \
         "$(last_attest host-a mi-1 '"\(.decision) \(.rule)"')"
@@ -343,7 +358,7 @@ main() {
     check_eq "mi-1, another TPM's AK in KEYS: exit 1, untrusted" "1 untrusted" \
         "$RC $(jq -r .verdict <<<"$OUT")"
     check_eq "... the AK is a valid AK, but does not activate, and its quote fails" \
-        "ak-activation pcr0 quote" "$(failed)"
+        "ak-activation eventlog pcr0 quote" "$(failed)"
     check_jq "... the guest's TPM refused the credential" \
         '.checks[3].reason | test("^the credential was not activated: the agent answered .ERROR TPM2_ActivateCredential")' true
     check_jq "... the quote's signature is not that AK's" '.checks[4].reason | test("^bad signature: ")' true
@@ -380,6 +395,8 @@ main() {
     check_jq "at-1 on host-b: PCR0 is the unmeasured boot value: the host may not measure" \
         '.checks[5].reason | test("unmeasured boot value, not the measured identity of label market-analysis under policy bank-dc-measure v1 \\(host may not measure: see tvdc status\\)")' \
         true
+    check_jq "at-1 on host-b: the event log replays to PCR0 from zeros (no H-CRTM)" \
+        '"\(.eventlog.pcr0_start) \(.eventlog.mismatch | length)"' "zeros 0"
     check_eq "audit on host-b: deny, rule attest-pcr0" "deny attest-pcr0" \
         "$(last_attest host-b at-1 '"\(.decision) \(.rule)"')"
     destroy_all host-b
