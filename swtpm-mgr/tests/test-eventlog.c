@@ -19,28 +19,20 @@
 #define SEABIOS_EVENTS 13
 #define SPEC_ID_LEN (32 + 33)       /* the SeaBIOS log's first event: sha256 alone */
 
+/* A file of tpm/ (tpm/README) and its length. */
 typedef struct buf {
     uint8_t *p;
     size_t len;
 } buf;
 
-static buf
-fixture(const char *name)
-{
-    char path[128];
-    buf b;
-
-    snprintf(path, sizeof(path), "tpm/%s", name);
-    b.p = (uint8_t *) test_data(path, &b.len);
-    return b;
-}
+#define FIXTURE(name) ({ buf _b; _b.p = (uint8_t *) test_data("tpm/" name, &_b.len); _b; })
 
 /* The start values of the replay: reset values with PCR0 after the
  * H-CRTM measurement of tpm/eventlog-seabios.blob. */
 static void
 hcrtm_start(uint8_t start[TVDC_TPM_PCRS][32])
 {
-    buf blob = fixture("eventlog-seabios.blob");
+    buf blob = FIXTURE("eventlog-seabios.blob");
     size_t n = 32;
 
     tvdc_vtpm_pcrs_reset(start);
@@ -76,8 +68,8 @@ replay_bad(const void *log, size_t len, const char *want)
 static void
 quoted_pcrs(tvdc_vtpm_quote *q)
 {
-    buf ak = fixture("eventlog-seabios.ak"), att = fixture("eventlog-seabios.quote");
-    buf sig = fixture("eventlog-seabios.sig"), pcrs = fixture("eventlog-seabios.pcrs");
+    buf ak = FIXTURE("eventlog-seabios.ak"), att = FIXTURE("eventlog-seabios.quote");
+    buf sig = FIXTURE("eventlog-seabios.sig"), pcrs = FIXTURE("eventlog-seabios.pcrs");
     tvdc_vtpm_public pub;
     tvdc_error e = { 0 };
     uint8_t nonce[16];
@@ -111,7 +103,7 @@ digest_offsets(const buf *log, size_t *off, size_t max)
 static void
 test_seabios_replay(void **state)
 {
-    buf log = fixture("eventlog-seabios.bin");
+    buf log = FIXTURE("eventlog-seabios.bin");
     uint8_t start[TVDC_TPM_PCRS][32], unmeasured[32];
     size_t n = 32;
     tvdc_vtpm_quote q;
@@ -157,7 +149,7 @@ test_seabios_replay(void **state)
 static void
 test_truncated(void **state)
 {
-    buf log = fixture("eventlog-seabios.bin");
+    buf log = FIXTURE("eventlog-seabios.bin");
     size_t off[SEABIOS_EVENTS + 1], n = digest_offsets(&log, off, SEABIOS_EVENTS + 1);
     size_t ends = 0;
     (void) state;
@@ -195,7 +187,7 @@ test_truncated(void **state)
 static void
 test_flipped_digest(void **state)
 {
-    buf log = fixture("eventlog-seabios.bin");
+    buf log = FIXTURE("eventlog-seabios.bin");
     size_t off[SEABIOS_EVENTS];
     tvdc_vtpm_eventlog *good = replay_ok(log.p, log.len, NULL), *l;
     (void) state;
