@@ -16,12 +16,52 @@ when the verifier connects:
               another TPM) instead of the guest's AK
   foreign-ek  KEYS names FOREIGN-DIR/ek.pub (another TPM's EK, of the
               TCG template) instead of the guest's EK
+  no-eventlog EVENTLOG none instead of the guest's log
+  eventlog-digest
+              the guest's (crypto-agile) event log with one bit of its last
+              event's first digest flipped (SeaBIOS: PCR 7's separator)
+  eventlog-cut
+              the guest's event log cut after 100 bytes (inside an event)
 
 Writes SOCKET.ready once listening.  Runs until killed.
 """
 import os
 import socket
 import sys
+
+
+def last_digest(log):
+    """The offset of the last event's first digest in a crypto-agile log."""
+    u32 = lambda o: int.from_bytes(log[o:o + 4], "little")
+    header = 32 + u32(28)               # TCG_PCR_EVENT with the Spec ID
+    sizes = {}
+    for i in range(u32(32 + 24)):       # numberOfAlgorithms, then the table
+        o = 32 + 28 + 4 * i
+        sizes[int.from_bytes(log[o:o + 2], "little")] = int.from_bytes(log[o + 2:o + 4], "little")
+    off, last = header, None
+    while off < len(log):
+        count, o = u32(off + 8), off + 12
+        last = o + 2
+        for _ in range(count):
+            o += 2 + sizes[int.from_bytes(log[o:o + 2], "little")]
+        off = o + 4 + u32(o)
+    return last
+
+
+def change_eventlog(mode, answer):
+    fields = answer.split()
+    if mode == "no-eventlog":
+        return b"EVENTLOG none\n"
+    if len(fields) != 2 or fields[1] == b"none":
+        return answer
+    log = bytearray.fromhex(fields[1].decode())
+    if mode == "eventlog-digest":
+        log[last_digest(log)] ^= 1
+    elif mode == "eventlog-cut":
+        log = log[:100]
+    else:
+        return answer
+    return b"EVENTLOG " + log.hex().encode() + b"\n"
 
 
 def main():
@@ -62,6 +102,8 @@ def main():
                         recorded = answer
                     elif mode == "replay":
                         answer = recorded
+                elif fields and fields[0] == b"EVENTLOG":
+                    answer = change_eventlog(mode, answer)
                 elif fields and fields[0] == b"KEYS" and len(fields) == 3:
                     if mode == "foreign-ak":
                         fields[2] = foreign["ak"]

@@ -42,6 +42,9 @@
 #   * a man in the middle on the channel (attest-mitm.py): a replayed
 #     quote fails on the nonce, another TPM's AK fails activation and the
 #     quote's signature, another TPM's EK is not the certificate's key;
+#     EVENTLOG none is trusted with eventlog not checked; one changed
+#     digest of the log fails eventlog naming its PCR, a cut log with the
+#     parser's reason;
 #   * one audit record per attestation (operation attest; permit for
 #     trusted, deny with rule attest-pcr0 or attest-timeout otherwise).
 #
@@ -374,6 +377,30 @@ main() {
         '.checks[1].reason | test("the certificate is of another key")' true
     check_eq "audit: deny, rule attest-ek; one record per attestation" "deny attest-ek $((n0 + 4))" \
         "$(last_attest host-a mi-1 '"\(.decision) \(.rule)"') $(attests host-a mi-1)"
+    echo no-eventlog >"$WORK/run/mitm.mode"
+    attest host-a mi-1 --json --timeout 120
+    check_eq "mi-1, EVENTLOG none: exit 0, trusted" "0 trusted" \
+        "$RC $(jq -r .verdict <<<"$OUT")"
+    check_jq "... eventlog not checked (ok null), counted, no eventlog object" \
+        '"\(.checks[6].name) \(.checks[6].ok) \(.checks[6].reason) \(.summary.not_checked) \(.eventlog)"' \
+        "eventlog null not checked: the guest has no event log 10 null"
+    echo eventlog-digest >"$WORK/run/mitm.mode"
+    attest host-a mi-1 --json --timeout 120
+    check_eq "mi-1, a digest of the event log's last event changed: exit 1, on eventlog alone" \
+        "1 eventlog" "$RC $(failed)"
+    check_jq "... naming PCR 7 alone" \
+        '"\(.checks[6].reason | test("^the replay of 13 events differs from the quote in PCR 7 ")) \(.eventlog.mismatch | join(","))"' \
+        "true 7"
+    check_eq "audit: deny, rule attest-eventlog" "deny attest-eventlog" \
+        "$(last_attest host-a mi-1 '"\(.decision) \(.rule)"')"
+    echo eventlog-cut >"$WORK/run/mitm.mode"
+    attest host-a mi-1 --json --timeout 120
+    check_eq "mi-1, the event log cut inside an event: exit 1, on eventlog alone" \
+        "1 eventlog" "$RC $(failed)"
+    check_jq "... with the parser's reason" \
+        '.checks[6].reason | test("^event log: event 1 at offset 65: truncated: ")' true
+    attest host-a mi-1 --timeout 120
+    check "... human output: FAIL eventlog" grep -qE '^  FAIL eventlog +event log: ' <<<"$OUT"
     on host-a virsh destroy mi-1 >/dev/null
     kill "$mitm_pid" 2>/dev/null
 
