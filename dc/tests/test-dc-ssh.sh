@@ -93,7 +93,7 @@ before_l=$(files localhost)
 before_b=$(files b)
 
 run "$TVDC" dc push v2.bin --sig v2.bin.sig --remote-tvdc "$TVDC" "${LOCAL[@]}" \
-    --connect qemu+tcp://b/system --timeout 2 --json
+    --connect qemu+tcp://b/system --timeout 10 --json
 check_eq "push, b's libvirtd not reached: refused (exit 1)" 1 "$RC"
 check_jq "push, b's libvirtd not reached: localhost ready, b named" \
     '[.hosts[] | .reason // "ready" | sub(" \\(the running domains cannot be checked\\).*"; "")] | join("|")' \
@@ -103,7 +103,7 @@ check_eq "push refused: b keeps its files, nothing staged" "$before_b" "$(files 
 
 echo '{"policies": {"bank-dc": {"version": 5, "source_sha256": "'"$(printf '0%.0s' {1..64})"'"}}}' \
     >"$FAKE/localhost/state"
-run "$TVDC" dc push v2.bin --sig v2.bin.sig --remote-tvdc "$TVDC" "${LOCAL[@]}" --timeout 2 --json
+run "$TVDC" dc push v2.bin --sig v2.bin.sig --remote-tvdc "$TVDC" "${LOCAL[@]}" --timeout 10 --json
 check_eq "push, a newer rollback state: refused (exit 1)" 1 "$RC"
 check_jq "push, a newer rollback state: the reason" '.hosts[0].reason' \
     "rollback state $FAKE/localhost/state: policy bank-dc version 2 is lower than version 5 accepted before (rollback refused)"
@@ -114,14 +114,14 @@ mv "$FAKE/localhost/trust/dc.pem" "$FAKE/localhost/trust/dc.pem.off"
 cp "$FAKE/localhost/trust/dc.pem.off" "$FAKE/localhost/trust/.hidden"
 "$TVDC" policy keygen --type ed25519 --out other.pem >/dev/null
 cp other.pub.pem "$FAKE/localhost/trust/other.pem"
-run "$TVDC" dc push v2.bin --sig v2.bin.sig --remote-tvdc "$TVDC" "${LOCAL[@]}" --timeout 2 --json
+run "$TVDC" dc push v2.bin --sig v2.bin.sig --remote-tvdc "$TVDC" "${LOCAL[@]}" --timeout 10 --json
 check_jq "push, key not trusted: refused for the signature" \
     '.hosts[0].reason | startswith("signature (trust directory '"$FAKE"'/localhost/trust): ")' true
 check_eq "push refused: localhost keeps its files, nothing staged" "$before_l" "$(files localhost)"
 rm "$FAKE/localhost/trust/other.pem" "$FAKE/localhost/trust/.hidden"
 mv "$FAKE/localhost/trust/dc.pem.off" "$FAKE/localhost/trust/dc.pem"
 
-run "$TVDC" dc push v1.json --sig v1.bin.sig --remote-tvdc "$TVDC" "${LOCAL[@]}" --timeout 2
+run "$TVDC" dc push v1.json --sig v1.bin.sig --remote-tvdc "$TVDC" "${LOCAL[@]}" --timeout 10
 check_eq "push of a JSON policy: usage error" \
     "2 tvdc: dc push: v1.json is not a compiled policy (tvdc policy compile)" "$RC $ERR"
 
