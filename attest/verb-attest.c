@@ -39,9 +39,10 @@
 
 static const char attest_usage[] =
 "Usage: tvdc attest VM... [--connect URI] [--timeout SEC] [--policy FILE] [--ca DIR]\n"
-"                   [--config FILE] [--refs FILE] [--json]\n"
+"                   [--config FILE] [--refs FILE] [--shutdown-timeout SEC] [--json]\n"
 "       tvdc attest --all [--every SEC] [--connect URI] [--timeout SEC] [--policy FILE]\n"
-"                   [--ca DIR] [--config FILE] [--refs FILE] [--json]\n"
+"                   [--ca DIR] [--config FILE] [--refs FILE] [--shutdown-timeout SEC]\n"
+"                   [--json]\n"
 "       tvdc attest ref learn VM [--per label|vm] [--connect URI] [--timeout SEC] ...\n"
 "       tvdc attest ref list [--refs FILE] [--json]\n"
 "       tvdc attest ref rm LABEL|VM [--refs FILE]\n"
