@@ -16,7 +16,8 @@
 
 #include "attest-xml.h"
 
-#define PATH_MAX_LEN 256
+#define MAX_DEPTH 1024
+#define MAX_PATH 8
 
 /* One element found at a path: [start, end) the whole element, [start,
  * stag_end) its start tag, [stag_end, etag) its content. */
@@ -61,16 +62,24 @@ tag_end(const char *p, const char *e, bool *empty)
 /*
  * Call visit on every element of [s, e) whose path from the root is path
  * ("/domain/devices/interface").  0, the first non-zero return of visit,
- * or -EBADMSG when the XML is not well formed.
+ * or -EBADMSG when the XML is not well formed or nests deeper than
+ * MAX_DEPTH (libxml2, which parsed it for libvirt, allows 256 levels: a
+ * client's metadata cannot make a well-formed domain unreadable here).
+ * Only names are kept per level, no path text, so long names in the
+ * metadata cannot overflow anything either.
  */
 static int
 walk(const char *s, const char *e, const char *path, xvisit visit, void *userdata)
 {
-    const char *starts[64];
-    size_t lens[64];
-    char cur[PATH_MAX_LEN] = "";
-    size_t depth = 0, curlen = 0;
+    const char *starts[MAX_DEPTH], *comp[MAX_PATH];
+    size_t lens[MAX_DEPTH], comp_len[MAX_PATH];
+    size_t depth = 0, ncomp = 0, match = 0;   /* match: levels equal to path's */
 
+    for (const char *c = path; *c == '/' && ncomp < MAX_PATH; ncomp++) {
+        comp[ncomp] = ++c;
+        comp_len[ncomp] = strcspn(c, "/");
+        c += comp_len[ncomp];
+    }
     for (const char *p = s; p < e;) {
         const char *n, *end;
         bool empty = false;
@@ -100,32 +109,31 @@ walk(const char *s, const char *e, const char *path, xvisit visit, void *userdat
         if (p[1] == '/') {                      /* end tag */
             xelem el;
             if (depth == 0 || lens[depth - 1] != len ||
-                memcmp(cur + curlen - len, n, len) != 0)
+                memcmp(starts[depth - 1] + 1, n, len) != 0)
                 return -EBADMSG;
             el = (xelem) { starts[depth - 1], NULL, p, end };
             el.stag_end = tag_end(el.start, e, &empty);
-            if (strcmp(cur, path) == 0 && (r = visit(&el, userdata)) != 0)
+            if (match == ncomp && depth == ncomp && (r = visit(&el, userdata)) != 0)
                 return r;
-            curlen -= len + 1;
-            cur[curlen] = '\0';
+            if (match >= depth)
+                match = depth - 1;
             depth--;
             p = end;
             continue;
         }
-        if (depth == sizeof(starts) / sizeof(starts[0]) || curlen + len + 2 > sizeof(cur))
+        if (depth == MAX_DEPTH)
             return -EBADMSG;
+        if (match == depth && depth < ncomp && comp_len[depth] == len &&
+            memcmp(comp[depth], n, len) == 0)
+            match = depth + 1;
         starts[depth] = p;
         lens[depth++] = len;
-        cur[curlen++] = '/';
-        memcpy(cur + curlen, n, len);
-        curlen += len;
-        cur[curlen] = '\0';
         if (empty) {
             xelem el = { p, end, end, end };
-            if (strcmp(cur, path) == 0 && (r = visit(&el, userdata)) != 0)
+            if (match == ncomp && depth == ncomp && (r = visit(&el, userdata)) != 0)
                 return r;
-            curlen -= len + 1;
-            cur[curlen] = '\0';
+            if (match >= depth)
+                match = depth - 1;
             depth--;
         }
         p = end;
@@ -211,7 +219,7 @@ first_visit(const xelem *el, void *userdata)
 static bool
 child(const xelem *parent, const char *parent_name, const char *name, xelem *ret)
 {
-    char path[PATH_MAX_LEN];
+    char path[64];
     first_ctx c = { .found = false };
 
     snprintf(path, sizeof(path), "/%s/%s", parent_name, name);
@@ -242,16 +250,18 @@ label_visit(const xelem *el, void *userdata)
     return 1;
 }
 
-char *
-attest_xml_label(const char *xml)
+int
+attest_xml_label(const char *xml, char **ret)
 {
     string_ctx c = { NULL };
+    int r = walk(xml, xml + strlen(xml), "/domain/seclabel", label_visit, &c);
 
-    if (walk(xml, xml + strlen(xml), "/domain/seclabel", label_visit, &c) < 0) {
+    if (r < 0 || (r == 1 && !c.s)) {
         free(c.s);
-        return strdup("");
+        return r < 0 ? r : -ENOMEM;
     }
-    return c.s ? c.s : strdup("");
+    *ret = c.s ? c.s : strdup("");
+    return *ret ? 0 : -ENOMEM;
 }
 
 static int
@@ -276,16 +286,18 @@ channel_visit(const xelem *el, void *userdata)
     return c->s ? 1 : 0;
 }
 
-char *
-attest_xml_channel(const char *xml)
+int
+attest_xml_channel(const char *xml, char **ret)
 {
     string_ctx c = { NULL };
+    int r = walk(xml, xml + strlen(xml), "/domain/devices/channel", channel_visit, &c);
 
-    if (walk(xml, xml + strlen(xml), "/domain/devices/channel", channel_visit, &c) < 0) {
+    if (r < 0) {
         free(c.s);
-        return NULL;
+        return r;
     }
-    return c.s;
+    *ret = c.s;
+    return 0;
 }
 
 void

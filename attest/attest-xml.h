@@ -8,12 +8,13 @@
 #define ATTEST_PORT "org.tvdc.attest.0"
 
 /* The tvdc label of the domain's own <seclabel model='tvdc'> ("" when it
- * has none; NULL out of memory). */
-char *attest_xml_label(const char *xml);
+ * has none), malloc'ed: 0, -EBADMSG (not XML this reader can follow: never
+ * taken for "unlabeled"), -ENOMEM. */
+int attest_xml_label(const char *xml, char **ret);
 
 /* The unix socket of the <channel type='unix'> whose target is the virtio
- * port ATTEST_PORT, or NULL. */
-char *attest_xml_channel(const char *xml);
+ * port ATTEST_PORT (NULL: none): 0, -EBADMSG. */
+int attest_xml_channel(const char *xml, char **ret);
 
 /* One <interface> of the domain's <devices>. */
 typedef struct attest_iface {
@@ -22,7 +23,8 @@ typedef struct attest_iface {
     char *xml;                /* the element, as libvirt formatted it */
 } attest_iface;
 
-/* The domain's interfaces: 0, or -ENOMEM; *ret NULL when it has none. */
+/* The domain's interfaces: 0, -EBADMSG, -ENOMEM; *ret NULL when it has
+ * none. */
 int attest_xml_interfaces(const char *xml, attest_iface **ret, size_t *n);
 void attest_ifaces_free(attest_iface *v, size_t n);
 

@@ -97,8 +97,17 @@ quarantine(virDomainPtr dom, tvdc_quarantine *q, attest_remedy *res)
     char why[512] = "", failed[512] = "";
     int r;
 
-    if (live_ifaces(dom, &ifs, &n, why, sizeof(why)) < 0)
-        return say(res, -1, "quarantine: %s", why);
+    if (live_ifaces(dom, &ifs, &n, why, sizeof(why)) < 0) {
+        /* its links unknown: recorded without them, and paused */
+        r = tvdc_quarantine_write(TVDC_QUARANTINE_DIR, q);
+        if (r < 0)
+            return say(res, -1, "quarantine: %s, and it cannot be recorded in %s: %s", why,
+                       TVDC_QUARANTINE_DIR, strerror(-r));
+        if (virDomainSuspend(dom) < 0)
+            return say(res, -1, "quarantine: recorded, but %s, and pausing failed: %s", why,
+                       virt_error());
+        return say(res, -1, "quarantine: recorded, but %s: the VM is paused instead", why);
+    }
     /* the links as they are (borrowed from ifs for the write) */
     q->links = calloc(n ? n : 1, sizeof(*q->links));
     if (!q->links) {

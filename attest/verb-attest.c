@@ -241,6 +241,7 @@ static int
 vm_describe(virDomainPtr dom, attestation *a, bool quiet)
 {
     char *xml;
+    int r;
 
     if (virDomainGetUUIDString(dom, a->uuid) < 0)
         return -EIO;
@@ -256,11 +257,17 @@ vm_describe(virDomainPtr dom, attestation *a, bool quiet)
         tool_err("attest: VM %s: %s", a->name, virt_error());
         return -EIO;
     }
-    a->label = attest_xml_label(xml);
-    a->channel = attest_xml_channel(xml);
+    /* XML that cannot be followed is an error, never "unlabeled" or "no
+     * port": either would pick another action plan */
+    r = attest_xml_label(xml, &a->label);
+    if (r == 0)
+        r = attest_xml_channel(xml, &a->channel);
     free(xml);
-    if (!a->name || !a->label)
-        return -ENOMEM;
+    if (r < 0 || !a->name) {
+        tool_err("attest: VM %s: its live XML: %s", a->name ? a->name : a->uuid,
+                 strerror(r < 0 ? -r : ENOMEM));
+        return r < 0 ? r : -ENOMEM;
+    }
     if (!a->channel) {
         a->no_port = true;
         if (!quiet)
@@ -1323,8 +1330,10 @@ attest_doms(attest_cmd *c, virDomainPtr *doms, int n, bool all, bool json, const
                 set_check(&a, k, "not run: the VM has no attestation port");
             }
         } else if (r < 0) {
+            /* --all skips what is not running or has no port; any other
+             * failure (said by vm_describe) is an error */
             attestation_clear(&a);
-            if (!all)
+            if (!all || r != -ENOENT)
                 worst = EXIT_ERR;
             continue;
         } else {

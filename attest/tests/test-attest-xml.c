@@ -3,7 +3,9 @@
  * client's <metadata> that plants a tvdc seclabel, an attestation channel
  * and interfaces: only the domain's own are found; the link edit of an
  * interface keeps every other line. */
+#include <errno.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,25 +81,67 @@ static const char live_xml[] =
 static void
 test_label_channel(void **state)
 {
-    char *s;
+    char *s = NULL;
     (void) state;
 
-    s = attest_xml_label(live_xml);
+    assert_int_equal(attest_xml_label(live_xml, &s), 0);
     assert_string_equal(s, "market-analysis");
     free(s);
-    s = attest_xml_channel(live_xml);
+    assert_int_equal(attest_xml_channel(live_xml, &s), 0);
     assert_string_equal(s, "/var/lib/tvdc/attest/ma&1.sock");
     free(s);
 
     /* without the domain's own: none, whatever the metadata says */
-    s = attest_xml_label("<domain>\n  <metadata>\n    <x>\n      <seclabel type='static' "
-                         "model='tvdc'>\n        <label>lab</label>\n      </seclabel>\n"
-                         "    </x>\n  </metadata>\n</domain>\n");
+    assert_int_equal(attest_xml_label("<domain>\n  <metadata>\n    <x>\n      <seclabel "
+                                      "type='static' model='tvdc'>\n        <label>lab</label>\n"
+                                      "      </seclabel>\n    </x>\n  </metadata>\n</domain>\n",
+                                      &s), 0);
     assert_string_equal(s, "");
     free(s);
-    assert_null(attest_xml_channel("<domain>\n  <devices>\n    <channel type='pty'>\n"
-                                   "      <target type='virtio' name='org.tvdc.attest.0'/>\n"
-                                   "    </channel>\n  </devices>\n</domain>\n"));
+    assert_int_equal(attest_xml_channel("<domain>\n  <devices>\n    <channel type='pty'>\n"
+                                        "      <target type='virtio' name='org.tvdc.attest.0'/>\n"
+                                        "    </channel>\n  </devices>\n</domain>\n", &s), 0);
+    assert_null(s);
+
+    /* not XML it can follow: an error, never "unlabeled" or "no port" */
+    assert_int_equal(attest_xml_label("<domain>\n  <seclabel model='tvdc'>\n</domain>\n", &s),
+                     -EBADMSG);
+    assert_int_equal(attest_xml_channel("<domain><devices></domain>", &s), -EBADMSG);
+}
+
+/* What a client can put in <metadata> and libxml2 accepts (256 levels,
+ * long names) does not make the domain's own elements unreadable. */
+static void
+test_deep_metadata(void **state)
+{
+    char name[200], *xml, *s = NULL, *w;
+    attest_iface *v = NULL;
+    size_t n = 0, cap = 1u << 20;
+    (void) state;
+
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    xml = w = malloc(cap);
+    assert_non_null(xml);
+    w += sprintf(w, "<domain>\n  <metadata>\n    <x:m xmlns:x='urn:x'>");
+    for (int i = 0; i < 255; i++)
+        w += sprintf(w, "<x:%s%d>", name, i);
+    for (int i = 254; i >= 0; i--)
+        w += sprintf(w, "</x:%s%d>", name, i);
+    w += sprintf(w, "</x:m>\n  </metadata>\n  <devices>\n"
+                    "    <interface type='bridge'>\n      <mac address='52:54:00:00:00:0c'/>\n"
+                    "    </interface>\n  </devices>\n"
+                    "  <seclabel type='static' model='tvdc' relabel='no'>\n"
+                    "    <label>market-analysis</label>\n  </seclabel>\n</domain>\n");
+    assert_true((size_t) (w - xml) < cap);
+    assert_int_equal(attest_xml_label(xml, &s), 0);
+    assert_string_equal(s, "market-analysis");
+    free(s);
+    assert_int_equal(attest_xml_interfaces(xml, &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].mac, "52:54:00:00:00:0c");
+    attest_ifaces_free(v, n);
+    free(xml);
 }
 
 static void
@@ -144,6 +188,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_channel),
+        cmocka_unit_test(test_deep_metadata),
         cmocka_unit_test(test_interfaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
