@@ -258,8 +258,7 @@ serve_page(server *s, struct MHD_Connection *c)
 
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
         return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "no random numbers\n");
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+    tv_hex(raw, sizeof(raw), nonce);
     /* nothing but this page's own script and style, and fetches of its
      * own origin */
     snprintf(csp, sizeof(csp),

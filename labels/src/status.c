@@ -75,8 +75,7 @@ status_policy(const tvdc_status *st)
 
     if (!o)
         return NULL;
-    for (size_t i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+    tv_hex(hash, 32, hex);
     if (add_string(o, "path", tvdc_config_policy(st->config)) < 0 ||
         add_string(o, "name", tvdc_policy_name(st->policy)) < 0 ||
         add(o, "version", json_object_new_int64(tvdc_policy_version(st->policy))) < 0 ||

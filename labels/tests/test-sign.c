@@ -254,8 +254,7 @@ key_id_hex(EVP_PKEY *k, char out[65])
     assert_true(n > 0);
     assert_int_equal(tv_sha256(der, (size_t) n, id), 0);
     OPENSSL_free(der);
-    for (int i = 0; i < 32; i++)
-        sprintf(out + 2 * i, "%02x", id[i]);
+    tv_hex(id, 32, out);
 }
 
 /* ------------------------------------------------------------------------ */

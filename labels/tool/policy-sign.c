@@ -330,8 +330,7 @@ cmd_policy_keygen(int argc, char **argv)
         tool_err("policy keygen: key generation failed");
         goto out;
     }
-    for (unsigned i = 0; i < md_len; i++)
-        sprintf(id + 2 * i, "%02x", md[i]);
+    tv_hex(md, md_len, id);
 
     /* O_EXCL: a key is never silently replaced. */
     fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

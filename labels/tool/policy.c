@@ -119,13 +119,6 @@ plural(uint32_t n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-}
-
 static json_object *
 types_json(const tvdc_policy *p, uint32_t label, bool conflict)
 {
@@ -155,7 +148,7 @@ policy_json(const tvdc_policy *p)
 
     json_object_object_add(o, "name", json_object_new_string(tvdc_policy_name(p)));
     json_object_object_add(o, "version", json_object_new_int64(tvdc_policy_version(p)));
-    hex(tvdc_policy_source_hash(p), 32, h);
+    tv_hex(tvdc_policy_source_hash(p), 32, h);
     json_object_object_add(o, "source_sha256", json_object_new_string(h));
     json_object_object_add(o, "unlabeled", json_object_new_string(
         tvdc_policy_flags(p) & TVDC_POLICY_ALLOW_UNLABELED ? "allow" : "deny"));
@@ -364,7 +357,7 @@ do_compile(int argc, char **argv)
     {
         char h[65];
         struct stat st = { 0 };
-        hex(tvdc_policy_source_hash(p), 32, h);
+        tv_hex(tvdc_policy_source_hash(p), 32, h);
         (void) stat(out, &st);
         printf("compiled: %s v%u -> %s (%lld bytes, source sha256 %s)\n",
                tvdc_policy_name(p), tvdc_policy_version(p), out, (long long) st.st_size, h);

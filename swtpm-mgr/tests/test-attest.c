@@ -71,14 +71,6 @@ unhex(const char *s, uint8_t *out, size_t *len)
 }
 
 static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-    out[2 * n] = '\0';
-}
-
-static void
 put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t) (v >> 8);
@@ -173,7 +165,7 @@ test_public_known(void **state)
     (void) state;
 
     assert_int_equal(tvdc_vtpm_public_parse(ek.p, ek.len, &pe, &e), 0);
-    hex(pe.name, pe.name_len, h);
+    tv_hex(pe.name, pe.name_len, h);
     assert_string_equal(h, EK_NAME);
     assert_int_equal(pe.attributes, EK_ATTRS);
     assert_int_equal(pe.sym_alg, TVDC_TPM_ALG_AES);
@@ -184,7 +176,7 @@ test_public_known(void **state)
     assert_int_equal(pe.auth_policy_len, 32);
 
     assert_int_equal(tvdc_vtpm_public_parse(ak.p, ak.len, &pa, &e), 0);
-    hex(pa.name, pa.name_len, h);
+    tv_hex(pa.name, pa.name_len, h);
     assert_string_equal(h, AK_NAME);
     assert_int_equal(pa.name_len, name.len);
     assert_memory_equal(pa.name, name.p, name.len);     /* tpm2_createak -n */
@@ -510,7 +502,7 @@ test_kdfa_known(void **state)
         assert_int_equal(tvdc_vtpm_kdfa(cases[i].hash, key, kl, cases[i].label,
                                         ul ? u : NULL, ul, vl ? v : NULL, vl,
                                         cases[i].bits, out), 0);
-        hex(out, cases[i].bits / 8, h);
+        tv_hex(out, cases[i].bits / 8, h);
         assert_string_equal(h, cases[i].want);
     }
     assert_int_equal(tvdc_vtpm_kdfa(0x0012, key, kl, "X", NULL, 0, NULL, 0, 128, out), -EINVAL);
@@ -772,7 +764,7 @@ test_quote_known(void **state)
 
     if (verify(&q, &q.attest, &q.sig, q.nonce, q.nonce_len, PCRS_0_9, &q.pcrs, &out, &e) != 0)
         fail_msg("%s", e.message);
-    hex(out.qualified_signer, out.qualified_signer_len, h);
+    tv_hex(out.qualified_signer, out.qualified_signer_len, h);
     assert_string_equal(h, AK_QNAME);
     assert_int_equal(out.clock, 80541);
     assert_int_equal(out.reset_count, 1);
@@ -782,7 +774,7 @@ test_quote_known(void **state)
     assert_int_equal(out.pcr_mask, PCRS_0_9);
     for (unsigned i = 0; i < 10; i++)
         assert_memory_equal(out.pcrs[i], q.pcrs.p + 32 * i, 32);
-    hex(out.pcrs[3], 32, h);    /* extended once with SHA-256("x") */
+    tv_hex(out.pcrs[3], 32, h);    /* extended once with SHA-256("x") */
     assert_string_equal(h, "7f85193790de75e46b70bfec3614098f47332a6993dabac6e38ad35f47df5da4");
     quote_fixture_free(&q);
 }

@@ -194,14 +194,6 @@ static const struct pcr_case {
 };
 
 static void
-to_hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-    out[2 * n] = '\0';
-}
-
-static void
 test_pcr0_known_answers(void **state)
 {
     (void) state;
@@ -216,7 +208,7 @@ test_pcr0_known_answers(void **state)
         if (r != 0)
             fail_msg("%s %s flags %u: %d", c->bank, c->blob ? c->blob : "(none)", c->flags, r);
         assert_int_equal(len * 2, strlen(c->hex));
-        to_hex(out, len, hex);
+        tv_hex(out, len, hex);
         if (strcmp(hex, c->hex) != 0)
             fail_msg("%s %s flags %u:\n got: %s\nwant: %s", c->bank,
                      c->blob ? c->blob : "(none)", c->flags, hex, c->hex);
@@ -306,7 +298,7 @@ main(void)
     if (EVP_Digest(json, len, sum, &m, EVP_sha256(), NULL) != 1 ||
         tvdc_policy_parse_json(json, len, &policy, NULL) < 0)
         return 1;
-    to_hex(sum, 32, policy_sha256);
+    tv_hex(sum, 32, policy_sha256);
     r = cmocka_run_group_tests(tests, NULL, NULL);
     tvdc_policy_free(policy);
     free(json);
