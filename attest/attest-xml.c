@@ -84,6 +84,7 @@ walk(const char *s, const char *e, const char *path, xvisit visit, void *userdat
         const char *n, *end;
         bool empty = false;
         size_t len;
+        xelem el;
         int r;
 
         if (*p != '<') {
@@ -107,35 +108,30 @@ walk(const char *s, const char *e, const char *path, xvisit visit, void *userdat
         if (len == 0 || n + len > end)
             return -EBADMSG;
         if (p[1] == '/') {                      /* end tag */
-            xelem el;
             if (depth == 0 || lens[depth - 1] != len ||
                 memcmp(starts[depth - 1] + 1, n, len) != 0)
                 return -EBADMSG;
             el = (xelem) { starts[depth - 1], NULL, p, end };
             el.stag_end = tag_end(el.start, e, &empty);
-            if (match == ncomp && depth == ncomp && (r = visit(&el, userdata)) != 0)
-                return r;
-            if (match >= depth)
-                match = depth - 1;
-            depth--;
+        } else {                                /* start tag */
+            if (depth == MAX_DEPTH)
+                return -EBADMSG;
+            if (match == depth && depth < ncomp && comp_len[depth] == len &&
+                memcmp(comp[depth], n, len) == 0)
+                match = depth + 1;
+            starts[depth] = p;
+            lens[depth++] = len;
             p = end;
-            continue;
+            if (!empty)
+                continue;
+            el = (xelem) { starts[depth - 1], end, end, end };
         }
-        if (depth == MAX_DEPTH)
-            return -EBADMSG;
-        if (match == depth && depth < ncomp && comp_len[depth] == len &&
-            memcmp(comp[depth], n, len) == 0)
-            match = depth + 1;
-        starts[depth] = p;
-        lens[depth++] = len;
-        if (empty) {
-            xelem el = { p, end, end, end };
-            if (match == ncomp && depth == ncomp && (r = visit(&el, userdata)) != 0)
-                return r;
-            if (match >= depth)
-                match = depth - 1;
-            depth--;
-        }
+        /* the element at depth ends */
+        if (match == ncomp && depth == ncomp && (r = visit(&el, userdata)) != 0)
+            return r;
+        if (match >= depth)
+            match = depth - 1;
+        depth--;
         p = end;
     }
     return depth == 0 ? 0 : -EBADMSG;
