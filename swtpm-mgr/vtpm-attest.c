@@ -21,6 +21,7 @@
 
 #include "tvdc-basic.h"
 #include "tvdc-vtpm.h"
+#include "vtpm-reader.h"
 
 #define TPM_GENERATED_VALUE   0xff544347u
 #define TPM_ST_ATTEST_QUOTE   0x8018u
@@ -83,87 +84,17 @@ hex64(const uint8_t *b, size_t n, char out[static 129])
 /* ------------------------------------------------------------------------ */
 /* Reading marshalled structures                                            */
 
-/* A cursor over one structure; every read is bounds-checked and a failed
- * one fills *err naming the structure and the field. */
-typedef struct reader {
-    const uint8_t *p;
-    size_t len, off;
-    const char *what;       /* "TPM2B_PUBLIC", ... */
-    tvdc_error *err;
-} reader;
-
-static int
-rd_need(reader *r, size_t n, const char *field)
-{
-    if (r->len - r->off < n)
-        return tv_error(r->err, -EBADMSG, 0, 0,
-                        "%s: truncated: %s needs %zu bytes at offset %zu, %zu left",
-                        r->what, field, n, r->off, r->len - r->off);
-    return 0;
-}
-
-static int
-rd_u8(reader *r, const char *field, uint8_t *v)
-{
-    int k = rd_need(r, 1, field);
-    if (k < 0)
-        return k;
-    *v = r->p[r->off++];
-    return 0;
-}
-
-static int
-rd_u16(reader *r, const char *field, uint16_t *v)
-{
-    int k = rd_need(r, 2, field);
-    if (k < 0)
-        return k;
-    *v = (uint16_t) (r->p[r->off] << 8 | r->p[r->off + 1]);
-    r->off += 2;
-    return 0;
-}
-
-static int
-rd_u32(reader *r, const char *field, uint32_t *v)
-{
-    const uint8_t *p;
-    int k = rd_need(r, 4, field);
-    if (k < 0)
-        return k;
-    p = r->p + r->off;
-    *v = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-    r->off += 4;
-    return 0;
-}
-
-static int
-rd_u64(reader *r, const char *field, uint64_t *v)
-{
-    uint32_t hi, lo;
-    int k = rd_u32(r, field, &hi);
-    if (k < 0 || (k = rd_u32(r, field, &lo)) < 0)
-        return k;
-    *v = (uint64_t) hi << 32 | lo;
-    return 0;
-}
-
-static int
-rd_bytes(reader *r, size_t n, const char *field, const uint8_t **v)
-{
-    int k = rd_need(r, n, field);
-    if (k < 0)
-        return k;
-    *v = r->p + r->off;
-    r->off += n;
-    return 0;
-}
+/* Every read is bounds-checked (vtpm-reader.h: TPM structures are
+ * big-endian) and a failed one fills *err naming the structure and the
+ * field. */
+typedef vtpm_reader reader;
 
 /* A TPM2B of at most max bytes. */
 static int
 rd_2b(reader *r, size_t max, const char *field, const uint8_t **v, size_t *n)
 {
     uint16_t size;
-    int k = rd_u16(r, field, &size);
+    int k = vr_u16(r, field, &size);
 
     if (k < 0)
         return k;
@@ -171,7 +102,7 @@ rd_2b(reader *r, size_t max, const char *field, const uint8_t **v, size_t *n)
         return tv_error(r->err, -EBADMSG, 0, 0, "%s: %s of %u bytes (at most %zu)",
                         r->what, field, size, max);
     *n = size;
-    return rd_bytes(r, size, field, v);
+    return vr_bytes(r, size, field, v);
 }
 
 static int
@@ -190,8 +121,9 @@ rd_outer(reader *r, const void *buf, size_t len, const char *what, tvdc_error *e
     uint16_t size;
     int k;
 
-    *r = (reader) { .p = buf, .len = buf ? len : 0, .what = what, .err = err };
-    if ((k = rd_u16(r, "the size", &size)) < 0)
+    *r = (reader) { .p = buf, .len = buf ? len : 0, .err = err };
+    snprintf(r->what, sizeof(r->what), "%s", what);
+    if ((k = vr_u16(r, "the size", &size)) < 0)
         return k;
     if (size != len - 2)
         return tv_error(err, -EBADMSG, 0, 0, "%s: the size field says %u bytes, %zu follow",
@@ -244,20 +176,20 @@ tvdc_vtpm_public_parse(const void *buf, size_t len, tvdc_vtpm_public *ret, tvdc_
         return -EINVAL;
     if ((k = rd_outer(&r, buf, len, "TPM2B_PUBLIC", err)) < 0)
         return k;
-    if ((k = rd_u16(&r, "type", &type)) < 0)
+    if ((k = vr_u16(&r, "type", &type)) < 0)
         return k;
     if (type != TVDC_TPM_ALG_RSA)
         return tv_error(err, -EBADMSG, 0, 0, "TPM2B_PUBLIC: not an RSA key: type 0x%04x (%s)",
                         type, type_name(type));
-    if ((k = rd_u16(&r, "nameAlg", &pub.name_alg)) < 0)
+    if ((k = vr_u16(&r, "nameAlg", &pub.name_alg)) < 0)
         return k;
     h = hash_alg(pub.name_alg);
     if (!h)
         return tv_error(err, -EBADMSG, 0, 0, "TPM2B_PUBLIC: nameAlg 0x%04x is not SHA-1, "
                         "SHA-256, SHA-384 or SHA-512", pub.name_alg);
-    if ((k = rd_u32(&r, "objectAttributes", &pub.attributes)) < 0 ||
+    if ((k = vr_u32(&r, "objectAttributes", &pub.attributes)) < 0 ||
         (k = rd_2b(&r, sizeof(pub.auth_policy), "authPolicy", &policy, &policy_len)) < 0 ||
-        (k = rd_u16(&r, "symmetric.algorithm", &pub.sym_alg)) < 0)
+        (k = vr_u16(&r, "symmetric.algorithm", &pub.sym_alg)) < 0)
         return k;
     switch (pub.sym_alg) {
     case TVDC_TPM_ALG_NULL:
@@ -265,15 +197,15 @@ tvdc_vtpm_public_parse(const void *buf, size_t len, tvdc_vtpm_public *ret, tvdc_
     case TVDC_TPM_ALG_AES:
     case TPM_ALG_SM4:
     case TPM_ALG_CAMELLIA:
-        if ((k = rd_u16(&r, "symmetric.keyBits", &pub.sym_key_bits)) < 0 ||
-            (k = rd_u16(&r, "symmetric.mode", &pub.sym_mode)) < 0)
+        if ((k = vr_u16(&r, "symmetric.keyBits", &pub.sym_key_bits)) < 0 ||
+            (k = vr_u16(&r, "symmetric.mode", &pub.sym_mode)) < 0)
             return k;
         break;
     default:
         return tv_error(err, -EBADMSG, 0, 0, "TPM2B_PUBLIC: symmetric algorithm 0x%04x is "
                         "not one of an object (AES, SM4, CAMELLIA or NULL)", pub.sym_alg);
     }
-    if ((k = rd_u16(&r, "scheme", &pub.scheme)) < 0)
+    if ((k = vr_u16(&r, "scheme", &pub.scheme)) < 0)
         return k;
     switch (pub.scheme) {
     case TVDC_TPM_ALG_NULL:
@@ -282,15 +214,15 @@ tvdc_vtpm_public_parse(const void *buf, size_t len, tvdc_vtpm_public *ret, tvdc_
     case TVDC_TPM_ALG_RSASSA:
     case TPM_ALG_RSAPSS:
     case TPM_ALG_OAEP:
-        if ((k = rd_u16(&r, "scheme.hashAlg", &pub.scheme_hash)) < 0)
+        if ((k = vr_u16(&r, "scheme.hashAlg", &pub.scheme_hash)) < 0)
             return k;
         break;
     default:
         return tv_error(err, -EBADMSG, 0, 0, "TPM2B_PUBLIC: RSA scheme 0x%04x is not RSASSA, "
                         "RSAPSS, RSAES, OAEP or NULL", pub.scheme);
     }
-    if ((k = rd_u16(&r, "keyBits", &pub.key_bits)) < 0 ||
-        (k = rd_u32(&r, "exponent", &pub.exponent)) < 0 ||
+    if ((k = vr_u16(&r, "keyBits", &pub.key_bits)) < 0 ||
+        (k = vr_u32(&r, "exponent", &pub.exponent)) < 0 ||
         (k = rd_2b(&r, sizeof(pub.modulus), "unique (the modulus)", &mod, &mod_len)) < 0 ||
         (k = rd_end(&r)) < 0)
         return k;
@@ -734,24 +666,24 @@ parse_attest(const void *buf, size_t len, attest *a, tvdc_error *err)
         return k;
     a->body = r.p + 2;
     a->body_len = len - 2;
-    if ((k = rd_u32(&r, "magic", &magic)) < 0)
+    if ((k = vr_u32(&r, "magic", &magic)) < 0)
         return k;
     if (magic != TPM_GENERATED_VALUE)
         return tv_error(err, -EBADMSG, 0, 0, "TPM2B_ATTEST: magic 0x%08" PRIx32 ", not "
                         "TPM_GENERATED_VALUE (0xff544347)", magic);
-    if ((k = rd_u16(&r, "type", &type)) < 0)
+    if ((k = vr_u16(&r, "type", &type)) < 0)
         return k;
     if (type != TPM_ST_ATTEST_QUOTE)
         return tv_error(err, -EBADMSG, 0, 0, "TPM2B_ATTEST: type 0x%04x, not a quote "
                         "(TPM_ST_ATTEST_QUOTE, 0x8018)", type);
     if ((k = rd_2b(&r, TVDC_TPM_NAME_MAX, "qualifiedSigner", &a->signer, &a->signer_len)) < 0 ||
         (k = rd_2b(&r, 64, "extraData", &a->extra, &a->extra_len)) < 0 ||
-        (k = rd_u64(&r, "clockInfo.clock", &a->clock)) < 0 ||
-        (k = rd_u32(&r, "clockInfo.resetCount", &a->reset_count)) < 0 ||
-        (k = rd_u32(&r, "clockInfo.restartCount", &a->restart_count)) < 0 ||
-        (k = rd_u8(&r, "clockInfo.safe", &a->safe)) < 0 ||
-        (k = rd_u64(&r, "firmwareVersion", &a->firmware)) < 0 ||
-        (k = rd_u32(&r, "pcrSelect.count", &a->n_sel)) < 0)
+        (k = vr_u64(&r, "clockInfo.clock", &a->clock)) < 0 ||
+        (k = vr_u32(&r, "clockInfo.resetCount", &a->reset_count)) < 0 ||
+        (k = vr_u32(&r, "clockInfo.restartCount", &a->restart_count)) < 0 ||
+        (k = vr_u8(&r, "clockInfo.safe", &a->safe)) < 0 ||
+        (k = vr_u64(&r, "firmwareVersion", &a->firmware)) < 0 ||
+        (k = vr_u32(&r, "pcrSelect.count", &a->n_sel)) < 0)
         return k;
     if (a->n_sel > HASH_COUNT_MAX)
         return tv_error(err, -EBADMSG, 0, 0, "TPM2B_ATTEST: %" PRIu32 " PCR selections "
@@ -764,13 +696,13 @@ parse_attest(const void *buf, size_t len, attest *a, tvdc_error *err)
         uint8_t size;
         char bank[8], one[128];
 
-        if ((k = rd_u16(&r, "pcrSelections.hash", &hash)) < 0 ||
-            (k = rd_u8(&r, "pcrSelections.sizeofSelect", &size)) < 0)
+        if ((k = vr_u16(&r, "pcrSelections.hash", &hash)) < 0 ||
+            (k = vr_u8(&r, "pcrSelections.sizeofSelect", &size)) < 0)
             return k;
         if (size > PCR_SELECT_MAX)
             return tv_error(err, -EBADMSG, 0, 0, "TPM2B_ATTEST: a pcrSelect of %u bytes "
                             "(at most %d)", size, PCR_SELECT_MAX);
-        if ((k = rd_bytes(&r, size, "pcrSelections.pcrSelect", &sel)) < 0)
+        if ((k = vr_bytes(&r, size, "pcrSelections.pcrSelect", &sel)) < 0)
             return k;
         for (unsigned b = 0; b < size; b++)
             mask |= (uint32_t) sel[b] << (8 * b);
@@ -803,12 +735,12 @@ parse_signature(const void *buf, size_t len, const tvdc_vtpm_public *ak, const u
     uint16_t alg, hash;
     int k;
 
-    if ((k = rd_u16(&r, "sigAlg", &alg)) < 0)
+    if ((k = vr_u16(&r, "sigAlg", &alg)) < 0)
         return k;
     if (alg != TVDC_TPM_ALG_RSASSA)
         return tv_error(err, -EBADMSG, 0, 0, "TPMT_SIGNATURE: sigAlg 0x%04x, not RSASSA "
                         "(0x0014)", alg);
-    if ((k = rd_u16(&r, "hash", &hash)) < 0)
+    if ((k = vr_u16(&r, "hash", &hash)) < 0)
         return k;
     if (hash != TVDC_TPM_ALG_SHA256)
         return tv_error(err, -EBADMSG, 0, 0, "TPMT_SIGNATURE: hash 0x%04x, not SHA-256 "

@@ -19,6 +19,7 @@
 
 #include "tvdc-basic.h"
 #include "tvdc-vtpm.h"
+#include "vtpm-reader.h"
 
 #define SPEC_ID_SIGNATURE   "Spec ID Event03"   /* with its NUL: 16 bytes */
 #define SHA1_SIZE           20
@@ -42,81 +43,15 @@ typedef struct spec_alg {
     uint16_t alg, size;
 } spec_alg;
 
-/* A cursor over the log; a failed read fills *err with the event and the
- * offset. */
-typedef struct cursor {
-    const uint8_t *p;
-    size_t len, off;
-    size_t event;           /* the event being read, 0 the first */
-    size_t start;           /* its offset */
-    tvdc_error *err;
-} cursor;
+/* The log's fields are little-endian (vtpm-reader.h); a failed read fills
+ * *err with the event and its offset (at_event). */
+typedef vtpm_reader cursor;
 
-static int __attribute__((format(printf, 2, 3)))
-bad(cursor *c, const char *fmt, ...)
+/* Errors from here on name event `event`, which starts here. */
+static void
+at_event(cursor *c, size_t event)
 {
-    char what[400];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return tv_error(c->err, -EBADMSG, 0, 0, "event log: event %zu at offset %zu: %s",
-                    c->event, c->start, what);
-}
-
-static int
-need(cursor *c, size_t n, const char *field)
-{
-    if (c->len - c->off < n)
-        return bad(c, "truncated: %s needs %zu bytes at offset %zu, %zu left", field, n,
-                   c->off, c->len - c->off);
-    return 0;
-}
-
-static int
-get_u8(cursor *c, const char *field, uint8_t *v)
-{
-    int k = need(c, 1, field);
-    if (k < 0)
-        return k;
-    *v = c->p[c->off++];
-    return 0;
-}
-
-static int
-get_u16(cursor *c, const char *field, uint16_t *v)
-{
-    int k = need(c, 2, field);
-    if (k < 0)
-        return k;
-    *v = (uint16_t) (c->p[c->off] | c->p[c->off + 1] << 8);
-    c->off += 2;
-    return 0;
-}
-
-static int
-get_u32(cursor *c, const char *field, uint32_t *v)
-{
-    const uint8_t *p;
-    int k = need(c, 4, field);
-    if (k < 0)
-        return k;
-    p = c->p + c->off;
-    *v = (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-    c->off += 4;
-    return 0;
-}
-
-static int
-get_bytes(cursor *c, size_t n, const char *field, const uint8_t **v)
-{
-    int k = need(c, n, field);
-    if (k < 0)
-        return k;
-    *v = c->p + c->off;
-    c->off += n;
-    return 0;
+    snprintf(c->what, sizeof(c->what), "event log: event %zu at offset %zu", event, c->off);
 }
 
 /* The Spec ID Event03 structure (TCG_EfiSpecIDEvent), exactly size bytes
@@ -124,48 +59,49 @@ get_bytes(cursor *c, size_t n, const char *field, const uint8_t **v)
 static int
 parse_spec_id(cursor *outer, const uint8_t *data, uint32_t size, spec_alg *algs, size_t *n)
 {
-    cursor c = { .p = outer->p, .off = (size_t) (data - outer->p), .event = outer->event,
-                 .start = outer->start, .err = outer->err };
+    cursor c = { .p = outer->p, .off = (size_t) (data - outer->p), .le = true,
+                 .err = outer->err };
     const uint8_t *sig, *vendor;
     uint32_t platform, count;
     uint8_t minor, major, errata, uintn, vendor_len;
     int k;
 
+    memcpy(c.what, outer->what, sizeof(c.what));
     c.len = c.off + size;
-    if ((k = get_bytes(&c, 16, "the Spec ID signature", &sig)) < 0 ||
-        (k = get_u32(&c, "platformClass", &platform)) < 0 ||
-        (k = get_u8(&c, "specVersionMinor", &minor)) < 0 ||
-        (k = get_u8(&c, "specVersionMajor", &major)) < 0 ||
-        (k = get_u8(&c, "specErrata", &errata)) < 0 ||
-        (k = get_u8(&c, "uintnSize", &uintn)) < 0 ||
-        (k = get_u32(&c, "numberOfAlgorithms", &count)) < 0)
+    if ((k = vr_bytes(&c, 16, "the Spec ID signature", &sig)) < 0 ||
+        (k = vr_u32(&c, "platformClass", &platform)) < 0 ||
+        (k = vr_u8(&c, "specVersionMinor", &minor)) < 0 ||
+        (k = vr_u8(&c, "specVersionMajor", &major)) < 0 ||
+        (k = vr_u8(&c, "specErrata", &errata)) < 0 ||
+        (k = vr_u8(&c, "uintnSize", &uintn)) < 0 ||
+        (k = vr_u32(&c, "numberOfAlgorithms", &count)) < 0)
         return k;
     if (major != 2 || minor != 0)
-        return bad(&c, "Spec ID Event03 of version %u.%u, not 2.0", major, minor);
+        return vr_fail(&c, "Spec ID Event03 of version %u.%u, not 2.0", major, minor);
     if (count == 0 || count > ALGS_MAX)
-        return bad(&c, "Spec ID Event03 with %" PRIu32 " algorithms (1 to %d)", count, ALGS_MAX);
+        return vr_fail(&c, "Spec ID Event03 with %" PRIu32 " algorithms (1 to %d)", count, ALGS_MAX);
     for (uint32_t i = 0; i < count; i++) {
         spec_alg a;
-        if ((k = get_u16(&c, "algorithmId", &a.alg)) < 0 ||
-            (k = get_u16(&c, "digestSize", &a.size)) < 0)
+        if ((k = vr_u16(&c, "algorithmId", &a.alg)) < 0 ||
+            (k = vr_u16(&c, "digestSize", &a.size)) < 0)
             return k;
         if (a.size == 0 || a.size > DIGEST_MAX)
-            return bad(&c, "algorithm 0x%04x with a digest of %u bytes (1 to %d)", a.alg,
+            return vr_fail(&c, "algorithm 0x%04x with a digest of %u bytes (1 to %d)", a.alg,
                        a.size, DIGEST_MAX);
         for (size_t j = 0; j < ELEMENTSOF(known_sizes); j++)
             if (known_sizes[j].alg == a.alg && known_sizes[j].size != a.size)
-                return bad(&c, "algorithm 0x%04x with a digest of %u bytes, not %u", a.alg,
+                return vr_fail(&c, "algorithm 0x%04x with a digest of %u bytes, not %u", a.alg,
                            a.size, known_sizes[j].size);
         for (uint32_t j = 0; j < i; j++)
             if (algs[j].alg == a.alg)
-                return bad(&c, "algorithm 0x%04x listed twice", a.alg);
+                return vr_fail(&c, "algorithm 0x%04x listed twice", a.alg);
         algs[i] = a;
     }
-    if ((k = get_u8(&c, "vendorInfoSize", &vendor_len)) < 0 ||
-        (k = get_bytes(&c, vendor_len, "vendorInfo", &vendor)) < 0)
+    if ((k = vr_u8(&c, "vendorInfoSize", &vendor_len)) < 0 ||
+        (k = vr_bytes(&c, vendor_len, "vendorInfo", &vendor)) < 0)
         return k;
     if (c.off != c.len)
-        return bad(&c, "%zu bytes after the Spec ID Event03 structure", c.len - c.off);
+        return vr_fail(&c, "%zu bytes after the Spec ID Event03 structure", c.len - c.off);
     (void) platform;
     (void) errata;
     (void) uintn;
@@ -211,7 +147,7 @@ static int
 check_pcr(cursor *c, uint32_t pcr, uint32_t type)
 {
     if (pcr >= TVDC_TPM_PCRS && type != TVDC_EV_NO_ACTION)
-        return bad(c, "PCR index %" PRIu32 " (0 to %d)", pcr, TVDC_TPM_PCRS - 1);
+        return vr_fail(c, "PCR index %" PRIu32 " (0 to %d)", pcr, TVDC_TPM_PCRS - 1);
     return 0;
 }
 
@@ -228,41 +164,41 @@ parse_agile(cursor *c, const spec_alg *algs, size_t n_algs, tvdc_vtpm_eventlog *
         uint32_t count, size;
         uint16_t seen[ALGS_MAX];
 
-        c->start = c->off;
+        at_event(c, 1 + l->n_events);
         if (l->n_events >= TVDC_EVENTLOG_MAX_EVENTS)
-            return bad(c, "more than %d events", TVDC_EVENTLOG_MAX_EVENTS);
-        if ((k = get_u32(c, "pcrIndex", &ev.pcr)) < 0 ||
-            (k = get_u32(c, "eventType", &ev.type)) < 0 ||
-            (k = get_u32(c, "digests.count", &count)) < 0)
+            return vr_fail(c, "more than %d events", TVDC_EVENTLOG_MAX_EVENTS);
+        if ((k = vr_u32(c, "pcrIndex", &ev.pcr)) < 0 ||
+            (k = vr_u32(c, "eventType", &ev.type)) < 0 ||
+            (k = vr_u32(c, "digests.count", &count)) < 0)
             return k;
         if ((k = check_pcr(c, ev.pcr, ev.type)) < 0)
             return k;
         if (count > n_algs)
-            return bad(c, "%" PRIu32 " digests, the Spec ID header lists %zu algorithms",
+            return vr_fail(c, "%" PRIu32 " digests, the Spec ID header lists %zu algorithms",
                        count, n_algs);
         for (uint32_t i = 0; i < count; i++) {
             const spec_alg *a = NULL;
             uint16_t alg;
 
-            if ((k = get_u16(c, "digests.hashAlg", &alg)) < 0)
+            if ((k = vr_u16(c, "digests.hashAlg", &alg)) < 0)
                 return k;
             for (size_t j = 0; j < n_algs; j++)
                 if (algs[j].alg == alg)
                     a = &algs[j];
             if (!a)
-                return bad(c, "a digest of algorithm 0x%04x, which the Spec ID header does "
+                return vr_fail(c, "a digest of algorithm 0x%04x, which the Spec ID header does "
                            "not list", alg);
             for (uint32_t j = 0; j < i; j++)
                 if (seen[j] == alg)
-                    return bad(c, "two digests of algorithm 0x%04x", alg);
+                    return vr_fail(c, "two digests of algorithm 0x%04x", alg);
             seen[i] = alg;
-            if ((k = get_bytes(c, a->size, "digest", &dg)) < 0)
+            if ((k = vr_bytes(c, a->size, "digest", &dg)) < 0)
                 return k;
             if (alg == TVDC_TPM_ALG_SHA256)
                 sha256 = dg;
         }
-        if ((k = get_u32(c, "eventSize", &size)) < 0 ||
-            (k = get_bytes(c, size, "event", &data)) < 0)
+        if ((k = vr_u32(c, "eventSize", &size)) < 0 ||
+            (k = vr_bytes(c, size, "event", &data)) < 0)
             return k;
         ev.data_len = size;
         ev.extended = ev.type != TVDC_EV_NO_ACTION;
@@ -270,7 +206,7 @@ parse_agile(cursor *c, const spec_alg *algs, size_t n_algs, tvdc_vtpm_eventlog *
             memcpy(ev.sha256, sha256, 32);
         if (ev.extended && l->has_sha256) {
             if (!sha256)
-                return bad(c, "no SHA-256 digest (the Spec ID header lists SHA-256)");
+                return vr_fail(c, "no SHA-256 digest (the Spec ID header lists SHA-256)");
             if ((k = extend(l->pcrs[ev.pcr], sha256)) < 0)
                 return k;
             l->extended |= 1u << ev.pcr;
@@ -278,7 +214,6 @@ parse_agile(cursor *c, const spec_alg *algs, size_t n_algs, tvdc_vtpm_eventlog *
         if ((k = grow(l, &cap)) < 0)
             return k;
         l->events[l->n_events++] = ev;
-        c->event++;
     }
     return 0;
 }
@@ -295,22 +230,21 @@ parse_sha1(cursor *c, tvdc_vtpm_eventlog *l)
         const uint8_t *dg, *data;
         uint32_t size;
 
-        c->start = c->off;
+        at_event(c, l->n_events);
         if (l->n_events >= TVDC_EVENTLOG_MAX_EVENTS)
-            return bad(c, "more than %d events", TVDC_EVENTLOG_MAX_EVENTS);
-        if ((k = get_u32(c, "pcrIndex", &ev.pcr)) < 0 ||
-            (k = get_u32(c, "eventType", &ev.type)) < 0 ||
+            return vr_fail(c, "more than %d events", TVDC_EVENTLOG_MAX_EVENTS);
+        if ((k = vr_u32(c, "pcrIndex", &ev.pcr)) < 0 ||
+            (k = vr_u32(c, "eventType", &ev.type)) < 0 ||
             (k = check_pcr(c, ev.pcr, ev.type)) < 0 ||
-            (k = get_bytes(c, SHA1_SIZE, "digest", &dg)) < 0 ||
-            (k = get_u32(c, "eventSize", &size)) < 0 ||
-            (k = get_bytes(c, size, "event", &data)) < 0)
+            (k = vr_bytes(c, SHA1_SIZE, "digest", &dg)) < 0 ||
+            (k = vr_u32(c, "eventSize", &size)) < 0 ||
+            (k = vr_bytes(c, size, "event", &data)) < 0)
             return k;
         ev.data_len = size;
         ev.extended = ev.type != TVDC_EV_NO_ACTION;
         if ((k = grow(l, &cap)) < 0)
             return k;
         l->events[l->n_events++] = ev;
-        c->event++;
     }
     return 0;
 }
@@ -338,7 +272,7 @@ tvdc_vtpm_eventlog_replay(const void *log, size_t len, const uint8_t (*start)[32
                           tvdc_vtpm_eventlog **ret, tvdc_error *err)
 {
     _cleanup_(tvdc_vtpm_eventlog_freep) tvdc_vtpm_eventlog *l = NULL;
-    cursor c = { .p = log, .len = log ? len : 0, .err = err };
+    cursor c = { .p = log, .len = log ? len : 0, .le = true, .err = err };
     spec_alg algs[ALGS_MAX];
     const uint8_t *digest, *data;
     uint32_t pcr, type, size;
@@ -354,30 +288,30 @@ tvdc_vtpm_eventlog_replay(const void *log, size_t len, const uint8_t (*start)[32
                         TVDC_EVENTLOG_MAX_BYTES);
     if (!(l = calloc(1, sizeof(*l))))
         return -ENOMEM;
+    at_event(&c, 0);
     if (start)
         memcpy(l->pcrs, start, sizeof(l->pcrs));
     else
         tvdc_vtpm_pcrs_reset(l->pcrs);
 
     /* the first event is a TCG_PCR_EVENT in either format */
-    if ((k = get_u32(&c, "pcrIndex", &pcr)) < 0 ||
-        (k = get_u32(&c, "eventType", &type)) < 0 ||
+    if ((k = vr_u32(&c, "pcrIndex", &pcr)) < 0 ||
+        (k = vr_u32(&c, "eventType", &type)) < 0 ||
         (k = check_pcr(&c, pcr, type)) < 0 ||
-        (k = get_bytes(&c, SHA1_SIZE, "digest", &digest)) < 0 ||
-        (k = get_u32(&c, "eventSize", &size)) < 0 ||
-        (k = get_bytes(&c, size, "event", &data)) < 0)
+        (k = vr_bytes(&c, SHA1_SIZE, "digest", &digest)) < 0 ||
+        (k = vr_u32(&c, "eventSize", &size)) < 0 ||
+        (k = vr_bytes(&c, size, "event", &data)) < 0)
         return k;
     if (type == TVDC_EV_NO_ACTION && size >= 16 &&
         memcmp(data, SPEC_ID_SIGNATURE, sizeof(SPEC_ID_SIGNATURE)) == 0) {
         if (pcr != 0)
-            return bad(&c, "the Spec ID Event03 in PCR %" PRIu32 ", not 0", pcr);
+            return vr_fail(&c, "the Spec ID Event03 in PCR %" PRIu32 ", not 0", pcr);
         if ((k = parse_spec_id(&c, data, size, algs, &n_algs)) < 0)
             return k;
         l->agile = true;
         for (size_t i = 0; i < n_algs; i++)
             if (algs[i].alg == TVDC_TPM_ALG_SHA256)
                 l->has_sha256 = true;
-        c.event++;
         k = parse_agile(&c, algs, n_algs, l);
     } else {
         /* a SHA-1 log: the first event is an event like the others */
